@@ -1,0 +1,24 @@
+/*
+ * cli.h - the negbench subcommands (git style) and their shared helpers.
+ * Exit statuses: 0 success, 1 a run failed, 2 usage or configuration
+ * error, 75 interrupted by a signal (the run can be resumed).
+ */
+#ifndef NB_CLI_H
+#define NB_CLI_H
+
+#include "negbench/plugin.h"
+#include "plugin_loader.h"
+
+enum { NB_EXIT_OK = 0, NB_EXIT_RUN_FAILED = 1, NB_EXIT_USAGE = 2, NB_EXIT_INTERRUPTED = 75 };
+
+int cmd_run(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+
+/* Load the plugin search path; prints the error and returns non-zero. */
+int cli_load_plugins(nb_registry *reg);
+
+/* True when argv has -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif

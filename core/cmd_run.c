@@ -1,0 +1,286 @@
+/*
+ * cmd_run.c - `negbench run FILE.yaml`: validate, load data and plugins,
+ * train, store every epoch, print the result table.
+ *
+ * The store defaults to results/<experiment name>.sqlite under the current
+ * directory (--db overrides). A run is identified by the SHA-256 of its
+ * resolved configuration (canonical JSON, data by content checksum): a run
+ * already done is not repeated (--force repeats it), an unfinished one is
+ * restarted.
+ */
+#define _GNU_SOURCE
+#include "build_config.h"
+#include "cli.h"
+#include "config.h"
+#include "dataset.h"
+#include "eval.h"
+#include "host.h"
+#include "kernels.h"
+#include "sha256.h"
+#include "store.h"
+#include "train.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef NB_GIT_REVISION
+#define NB_GIT_REVISION "unknown"
+#endif
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void run_usage(FILE *out)
+{
+    fputs("usage: negbench run FILE.yaml [--db PATH] [--threads N] [--force] [--quiet]\n"
+          "\n"
+          "Train and evaluate the experiment described by FILE.yaml (format: README.md,\n"
+          "\"Experiment files\"). Every epoch is committed to the SQLite store.\n"
+          "\n"
+          "  --db PATH      results store (default: results/<experiment name>.sqlite)\n"
+          "  --threads N    override train.threads (0 = all cores)\n"
+          "  --force        run again even if this exact configuration is already done\n"
+          "  -q, --quiet    no per-epoch lines\n"
+          "  -h, --help     this help\n", out);
+}
+
+/* Resolve a plugin by name, diagnosing an unknown one at its YAML position. */
+static const nb_plugin *find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
+                                    const char *name, const nb_node *map, nb_diags *diags)
+{
+    const nb_plugin *p = registry_find(reg, kind, name);
+    if (p) return p;
+    const nb_node *n = map ? node_get(map, "name") : NULL;
+    const char *near = registry_nearest(reg, kind, name);
+    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
+    if (near)
+        diags_add(diags, cfg->path, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
+    else
+        diags_add(diags, cfg->path, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
+    return NULL;
+}
+
+/* The value of an INT parameter called M, for batch_mode recbole. */
+static int32_t sampler_M(const nb_plugin_desc *d, const nb_value *v)
+{
+    for (int i = 0; d->params && d->params[i].name; i++)
+        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
+            return (int32_t)v[i].i;
+    return 1;
+}
+
+static void print_results(const nb_config *cfg, const nb_train_out *o, FILE *out)
+{
+    const nb_metrics *m = &o->best_test;
+    fprintf(out, "\n%s: %s + %s, best epoch %d of %d (%.3f s/epoch), test users %lld\n",
+            cfg->name, cfg->model, cfg->sampler, o->best_epoch, o->epochs_run,
+            o->median_epoch_seconds, (long long)m->n_evaluated);
+    fprintf(out, "  %-10s", "test");
+    for (int k = 0; k < m->n_ks; k++) fprintf(out, "  %7s%d", "@", m->ks[k]);
+    fputc('\n', out);
+    for (int mi = 0; mi < NB_N_METRICS; mi++) {
+        fprintf(out, "  %-10s", nb_metric_names[mi]);
+        for (int k = 0; k < m->n_ks; k++) fprintf(out, "  %8.4f", m->value[mi][k]);
+        fputc('\n', out);
+    }
+}
+
+static char *default_db_path(const nb_config *cfg)
+{
+    mkdir("results", 0777);
+    return nb_strf("results/%s.sqlite", cfg->name);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "db", required_argument, 0, 'd' }, { "threads", required_argument, 0, 't' },
+        { "force", no_argument, 0, 'f' },   { "quiet", no_argument, 0, 'q' },
+        { "help", no_argument, 0, 'h' },    { 0, 0, 0, 0 },
+    };
+    const char *db_path = NULL;
+    int threads_override = -1, force = 0, quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:t:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db_path = optarg; break;
+        case 't': threads_override = atoi(optarg); break;
+        case 'f': force = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': run_usage(stdout); return NB_EXIT_OK;
+        default: run_usage(stderr); return NB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        run_usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+
+    int status = NB_EXIT_USAGE;
+    nb_config cfg;
+    nb_diags diags = { 0 };
+    nb_registry reg = { 0 };
+    nb_dataset ds;
+    nb_store *store = NULL;
+    nb_value *mvals = NULL, *svals = NULL;
+    char *err = NULL, *json = NULL, *db_default = NULL;
+    nb_train_out out;
+    memset(&cfg, 0, sizeof cfg);
+    memset(&ds, 0, sizeof ds);
+    memset(&out, 0, sizeof out);
+    int have_ds = 0, have_out = 0;
+
+    if (config_load(path, &cfg, &diags) != NB_OK) goto diag_exit;
+    if (cli_load_plugins(&reg) != 0) goto done;
+    const nb_plugin *mp = find_plugin(&reg, &cfg, NB_KIND_MODEL, cfg.model, cfg.model_params, &diags);
+    const nb_plugin *sp = find_plugin(&reg, &cfg, NB_KIND_SAMPLER, cfg.sampler, cfg.sampler_params, &diags);
+    if (mp) {
+        mvals = nb_xcalloc((size_t)schema_count(mp->desc->params) + 1, sizeof *mvals);
+        static const char *const mkeys[] = { "name", "dim", NULL };
+        config_plugin_values(&cfg, cfg.model_params, mp->desc->name, mp->desc->params, mkeys,
+                             mvals, &diags);
+    }
+    if (sp) {
+        svals = nb_xcalloc((size_t)schema_count(sp->desc->params) + 1, sizeof *svals);
+        static const char *const skeys[] = { "name", NULL };
+        config_plugin_values(&cfg, cfg.sampler_params, sp->desc->name, sp->desc->params, skeys,
+                             svals, &diags);
+    }
+    if (diags.n) goto diag_exit;
+    if (threads_override >= 0) cfg.train.threads = threads_override;
+    int threads = cfg.train.threads > 0 ? cfg.train.threads : omp_get_num_procs();
+    nb_set_threads(threads);
+
+    double t0 = nb_now();
+    if (dataset_load(&cfg.data, &ds, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    have_ds = 1;
+    if (!quiet)
+        fprintf(stderr, "data: %s: %d users, %d items, %lld/%lld/%lld train/valid/test (%.2fs)\n",
+                ds.source ? ds.source : "?", ds.n_users, ds.n_items, (long long)ds.train.nnz,
+                (long long)ds.valid.nnz, (long long)ds.test.nnz, nb_now() - t0);
+
+    json = config_to_json(&cfg, ds.checksum, mp->desc->params, mvals, sp->desc->params, svals);
+    char hash[65];
+    sha256_hex(json, strlen(json), hash);
+
+    if (!db_path) db_path = db_default = default_db_path(&cfg);
+    if (store_open(db_path, &store, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
+    int64_t run_id = 0, exp_id = 0;
+    int st = store_run_status(store, hash, &run_id, &err);
+    if (st < 0) { fprintf(stderr, "%s\n", err); status = NB_EXIT_RUN_FAILED; goto done; }
+    if (st == 1 && !force) {
+        fprintf(stderr, "negbench: run %.12s is already done in %s (--force to run it again)\n",
+                hash, db_path);
+        status = NB_EXIT_OK;
+        goto done;
+    }
+    if (st == 1 && force && store_run_reopen(store, hash, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        status = NB_EXIT_RUN_FAILED;
+        goto done;
+    }
+    if (store_experiment(store, cfg.name, cfg.text, &exp_id, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        status = NB_EXIT_RUN_FAILED;
+        goto done;
+    }
+    char hostname[256] = "unknown";
+    gethostname(hostname, sizeof hostname - 1);
+    nb_run_info info = {
+        .experiment_id = exp_id, .config_json = json, .config_hash = hash,
+        .seed = (int64_t)cfg.train.seed, .model = mp->desc->name,
+        .model_version = mp->desc->version, .sampler = sp->desc->name,
+        .sampler_version = sp->desc->version, .dataset = ds.source, .data_checksum = ds.checksum,
+        .threads = threads, .host = hostname, .git_revision = NB_GIT_REVISION,
+        .negbench_version = PACKAGE_VERSION,
+    };
+    if (store_run_begin(store, &info, &run_id, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        status = NB_EXIT_RUN_FAILED;
+        goto done;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    int tty = isatty(STDERR_FILENO);
+    const char *no_color = getenv("NO_COLOR");
+    nb_train_in in = {
+        .cfg = &cfg, .ds = &ds, .model = mp->desc, .sampler = sp->desc,
+        .model_values = mvals, .sampler_values = svals, .batch_M = sampler_M(sp->desc, svals),
+        .threads = threads, .store = store, .run_id = run_id, .verbose = !quiet,
+        .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
+        .stop = &stop_requested,
+    };
+    if (train_run(&in, &out, &err) != NB_OK) {
+        out.status = NB_RUN_FAILED;
+        if (!out.error) out.error = err, err = NULL;
+    }
+    have_out = 1;
+    static const char *const names[] = { "done", "failed", "interrupted" };
+    nb_run_result res = {
+        .status = names[out.status], .error = out.error, .best_epoch = out.best_epoch,
+        .epochs_run = out.epochs_run, .best_valid = out.has_valid ? &out.best_valid : NULL,
+        .best_test = out.status == NB_RUN_DONE ? &out.best_test : NULL,
+        .hits = out.status == NB_RUN_DONE ? &out.hits : NULL,
+        .report_k = cfg.eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
+    };
+    if (store_run_finish(store, run_id, &res, &err) != NB_OK) {
+        fprintf(stderr, "%s\n", err);
+        status = NB_EXIT_RUN_FAILED;
+        goto done;
+    }
+    if (out.status == NB_RUN_DONE) {
+        print_results(&cfg, &out, stdout);
+        printf("  stored in %s (run %.12s)\n", db_path, hash);
+        status = NB_EXIT_OK;
+    } else if (out.status == NB_RUN_INTERRUPTED) {
+        fprintf(stderr, "negbench: interrupted after %d epochs; run again to resume\n",
+                out.epochs_run);
+        status = NB_EXIT_INTERRUPTED;
+    } else {
+        fprintf(stderr, "negbench: %s: run failed: %s\n", path, out.error ? out.error : "?");
+        status = NB_EXIT_RUN_FAILED;
+    }
+    goto done;
+
+diag_exit:
+    diags_print(&diags, stderr);
+    status = NB_EXIT_USAGE;
+done:
+    if (have_out) train_out_free(&out);
+    if (store) store_close(store);
+    if (have_ds) dataset_free(&ds);
+    registry_free(&reg);
+    diags_free(&diags);
+    config_free(&cfg);
+    free(mvals);
+    free(svals);
+    free(json);
+    free(err);
+    free(db_default);
+    return status;
+}

@@ -1,0 +1,119 @@
+/*
+ * config.h - experiment files: YAML (libyaml) into a tree with positions,
+ * then into a validated nb_config.
+ *
+ * Every diagnostic is one line "file:line:col: message" (1-based, from
+ * libyaml's marks); all errors of a file are collected, not just the first.
+ * Unknown keys are errors with the nearest valid key suggested.
+ *
+ * The file format (version 1) is documented in README.md, "Experiment files".
+ */
+#ifndef NB_CONFIG_H
+#define NB_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include "negbench/plugin.h"
+#include "dataset.h"
+#include "eval.h"
+
+/* ---- generic YAML tree ---------------------------------------------- */
+enum nb_node_kind { NB_NODE_SCALAR = 1, NB_NODE_SEQ, NB_NODE_MAP };
+
+typedef struct nb_node nb_node;
+struct nb_node {
+    int kind;
+    int line, col;          /* 1-based position of the node */
+    char *text;             /* SCALAR: the text */
+    int quoted;             /* SCALAR: was quoted (never a number/bool) */
+    int n;                  /* SEQ: items; MAP: pairs */
+    nb_node **items;        /* SEQ items, or MAP values */
+    char **keys;            /* MAP keys */
+    int *key_line, *key_col;/* MAP key positions */
+};
+
+/* Parse a YAML document; on a syntax error, *err is "file:line:col: ...". */
+int node_parse(const char *path, const char *text, nb_node **root, char **err);
+void node_free(nb_node *n);
+/* The value of key in a MAP node, or NULL. */
+const nb_node *node_get(const nb_node *map, const char *key);
+
+/* ---- diagnostics ------------------------------------------------------ */
+typedef struct nb_diags {
+    int n, cap;
+    char **msg;             /* "file:line:col: message" each */
+} nb_diags;
+
+void diags_add(nb_diags *d, const char *file, int line, int col,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void diags_print(const nb_diags *d, FILE *out);
+void diags_free(nb_diags *d);
+
+/* ---- the experiment --------------------------------------------------- */
+enum nb_reg_form { NB_REG_NORM = 0,     /* (|U_b|_F + |P_b|_F + |N_b|_F) / B (RecBole EmbLoss default) */
+                   NB_REG_SQUARED = 1 };/* (|U_b|^2 + |P_b|^2 + |N_b|^2) / (2B) */
+enum nb_adam_mode { NB_ADAM_DENSE = 0, NB_ADAM_LAZY = 1 };
+enum nb_batch_mode { NB_BATCH_POSITIVES = 0, /* batch_size positives per step */
+                     NB_BATCH_RECBOLE = 1 }; /* batch_size / M positives per step */
+
+typedef struct nb_train_opts {
+    int32_t epochs;          /* 300 */
+    int32_t batch_size;      /* 2048 */
+    int batch_mode;          /* enum nb_batch_mode */
+    double lr;               /* 1e-3 */
+    double beta1, beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
+    int adam_mode;           /* enum nb_adam_mode */
+    double reg_weight;       /* 1e-4 */
+    int reg_form;            /* enum nb_reg_form */
+    uint64_t seed;           /* 2020 */
+    int threads;             /* 0: all cores */
+} nb_train_opts;
+
+typedef struct nb_eval_cfg {
+    int32_t every;           /* evaluate every N epochs (1) */
+    nb_eval_opts opts;       /* ks (default 10 15 20), report_k (20) */
+    char *metric;            /* early-stopping metric on validation, "recall@20" */
+    int32_t patience;        /* stop after this many evaluations without improvement (10) */
+    int test_every_eval;     /* also compute test metrics at each evaluation (0) */
+} nb_eval_cfg;
+
+typedef struct nb_config {
+    char *path;              /* the YAML file */
+    char *text;              /* its contents */
+    nb_node *root;
+    char *name;              /* experiment name (default: file stem) */
+    nb_data_spec data;       /* paths resolved relative to the file */
+    char *model;             /* plugin name */
+    int32_t dim;             /* model.dim (64) */
+    const nb_node *model_params;   /* the model: map (name/dim are host keys) */
+    char *sampler;
+    const nb_node *sampler_params; /* the sampler: map */
+    nb_train_opts train;
+    nb_eval_cfg eval;
+} nb_config;
+
+/* Load and validate the host part of an experiment file. Plugin parameters
+ * are checked later against the plugin schemas (config_plugin_values).
+ * Returns 0, or NB_EINVAL with every problem in diags. */
+int config_load(const char *path, nb_config *cfg, nb_diags *diags);
+void config_free(nb_config *cfg);
+
+/* Resolve a plugin's parameters from its YAML map against its schema:
+ * defaults filled in, unknown keys, wrong types and out-of-range values
+ * reported into diags with positions. host_keys lists keys of the map that
+ * belong to the host (e.g. "name", "dim") and are skipped. values has one
+ * slot per schema entry. */
+int config_plugin_values(const nb_config *cfg, const nb_node *map,
+                         const char *plugin_name, const nb_param_spec *schema,
+                         const char *const *host_keys, nb_value *values,
+                         nb_diags *diags);
+
+/* Canonical JSON of the resolved run: host options, data spec (paths and the
+ * data checksum) and every plugin parameter (defaults included), keys sorted.
+ * Caller frees. */
+char *config_to_json(const nb_config *cfg, const char *data_checksum,
+                     const nb_param_spec *model_schema, const nb_value *model_values,
+                     const nb_param_spec *sampler_schema,
+                     const nb_value *sampler_values);
+
+#endif /* NB_CONFIG_H */

@@ -1,0 +1,70 @@
+/*
+ * eval.h - full-ranking evaluation.
+ *
+ * Scores of a block of users against all items come from one SGEMM
+ * (kernels.h), then a per-user top-K selection; the users x items matrix is
+ * never materialised (block of at most block_users rows per thread).
+ * Masked items (training items, and validation items when testing) never
+ * enter the ranking. Tie rule: higher score first, then lower item id.
+ *
+ * Metrics follow RecBole 1.1.1 (specs/backbones-and-eval.md Part 3):
+ *   Hit@K = 1 if any of the top K is relevant; Recall@K = hits/|R(u)|;
+ *   Precision@K = hits/K; NDCG@K = DCG/IDCG with IDCG over min(|R(u)|, K)
+ *   positions and gain 1/log2(rank+1); MRR@K = 1/rank of the first hit.
+ * Means are over users with at least one ground-truth item; users without
+ * ground truth are skipped and not counted.
+ */
+#ifndef NB_EVAL_H
+#define NB_EVAL_H
+
+#include <stdint.h>
+#include "dataset.h"
+
+#define NB_MAX_KS 16
+
+enum nb_metric { NB_M_RECALL = 0, NB_M_NDCG, NB_M_HIT, NB_M_PRECISION, NB_M_MRR,
+                 NB_N_METRICS };
+
+/* "recall", "ndcg", "hit", "precision", "mrr" */
+extern const char *const nb_metric_names[NB_N_METRICS];
+
+typedef struct nb_metrics {
+    int n_ks;
+    int32_t ks[NB_MAX_KS];                 /* ascending */
+    double value[NB_N_METRICS][NB_MAX_KS]; /* mean over evaluated users */
+    int64_t n_evaluated;                   /* users with ground truth */
+} nb_metrics;
+
+/* Per-user hits at the reporting K: the relevant items found in the top K,
+ * in rank order. Row u is empty for users without ground truth. */
+typedef nb_csr nb_hits;
+
+typedef struct nb_eval_opts {
+    int n_ks;
+    int32_t ks[NB_MAX_KS];   /* any order; sorted internally */
+    int32_t report_k;        /* K of the stored hit lists (0: none) */
+    int threads;             /* OpenMP threads (<=0: current default) */
+    int32_t block_users;     /* users per SGEMM block (0: automatic) */
+} nb_eval_opts;
+
+/* Evaluate user rows [n_users][d] against item rows [n_items][d].
+ * truth: ground truth by user; mask_a, mask_b: items to exclude by user
+ * (mask_b may be NULL). hits may be NULL; otherwise it receives malloc'd
+ * arrays that csr_free releases. */
+int eval_full_ranking(const float *user, const float *item, int32_t n_users,
+                      int32_t n_items, int32_t d, const nb_csr *truth,
+                      const nb_csr *mask_a, const nb_csr *mask_b,
+                      const nb_eval_opts *opts, nb_metrics *out, nb_hits *hits,
+                      char **err);
+
+/* Metrics of one user from its ranked list: rel[j] = 1 if the item at rank
+ * j+1 is relevant (length = largest K), n_truth = |R(u)| > 0. Adds this
+ * user's values to acc (the caller divides by the user count). */
+void eval_accumulate_user(const uint8_t *rel, int32_t n_truth, const int32_t *ks,
+                          int n_ks, double acc[NB_N_METRICS][NB_MAX_KS]);
+
+/* Look up "recall@20" style names; returns 0 and fills metric/k index. */
+int eval_parse_metric(const char *name, const nb_metrics *m, int *metric,
+                      int *k_index);
+
+#endif /* NB_EVAL_H */

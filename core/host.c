@@ -1,0 +1,63 @@
+/*
+ * host.c - the nb_host table: logging, strings, aligned memory, SGEMM.
+ */
+#include "host.h"
+#include "kernels.h"
+#include "util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static int log_level = NB_LOG_INFO;
+
+void host_set_log_level(int level)
+{
+    log_level = level;
+}
+
+static void h_log(int level, const char *fmt, ...)
+{
+    if (level < log_level) return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("negbench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static char *h_mprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = nb_vstrf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void *h_alloc(size_t n)
+{
+    return nb_aligned_zalloc(n);
+}
+
+static void h_free(void *p)
+{
+    free(p);
+}
+
+static nb_host table = {
+    .struct_size = sizeof(nb_host),
+    .log = h_log,
+    .mprintf = h_mprintf,
+    .alloc = h_alloc,
+    .free = h_free,
+    .sgemm = nb_sgemm,
+    .threads = 1,
+};
+
+const nb_host *host_table(int threads)
+{
+    table.threads = threads > 0 ? threads : 1;
+    return &table;
+}

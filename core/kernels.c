@@ -1,0 +1,188 @@
+/*
+ * kernels.c - dense SGEMM: CBLAS (OpenBLAS) when built with NB_HAVE_CBLAS,
+ * else a portable cache-blocked C kernel (nb_sgemm_ref), always compiled.
+ *
+ * The fallback follows the usual GotoBLAS layering (Goto and van de Geijn,
+ * "Anatomy of high-performance matrix multiplication", TOMS 2008): op(B) is
+ * packed into a KC x NC panel, A into KC x MR slivers, and an MR x NR
+ * register tile accumulates over the panel depth. The tile loops have
+ * constant bounds so that the compiler vectorises them along NR.
+ */
+#include "kernels.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#ifdef NB_HAVE_CBLAS
+#include <cblas.h>
+/* Declared here to avoid depending on the openblas_config.h variant. */
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+#endif
+
+#define MR 4     /* rows of the register tile */
+#define NR 16    /* columns of the register tile */
+#define KC 256   /* depth of a packed panel */
+#define NC 512   /* columns of a packed panel (KC*NC floats = 512 KiB) */
+#define MC 64    /* rows per parallel work item */
+
+/* C[i][j] *= beta for an m x n row-major C; beta == 0 writes zeros (C is not
+ * read, as in BLAS). */
+static void scale_c(int64_t m, int64_t n, float beta, float *c)
+{
+    if (beta == 1.0f) return;
+    int64_t total = m * n;
+    if (beta == 0.0f) {
+        memset(c, 0, (size_t)total * sizeof *c);
+        return;
+    }
+    for (int64_t t = 0; t < total; t++) c[t] *= beta;
+}
+
+/* Pack op(B)[pc..pc+kc)[jc..jc+nc) into bp[kc][ncp] (ncp = nc rounded up to
+ * NR; the padding columns are zero). */
+static void pack_b(int trans_b, int64_t n, int64_t k, const float *b,
+                   int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t ncp,
+                   float *bp)
+{
+    for (int64_t p = 0; p < kc; p++) {
+        float *dst = bp + p * ncp;
+        if (trans_b) {
+            const float *src = b + jc * k + (pc + p);
+            for (int64_t j = 0; j < nc; j++) dst[j] = src[j * k];
+        } else {
+            memcpy(dst, b + (pc + p) * n + jc, (size_t)nc * sizeof *dst);
+        }
+        for (int64_t j = nc; j < ncp; j++) dst[j] = 0.0f;
+    }
+}
+
+/* Pack A[i..i+mr)[pc..pc+kc) into ap[kc][MR] (rows past mr are zero). */
+static void pack_a(int64_t k, const float *a, int64_t i, int64_t mr,
+                   int64_t pc, int64_t kc, float *ap)
+{
+    for (int64_t p = 0; p < kc; p++)
+        for (int r = 0; r < MR; r++)
+            ap[p * MR + r] = r < mr ? a[(i + r) * k + pc + p] : 0.0f;
+}
+
+/* C tile (mr x nr at c, row stride ldc) += alpha * ap . bp over kc steps. */
+static void micro_tile(int64_t kc, const float *ap, const float *bp, int64_t ldb,
+                       float alpha, float *c, int64_t ldc, int64_t mr, int64_t nr)
+{
+    float acc[MR][NR];
+    for (int r = 0; r < MR; r++)
+        for (int j = 0; j < NR; j++) acc[r][j] = 0.0f;
+    for (int64_t p = 0; p < kc; p++) {
+        const float *brow = bp + p * ldb;
+        const float *acol = ap + p * MR;
+        for (int r = 0; r < MR; r++) {
+            float av = acol[r];
+            for (int j = 0; j < NR; j++) acc[r][j] += av * brow[j];
+        }
+    }
+    for (int64_t r = 0; r < mr; r++)
+        for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += alpha * acc[r][j];
+}
+
+/* Portable SGEMM (see kernels.h for the contract). OpenMP over blocks of MC
+ * rows when not already inside a parallel region; each thread packs its own
+ * panels into one buffer allocated per call. */
+void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, const float *b, float beta, float *c)
+{
+    if (m <= 0 || n <= 0) return;
+    scale_c(m, n, beta, c);
+    if (k <= 0 || alpha == 0.0f) return;
+
+    int64_t n_blocks = (m + MC - 1) / MC;
+#ifdef _OPENMP
+    int par = omp_get_level() == 0 && n_blocks > 1 && m * n * k > (int64_t)1 << 20;
+#pragma omp parallel if (par)
+#endif
+    {
+        float *bp = malloc(sizeof(float) * KC * (NC + NR));
+        float *ap = malloc(sizeof(float) * KC * MR);
+        if (!bp || !ap) abort(); /* a few hundred KiB; nothing sane to do */
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+        for (int64_t blk = 0; blk < n_blocks; blk++) {
+            int64_t i0 = blk * MC, mc = m - i0 < MC ? m - i0 : MC;
+            for (int64_t jc = 0; jc < n; jc += NC) {
+                int64_t nc = n - jc < NC ? n - jc : NC;
+                int64_t ncp = (nc + NR - 1) / NR * NR;
+                for (int64_t pc = 0; pc < k; pc += KC) {
+                    int64_t kc = k - pc < KC ? k - pc : KC;
+                    pack_b(trans_b, n, k, b, pc, kc, jc, nc, ncp, bp);
+                    for (int64_t i = i0; i < i0 + mc; i += MR) {
+                        int64_t mr = i0 + mc - i < MR ? i0 + mc - i : MR;
+                        pack_a(k, a, i, mr, pc, kc, ap);
+                        for (int64_t j = 0; j < nc; j += NR) {
+                            int64_t nr = nc - j < NR ? nc - j : NR;
+                            micro_tile(kc, ap, bp + j, ncp, alpha,
+                                       c + i * n + jc + j, n, mr, nr);
+                        }
+                    }
+                }
+            }
+        }
+        free(bp);
+        free(ap);
+    }
+}
+
+/* SGEMM through CBLAS when available (dimensions must fit in int), else the
+ * portable kernel. */
+void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, const float *b, float beta, float *c)
+{
+#ifdef NB_HAVE_CBLAS
+    if (m > 0 && n > 0 && k > 0 && m <= INT_MAX && n <= INT_MAX && k <= INT_MAX) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                    (int)m, (int)n, (int)k, alpha, a, (int)k, b,
+                    trans_b ? (int)k : (int)n, beta, c, (int)n);
+        return;
+    }
+#endif
+    nb_sgemm_ref(trans_b, m, n, k, alpha, a, b, beta, c);
+}
+
+/* Set the OpenMP and BLAS thread counts (threads <= 0: no change). */
+void nb_set_threads(int threads)
+{
+    if (threads <= 0) return;
+#ifdef _OPENMP
+    omp_set_num_threads(threads);
+#endif
+#ifdef NB_HAVE_CBLAS
+    openblas_set_num_threads(threads);
+#endif
+}
+
+/* Set only the BLAS thread count; returns the previous one (1 without BLAS). */
+int nb_blas_set_threads(int threads)
+{
+#ifdef NB_HAVE_CBLAS
+    int prev = openblas_get_num_threads();
+    if (threads > 0) openblas_set_num_threads(threads);
+    return prev;
+#else
+    (void)threads;
+    return 1;
+#endif
+}
+
+const char *nb_blas_name(void)
+{
+#ifdef NB_HAVE_CBLAS
+    return "openblas";
+#else
+    return "fallback";
+#endif
+}

@@ -1,0 +1,37 @@
+/*
+ * kernels.h - dense kernels: SGEMM through BLAS (OpenBLAS when configure
+ * found it) with a portable blocked fallback, and small vector helpers.
+ */
+#ifndef NB_KERNELS_H
+#define NB_KERNELS_H
+
+#include <stdint.h>
+
+/* C[m][n] = alpha * A[m][k] . op(B) + beta * C, row-major; op(B) = B^T with
+ * B stored [n][k] when trans_b, else B stored [k][n]. */
+void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, const float *b, float beta, float *c);
+
+/* The portable fallback, always compiled (tests compare it with BLAS). */
+void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, const float *b, float beta, float *c);
+
+/* Set the thread count of BLAS and OpenMP. */
+void nb_set_threads(int threads);
+
+/* Set only the BLAS thread count (threads <= 0: unchanged) and return the
+ * previous one (1 for the fallback); eval uses it to run one single-threaded
+ * BLAS call per OpenMP thread and then restore the count. */
+int nb_blas_set_threads(int threads);
+
+/* "openblas" or "fallback". */
+const char *nb_blas_name(void);
+
+static inline float nb_dot(const float *a, const float *b, int32_t d)
+{
+    float s = 0.0f;
+    for (int32_t k = 0; k < d; k++) s += a[k] * b[k];
+    return s;
+}
+
+#endif /* NB_KERNELS_H */

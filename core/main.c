@@ -1,0 +1,56 @@
+/*
+ * main.c - the negbench command: dispatch to subcommands, --help, --version.
+ */
+#include "cli.h"
+#include "kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "build_config.h" /* PACKAGE_VERSION */
+
+#ifndef NB_GIT_REVISION
+#define NB_GIT_REVISION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+    fputs("usage: negbench <command> [options]\n"
+          "\n"
+          "Negative-sampling experiments for implicit-feedback collaborative filtering.\n"
+          "\n"
+          "commands:\n"
+          "  run FILE.yaml [--db PATH]   train and evaluate the experiment of FILE.yaml\n"
+          "  plugins                     list the models and samplers found, with parameters\n"
+          "  data describe SPEC          statistics of a data set (YAML file, data file or dir)\n"
+          "\n"
+          "options:\n"
+          "  -h, --help                  help (also after a command: negbench run --help)\n"
+          "  --version                   print the version\n"
+          "\n"
+          "Exit status: 0 success, 1 a run failed, 2 usage or configuration error,\n"
+          "75 interrupted (run again to resume).\n", out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return NB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("negbench %s (git %s, plugin ABI %d.%d, BLAS %s)\n", PACKAGE_VERSION,
+               NB_GIT_REVISION, NB_ABI_MAJOR, NB_ABI_MINOR, nb_blas_name());
+        return NB_EXIT_OK;
+    }
+    if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - 1, argv + 1);
+    if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
+    fprintf(stderr, "negbench: unknown command \"%s\" (see negbench --help)\n", cmd);
+    return NB_EXIT_USAGE;
+}

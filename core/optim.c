@@ -1,0 +1,264 @@
+/*
+ * optim.c - Adam (torch 1.13 semantics) with deferred dense updates of
+ * row-sparse blocks; see optim.h for the closed form.
+ */
+#include "optim.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct adam_block {
+    nb_block *b;
+    float *m, *v;        /* [rows][cols] moments */
+    int64_t *row_t;      /* deferred ROWS blocks: step each row is current at */
+    uint8_t *lock;       /* deferred ROWS blocks: per-row spin lock */
+} adam_block;
+
+struct nb_optim {
+    nb_adam_opts o;
+    int n;
+    adam_block *blk;
+    int64_t t;           /* steps taken */
+    int64_t cap;         /* capacity of the per-step tables */
+    float *step_size;    /* [cap] lr / (1 - b1^s) at step s (1-based) */
+    float *bc2_sqrt;     /* [cap] sqrt(1 - b2^s) */
+    double *b1_pow;      /* [cap] b1^j */
+    double *b2_half;     /* [cap] b2^(j/2) */
+};
+
+/* One Adam step with gradient g over n elements. */
+__attribute__((target_clones("avx2", "default")))
+static void adam_update(float *restrict p, float *restrict m, float *restrict v,
+                        const float *restrict g, int64_t n, float b1, float b2,
+                        float step_size, float bc2_sqrt, float eps)
+{
+    const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+    for (int64_t k = 0; k < n; k++) {
+        m[k] = m[k] * b1 + g[k] * c1;
+        v[k] = v[k] * b2 + g[k] * g[k] * c2;
+        p[k] -= step_size * (m[k] / (sqrtf(v[k]) / bc2_sqrt + eps));
+    }
+}
+
+/* One Adam step with a zero gradient (the dense path of idle rows). */
+__attribute__((target_clones("avx2", "default")))
+static void adam_idle(float *restrict p, float *restrict m, float *restrict v, int64_t n,
+                      float b1, float b2, float step_size, float bc2_sqrt, float eps)
+{
+    for (int64_t k = 0; k < n; k++) {
+        m[k] = m[k] * b1;
+        v[k] = v[k] * b2;
+        p[k] -= step_size * (m[k] / (sqrtf(v[k]) / bc2_sqrt + eps));
+    }
+}
+
+/* k idle steps after step t0 in closed form (optim.h). a, r: [k] scratch. */
+__attribute__((target_clones("avx2", "default")))
+static void adam_idle_k(float *restrict p, float *restrict m, float *restrict v, int64_t n,
+                        const float *restrict a, const float *restrict r, int64_t k,
+                        float b1k, float b2k, float eps)
+{
+    for (int64_t e = 0; e < n; e++) {
+        float sv = sqrtf(v[e]), acc = 0.0f;
+        for (int64_t j = 0; j < k; j++) acc += a[j] / (sv * r[j] + eps);
+        p[e] -= m[e] * acc;
+        m[e] *= b1k;
+        v[e] *= b2k;
+    }
+}
+
+static void ensure_tables(nb_optim *o, int64_t t)
+{
+    if (t < o->cap) return;
+    int64_t old = o->cap, cap = old ? old : 1024;
+    while (cap <= t) cap *= 2;
+    o->step_size = nb_xrealloc(o->step_size, (size_t)cap * sizeof(float));
+    o->bc2_sqrt = nb_xrealloc(o->bc2_sqrt, (size_t)cap * sizeof(float));
+    o->b1_pow = nb_xrealloc(o->b1_pow, (size_t)cap * sizeof(double));
+    o->b2_half = nb_xrealloc(o->b2_half, (size_t)cap * sizeof(double));
+    for (int64_t s = old; s < cap; s++) {
+        double bc1 = 1.0 - pow(o->o.beta1, (double)s);
+        double bc2 = 1.0 - pow(o->o.beta2, (double)s);
+        o->step_size[s] = s ? (float)(o->o.lr / bc1) : 0.0f;
+        o->bc2_sqrt[s] = s ? (float)sqrt(bc2) : 1.0f;
+        o->b1_pow[s] = pow(o->o.beta1, (double)s);
+        o->b2_half[s] = pow(o->o.beta2, 0.5 * (double)s);
+    }
+    o->cap = cap;
+}
+
+int optim_create(nb_block *const *blocks, int n, const nb_adam_opts *opts,
+                 nb_optim **out, char **err)
+{
+    nb_optim *o = nb_xcalloc(1, sizeof *o);
+    o->o = *opts;
+    o->n = n;
+    o->blk = nb_xcalloc((size_t)(n ? n : 1), sizeof *o->blk);
+    for (int i = 0; i < n; i++) {
+        nb_block *b = blocks[i];
+        size_t elems = (size_t)(b->rows * b->cols);
+        o->blk[i].b = b;
+        o->blk[i].m = nb_aligned_zalloc(elems * sizeof(float));
+        o->blk[i].v = nb_aligned_zalloc(elems * sizeof(float));
+        if (!o->blk[i].m || !o->blk[i].v) {
+            optim_free(o);
+            return nb_fail(err, NB_ENOMEM, "out of memory for Adam state of block %s", b->name);
+        }
+        if ((b->flags & NB_BLOCK_ROWS) && o->o.mode == 0 && o->o.deferred) {
+            o->blk[i].row_t = nb_xcalloc((size_t)b->rows, sizeof(int64_t));
+            o->blk[i].lock = nb_xcalloc((size_t)b->rows, 1);
+        }
+    }
+    ensure_tables(o, 1);
+    *out = o;
+    return NB_OK;
+}
+
+void optim_free(nb_optim *o)
+{
+    if (!o) return;
+    for (int i = 0; i < o->n; i++) {
+        free(o->blk[i].m);
+        free(o->blk[i].v);
+        free(o->blk[i].row_t);
+        free(o->blk[i].lock);
+    }
+    free(o->blk);
+    free(o->step_size);
+    free(o->bc2_sqrt);
+    free(o->b1_pow);
+    free(o->b2_half);
+    free(o);
+}
+
+/* Apply the idle steps row r missed, up to step t (caller holds the row). */
+static void catch_up_row(nb_optim *o, adam_block *ab, int64_t r, int64_t t)
+{
+    int64_t t0 = ab->row_t[r], k = t - t0;
+    if (k <= 0) return;
+    int64_t c = ab->b->cols;
+    float *p = ab->b->value + r * c, *m = ab->m + r * c, *v = ab->v + r * c;
+    const float eps = (float)o->o.eps;
+    if (k == 1) {
+        adam_idle(p, m, v, c, (float)o->o.beta1, (float)o->o.beta2, o->step_size[t],
+                  o->bc2_sqrt[t], eps);
+    } else {
+        float a[256], rr[256];
+        for (int64_t done = 0; done < k;) { /* chunks of at most 256 steps */
+            int64_t n = k - done < 256 ? k - done : 256;
+            /* m and v are current at step t0 + done: tables relative to it */
+            for (int64_t j = 0; j < n; j++) {
+                int64_t s = t0 + done + j + 1;
+                a[j] = (float)(o->b1_pow[j + 1] * (double)o->step_size[s]);
+                rr[j] = (float)(o->b2_half[j + 1] / (double)o->bc2_sqrt[s]);
+            }
+            adam_idle_k(p, m, v, c, a, rr, n, (float)o->b1_pow[n],
+                        (float)(o->b2_half[n] * o->b2_half[n]), eps);
+            done += n;
+        }
+    }
+    __atomic_store_n(&ab->row_t[r], t, __ATOMIC_RELEASE);
+}
+
+static void lock_row(adam_block *ab, int64_t r)
+{
+    while (__atomic_test_and_set(&ab->lock[r], __ATOMIC_ACQUIRE)) { /* spin */ }
+}
+
+static void unlock_row(adam_block *ab, int64_t r)
+{
+    __atomic_clear(&ab->lock[r], __ATOMIC_RELEASE);
+}
+
+void optim_sync_row(nb_optim *o, int bi, int64_t r)
+{
+    adam_block *ab = &o->blk[bi];
+    if (!ab->row_t || __atomic_load_n(&ab->row_t[r], __ATOMIC_ACQUIRE) >= o->t) return;
+    lock_row(ab, r);
+    catch_up_row(o, ab, r, o->t);
+    unlock_row(ab, r);
+}
+
+int optim_block_index(const nb_optim *o, const float *value)
+{
+    for (int i = 0; i < o->n; i++)
+        if (o->blk[i].b->value == value) return i;
+    return -1;
+}
+
+static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
+{
+    nb_block *b = ab->b;
+    const int64_t c = b->cols;
+    const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
+    const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
+    if (!ab->row_t && o->o.mode == 0) {
+        /* plain dense: every row, zero gradient where untouched */
+        #pragma omp parallel for schedule(static, 64) num_threads(o->o.threads > 0 ? o->o.threads : 1)
+        for (int64_t r = 0; r < b->rows; r++) {
+            if (b->mark[r]) adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c,
+                                        b->grad + r * c, c, b1, b2, ss, bs, eps);
+            else adam_idle(b->value + r * c, ab->m + r * c, ab->v + r * c, c, b1, b2, ss, bs, eps);
+        }
+    } else {
+        #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (b->n_touched > 256)
+        for (int64_t i = 0; i < b->n_touched; i++) {
+            int64_t r = b->touched[i];
+            if (ab->row_t) catch_up_row(o, ab, r, t - 1);
+            adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c, b->grad + r * c, c, b1,
+                        b2, ss, bs, eps);
+            if (ab->row_t) ab->row_t[r] = t;
+        }
+    }
+    for (int64_t i = 0; i < b->n_touched; i++) {
+        int64_t r = b->touched[i];
+        memset(b->grad + r * c, 0, (size_t)c * sizeof(float));
+        b->mark[r] = 0;
+    }
+    b->n_touched = 0;
+}
+
+static void step_dense_block(nb_optim *o, adam_block *ab, int64_t t)
+{
+    nb_block *b = ab->b;
+    const int64_t n = b->rows * b->cols;
+    const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
+    const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
+    const int64_t chunk = 16384;
+    #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (n > 65536)
+    for (int64_t s = 0; s < n; s += chunk) {
+        int64_t len = n - s < chunk ? n - s : chunk;
+        adam_update(b->value + s, ab->m + s, ab->v + s, b->grad + s, len, b1, b2, ss, bs, eps);
+        memset(b->grad + s, 0, (size_t)len * sizeof(float));
+    }
+}
+
+void optim_step(nb_optim *o)
+{
+    int64_t t = o->t + 1;
+    ensure_tables(o, t + 1);
+    for (int i = 0; i < o->n; i++) {
+        adam_block *ab = &o->blk[i];
+        if (ab->b->flags & NB_BLOCK_ROWS) step_rows_block(o, ab, t);
+        else step_dense_block(o, ab, t);
+    }
+    o->t = t;
+}
+
+void optim_flush(nb_optim *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        adam_block *ab = &o->blk[i];
+        if (!ab->row_t) continue;
+        int64_t rows = ab->b->rows;
+        #pragma omp parallel for schedule(static, 256) num_threads(o->o.threads > 0 ? o->o.threads : 1)
+        for (int64_t r = 0; r < rows; r++) catch_up_row(o, ab, r, o->t);
+    }
+}
+
+int64_t optim_steps(const nb_optim *o)
+{
+    return o->t;
+}

@@ -1,0 +1,64 @@
+/*
+ * optim.h - Adam over the registered parameter blocks (model + sampler).
+ *
+ * Update rule of torch.optim.Adam 1.13 (weight_decay 0, amsgrad off):
+ *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+ *   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+ *
+ * NB_ADAM_DENSE (default) is PyTorch's behaviour: every element of every
+ * block takes a step every iteration, including rows whose gradient is zero
+ * (they keep drifting on their momentum). With `deferred` set, NB_BLOCK_ROWS
+ * blocks compute this lazily: a row records the step it is current at, and
+ * when it is next read (optim_sync_row), touched, or flushed, the k
+ * zero-gradient steps it missed are applied in closed form:
+ *   m <- b1^k m,  v <- b2^k v,
+ *   p <- p - m * sum_{j=1..k} a_j / (sqrt(v) r_j + eps),
+ *   a_j = b1^j lr/(1 - b1^s),  r_j = b2^(j/2) / sqrt(1 - b2^s),  s = t0 + j,
+ * which is the dense update up to float rounding, with each row read from
+ * memory once instead of once per step. Deferral is only sound when every
+ * reader syncs rows first (the host does for the batch's rows; samplers
+ * declare NB_SAMPLER_SYNCS_ROWS), so the trainer enables it only then.
+ * DENSE blocks are updated in full every step.
+ *
+ * NB_ADAM_LAZY updates only the touched rows of ROWS blocks (m, v and p of
+ * untouched rows are left alone; torch.optim.SparseAdam's semantics, with
+ * the global step count in the bias corrections).
+ */
+#ifndef NB_OPTIM_H
+#define NB_OPTIM_H
+
+#include "negbench/plugin.h"
+
+typedef struct nb_optim nb_optim;
+
+typedef struct nb_adam_opts {
+    double lr, beta1, beta2, eps;
+    int mode;          /* enum nb_adam_mode (config.h): 0 dense, 1 lazy */
+    int deferred;      /* dense mode: defer idle rows of ROWS blocks */
+    int threads;
+} nb_adam_opts;
+
+/* Create state for n blocks (the pointers must stay valid). */
+int optim_create(nb_block *const *blocks, int n, const nb_adam_opts *o,
+                 nb_optim **out, char **err);
+void optim_free(nb_optim *o);
+
+/* One Adam step from the blocks' gradients, then zero those gradients
+ * (touched rows of ROWS blocks, everything of DENSE blocks). */
+void optim_step(nb_optim *o);
+
+/* Bring every lazily-deferred row up to the current step (dense mode);
+ * call before reading parameters (evaluation, snapshots). */
+void optim_flush(nb_optim *o);
+
+/* Make row r of block index bi current (all steps so far applied).
+ * Thread-safe; a no-op unless the block is deferred. */
+void optim_sync_row(nb_optim *o, int bi, int64_t r);
+
+/* Index of the optimizer's block whose value array is `value`, or -1. */
+int optim_block_index(const nb_optim *o, const float *value);
+
+/* Steps taken so far. */
+int64_t optim_steps(const nb_optim *o);
+
+#endif /* NB_OPTIM_H */

@@ -1,0 +1,57 @@
+/*
+ * plugin_loader.h - finding, opening and validating plugins (ABI v1).
+ *
+ * Search path, in order: the build tree next to the running executable
+ * (<exe dir>/plugins/{models,samplers}/.libs), every directory of
+ * NEGBENCH_PLUGIN_PATH (colon separated), then the installed pkglibdir.
+ * Within that order the first plugin of a given kind and name wins; two
+ * plugins of the same kind and name in ONE directory are an error.
+ *
+ * A shared object is refused, with one line naming the file, when: it has no
+ * nb_plugin_descriptor symbol, a descriptor's ABI major differs from the
+ * host's or its minor is newer, its struct_size is smaller than the v1.0
+ * descriptor, its name is not [a-z0-9_]+, a required callback is NULL, or
+ * its parameter schema is malformed (bad type, default outside its range).
+ */
+#ifndef NB_PLUGIN_LOADER_H
+#define NB_PLUGIN_LOADER_H
+
+#include "negbench/plugin.h"
+
+typedef struct nb_plugin {
+    const nb_plugin_desc *desc;
+    char *path;                  /* the .so it came from */
+} nb_plugin;
+
+typedef struct nb_registry {
+    int n;
+    nb_plugin *plugins;
+    int n_handles;
+    void **handles;              /* dlopen handles, closed by registry_free */
+} nb_registry;
+
+/* Open one shared object and register its descriptors. dir_tag identifies
+ * the search-path directory for the duplicate rule (same tag = same dir). */
+int registry_load_file(nb_registry *r, const char *path, char **err);
+
+/* Load every *.so of a directory (missing directory: not an error). */
+int registry_load_dir(nb_registry *r, const char *dir, char **err);
+
+/* Load the whole search path described above. */
+int registry_load_default(nb_registry *r, char **err);
+
+/* The plugin of this kind and name, or NULL. */
+const nb_plugin *registry_find(const nb_registry *r, int kind, const char *name);
+
+/* The registered name of that kind nearest to name (for suggestions). */
+const char *registry_nearest(const nb_registry *r, int kind, const char *name);
+
+void registry_free(nb_registry *r);
+
+/* Number of entries in a {NULL}-terminated schema. */
+int schema_count(const nb_param_spec *schema);
+
+/* Validate a descriptor (also used by tests on in-process descriptors). */
+int plugin_validate(const nb_plugin_desc *d, const char *path, char **err);
+
+#endif /* NB_PLUGIN_LOADER_H */

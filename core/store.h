@@ -1,0 +1,100 @@
+/*
+ * store.h - the SQLite results store, schema v1 (results/schema.sql).
+ *
+ * One file per sweep or shard. Every write is transactional: an epoch (its
+ * loss, timings, metrics and sampler statistics) commits in one transaction,
+ * so a killed process leaves whole epochs only. Runs are identified by the
+ * hash of their resolved configuration.
+ */
+#ifndef NB_STORE_H
+#define NB_STORE_H
+
+#include <stdint.h>
+#include "eval.h"
+
+#define NB_STORE_SCHEMA_VERSION 1
+
+typedef struct nb_store nb_store;
+
+/* Open (creating the file and schema if needed). Refuses a file whose
+ * schema version is newer than this build's. busy timeout is set so that
+ * several processes can share a file. */
+int store_open(const char *path, nb_store **out, char **err);
+void store_close(nb_store *s);
+
+/* Insert the experiment (name, YAML text) or find the identical one. */
+int store_experiment(nb_store *s, const char *name, const char *yaml_text,
+                     int64_t *experiment_id, char **err);
+
+typedef struct nb_run_info {
+    int64_t experiment_id;
+    const char *config_json;     /* resolved configuration, canonical JSON */
+    const char *config_hash;     /* hex digest of config_json */
+    int64_t seed;
+    const char *model, *model_version;
+    const char *sampler, *sampler_version;
+    const char *dataset;         /* short description */
+    const char *data_checksum;   /* content checksum of the data files */
+    int threads;
+    const char *host;            /* hostname */
+    const char *git_revision;    /* of negbench, "unknown" if not known */
+    const char *negbench_version;
+} nb_run_info;
+
+/* Start a run (status "running", start time now). If a run with the same
+ * config_hash exists and is unfinished, its epochs are deleted and it is
+ * restarted under the same id (call store_run_status first to know whether
+ * it was already there). A "done" run gives NB_EINVAL. */
+int store_run_begin(nb_store *s, const nb_run_info *info, int64_t *run_id,
+                    char **err);
+
+/* Mark a finished run as unfinished so that store_run_begin restarts it
+ * (negbench run --force). One statement, atomic. */
+int store_run_reopen(nb_store *s, const char *config_hash, char **err);
+
+/* Status of the run with this hash: 0 absent, 1 finished ("done"),
+ * 2 present but unfinished. */
+int store_run_status(nb_store *s, const char *config_hash, int64_t *run_id,
+                     char **err);
+
+typedef struct nb_stat_value { const char *name; double value; } nb_stat_value;
+
+typedef struct nb_epoch_record {
+    int32_t epoch;               /* 1-based */
+    double loss;                 /* mean training loss of the epoch */
+    double train_seconds, eval_seconds;
+    const nb_metrics *valid;     /* NULL when not evaluated this epoch */
+    const nb_metrics *test;      /* NULL when not evaluated on test */
+    const nb_stat_value *stats;  /* sampler/host statistics of the epoch */
+    int n_stats;
+} nb_epoch_record;
+
+/* One transaction: the epoch row, its metrics and statistics. */
+int store_epoch(nb_store *s, int64_t run_id, const nb_epoch_record *rec,
+                char **err);
+
+/* A histogram of scores (Fig. 1a-c): bins over [lo, hi). */
+int store_histogram(nb_store *s, int64_t run_id, int32_t epoch, const char *name,
+                    double lo, double hi, int n_bins, const int64_t *counts,
+                    char **err);
+
+typedef struct nb_run_result {
+    const char *status;          /* "done", "failed", "interrupted" */
+    const char *error;           /* message when failed (else NULL) */
+    int32_t best_epoch;          /* 0 if none */
+    int32_t epochs_run;
+    const nb_metrics *best_valid;
+    const nb_metrics *best_test;
+    const nb_hits *hits;         /* per-user test hits at report_k, or NULL */
+    int32_t report_k;
+    int64_t peak_rss_bytes;
+} nb_run_result;
+
+/* One transaction: final metrics, per-user hits, status, end time. */
+int store_run_finish(nb_store *s, int64_t run_id, const nb_run_result *res,
+                     char **err);
+
+/* The underlying handle, for tests and reports. */
+struct sqlite3 *store_db(nb_store *s);
+
+#endif /* NB_STORE_H */

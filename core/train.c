@@ -1,0 +1,444 @@
+/*
+ * train.c - the training loop behind train.h.
+ */
+#define _GNU_SOURCE
+#include "train.h"
+#include "bpr.h"
+#include "host.h"
+#include "kernels.h"
+#include "optim.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_BLOCKS 64
+
+typedef struct trainer {
+    const nb_train_in *in;
+    const nb_config *cfg;
+    const nb_host *host;
+    nb_train train;                  /* plugin-facing view of the training data */
+    const nb_model_vt *mvt;
+    const nb_sampler_vt *svt;
+    void *model, *sampler;
+    nb_block *blocks[MAX_BLOCKS];    /* model blocks, then sampler blocks */
+    int n_blocks;
+    float *snapshot[MAX_BLOCKS];     /* parameters at the best evaluation */
+    nb_optim *opt;
+    int ublock, iblock;              /* optimizer indices of the synced tables */
+    int32_t vdim, max_batch, R;
+    /* per-step buffers */
+    int32_t *pair_user, *pair_item; /* [n_pairs] training pairs */
+    int64_t *order;                 /* [n_pairs] epoch permutation */
+    int32_t *bu, *bp;               /* [max_batch] the batch */
+    nb_negatives neg;
+    float *d_neg, *d_reg;           /* [max_batch][vdim] */
+    nb_view view;                   /* host copy of the model's view + sync */
+} trainer;
+
+/* nb_view.sync: make a row of the user or item table current. */
+static void view_sync(void *ctx, int which, int32_t row)
+{
+    trainer *t = ctx;
+    int bi = which == NB_USERS ? t->ublock : t->iblock;
+    if (bi >= 0) optim_sync_row(t->opt, bi, row);
+}
+
+static int collect_blocks(trainer *t, char **err)
+{
+    nb_block *b = NULL;
+    int n = 0, rc;
+    if ((rc = t->mvt->blocks(t->model, &b, &n)) != NB_OK)
+        return nb_fail(err, rc, "model %s: blocks() failed", t->in->model->name);
+    for (int i = 0; i < n && t->n_blocks < MAX_BLOCKS; i++) t->blocks[t->n_blocks++] = &b[i];
+    if (t->svt->blocks) {
+        b = NULL;
+        n = 0;
+        if ((rc = t->svt->blocks(t->sampler, &b, &n)) != NB_OK)
+            return nb_fail(err, rc, "sampler %s: blocks() failed", t->in->sampler->name);
+        for (int i = 0; i < n && t->n_blocks < MAX_BLOCKS; i++) t->blocks[t->n_blocks++] = &b[i];
+    }
+    for (int i = 0; i < t->n_blocks; i++) {
+        size_t bytes = (size_t)(t->blocks[i]->rows * t->blocks[i]->cols) * sizeof(float);
+        t->snapshot[i] = nb_xmalloc(bytes);
+        memcpy(t->snapshot[i], t->blocks[i]->value, bytes);
+    }
+    return NB_OK;
+}
+
+static void snapshot_save(trainer *t, int restore)
+{
+    for (int i = 0; i < t->n_blocks; i++) {
+        size_t bytes = (size_t)(t->blocks[i]->rows * t->blocks[i]->cols) * sizeof(float);
+        if (restore) memcpy(t->blocks[i]->value, t->snapshot[i], bytes);
+        else memcpy(t->snapshot[i], t->blocks[i]->value, bytes);
+    }
+}
+
+static void trainer_free(trainer *t)
+{
+    if (t->sampler) t->svt->free(t->sampler);
+    if (t->model) t->mvt->free(t->model);
+    optim_free(t->opt);
+    for (int i = 0; i < t->n_blocks; i++) free(t->snapshot[i]);
+    free(t->pair_user); free(t->pair_item); free(t->order);
+    free(t->bu); free(t->bp);
+    free(t->neg.vec); free(t->neg.item); free(t->neg.reg_items); free(t->neg.reg_vec);
+    free(t->d_neg); free(t->d_reg);
+}
+
+static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
+{
+    const nb_dataset *ds = in->ds;
+    const nb_config *cfg = in->cfg;
+    char *perr = NULL;
+    int rc;
+    t->in = in;
+    t->cfg = cfg;
+    t->host = host_table(in->threads);
+    t->mvt = in->model->vtable;
+    t->svt = in->sampler->vtable;
+    t->train = (nb_train){
+        .n_users = ds->n_users, .n_items = ds->n_items, .n_pairs = ds->train.nnz,
+        .user_ptr = ds->train.ptr, .user_items = ds->train.idx,
+        .item_ptr = ds->train_by_item.ptr, .item_users = ds->train_by_item.idx,
+    };
+    if (ds->train.nnz == 0) return nb_fail(err, NB_EINVAL, "the training split is empty");
+
+    rc = t->mvt->init(t->host, in->model_values, &t->train, cfg->dim,
+                      cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
+    if (rc != NB_OK) goto plugin_error;
+    const nb_view *v0 = NULL;
+    rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v0, &perr);
+    if (rc != NB_OK) goto plugin_error;
+    t->vdim = v0->dim;
+
+    int32_t bs = cfg->train.batch_size;
+    if (cfg->train.batch_mode == NB_BATCH_RECBOLE) bs = bs / (in->batch_M > 0 ? in->batch_M : 1);
+    t->max_batch = bs > 0 ? bs : 1;
+    rc = t->svt->init(t->host, in->sampler_values, &t->train, t->vdim, t->max_batch,
+                      cfg->train.seed ^ 0x73616d70ull, &t->sampler, &perr);
+    if (rc != NB_OK) goto plugin_error;
+    t->R = t->svt->reg_rows(t->sampler);
+    if (t->R < 0) return nb_fail(err, NB_EINVAL, "sampler %s: reg_rows() < 0", in->sampler->name);
+
+    if ((rc = collect_blocks(t, err)) != NB_OK) return rc;
+    nb_adam_opts ao = {
+        .lr = cfg->train.lr, .beta1 = cfg->train.beta1, .beta2 = cfg->train.beta2,
+        .eps = cfg->train.adam_eps, .mode = cfg->train.adam_mode,
+        .deferred = (t->svt->flags & NB_SAMPLER_SYNCS_ROWS) != 0, .threads = in->threads,
+    };
+    if ((rc = optim_create(t->blocks, t->n_blocks, &ao, &t->opt, err)) != NB_OK) return rc;
+    t->ublock = optim_block_index(t->opt, v0->user);
+    t->iblock = optim_block_index(t->opt, v0->item);
+
+    int64_t np = ds->train.nnz;
+    t->pair_user = nb_xmalloc((size_t)np * sizeof(int32_t));
+    t->pair_item = nb_xmalloc((size_t)np * sizeof(int32_t));
+    t->order = nb_xmalloc((size_t)np * sizeof(int64_t));
+    for (int32_t u = 0; u < ds->n_users; u++)
+        for (int64_t j = ds->train.ptr[u]; j < ds->train.ptr[u + 1]; j++) {
+            t->pair_user[j] = u;
+            t->pair_item[j] = ds->train.idx[j];
+        }
+    size_t mb = (size_t)t->max_batch, vd = (size_t)t->vdim;
+    t->bu = nb_xmalloc(mb * sizeof(int32_t));
+    t->bp = nb_xmalloc(mb * sizeof(int32_t));
+    t->neg.vec = nb_xcalloc(mb * vd, sizeof(float));
+    t->neg.item = nb_xcalloc(mb, sizeof(int32_t));
+    t->neg.reg_items = nb_xcalloc(mb * (size_t)(t->R ? t->R : 1), sizeof(int32_t));
+    t->neg.reg_vec = nb_xcalloc(mb * (size_t)cfg->dim, sizeof(float));
+    t->neg.reg_rows = t->R;
+    t->d_neg = nb_xcalloc(mb * vd, sizeof(float));
+    t->d_reg = nb_xcalloc(mb * (size_t)cfg->dim, sizeof(float));
+    return NB_OK;
+plugin_error:
+    rc = nb_fail(err, rc, "%s", perr ? perr : "plugin initialisation failed");
+    free(perr);
+    return rc;
+}
+
+static int is_finite(double x)
+{
+    return !isnan(x) && !isinf(x);
+}
+
+/* One optimizer step on the batch bu/bp[0..B). Returns the batch loss in
+ * *loss; non-zero with *err on failure. */
+static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
+{
+    const nb_config *cfg = t->cfg;
+    const int32_t B = batch->size;
+    char *perr = NULL;
+    int rc;
+    const nb_view *mv = NULL;
+    nb_grads g;
+
+    if ((rc = t->mvt->forward(t->model, NB_MODE_TRAIN, batch, &mv, &perr)) != NB_OK) goto fail;
+    t->view = *mv;
+    if (t->opt && (t->ublock >= 0 || t->iblock >= 0)) {
+        t->view.sync = view_sync;
+        t->view.sync_ctx = t;
+        for (int32_t b = 0; b < B; b++) {
+            view_sync(t, NB_USERS, batch->users[b]);
+            view_sync(t, NB_ITEMS, batch->pos[b]);
+        }
+    }
+    memset(&g, 0, sizeof g);
+    if ((rc = t->mvt->grads(t->model, &g)) != NB_OK) goto fail;
+
+    t->neg.aux_loss = 0.0;
+    t->neg.use_reg_vec = 0;
+    t->neg.reg_rows = t->R;
+    if ((rc = t->svt->negatives(t->sampler, batch, &t->view, &t->neg, &perr)) != NB_OK) goto fail;
+
+    /* BPR on the final rows: mark the rows it writes, then accumulate */
+    const int32_t vd = t->vdim, d = cfg->dim;
+    for (int32_t b = 0; b < B; b++) {
+        nb_block_grad_row(g.user, batch->users[b]);
+        nb_block_grad_row(g.item, batch->pos[b]);
+    }
+    memset(t->d_neg, 0, (size_t)B * (size_t)vd * sizeof(float));
+    double bpr = bpr_loss_grad_f32(B, vd, batch->users, batch->pos, t->view.user, t->view.item,
+                                   t->neg.vec, g.user->grad, g.item->grad, t->d_neg, NULL);
+
+    /* regulariser on the ego rows */
+    for (int32_t b = 0; b < B; b++) {
+        nb_block_grad_row(g.user_ego, batch->users[b]);
+        nb_block_grad_row(g.item_ego, batch->pos[b]);
+    }
+    const int use_vec = t->neg.use_reg_vec;
+    if (!use_vec)
+        for (int64_t r = 0; r < (int64_t)B * t->R; r++) nb_block_grad_row(g.item_ego, t->neg.reg_items[r]);
+    if (use_vec) memset(t->d_reg, 0, (size_t)B * (size_t)d * sizeof(float));
+    double reg_raw = 0.0;
+    double reg = reg_loss_grad_f32(cfg->train.reg_form, cfg->train.reg_weight, B, d, batch->users,
+                                   batch->pos, t->neg.reg_items, t->R,
+                                   use_vec ? t->neg.reg_vec : NULL, t->view.user_ego,
+                                   t->view.item_ego, g.user_ego->grad, g.item_ego->grad,
+                                   use_vec ? t->d_reg : NULL, &reg_raw);
+
+    if ((rc = t->svt->backward(t->sampler, batch, &t->view, t->d_neg, use_vec ? t->d_reg : NULL,
+                               &g, &perr)) != NB_OK)
+        goto fail;
+    if ((rc = t->mvt->backward(t->model, batch, &perr)) != NB_OK) goto fail;
+    optim_step(t->opt);
+
+    *loss = bpr + reg + t->neg.aux_loss + t->view.aux_loss;
+    if (!is_finite(*loss))
+        return nb_fail(err, NB_ENUMERIC,
+                       "non-finite loss at epoch %d step %lld (bpr %g, reg %g, sampler %g, model %g)",
+                       batch->epoch + 1, (long long)batch->step, bpr, reg, t->neg.aux_loss,
+                       t->view.aux_loss);
+    return NB_OK;
+fail:
+    rc = nb_fail(err, rc, "%s", perr ? perr : "plugin callback failed");
+    free(perr);
+    return rc;
+}
+
+/* Fisher-Yates shuffle of the pair order from the (seed, epoch) stream. */
+static void shuffle_pairs(trainer *t, int32_t epoch)
+{
+    int64_t n = t->train.n_pairs;
+    nb_rng r;
+    nb_rng_seed(&r, t->cfg->train.seed, (uint64_t)epoch, 0x5348554646ull /* "SHUFF" */);
+    for (int64_t i = 0; i < n; i++) t->order[i] = i;
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = (int64_t)(((unsigned __int128)nb_rng_u64(&r) * (uint64_t)(i + 1)) >> 64);
+        int64_t tmp = t->order[i];
+        t->order[i] = t->order[j];
+        t->order[j] = tmp;
+    }
+}
+
+static void progress_draw(int32_t epoch, int64_t done, int64_t total)
+{
+    int width = 30, fill = total ? (int)(width * done / total) : width;
+    fprintf(stderr, "\r  epoch %d [", epoch);
+    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%", total ? (int)(100 * done / total) : 100);
+    fflush(stderr);
+}
+
+static void progress_clear(void)
+{
+    fputs("\r\033[K", stderr);
+}
+
+/* Evaluate the current parameters on truth, masking mask_a (+ mask_b). */
+static int evaluate(trainer *t, const nb_csr *truth, const nb_csr *mask_a, const nb_csr *mask_b,
+                    nb_metrics *m, nb_hits *hits, char **err)
+{
+    const nb_view *v = NULL;
+    char *perr = NULL;
+    optim_flush(t->opt);
+    int rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v, &perr);
+    if (rc != NB_OK) {
+        rc = nb_fail(err, rc, "%s", perr ? perr : "model forward failed");
+        free(perr);
+        return rc;
+    }
+    nb_eval_opts eo = t->cfg->eval.opts;
+    eo.threads = t->in->threads;
+    if (!hits) eo.report_k = 0;
+    return eval_full_ranking(v->user, v->item, v->n_users, v->n_items, v->dim, truth, mask_a,
+                             mask_b, &eo, m, hits, err);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Copy the sampler's statistics into store form and write the epoch. */
+static int store_epoch_row(trainer *t, int32_t epoch, double loss, double train_s, double eval_s,
+                           const nb_metrics *valid, char **err)
+{
+    nb_stat_value sv[32];
+    int n = 0;
+    const nb_stat *st = NULL;
+    int ns = 0;
+    if (t->svt->epoch_stats && t->svt->epoch_stats(t->sampler, &st, &ns) == NB_OK)
+        for (int i = 0; i < ns && n < 32; i++) sv[n++] = (nb_stat_value){ st[i].name, st[i].value };
+    if (!t->in->store) return NB_OK;
+    nb_epoch_record rec = {
+        .epoch = epoch, .loss = loss, .train_seconds = train_s, .eval_seconds = eval_s,
+        .valid = valid, .test = NULL, .stats = sv, .n_stats = n,
+    };
+    return store_epoch(t->in->store, t->in->run_id, &rec, err);
+}
+
+int train_run(const nb_train_in *in, nb_train_out *out, char **err)
+{
+    trainer t;
+    memset(&t, 0, sizeof t);
+    memset(out, 0, sizeof *out);
+    const nb_config *cfg = in->cfg;
+    const nb_dataset *ds = in->ds;
+    int rc = trainer_setup(&t, in, err);
+    if (rc != NB_OK) goto out;
+
+    int metric = 0, kidx = 0;
+    nb_metrics probe = { 0 };
+    probe.n_ks = cfg->eval.opts.n_ks;
+    memcpy(probe.ks, cfg->eval.opts.ks, sizeof probe.ks);
+    /* eval sorts ks: mirror that so kidx matches its output */
+    for (int i = 1; i < probe.n_ks; i++)
+        for (int j = i; j > 0 && probe.ks[j - 1] > probe.ks[j]; j--) {
+            int32_t tmp = probe.ks[j]; probe.ks[j] = probe.ks[j - 1]; probe.ks[j - 1] = tmp;
+        }
+    if (eval_parse_metric(cfg->eval.metric, &probe, &metric, &kidx) != 0) {
+        rc = nb_fail(err, NB_EINVAL, "%s: unknown validation metric %s", cfg->path, cfg->eval.metric);
+        goto out;
+    }
+    out->has_valid = ds->valid.nnz > 0;
+    double best = -INFINITY;
+    int32_t since_best = 0, E = cfg->train.epochs;
+    double *epoch_secs = nb_xcalloc((size_t)E, sizeof(double));
+    int64_t step = 0, n = t.train.n_pairs;
+
+    for (int32_t epoch = 0; epoch < E; epoch++) {
+        double t0 = nb_now(), last_draw = 0.0, loss_sum = 0.0;
+        int64_t n_steps = 0;
+        shuffle_pairs(&t, epoch);
+        for (int64_t first = 0; first < n; first += t.max_batch) {
+            int32_t B = (int32_t)(n - first < t.max_batch ? n - first : t.max_batch);
+            for (int32_t b = 0; b < B; b++) {
+                int64_t j = t.order[first + b];
+                t.bu[b] = t.pair_user[j];
+                t.bp[b] = t.pair_item[j];
+            }
+            nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
+                               .step = step, .first = first, .seed = cfg->train.seed };
+            double l = 0.0;
+            if ((rc = train_step(&t, &batch, &l, &out->error)) != NB_OK) {
+                out->status = NB_RUN_FAILED;
+                if (in->progress) progress_clear();
+                break;
+            }
+            loss_sum += l;
+            n_steps++;
+            step++;
+            if (in->progress && nb_now() - last_draw > 0.2) {
+                progress_draw(epoch + 1, first + B, n);
+                last_draw = nb_now();
+            }
+            if (in->stop && *in->stop) break;
+        }
+        if (in->progress) progress_clear();
+        if (out->status == NB_RUN_FAILED) break;
+        if (in->stop && *in->stop) {
+            out->status = NB_RUN_INTERRUPTED;
+            break;
+        }
+        double train_s = nb_now() - t0;
+        epoch_secs[epoch] = train_s;
+        out->epochs_run = epoch + 1;
+        double loss = n_steps ? loss_sum / (double)n_steps : 0.0;
+
+        int evaluate_now = out->has_valid && ((epoch + 1) % cfg->eval.every == 0 || epoch + 1 == E);
+        nb_metrics vm;
+        double eval_s = 0.0;
+        int improved = 0;
+        if (evaluate_now) {
+            double e0 = nb_now();
+            if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, NULL, &out->error)) != NB_OK) {
+                out->status = NB_RUN_FAILED;
+                break;
+            }
+            eval_s = nb_now() - e0;
+            double score = vm.value[metric][kidx];
+            if (score >= best) { /* RecBole: ties refresh the best */
+                best = score;
+                since_best = 0;
+                improved = 1;
+                out->best_epoch = epoch + 1;
+                out->best_valid = vm;
+                snapshot_save(&t, 0);
+            } else {
+                since_best++;
+            }
+            if (in->verbose)
+                fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs  eval %.2fs  valid %s %.4f%s\n",
+                        epoch + 1, loss, train_s, eval_s, cfg->eval.metric, score,
+                        improved ? (in->color ? "  \033[32m*\033[0m" : "  *") : "");
+        } else if (in->verbose && !out->has_valid && ((epoch + 1) % cfg->eval.every == 0)) {
+            fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs\n", epoch + 1, loss, train_s);
+        }
+        if ((rc = store_epoch_row(&t, epoch + 1, loss, train_s, eval_s, evaluate_now ? &vm : NULL,
+                                  &out->error)) != NB_OK) {
+            out->status = NB_RUN_FAILED;
+            break;
+        }
+        if (evaluate_now && since_best > cfg->eval.patience) break;
+    }
+    rc = NB_OK;
+    if (out->epochs_run > 0) {
+        qsort(epoch_secs, (size_t)out->epochs_run, sizeof(double), cmp_double);
+        out->median_epoch_seconds = epoch_secs[out->epochs_run / 2];
+    }
+    free(epoch_secs);
+    if (out->status == NB_RUN_DONE) {
+        if (out->has_valid) snapshot_save(&t, 1); /* restore the best parameters */
+        else out->best_epoch = out->epochs_run;
+        if (evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
+                     &out->best_test, &out->hits, &out->error) != NB_OK)
+            out->status = NB_RUN_FAILED;
+    }
+out:
+    trainer_free(&t);
+    return rc;
+}
+
+void train_out_free(nb_train_out *out)
+{
+    free(out->error);
+    csr_free(&out->hits);
+    memset(out, 0, sizeof *out);
+}

@@ -1,0 +1,243 @@
+/*
+ * lightgcn.c - the LightGCN backbone plugin "lightgcn" (He et al., SIGIR
+ * 2020; RecBole v1.1.1 lightgcn.py, see ../shared/specs/backbones-and-eval.md
+ * 2.2). The math lives in lightgcn_impl.h (float here, double in the tests).
+ *
+ * Parameters: ego tables user_emb [U][d] and item_emb [I][d] (DENSE blocks:
+ * the propagation spreads every batch gradient over the L-hop
+ * neighbourhood). Init xavier_uniform as RecBole: U(-b, b) with
+ * b = sqrt(6 / (rows + d)), where rows = n_users or n_items: negbench has no
+ * PAD row, so RecBole's tables are one row taller and its bound is slightly
+ * smaller (negligible for real data). Streams: nb_rng_seed(seed, 0x75736572
+ * "user", 0) for user_emb and (seed, 0x6974656d "item", 0) for item_emb,
+ * drawn row-major, value = (2u - 1) b.
+ *
+ * Every TRAIN forward recomputes the full propagation (as RecBole does per
+ * batch); an EVAL forward reuses it while the parameters have not changed
+ * since (backward marks them dirty, because the optimizer step follows).
+ * A host that writes parameter values by other means must run a TRAIN
+ * forward before an EVAL one.
+ *
+ * View: user/item = pooled final rows (dim d, or (L+1)d for concat);
+ * user_layers/item_layers = the stack [n][L+1][d]; user_ego/item_ego = E0.
+ * Gradient blocks (ROWS, owned here): "user_final", "item_final",
+ * "user_layers", "item_layers"; user_ego/item_ego are the parameter
+ * gradients of user_emb/item_emb. backward() adds the transposed propagation
+ * to the E0 gradients, then zeroes the touched view-gradient rows.
+ *
+ * layers = 0 is MF: final = E0 and backward copies the final-row gradient
+ * into the E0 gradient. Default layers = 3: the LightGCN paper and the ANS
+ * experiments use 3 (RecBole's LightGCN.yaml says 2; set it explicitly to
+ * reproduce RecBole defaults).
+ */
+#include "negbench/graph.h"
+#include "negbench/plugin.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUF f32
+#define REAL float
+#include "lightgcn_impl.h"
+#undef SUF
+#undef REAL
+
+enum { P_LAYERS = 0, P_POOL, P_DEGREE_EPS };
+
+static const nb_param_spec lgcn_params[] = {
+    {"layers", NB_PARAM_INT, "3", 0, 8, NULL,
+     "propagation layers L (paper/ANS: 3; RecBole yaml: 2; 0 = MF)"},
+    {"pool", NB_PARAM_CHOICE, "mean", 0, 0, "mean|sum|concat",
+     "how layers 0..L combine into the scoring rows (mean = LightGCN)"},
+    {"degree_eps", NB_PARAM_FLOAT, "1e-7", 0, 1, NULL,
+     "added to node degrees before D^-1/2 (RecBole 1e-7; MixGCF/DENS 0)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+typedef struct lgcn {
+    const nb_host *h;
+    int32_t U, I, d, L, pool, df;
+    int64_t N;
+    nb_graph g;
+    float *E0, *E0g;          /* [N][d] parameters and their gradient */
+    float *layers;            /* [N][L+1][d] */
+    float *final;             /* [N][df]; == layers for concat */
+    float *Gf, *Gl;           /* [N][df], [N][(L+1)d] view gradients */
+    int32_t *touch;           /* [4][N] touched lists of the 4 view blocks */
+    uint8_t *mark;            /* [4][N] */
+    int32_t *rows;            /* [N] union of touched nodes */
+    uint8_t *rowmark;         /* [N] */
+    float *H0, *H1;           /* [N][d] backward scratch */
+    nb_block params[2];
+    nb_block vg[4];           /* user_final, item_final, user_layers, item_layers */
+    nb_view view;
+    int fresh;                /* propagation matches the parameters */
+} lgcn;
+
+static void lgcn_free(void *state)
+{
+    lgcn *s = state;
+    if (!s) return;
+    const nb_host *h = s->h;
+    graph_free(&s->g);
+    h->free(s->E0); h->free(s->E0g); h->free(s->layers);
+    if (s->final != s->layers) h->free(s->final);
+    h->free(s->Gf); h->free(s->Gl); h->free(s->touch); h->free(s->mark);
+    h->free(s->rows); h->free(s->rowmark); h->free(s->H0); h->free(s->H1);
+    h->free(s);
+}
+
+/* xavier_uniform rows x d from the stream (seed, tag, 0). */
+static void lgcn_xavier(float *w, int64_t rows, int32_t d, uint64_t seed, uint64_t tag)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed, tag, 0);
+    double b = sqrt(6.0 / (double)(rows + d));
+    for (int64_t i = 0; i < rows * d; i++) w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * b);
+}
+
+static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                     int32_t dim, uint64_t seed, void **state, char **err)
+{
+    int rc = NB_OK;
+    char *gerr = NULL;
+    lgcn *s = h->alloc(sizeof *s);
+    if (!s) { *err = h->mprintf("lightgcn: out of memory"); return NB_ENOMEM; }
+    s->h = h;
+    s->U = train->n_users;
+    s->I = train->n_items;
+    s->N = (int64_t)s->U + s->I;
+    s->d = dim;
+    s->L = (int32_t)values[P_LAYERS].i;
+    s->pool = (int)values[P_POOL].i;
+    s->df = s->pool == LGCN_CONCAT ? (s->L + 1) * dim : dim;
+    if (dim <= 0 || s->L < 0) {
+        *err = h->mprintf("lightgcn: bad dim %d or layers %d", dim, s->L);
+        rc = NB_EINVAL;
+        goto out;
+    }
+    rc = graph_build(train, NULL, values[P_DEGREE_EPS].f, &s->g, &gerr);
+    if (rc != NB_OK) {
+        *err = h->mprintf("lightgcn: %s", gerr ? gerr : "graph build failed");
+        goto out;
+    }
+    int64_t N = s->N, d = dim, ld = (int64_t)(s->L + 1) * d;
+    s->E0 = h->alloc((size_t)(N * d) * sizeof(float));
+    s->E0g = h->alloc((size_t)(N * d) * sizeof(float));
+    s->layers = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->final = s->pool == LGCN_CONCAT ? s->layers : h->alloc((size_t)(N * d) * sizeof(float));
+    s->Gf = h->alloc((size_t)(N * s->df) * sizeof(float));
+    s->Gl = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->touch = h->alloc((size_t)(4 * N + 1) * sizeof(int32_t));
+    s->mark = h->alloc((size_t)(4 * N + 1));
+    s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
+    s->rowmark = h->alloc((size_t)(N + 1));
+    s->H0 = h->alloc((size_t)(N * d) * sizeof(float));
+    s->H1 = h->alloc((size_t)(N * d) * sizeof(float));
+    if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
+        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1) {
+        *err = h->mprintf("lightgcn: out of memory for %lld nodes x %d", (long long)N, dim);
+        rc = NB_ENOMEM;
+        goto out;
+    }
+    lgcn_xavier(s->E0, s->U, dim, seed, 0x75736572u);
+    lgcn_xavier(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
+
+    s->params[0] = (nb_block){"user_emb", s->E0, s->E0g, s->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
+    s->params[1] = (nb_block){"item_emb", s->E0 + s->U * d, s->E0g + s->U * d, s->I, d,
+                              NB_BLOCK_DENSE, NULL, 0, NULL};
+    static const char *vnames[4] = {"user_final", "item_final", "user_layers", "item_layers"};
+    for (int b = 0; b < 4; b++) {
+        int item = b & 1, lay = b >> 1;
+        int64_t cols = lay ? ld : s->df, off = item ? (int64_t)s->U : 0;
+        float *val = lay ? s->layers : s->final, *grad = lay ? s->Gl : s->Gf;
+        s->vg[b] = (nb_block){vnames[b], val + off * cols, grad + off * cols,
+                              item ? s->I : s->U, cols, NB_BLOCK_ROWS,
+                              s->touch + (int64_t)b * N, 0, s->mark + (int64_t)b * N};
+    }
+    s->view = (nb_view){.n_users = s->U, .n_items = s->I, .dim = s->df, .n_layers = s->L,
+                        .user = s->final, .item = s->final + (int64_t)s->U * s->df,
+                        .user_layers = s->layers,
+                        .item_layers = s->layers + (int64_t)s->U * ld,
+                        .user_ego = s->E0, .item_ego = s->E0 + (int64_t)s->U * d};
+out:
+    free(gerr);
+    if (rc != NB_OK) { lgcn_free(s); s = NULL; }
+    *state = s;
+    return rc;
+}
+
+static int lgcn_blocks(void *state, nb_block **blocks, int *n_blocks)
+{
+    lgcn *s = state;
+    *blocks = s->params;
+    *n_blocks = 2;
+    return NB_OK;
+}
+
+static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_view **view,
+                        char **err)
+{
+    lgcn *s = state;
+    (void)batch; (void)err;
+    if (mode == NB_MODE_TRAIN || !s->fresh)
+        lgcn_forward_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final);
+    s->fresh = 1;
+    *view = &s->view;
+    return NB_OK;
+}
+
+static int lgcn_grads(void *state, nb_grads *g)
+{
+    lgcn *s = state;
+    g->user = &s->vg[0];
+    g->item = &s->vg[1];
+    g->user_layers = &s->vg[2];
+    g->item_layers = &s->vg[3];
+    g->user_ego = &s->params[0];
+    g->item_ego = &s->params[1];
+    return NB_OK;
+}
+
+static int lgcn_backward(void *state, const nb_batch *batch, char **err)
+{
+    lgcn *s = state;
+    (void)batch; (void)err;
+    int64_t n_rows = 0;
+    /* the union of touched nodes of the four view-gradient blocks */
+    for (int b = 0; b < 4; b++) {
+        nb_block *blk = &s->vg[b];
+        int64_t off = (b & 1) ? s->U : 0;
+        for (int64_t q = 0; q < blk->n_touched; q++) {
+            int64_t r = off + blk->touched[q];
+            if (!s->rowmark[r]) { s->rowmark[r] = 1; s->rows[n_rows++] = (int32_t)r; }
+        }
+    }
+    lgcn_backward_f32(&s->g, NULL, s->L, s->d, s->pool, s->Gf, s->Gl, s->rows, n_rows,
+                      s->H0, s->H1, s->E0g);
+    for (int b = 0; b < 4; b++) {
+        nb_block *blk = &s->vg[b];
+        for (int64_t q = 0; q < blk->n_touched; q++) {
+            int64_t r = blk->touched[q];
+            memset(blk->grad + r * blk->cols, 0, (size_t)blk->cols * sizeof(float));
+            blk->mark[r] = 0;
+        }
+        blk->n_touched = 0;
+    }
+    for (int64_t q = 0; q < n_rows; q++) s->rowmark[s->rows[q]] = 0;
+    s->fresh = 0; /* the optimizer step follows */
+    return NB_OK;
+}
+
+static const nb_model_vt lgcn_vt = {lgcn_init, lgcn_blocks, lgcn_forward, lgcn_grads,
+                                    lgcn_backward, lgcn_free};
+
+static const nb_plugin_desc lgcn_desc =
+    NB_PLUGIN_DESC_INIT(NB_KIND_MODEL, "lightgcn", "1.0.0",
+                        "LightGCN: parameter-free propagation over the normalised user-item graph",
+                        lgcn_params, &lgcn_vt);
+
+__attribute__((visibility("default"))) const nb_plugin_desc *nb_plugin_descriptor(uint32_t index)
+{
+    return index == 0 ? &lgcn_desc : NULL;
+}

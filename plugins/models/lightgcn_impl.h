@@ -1,0 +1,117 @@
+/*
+ * lightgcn_impl.h - LightGCN propagation and its backward, written once and
+ * instantiated per precision: define SUF (f32 / f64) and REAL (float /
+ * double) and include this file after negbench/graph.h. The plugin uses the
+ * float instantiation; tests instantiate it in double for finite differences
+ * and the golden vectors.
+ *
+ * Math (../shared/specs/backbones-and-eval.md 2.2, He et al. SIGIR 2020):
+ *   E^0 = [E_u; E_i],  E^{l+1} = Ahat E^l,  l = 0..L-1
+ *   pool mean:   F = (1/(L+1)) sum_l E^l   (LightGCN, RecBole)
+ *   pool sum:    F = sum_l E^l
+ *   pool concat: F = [E^0, ..., E^L]      (row-wise concatenation)
+ * Backward, with Gamma_l = dL/dE^l from the final rows (G_F) plus the
+ * per-layer stack (G_l): E^l = Ahat^l E^0 and Ahat symmetric, so
+ *   dL/dE^0 = sum_l Ahat^l Gamma_l, in Horner form
+ *   H <- Gamma_L;  for l = L-1..0: H <- Gamma_l + Ahat H;  dE^0 += H.
+ *
+ * Shapes (N = U + I nodes, users first): E0 [N][d]; layers [N][L+1][d]
+ * (layer l of node r at layers + r*(L+1)*d + l*d); final [N][df] with
+ * df = d (mean, sum) or (L+1)*d (concat, where final may alias layers).
+ */
+#ifndef LGCN_POOL_DEFINED
+#define LGCN_POOL_DEFINED
+enum lgcn_pool { LGCN_MEAN = 0, LGCN_SUM = 1, LGCN_CONCAT = 2 };
+#endif
+
+#define LGCN_CAT_(a, b) a##_##b
+#define LGCN_CAT(a, b) LGCN_CAT_(a, b)
+#define LGCN_SPMM LGCN_CAT(graph_spmm, SUF)
+
+/* Propagate E0 through L layers of Ahat (val: nullable value override) into
+ * layers, and pool into final (skipped when final == layers). */
+static void LGCN_CAT(lgcn_forward, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                        int32_t d, int pool, const REAL *E0,
+                                        REAL *layers, REAL *final)
+{
+    int64_t N = g->n, ld = (int64_t)(L + 1) * d;
+    for (int64_t r = 0; r < N; r++) memcpy(layers + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
+    for (int32_t l = 0; l < L; l++)
+        LGCN_SPMM(g, val, layers + (int64_t)l * d, ld, NULL, 0,
+                  layers + (int64_t)(l + 1) * d, ld, d);
+    if (pool == LGCN_CONCAT) {
+        if (final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < N; r++) {
+        const REAL *x = layers + r * ld;
+        REAL *f = final + r * d;
+        for (int32_t k = 0; k < d; k++) {
+            REAL s = 0;
+            for (int32_t l = 0; l <= L; l++) s += x[(int64_t)l * d + k];
+            f[k] = pool == LGCN_MEAN ? s / (REAL)(L + 1) : s;
+        }
+    }
+}
+
+/* h += Gamma_l row r, from Gf [N][df] and Gl [N][(L+1)d] (each nullable). */
+static inline void LGCN_CAT(lgcn_add_gamma, SUF)(REAL *h, int64_t r, int32_t l, int32_t L,
+                                                 int32_t d, int pool, const REAL *Gf,
+                                                 const REAL *Gl)
+{
+    if (Gf) {
+        if (pool == LGCN_CONCAT) {
+            const REAL *gr = Gf + r * (int64_t)(L + 1) * d + (int64_t)l * d;
+            for (int32_t k = 0; k < d; k++) h[k] += gr[k];
+        } else {
+            const REAL *gr = Gf + r * d;
+            if (pool == LGCN_MEAN)
+                for (int32_t k = 0; k < d; k++) h[k] += gr[k] / (REAL)(L + 1);
+            else
+                for (int32_t k = 0; k < d; k++) h[k] += gr[k];
+        }
+    }
+    if (Gl) {
+        const REAL *gr = Gl + r * (int64_t)(L + 1) * d + (int64_t)l * d;
+        for (int32_t k = 0; k < d; k++) h[k] += gr[k];
+    }
+}
+
+/* dE0 += sum_l Ahat^l Gamma_l. rows [n_rows] lists the nodes where Gf/Gl
+ * may be nonzero (NULL: all N). H0, H1 [N][d] scratch. valT: the values of
+ * Ahat^T (nullable: Ahat is symmetric). */
+static void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *valT, int32_t L,
+                                         int32_t d, int pool, const REAL *Gf, const REAL *Gl,
+                                         const int32_t *rows, int64_t n_rows, REAL *H0,
+                                         REAL *H1, REAL *dE0)
+{
+    int64_t N = g->n, nr = rows ? n_rows : N;
+    REAL *H = H0, *T = H1;
+    if (L == 0) {
+        for (int64_t q = 0; q < nr; q++) {
+            int64_t r = rows ? rows[q] : q;
+            LGCN_CAT(lgcn_add_gamma, SUF)(dE0 + r * d, r, 0, L, d, pool, Gf, Gl);
+        }
+        return;
+    }
+    memset(H, 0, (size_t)(N * d) * sizeof(REAL));
+    for (int64_t q = 0; q < nr; q++) {
+        int64_t r = rows ? rows[q] : q;
+        LGCN_CAT(lgcn_add_gamma, SUF)(H + r * d, r, L, L, d, pool, Gf, Gl);
+    }
+    for (int32_t l = L - 1; l >= 0; l--) {
+        LGCN_SPMM(g, valT, H, d, NULL, 0, T, d, d);
+        for (int64_t q = 0; q < nr; q++) {
+            int64_t r = rows ? rows[q] : q;
+            LGCN_CAT(lgcn_add_gamma, SUF)(T + r * d, r, l, L, d, pool, Gf, Gl);
+        }
+        REAL *s = H; H = T; T = s;
+    }
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < N * d; i++) dE0[i] += H[i];
+}
+
+#undef LGCN_SPMM
+#undef LGCN_CAT
+#undef LGCN_CAT_

@@ -1,0 +1,386 @@
+/*
+ * dens.c - the DENS sampler plugin "dens" (Lai et al., WSDM 2023: hierarchical
+ * gating and factor-aware selection; official code Riwei-HEU/DENS @4c32d72,
+ * spec ../shared/specs/samplers.md §8). The math lives in dens_impl.h; this
+ * file holds the state, the candidate draws, the statistics and the glue to
+ * the host. MF only (one layer; per-layer selection on graph backbones is not
+ * implemented).
+ *
+ * Per step, for each positive (u, p): M uniform candidates (redrawn while a
+ * training positive) from the stream nb_rng_seed(seed, epoch, first + b);
+ * m* = first argmax_m u . ((1 - beta) n_m - g_n,m * n_m) with
+ * beta = min(1, epoch / warmup). epoch is the host's 0-based batch->epoch,
+ * which is DENS's cur_epoch (its main.py passes the 0-based loop counter to
+ * model(cur_epoch, batch)), so epoch 0 uses beta = 0 and every epoch >= warmup
+ * uses beta = 1. The negative vector is the RAW chosen row n_{m*} (d_neg is
+ * scatter-added into that item row; reg_rows = 1, the chosen item). DENS
+ * regularises with squared norms, so the experiment YAML should set
+ * train.reg: squared. The auxiliary loss gamma/4 (T1+T2+T3+T4) is recomputed
+ * on the chosen negative; its gradient goes into u, p, n_{m*} and the four
+ * gates (W/b for user_gate, item_gate, pos_gate, neg_gate: DENSE blocks owned
+ * here). K = 1 (the host's BPR is single-negative); the template supports K.
+ *
+ * Statistics (epoch_stats, reset after each call):
+ *   reject_rate    redrawn / drawn candidates over the epoch
+ *   cand_max_norm  per positive, the max of its first-pass candidate scores
+ *                  u.n_m (the plain model score, before any gating), min-max
+ *                  normalised by the min and max of all first-pass candidate
+ *                  scores of the same batch, averaged over the epoch's
+ *                  positives (paper Fig. 1d); batches whose scores are all
+ *                  equal are left out of the average
+ *   cand_min_norm  the same for the min
+ */
+#include "negbench/plugin.h"
+
+#define REAL float
+#define SUF f32
+#include "dens_impl.h"
+#undef REAL
+#undef SUF
+
+static const char *const dens_block_names[DENS_N_GW] = {
+    "W_user_gate", "b_user_gate", "W_item_gate", "b_item_gate",
+    "W_pos_gate", "b_pos_gate", "W_neg_gate", "b_neg_gate"};
+
+enum { P_M = 0, P_GAMMA, P_WARMUP, P_GATE_INIT };
+
+static const nb_param_spec dens_params[] = {
+    {"M", NB_PARAM_INT, "6", 1, 1024, NULL, "candidates per positive (DENS n_negs)"},
+    {"gamma", NB_PARAM_FLOAT, "0.3", 0, 100, NULL, "weight of the gating loss gamma/4 (T1+T2+T3+T4)"},
+    {"warmup", NB_PARAM_INT, "100", 1, 1e6, NULL, "epochs until beta = min(1, epoch/warmup) reaches 1"},
+    {"gate_init", NB_PARAM_CHOICE, "torch", 0, 0, "torch|xavier",
+     "gate init: torch nn.Linear default U(+-1/sqrt(d)), or xavier-uniform W with zero bias"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+typedef struct dens_state {
+    const nb_host *h;
+    const nb_train *train;
+    int32_t d, max_batch, M, warmup;
+    double gamma;
+    int nt;                       /* threads */
+    float *val[DENS_N_GW], *grad[DENS_N_GW];
+    const float *cval[DENS_N_GW]; /* the same arrays, const-typed for the template */
+    nb_block blocks[DENS_N_GW];
+    /* per-positive scratch, sized for max_batch */
+    int32_t *cand;                /* [B][M] candidate ids */
+    double *scores;               /* [B][M] selection criteria */
+    double *raw_max, *raw_min;    /* [B] first-pass score extremes */
+    nb_draw_stats *draws;         /* [B] */
+    int32_t *chosen;              /* [B] index m* */
+    int32_t *neg;                 /* [B] chosen item id */
+    double *lossb, *tb;           /* [B], [B][4] */
+    float *gu, *gp, *gn, *ga, *gc, *pr; /* [B][d] each (K = 1) */
+    double *sel_work, *aux_work;  /* [nt][...] */
+    const float **nk;             /* [nt] */
+    int have_aux;                 /* the aux gradients of the last batch are pending */
+    int32_t last_B;
+    /* epoch counters */
+    uint64_t drawn, rejected;
+    double sum_max, sum_min;
+    int64_t n_norm;
+    nb_stat stats[3];
+    /* Tests only: fixed candidates [B][M] used instead of draws (NULL in
+     * production; set by tests that include this file). */
+    const int32_t *test_cand;
+} dens_state;
+
+static void dens_free(void *state)
+{
+    dens_state *s = state;
+    if (!s) return;
+    void (*f)(void *) = s->h->free;
+    for (int k = 0; k < DENS_N_GW; k++) { f(s->val[k]); f(s->grad[k]); }
+    f(s->cand); f(s->scores); f(s->raw_max); f(s->raw_min); f(s->draws);
+    f(s->chosen); f(s->neg); f(s->lossb); f(s->tb);
+    f(s->gu); f(s->gp); f(s->gn); f(s->ga); f(s->gc); f(s->pr);
+    f(s->sel_work); f(s->aux_work); f((void *)s->nk);
+    f(s);
+}
+
+static int dens_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                     int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+{
+    int rc = NB_OK;
+    dens_state *s = NULL;
+    if (dim <= 0 || max_batch <= 0 || !train || train->n_items <= 0) {
+        *err = h->mprintf("dens: invalid init arguments (dim %d, max_batch %d)", dim, max_batch);
+        return NB_EINVAL;
+    }
+    s = h->alloc(sizeof *s);
+    if (!s) goto nomem;
+    s->h = h;
+    s->train = train;
+    s->d = dim;
+    s->max_batch = max_batch;
+    s->M = (int32_t)values[P_M].i;
+    s->gamma = values[P_GAMMA].f;
+    s->warmup = (int32_t)values[P_WARMUP].i;
+    s->nt = h->threads > 0 ? h->threads : 1;
+    if (s->M < 1 || s->warmup < 1 || !(s->gamma >= 0)) {
+        *err = h->mprintf("dens: invalid parameters (M %d, warmup %d, gamma %g)", s->M,
+                          s->warmup, s->gamma);
+        rc = NB_EINVAL;
+        goto out;
+    }
+    size_t d = (size_t)dim, B = (size_t)max_batch, M = (size_t)s->M, nt = (size_t)s->nt;
+    for (int k = 0; k < DENS_N_GW; k++) {
+        size_t rows = (k % 2 == 0) ? d : 1;
+        s->val[k] = h->alloc(rows * d * sizeof(float));
+        s->grad[k] = h->alloc(rows * d * sizeof(float));
+        if (!s->val[k] || !s->grad[k]) goto nomem;
+        s->cval[k] = s->val[k];
+        s->blocks[k] = (nb_block){.name = dens_block_names[k], .value = s->val[k],
+                                  .grad = s->grad[k], .rows = (int64_t)rows,
+                                  .cols = (int64_t)d, .flags = NB_BLOCK_DENSE};
+        /* torch: W and b ~ U(+-1/sqrt(fan_in)); xavier: W ~ U(+-sqrt(6/(2d))), b = 0 */
+        int xavier = values[P_GATE_INIT].i == 1;
+        double bound = xavier ? sqrt(3.0 / (double)d) : 1.0 / sqrt((double)d);
+        if (xavier && k % 2 == 1) continue;
+        nb_rng r;
+        nb_rng_seed(&r, seed, 0xDE45u, (uint64_t)k);
+        for (size_t i = 0; i < rows * d; i++)
+            s->val[k][i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * bound);
+    }
+    s->cand = h->alloc(B * M * sizeof(int32_t));
+    s->scores = h->alloc(B * M * sizeof(double));
+    s->raw_max = h->alloc(B * sizeof(double));
+    s->raw_min = h->alloc(B * sizeof(double));
+    s->draws = h->alloc(B * sizeof(nb_draw_stats));
+    s->chosen = h->alloc(B * sizeof(int32_t));
+    s->neg = h->alloc(B * sizeof(int32_t));
+    s->lossb = h->alloc(B * sizeof(double));
+    s->tb = h->alloc(B * 4 * sizeof(double));
+    s->gu = h->alloc(B * d * sizeof(float));
+    s->gp = h->alloc(B * d * sizeof(float));
+    s->gn = h->alloc(B * d * sizeof(float));
+    s->ga = h->alloc(B * d * sizeof(float));
+    s->gc = h->alloc(B * d * sizeof(float));
+    s->pr = h->alloc(B * d * sizeof(float));
+    s->sel_work = h->alloc(nt * (size_t)dens_select_work_size(dim) * sizeof(double));
+    s->aux_work = h->alloc(nt * (size_t)dens_aux_work_size(dim, 1) * sizeof(double));
+    s->nk = h->alloc(nt * sizeof(float *));
+    if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
+        !s->neg || !s->lossb || !s->tb || !s->gu || !s->gp || !s->gn || !s->ga || !s->gc ||
+        !s->pr || !s->sel_work || !s->aux_work || !s->nk)
+        goto nomem;
+    *state = s;
+    return NB_OK;
+nomem:
+    *err = h->mprintf("dens: out of memory (dim %d, max_batch %d)", dim, max_batch);
+    rc = NB_ENOMEM;
+out:
+    if (s) dens_free(s);
+    return rc;
+}
+
+static int32_t dens_reg_rows(void *state)
+{
+    (void)state;
+    return 1;
+}
+
+static int dens_blocks(void *state, nb_block **blocks, int *n_blocks)
+{
+    dens_state *s = state;
+    *blocks = s->blocks;
+    *n_blocks = DENS_N_GW;
+    return NB_OK;
+}
+
+/* Draw (or copy) the candidates of the batch and their first-pass score
+ * extremes. Returns the first positive whose user has no negative, or -1. */
+static int32_t dens_draw(dens_state *s, const nb_batch *bt, const nb_view *v)
+{
+    int32_t B = bt->size, M = s->M, d = s->d, bad = -1;
+#pragma omp parallel for num_threads(s->nt) schedule(static)
+    for (int32_t b = 0; b < B; b++) {
+        int32_t *c = s->cand + (int64_t)b * M;
+        nb_draw_stats ds = {0, 0};
+        int none = 0;
+        if (s->test_cand) {
+            for (int32_t m = 0; m < M; m++) {
+                c[m] = s->test_cand[(int64_t)b * M + m];
+                nb_view_sync(v, NB_ITEMS, c[m]);
+            }
+        } else {
+            nb_rng r;
+            nb_rng_seed(&r, bt->seed, (uint64_t)bt->epoch, (uint64_t)(bt->first + b));
+            for (int32_t m = 0; m < M; m++) {
+                c[m] = nb_draw_uniform(&r, s->train, bt->users[b], &ds);
+                if (c[m] < 0) {
+                    none = 1;
+#pragma omp critical(dens_bad)
+                    if (bad < 0 || b < bad) bad = b;
+                    break;
+                }
+                nb_view_sync(v, NB_ITEMS, c[m]);
+            }
+        }
+        s->draws[b] = ds;
+        if (none) continue;
+        const float *u = v->user + (int64_t)bt->users[b] * d;
+        double mx = -INFINITY, mn = INFINITY;
+        for (int32_t m = 0; m < M; m++) {
+            const float *n = v->item + (int64_t)c[m] * d;
+            double x = 0.0;
+            for (int32_t j = 0; j < d; j++) x += (double)u[j] * (double)n[j];
+            if (x > mx) mx = x;
+            if (x < mn) mn = x;
+        }
+        s->raw_max[b] = mx;
+        s->raw_min[b] = mn;
+    }
+    return bad;
+}
+
+static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
+                          nb_negatives *out, char **err)
+{
+    dens_state *s = state;
+    const nb_host *h = s->h;
+    int32_t B = bt->size, M = s->M, d = s->d;
+    s->have_aux = 0;
+    s->last_B = 0;
+    if (B < 0 || B > s->max_batch || v->dim != d) {
+        *err = h->mprintf("dens: batch of %d (max %d) or view dim %d (want %d)", B,
+                          s->max_batch, v->dim, d);
+        return NB_EINVAL;
+    }
+    if (v->n_layers != 0) {
+        *err = h->mprintf("dens: only MF views (n_layers 0) are supported, got %d layers "
+                          "(per-layer selection is not implemented)", v->n_layers);
+        return NB_EINVAL;
+    }
+    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; return NB_OK; }
+    double beta = (double)bt->epoch / (double)s->warmup;
+    if (beta > 1.0) beta = 1.0;
+    if (beta < 0.0) beta = 0.0;
+
+    int32_t bad = dens_draw(s, bt, v);
+    if (bad >= 0) {
+        *err = h->mprintf("dens: user %d has every item as a training positive",
+                          bt->users[bad]);
+        return NB_EINVAL;
+    }
+    int64_t nbad = dens_select_batch_f32(B, 1, M, d, beta, s->cval, v->user, v->item,
+                                         bt->users, bt->pos, s->cand, s->nt, s->sel_work,
+                                         s->scores, NULL, NULL, s->chosen);
+    if (nbad > 0) {
+        for (int32_t b = 0; b < B; b++)
+            if (s->chosen[b] < 0) {
+                *err = h->mprintf("dens: no finite selection score for user %d, positive %d "
+                                  "(NaN or Inf in the embeddings or gates)",
+                                  bt->users[b], bt->pos[b]);
+                break;
+            }
+        return NB_ENUMERIC;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (int32_t b = 0; b < B; b++) {
+        int32_t n = s->cand[(int64_t)b * M + s->chosen[b]];
+        s->neg[b] = n;
+        out->item[b] = n;
+        out->reg_items[(int64_t)b * out->reg_rows] = n;
+        memcpy(out->vec + (int64_t)b * d, v->item + (int64_t)n * d, (size_t)d * sizeof(float));
+        if (s->raw_min[b] < lo) lo = s->raw_min[b];
+        if (s->raw_max[b] > hi) hi = s->raw_max[b];
+    }
+    out->use_reg_vec = 0;
+    out->aux_loss = 0.0;
+    if (s->gamma > 0.0) {
+        double aux = dens_aux_batch_f32(B, 1, d, s->gamma, s->cval, v->user, v->item,
+                                        bt->users, bt->pos, s->neg, s->nt, s->aux_work,
+                                        s->nk, s->lossb, s->tb, NULL, s->gu, s->gp, s->gn,
+                                        s->ga, s->gc, s->pr);
+        if (!isfinite(aux)) {
+            *err = h->mprintf("dens: non-finite gating loss (%g) at epoch %d, step %lld", aux,
+                              bt->epoch, (long long)bt->step);
+            return NB_ENUMERIC;
+        }
+        out->aux_loss = aux;
+        s->have_aux = 1;
+    }
+    /* statistics, once the batch is accepted */
+    for (int32_t b = 0; b < B; b++) {
+        s->drawn += s->draws[b].drawn;
+        s->rejected += s->draws[b].rejected;
+    }
+    if (hi > lo) {
+        for (int32_t b = 0; b < B; b++) {
+            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
+            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
+        }
+        s->n_norm += B;
+    }
+    s->last_B = B;
+    return NB_OK;
+}
+
+static int dens_backward(void *state, const nb_batch *bt, const nb_view *v,
+                         const float *d_neg, const float *d_reg, nb_grads *g, char **err)
+{
+    dens_state *s = state;
+    int32_t B = bt->size, d = s->d;
+    (void)d_reg;
+    if (B != s->last_B) {
+        *err = s->h->mprintf("dens: backward for a batch of %d after negatives for %d", B,
+                             s->last_B);
+        return NB_EINVAL;
+    }
+    for (int32_t b = 0; b < B; b++) {
+        float *gi = nb_block_grad_row(g->item, s->neg[b]);
+        const float *dn = d_neg + (int64_t)b * d;
+        for (int32_t j = 0; j < d; j++) gi[j] += dn[j];
+        if (!s->have_aux) continue;
+        const float *an = s->gn + (int64_t)b * d;
+        for (int32_t j = 0; j < d; j++) gi[j] += an[j];
+        float *gu = nb_block_grad_row(g->user, bt->users[b]);
+        const float *au = s->gu + (int64_t)b * d;
+        for (int32_t j = 0; j < d; j++) gu[j] += au[j];
+        float *gp = nb_block_grad_row(g->item, bt->pos[b]);
+        const float *ap = s->gp + (int64_t)b * d;
+        for (int32_t j = 0; j < d; j++) gp[j] += ap[j];
+    }
+    if (s->have_aux)
+        dens_aux_wgrad_f32(B, 1, d, v->user, v->item, bt->users, bt->pos, s->neg, s->ga, s->gc,
+                           s->pr, s->nt, s->grad);
+    s->have_aux = 0;
+    return NB_OK;
+}
+
+static int dens_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
+{
+    dens_state *s = state;
+    s->stats[0] = (nb_stat){"reject_rate", s->drawn ? (double)s->rejected / (double)s->drawn : 0.0};
+    s->stats[1] = (nb_stat){"cand_max_norm", s->n_norm ? s->sum_max / (double)s->n_norm : 0.0};
+    s->stats[2] = (nb_stat){"cand_min_norm", s->n_norm ? s->sum_min / (double)s->n_norm : 0.0};
+    s->drawn = s->rejected = 0;
+    s->sum_max = s->sum_min = 0.0;
+    s->n_norm = 0;
+    *stats = s->stats;
+    *n_stats = 3;
+    return NB_OK;
+}
+
+static const nb_sampler_vt dens_vt = {
+    .init = dens_init,
+    .reg_rows = dens_reg_rows,
+    .blocks = dens_blocks,
+    .epoch_begin = NULL,
+    .negatives = dens_negatives,
+    .backward = dens_backward,
+    .epoch_stats = dens_epoch_stats,
+    .free = dens_free,
+    .flags = NB_SAMPLER_SYNCS_ROWS, /* candidate rows are synced when drawn */
+};
+
+static const nb_plugin_desc dens_desc = NB_PLUGIN_DESC_INIT(
+    NB_KIND_SAMPLER, "dens", "1.0.0",
+    "DENS: gated factor-aware selection among M uniform candidates (WSDM'23), MF",
+    dens_params, &dens_vt);
+
+/* The plugin's one exported symbol: descriptor 0 is "dens". */
+const nb_plugin_desc *nb_plugin_descriptor(uint32_t index)
+{
+    return index == 0 ? &dens_desc : NULL;
+}

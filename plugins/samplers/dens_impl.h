@@ -1,0 +1,443 @@
+/*
+ * dens_impl.h - the math of the DENS sampler, written once and compiled per
+ * precision: define REAL (element type) and SUF (function suffix), then
+ * include this file (dens.c: float/f32 for training; the tests: double/f64
+ * for finite-difference and golden checks). Intermediate sums are kept in
+ * double in both instantiations, except the gate weight gradients
+ * (dens_aux_wgrad), which accumulate in REAL.
+ *
+ * Source: DENS (Lai et al., WSDM 2023), official code Riwei-HEU/DENS @4c32d72,
+ * DENS/modules/LightGCN.py:165-186 (dise_negative_sampling) and 247-297
+ * (create_bpr_loss); restated in ../shared/specs/samplers.md §8. MF only: one
+ * "layer", so mean pooling is the identity. A graph backbone would run the
+ * gates and the selection per layer with shared weights (not done here).
+ *
+ * Per positive (u, p) with candidates n_1..n_M (nn.Linear: y = W x + b, W
+ * stored [out][in]):
+ *   g_p  = sigmoid(W_ig p + b_ig + W_ug u + b_ug)   item_gate(p) + user_gate(u)
+ *   p_r  = p * g_p,  p_ir = p - p_r
+ *   g_n  = sigmoid(W_ng n + b_ng + W_pg p_r + b_pg)  neg_gate(n) + pos_gate(p_r)
+ *   n_r  = n * g_n,  n_ir = n - n_r
+ *   select: m* = first argmax_m u . ((1 - beta) n_m - g_n,m * n_m)
+ *   aux (on the K chosen raw negatives), with sp(x) = log(1 + e^x) and the
+ *   K-sum inside the log:
+ *     T1 = sp(u.p_ir - u.p_r)          T2 = log(1 + sum_k e^(u.n_r,k - u.n_ir,k))
+ *     T3 = log(1 + sum_k e^(u.n_r,k - u.p_r))
+ *     T4 = log(1 + sum_k e^(u.p_ir - u.n_ir,k))
+ *     aux = gamma/4 * mean_b (T1 + T2 + T3 + T4)
+ * The gates learn only from aux; selection carries no gradient. log(1+sum e^z)
+ * is evaluated as a log-sum-exp with 0 included, so it never overflows.
+ *
+ * The eight gate arrays are passed as pointer tables indexed by enum dens_gw:
+ * W_* are [d][d], b_* are [d].
+ */
+#ifndef DENS_IMPL_COMMON
+#define DENS_IMPL_COMMON
+
+#include <math.h>
+#include <stdint.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum dens_gw {
+    DENS_W_USER = 0, DENS_B_USER, DENS_W_ITEM, DENS_B_ITEM,
+    DENS_W_POS, DENS_B_POS, DENS_W_NEG, DENS_B_NEG, DENS_N_GW
+};
+
+/* Logistic function without overflow. */
+static inline double dens_sigmoid(double x)
+{
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+
+/* log(1 + sum_k e^z[k]) as a log-sum-exp over {0, z}; pi[k] (nullable)
+ * receives its partial derivatives e^z[k] / (1 + sum e^z). */
+static inline double dens_log1p_sumexp(const double *z, int32_t K, double *pi)
+{
+    double mx = 0.0;
+    for (int32_t k = 0; k < K; k++) if (z[k] > mx) mx = z[k];
+    double s = exp(-mx);
+    for (int32_t k = 0; k < K; k++) s += exp(z[k] - mx);
+    if (pi) for (int32_t k = 0; k < K; k++) pi[k] = exp(z[k] - mx) / s;
+    return mx + log(s);
+}
+
+/* Doubles of scratch one call of dens_aux_one_* needs. */
+static inline int64_t dens_aux_work_size(int32_t d, int32_t K)
+{
+    return (int64_t)(6 + 3 * K) * d + 6 * K;
+}
+
+/* Doubles of scratch one call of dens_select_one_* needs. */
+static inline int64_t dens_select_work_size(int32_t d) { return (int64_t)3 * d; }
+
+#endif /* DENS_IMPL_COMMON */
+
+#define DENS_CAT_(a, b) a##_##b
+#define DENS_CAT(a, b) DENS_CAT_(a, b)
+
+/* sum_i w[i] x[i] in double with four independent partial sums (a fixed
+ * order, so results do not depend on anything but the inputs). */
+static inline double DENS_CAT(dens_dot, SUF)(const REAL *w, const REAL *x, int32_t d)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int32_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        s0 += (double)w[i] * (double)x[i];
+        s1 += (double)w[i + 1] * (double)x[i + 1];
+        s2 += (double)w[i + 2] * (double)x[i + 2];
+        s3 += (double)w[i + 3] * (double)x[i + 3];
+    }
+    for (; i < d; i++) s0 += (double)w[i] * (double)x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* The same with a double x. */
+static inline double DENS_CAT(dens_dotd, SUF)(const REAL *w, const double *x, int32_t d)
+{
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    int32_t i = 0;
+    for (; i + 4 <= d; i += 4) {
+        s0 += (double)w[i] * x[i];
+        s1 += (double)w[i + 1] * x[i + 1];
+        s2 += (double)w[i + 2] * x[i + 2];
+        s3 += (double)w[i + 3] * x[i + 3];
+    }
+    for (; i < d; i++) s0 += (double)w[i] * x[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* y[j] = sum_i W[j][i] x[i] (+= when acc), W [d][d] [out][in]. */
+static void DENS_CAT(dens_matvec, SUF)(int32_t d, const REAL *W, const REAL *x, double *y,
+                                       int acc)
+{
+    for (int32_t j = 0; j < d; j++) {
+        double s = DENS_CAT(dens_dot, SUF)(W + (int64_t)j * d, x, d);
+        y[j] = acc ? y[j] + s : s;
+    }
+}
+
+/* y[i] += sum_j W[j][i] g[j] (W^T g), W [d][d] [out][in]. */
+static void DENS_CAT(dens_matvec_t, SUF)(int32_t d, const REAL *W, const double *g, double *y)
+{
+    for (int32_t j = 0; j < d; j++) {
+        const REAL *w = W + (int64_t)j * d;
+        double gj = g[j];
+        if (gj == 0.0) continue;
+        for (int32_t i = 0; i < d; i++) y[i] += (double)w[i] * gj;
+    }
+}
+
+/* The positive gate: gp = sigmoid(W_ig p + b_ig + W_ug u + b_ug), pr = p*gp
+ * (all [d], double). */
+static void DENS_CAT(dens_pos_gate, SUF)(int32_t d, const REAL *const *gw, const REAL *u,
+                                         const REAL *p, double *gp, double *pr)
+{
+    DENS_CAT(dens_matvec, SUF)(d, gw[DENS_W_ITEM], p, gp, 0);
+    DENS_CAT(dens_matvec, SUF)(d, gw[DENS_W_USER], u, gp, 1);
+    for (int32_t j = 0; j < d; j++) {
+        gp[j] = dens_sigmoid(gp[j] + (double)gw[DENS_B_ITEM][j] + (double)gw[DENS_B_USER][j]);
+        pr[j] = (double)p[j] * gp[j];
+    }
+}
+
+/* c0 = W_pg pr + b_pg + b_ng: the candidate-independent part of the
+ * negative gate's pre-activation ([d], double). */
+static void DENS_CAT(dens_neg_base, SUF)(int32_t d, const REAL *const *gw, const double *pr,
+                                         double *c0)
+{
+    const REAL *W = gw[DENS_W_POS];
+    for (int32_t j = 0; j < d; j++) {
+        double s = DENS_CAT(dens_dotd, SUF)(W + (int64_t)j * d, pr, d);
+        c0[j] = s + (double)gw[DENS_B_POS][j] + (double)gw[DENS_B_NEG][j];
+    }
+}
+
+/*
+ * Selection for one positive: scores[m] = u . ((1-beta) n_m - g_n,m * n_m)
+ * for the M candidate rows cand[m] of the item table I ([rows][d]); returns
+ * the first argmax (ties to the lower index; NaN scores never win, -1 when
+ * no score is a number). gate_p [d] and gate_n [M][d] receive the gates when
+ * non-NULL (tests); work holds dens_select_work_size(d) doubles.
+ */
+static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M, double beta,
+                                              const REAL *const *gw, const REAL *u,
+                                              const REAL *p, const REAL *I,
+                                              const int32_t *cand, double *scores,
+                                              REAL *gate_p, REAL *gate_n, double *work)
+{
+    double *gp = work, *pr = work + d, *c0 = work + 2 * d;
+    DENS_CAT(dens_pos_gate, SUF)(d, gw, u, p, gp, pr);
+    if (gate_p) for (int32_t j = 0; j < d; j++) gate_p[j] = (REAL)gp[j];
+    DENS_CAT(dens_neg_base, SUF)(d, gw, pr, c0);
+    const REAL *W = gw[DENS_W_NEG];
+    int32_t best = -1;
+    double best_s = 0.0;
+    for (int32_t m = 0; m < M; m++) {
+        const REAL *n = I + (int64_t)cand[m] * d;
+        double s = 0.0;
+        for (int32_t j = 0; j < d; j++) {
+            double g = dens_sigmoid(c0[j] + DENS_CAT(dens_dot, SUF)(W + (int64_t)j * d, n, d));
+            if (gate_n) gate_n[(int64_t)m * d + j] = (REAL)g;
+            s += (double)u[j] * ((1.0 - beta) * (double)n[j] - g * (double)n[j]);
+        }
+        scores[m] = s;
+        if (s == s && (best < 0 || s > best_s)) { best = m; best_s = s; }
+    }
+    return best;
+}
+
+/*
+ * The auxiliary terms for one positive and its K chosen raw negatives nk[k]
+ * (row pointers, [d] each). Returns T1+T2+T3+T4 (unweighted); t[4]
+ * (nullable) receives them separately. When scale != 0 (scale = gamma/(4B)),
+ * writes (=, not +=) the gradient of scale*(T1+..+T4) w.r.t. the rows: gu [d],
+ * gp [d], gn [K][d], and what the gate weight gradients need: ga [d] (dL/d
+ * pre-activation of the positive gate), gc [K][d] (of the negative gate) and
+ * pr_out [d] (p_r, the input of pos_gate). work holds dens_aux_work_size(d, K)
+ * doubles.
+ */
+static double DENS_CAT(dens_aux_one, SUF)(int32_t d, int32_t K, double scale,
+                                          const REAL *const *gw, const REAL *u,
+                                          const REAL *p, const REAL *const *nk,
+                                          double *t, REAL *gu, REAL *gp, REAL *gn,
+                                          REAL *ga, REAL *gc, REAL *pr_out, double *work)
+{
+    double *g_p = work, *pr = work + d, *c0 = work + 2 * d;
+    double *Gu = work + 3 * d, *Gp = work + 4 * d, *Gpr = work + 5 * d;
+    double *gnk = work + 6 * d;                    /* [K][d] negative gates */
+    double *Gn = gnk + (int64_t)K * d;             /* [K][d] */
+    double *Gc = Gn + (int64_t)K * d;              /* [K][d] */
+    double *snr = Gc + (int64_t)K * d, *snir = snr + K, *z = snir + K, *pi = z + K;
+    double *dnr = pi + K, *dnir = dnr + K;
+    double spr = 0.0, spir = 0.0, dspr = 0.0, dspir = 0.0;
+
+    /* forward: gates and the gated scores */
+    DENS_CAT(dens_pos_gate, SUF)(d, gw, u, p, g_p, pr);
+    DENS_CAT(dens_neg_base, SUF)(d, gw, pr, c0);
+    for (int32_t j = 0; j < d; j++) {
+        spr += (double)u[j] * pr[j];
+        spir += (double)u[j] * ((double)p[j] - pr[j]);
+    }
+    for (int32_t k = 0; k < K; k++) {
+        double *g = gnk + (int64_t)k * d;
+        DENS_CAT(dens_matvec, SUF)(d, gw[DENS_W_NEG], nk[k], g, 0);
+        double a = 0.0, b = 0.0;
+        for (int32_t j = 0; j < d; j++) {
+            g[j] = dens_sigmoid(g[j] + c0[j]);
+            double nr = (double)nk[k][j] * g[j];
+            a += (double)u[j] * nr;
+            b += (double)u[j] * ((double)nk[k][j] - nr);
+        }
+        snr[k] = a;
+        snir[k] = b;
+        dnr[k] = dnir[k] = 0.0;
+    }
+
+    /* the four terms and their derivatives w.r.t. the scores */
+    z[0] = spir - spr;
+    double T1 = dens_log1p_sumexp(z, 1, pi);
+    dspir += scale * pi[0];
+    dspr -= scale * pi[0];
+    for (int32_t k = 0; k < K; k++) z[k] = snr[k] - snir[k];
+    double T2 = dens_log1p_sumexp(z, K, pi);
+    for (int32_t k = 0; k < K; k++) { dnr[k] += scale * pi[k]; dnir[k] -= scale * pi[k]; }
+    for (int32_t k = 0; k < K; k++) z[k] = snr[k] - spr;
+    double T3 = dens_log1p_sumexp(z, K, pi);
+    for (int32_t k = 0; k < K; k++) { dnr[k] += scale * pi[k]; dspr -= scale * pi[k]; }
+    for (int32_t k = 0; k < K; k++) z[k] = spir - snir[k];
+    double T4 = dens_log1p_sumexp(z, K, pi);
+    for (int32_t k = 0; k < K; k++) { dspir += scale * pi[k]; dnir[k] -= scale * pi[k]; }
+    if (t) { t[0] = T1; t[1] = T2; t[2] = T3; t[3] = T4; }
+    if (scale == 0.0) return T1 + T2 + T3 + T4;
+
+    /* backward through the scores u.p_r, u.p_ir, u.n_r,k, u.n_ir,k */
+    for (int32_t j = 0; j < d; j++) {
+        Gu[j] = dspr * pr[j] + dspir * ((double)p[j] - pr[j]);
+        Gp[j] = (dspr * g_p[j] + dspir * (1.0 - g_p[j])) * (double)u[j];
+        Gpr[j] = 0.0;
+    }
+    for (int32_t k = 0; k < K; k++) {
+        const double *g = gnk + (int64_t)k * d;
+        double *gnr = Gn + (int64_t)k * d, *gcr = Gc + (int64_t)k * d;
+        for (int32_t j = 0; j < d; j++) {
+            double n = (double)nk[k][j], nr = n * g[j];
+            Gu[j] += dnr[k] * nr + dnir[k] * (n - nr);
+            gnr[j] = (dnr[k] * g[j] + dnir[k] * (1.0 - g[j])) * (double)u[j];
+            /* dL/dg_n then through the sigmoid */
+            gcr[j] = (dnr[k] - dnir[k]) * (double)u[j] * n * g[j] * (1.0 - g[j]);
+        }
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_NEG], gcr, gnr);
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_POS], gcr, Gpr);
+    }
+    double *Ga = c0;   /* c0 is no longer needed */
+    for (int32_t j = 0; j < d; j++) {
+        double ggp = (dspr - dspir) * (double)u[j] * (double)p[j] + Gpr[j] * (double)p[j];
+        Gp[j] += Gpr[j] * g_p[j];
+        Ga[j] = ggp * g_p[j] * (1.0 - g_p[j]);
+    }
+    DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_ITEM], Ga, Gp);
+    DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_USER], Ga, Gu);
+
+    for (int32_t j = 0; j < d; j++) {
+        gu[j] = (REAL)Gu[j];
+        gp[j] = (REAL)Gp[j];
+        ga[j] = (REAL)Ga[j];
+        pr_out[j] = (REAL)pr[j];
+    }
+    for (int64_t i = 0; i < (int64_t)K * d; i++) {
+        gn[i] = (REAL)Gn[i];
+        gc[i] = (REAL)Gc[i];
+    }
+    return T1 + T2 + T3 + T4;
+}
+
+/*
+ * Selection for a batch: for each positive b and group k, m*[b][k] = first
+ * argmax over the candidates cand[b][k*M + m] (ids into I). scores [B][K*M]
+ * receive the criteria; gate_p [B][d] and gate_n [B][K*M][d] the gates when
+ * non-NULL. OpenMP over positives with nt threads; work is [nt][select work].
+ * Returns the number of (b, k) with no finite score (chosen set to -1).
+ */
+static int64_t DENS_CAT(dens_select_batch, SUF)(int32_t B, int32_t K, int32_t M, int32_t d,
+                                                double beta, const REAL *const *gw,
+                                                const REAL *U, const REAL *I,
+                                                const int32_t *users, const int32_t *pos,
+                                                const int32_t *cand, int nt, double *work,
+                                                double *scores, REAL *gate_p, REAL *gate_n,
+                                                int32_t *chosen)
+{
+    int64_t bad = 0;
+    int64_t ws = dens_select_work_size(d);
+    (void)nt;
+    (void)ws;
+#pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
+    for (int32_t b = 0; b < B; b++) {
+#ifdef _OPENMP
+        double *w = work + ws * omp_get_thread_num();
+#else
+        double *w = work;
+#endif
+        const REAL *u = U + (int64_t)users[b] * d, *p = I + (int64_t)pos[b] * d;
+        for (int32_t k = 0; k < K; k++) {
+            int64_t o = (int64_t)b * K * M + (int64_t)k * M;
+            int32_t m = DENS_CAT(dens_select_one, SUF)(
+                d, M, beta, gw, u, p, I, cand + o, scores + o,
+                k == 0 && gate_p ? gate_p + (int64_t)b * d : NULL,
+                gate_n ? gate_n + o * d : NULL, w);
+            chosen[(int64_t)b * K + k] = m;
+            if (m < 0) bad++;
+        }
+    }
+    return bad;
+}
+
+/*
+ * The auxiliary loss of a batch: returns gamma/4 * mean_b (T1+..+T4)_b for
+ * the chosen raw negatives negs [B][K] (ids into I). lossb [B] receives the
+ * per-positive T sums, tb [B][4] the per-positive T1..T4, tmean [4]
+ * (nullable) their batch means.
+ * Per-positive outputs (written, not accumulated; see dens_aux_one): gu, gp,
+ * ga, pr [B][d]; gn, gc [B][K][d]. OpenMP over positives with nt threads;
+ * work is [nt][dens_aux_work_size(d, K)]; nk is [nt][K] row pointers.
+ * The per-positive sums are added serially, so the result does not depend on
+ * the thread count.
+ */
+static double DENS_CAT(dens_aux_batch, SUF)(int32_t B, int32_t K, int32_t d, double gamma,
+                                            const REAL *const *gw, const REAL *U,
+                                            const REAL *I, const int32_t *users,
+                                            const int32_t *pos, const int32_t *negs,
+                                            int nt, double *work, const REAL **nk,
+                                            double *lossb, double *tb, double *tmean,
+                                            REAL *gu, REAL *gp, REAL *gn, REAL *ga,
+                                            REAL *gc, REAL *pr)
+{
+    int64_t ws = dens_aux_work_size(d, K);
+    double scale = gamma / (4.0 * B);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int32_t b = 0; b < B; b++) {
+#ifdef _OPENMP
+        int th = omp_get_thread_num();
+#else
+        int th = 0;
+#endif
+        const REAL **rows = nk + (int64_t)th * K;
+        for (int32_t k = 0; k < K; k++) rows[k] = I + (int64_t)negs[(int64_t)b * K + k] * d;
+        int64_t o = (int64_t)b * d, ok = (int64_t)b * K * d;
+        lossb[b] = DENS_CAT(dens_aux_one, SUF)(
+            d, K, scale, gw, U + (int64_t)users[b] * d, I + (int64_t)pos[b] * d,
+            (const REAL *const *)rows, tb + 4 * (int64_t)b, gu + o, gp + o, gn + ok,
+            ga + o, gc + ok, pr + o, work + ws * th);
+    }
+    double s = 0.0, tm[4] = {0, 0, 0, 0};
+    for (int32_t b = 0; b < B; b++) {
+        s += lossb[b];
+        for (int q = 0; q < 4; q++) tm[q] += tb[4 * (int64_t)b + q];
+    }
+    if (tmean) for (int q = 0; q < 4; q++) tmean[q] = tm[q] / B;
+    return gamma / 4.0 * s / B;
+}
+
+/*
+ * Adds (+=) the gate weight gradients of a batch to gg[DENS_N_GW] from the
+ * per-positive outputs of dens_aux_batch:
+ *   W_ig += sum_b ga_b p_b^T   W_ug += sum_b ga_b u_b^T   b_ig, b_ug += sum_b ga_b
+ *   W_ng += sum_bk gc_bk n_bk^T   W_pg += sum_bk gc_bk pr_b^T   b_ng, b_pg += sum gc
+ * Each thread owns a range of output rows and every row sums over b in
+ * order, so the result is the same for any thread count.
+ */
+static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, int32_t d, const REAL *U,
+                                          const REAL *I, const int32_t *users,
+                                          const int32_t *pos, const int32_t *negs,
+                                          const REAL *ga, const REAL *gc, const REAL *pr,
+                                          int nt, REAL *const *gg)
+{
+    (void)nt;
+#pragma omp parallel num_threads(nt)
+    {
+#ifdef _OPENMP
+        int T = omp_get_num_threads(), th = omp_get_thread_num();
+#else
+        int T = 1, th = 0;
+#endif
+        /* this thread's rows [j0, j1); each row sums over b in order */
+        int32_t j0 = (int32_t)((int64_t)d * th / T), j1 = (int32_t)((int64_t)d * (th + 1) / T);
+        for (int32_t b = 0; b < B; b++) {
+            const REAL *p = I + (int64_t)pos[b] * d, *u = U + (int64_t)users[b] * d;
+            const REAL *r = pr + (int64_t)b * d;
+            for (int32_t j = j0; j < j1; j++) {
+                REAL a = ga[(int64_t)b * d + j];
+                gg[DENS_B_ITEM][j] += a;
+                gg[DENS_B_USER][j] += a;
+                if (a == 0) continue;
+                REAL *wi = gg[DENS_W_ITEM] + (int64_t)j * d, *wu = gg[DENS_W_USER] + (int64_t)j * d;
+                for (int32_t i = 0; i < d; i++) {
+                    wi[i] += a * p[i];
+                    wu[i] += a * u[i];
+                }
+            }
+            for (int32_t k = 0; k < K; k++) {
+                const REAL *n = I + (int64_t)negs[(int64_t)b * K + k] * d;
+                const REAL *gck = gc + ((int64_t)b * K + k) * d;
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL c = gck[j];
+                    gg[DENS_B_NEG][j] += c;
+                    gg[DENS_B_POS][j] += c;
+                    if (c == 0) continue;
+                    REAL *wn = gg[DENS_W_NEG] + (int64_t)j * d, *wp = gg[DENS_W_POS] + (int64_t)j * d;
+                    for (int32_t i = 0; i < d; i++) {
+                        wn[i] += c * n[i];
+                        wp[i] += c * r[i];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#undef DENS_CAT
+#undef DENS_CAT_

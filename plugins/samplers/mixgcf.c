@@ -1,0 +1,282 @@
+/*
+ * mixgcf.c - the MixGCF sampler plugin "mixgcf" on MF (Huang et al., KDD
+ * 2021; spec ../shared/specs/samplers.md §7; math in mixgcf_impl.h). MF only:
+ * with one layer MixGCF is positive mixing + DNS on the mixed candidates.
+ *
+ * Per step, for each positive b (u, p): M uniform candidates (redrawn while a
+ * training positive) from the stream nb_rng_seed(seed, epoch, first + b);
+ * alpha_b ~ U[0,1) from a second stream nb_rng_seed(seed ^ MIXGCF_ALPHA_KEY,
+ * epoch, first + b), one value shared by the candidates and dimensions;
+ * n'_m = alpha p + (1 - alpha) n_m; m* = first argmax_m u . n'_m. The negative
+ * vector is the synthetic n'_{m*}; out->item is the base item n_{m*}. The
+ * regulariser covers the mixed layer-0 vector (§7: |n'^(0)|^2, squared norms:
+ * the experiment YAML should set train.reg: squared), so use_reg_vec = 1 and
+ * reg_vec = alpha p_ego + (1 - alpha) n_ego (reg_rows is 1 and reg_items also
+ * holds n_{m*}, for hosts that read it). backward routes d_neg into the final
+ * rows p (alpha d_neg) and n_{m*} ((1 - alpha) d_neg), and d_reg the same way
+ * into the ego rows. No auxiliary loss, no parameters.
+ *
+ * Statistics (epoch_stats, reset after each call):
+ *   reject_rate    redrawn / drawn candidates over the epoch
+ *   cand_max_norm  per positive, the max of its first-pass candidate scores
+ *                  u.n_m (the plain model score of the drawn items, before
+ *                  mixing), min-max normalised by the min and max of all
+ *                  first-pass candidate scores of the same batch, averaged
+ *                  over the epoch's positives (paper Fig. 1d); batches whose
+ *                  scores are all equal are left out of the average
+ *   cand_min_norm  the same for the min
+ */
+#include "negbench/plugin.h"
+
+#define REAL float
+#define SUF f32
+#include "mixgcf_impl.h"
+#undef REAL
+#undef SUF
+
+/* Mixed into the seed for the alpha stream (independent of the draws). */
+#define MIXGCF_ALPHA_KEY 0xA1FA3C6F0D5E7B29ull
+
+static const nb_param_spec mixgcf_params[] = {
+    {"M", NB_PARAM_INT, "16", 1, 1024, NULL, "candidates per positive (MixGCF n_negs)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+typedef struct mixgcf_state {
+    const nb_host *h;
+    const nb_train *train;
+    int32_t d, max_batch, M;
+    int nt;
+    int32_t *cand;              /* [B][M] */
+    double *scores;             /* [B][M] mixed scores */
+    double *raw_max, *raw_min;  /* [B] first-pass score extremes */
+    nb_draw_stats *draws;       /* [B] */
+    int32_t *chosen;            /* [B] m* */
+    int32_t *neg;               /* [B] base item n_{m*} */
+    float *alpha;               /* [B] */
+    int32_t last_B;
+    uint64_t drawn, rejected;
+    double sum_max, sum_min;
+    int64_t n_norm;
+    nb_stat stats[3];
+    /* Tests only: fixed candidates [B][M] instead of draws (NULL in
+     * production; set by tests that include this file). */
+    const int32_t *test_cand;
+} mixgcf_state;
+
+/* alpha of positive `pos` (= first + b) of an epoch. */
+static float mixgcf_alpha(uint64_t seed, int32_t epoch, int64_t pos)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed ^ MIXGCF_ALPHA_KEY, (uint64_t)epoch, (uint64_t)pos);
+    return (float)nb_rng_uniform(&r);
+}
+
+static void mixgcf_free(void *state)
+{
+    mixgcf_state *s = state;
+    if (!s) return;
+    void (*f)(void *) = s->h->free;
+    f(s->cand); f(s->scores); f(s->raw_max); f(s->raw_min); f(s->draws);
+    f(s->chosen); f(s->neg); f(s->alpha);
+    f(s);
+}
+
+static int mixgcf_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                       int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+{
+    (void)seed;
+    if (dim <= 0 || max_batch <= 0 || !train || train->n_items <= 0 || values[0].i < 1) {
+        *err = h->mprintf("mixgcf: invalid init arguments (dim %d, max_batch %d, M %lld)", dim,
+                          max_batch, (long long)values[0].i);
+        return NB_EINVAL;
+    }
+    mixgcf_state *s = h->alloc(sizeof *s);
+    if (!s) goto nomem;
+    s->h = h;
+    s->train = train;
+    s->d = dim;
+    s->max_batch = max_batch;
+    s->M = (int32_t)values[0].i;
+    s->nt = h->threads > 0 ? h->threads : 1;
+    size_t B = (size_t)max_batch, M = (size_t)s->M;
+    s->cand = h->alloc(B * M * sizeof(int32_t));
+    s->scores = h->alloc(B * M * sizeof(double));
+    s->raw_max = h->alloc(B * sizeof(double));
+    s->raw_min = h->alloc(B * sizeof(double));
+    s->draws = h->alloc(B * sizeof(nb_draw_stats));
+    s->chosen = h->alloc(B * sizeof(int32_t));
+    s->neg = h->alloc(B * sizeof(int32_t));
+    s->alpha = h->alloc(B * sizeof(float));
+    if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
+        !s->neg || !s->alpha)
+        goto nomem;
+    *state = s;
+    return NB_OK;
+nomem:
+    *err = h->mprintf("mixgcf: out of memory (dim %d, max_batch %d)", dim, max_batch);
+    if (s) mixgcf_free(s);
+    return NB_ENOMEM;
+}
+
+static int32_t mixgcf_reg_rows(void *state)
+{
+    (void)state;
+    return 1;
+}
+
+static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
+                            nb_negatives *out, char **err)
+{
+    mixgcf_state *s = state;
+    const nb_host *h = s->h;
+    int32_t B = bt->size, M = s->M, d = s->d, bad = -1;
+    s->last_B = 0;
+    if (B < 0 || B > s->max_batch || v->dim != d) {
+        *err = h->mprintf("mixgcf: batch of %d (max %d) or view dim %d (want %d)", B,
+                          s->max_batch, v->dim, d);
+        return NB_EINVAL;
+    }
+    if (v->n_layers != 0) {
+        *err = h->mprintf("mixgcf: only MF views (n_layers 0) are supported, got %d layers",
+                          v->n_layers);
+        return NB_EINVAL;
+    }
+#pragma omp parallel for num_threads(s->nt) schedule(static)
+    for (int32_t b = 0; b < B; b++) {
+        int32_t *c = s->cand + (int64_t)b * M;
+        nb_draw_stats ds = {0, 0};
+        int none = 0;
+        nb_rng r;
+        nb_rng_seed(&r, bt->seed, (uint64_t)bt->epoch, (uint64_t)(bt->first + b));
+        for (int32_t m = 0; m < M; m++) {
+            c[m] = s->test_cand ? s->test_cand[(int64_t)b * M + m]
+                                : nb_draw_uniform(&r, s->train, bt->users[b], &ds);
+            if (c[m] < 0) {
+                none = 1;
+#pragma omp critical(mixgcf_bad)
+                if (bad < 0 || b < bad) bad = b;
+                break;
+            }
+            nb_view_sync(v, NB_ITEMS, c[m]);
+        }
+        s->draws[b] = ds;
+        s->chosen[b] = -1;
+        if (none) continue;
+        const float *u = v->user + (int64_t)bt->users[b] * d;
+        const float *p = v->item + (int64_t)bt->pos[b] * d;
+        double mx = -INFINITY, mn = INFINITY;
+        for (int32_t m = 0; m < M; m++) {
+            const float *n = v->item + (int64_t)c[m] * d;
+            double x = 0.0;
+            for (int32_t j = 0; j < d; j++) x += (double)u[j] * (double)n[j];
+            if (x > mx) mx = x;
+            if (x < mn) mn = x;
+        }
+        s->raw_max[b] = mx;
+        s->raw_min[b] = mn;
+        float a = mixgcf_alpha(bt->seed, bt->epoch, bt->first + b);
+        s->alpha[b] = a;
+        int32_t ms = mixgcf_select_one_f32(d, M, a, u, p, v->item, c,
+                                           s->scores + (int64_t)b * M);
+        s->chosen[b] = ms;
+        if (ms < 0) continue;
+        int32_t n = c[ms];
+        s->neg[b] = n;
+        mixgcf_mix_f32(d, a, p, v->item + (int64_t)n * d, out->vec + (int64_t)b * d);
+        mixgcf_mix_f32(d, a, v->item_ego + (int64_t)bt->pos[b] * d, v->item_ego + (int64_t)n * d,
+                       out->reg_vec + (int64_t)b * d);
+    }
+    if (bad >= 0) {
+        *err = h->mprintf("mixgcf: user %d has every item as a training positive",
+                          bt->users[bad]);
+        return NB_EINVAL;
+    }
+    double lo = INFINITY, hi = -INFINITY;
+    for (int32_t b = 0; b < B; b++) {
+        if (s->chosen[b] < 0) {
+            *err = h->mprintf("mixgcf: no finite candidate score for user %d, positive %d "
+                              "(NaN or Inf in the embeddings)",
+                              bt->users[b], bt->pos[b]);
+            return NB_ENUMERIC;
+        }
+        out->item[b] = s->neg[b];
+        out->reg_items[(int64_t)b * out->reg_rows] = s->neg[b];
+        if (s->raw_min[b] < lo) lo = s->raw_min[b];
+        if (s->raw_max[b] > hi) hi = s->raw_max[b];
+    }
+    out->use_reg_vec = 1;
+    out->aux_loss = 0.0;
+    for (int32_t b = 0; b < B; b++) {
+        s->drawn += s->draws[b].drawn;
+        s->rejected += s->draws[b].rejected;
+    }
+    if (hi > lo) {
+        for (int32_t b = 0; b < B; b++) {
+            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
+            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
+        }
+        s->n_norm += B;
+    }
+    s->last_B = B;
+    return NB_OK;
+}
+
+static int mixgcf_backward(void *state, const nb_batch *bt, const nb_view *v,
+                           const float *d_neg, const float *d_reg, nb_grads *g, char **err)
+{
+    mixgcf_state *s = state;
+    int32_t B = bt->size, d = s->d;
+    (void)v;
+    if (B != s->last_B) {
+        *err = s->h->mprintf("mixgcf: backward for a batch of %d after negatives for %d", B,
+                             s->last_B);
+        return NB_EINVAL;
+    }
+    nb_block *ego = g->item_ego ? g->item_ego : g->item;
+    for (int32_t b = 0; b < B; b++) {
+        float a = s->alpha[b];
+        mixgcf_route_f32(d, a, d_neg + (int64_t)b * d, nb_block_grad_row(g->item, bt->pos[b]),
+                         nb_block_grad_row(g->item, s->neg[b]));
+        if (d_reg)
+            mixgcf_route_f32(d, a, d_reg + (int64_t)b * d, nb_block_grad_row(ego, bt->pos[b]),
+                             nb_block_grad_row(ego, s->neg[b]));
+    }
+    return NB_OK;
+}
+
+static int mixgcf_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
+{
+    mixgcf_state *s = state;
+    s->stats[0] = (nb_stat){"reject_rate", s->drawn ? (double)s->rejected / (double)s->drawn : 0.0};
+    s->stats[1] = (nb_stat){"cand_max_norm", s->n_norm ? s->sum_max / (double)s->n_norm : 0.0};
+    s->stats[2] = (nb_stat){"cand_min_norm", s->n_norm ? s->sum_min / (double)s->n_norm : 0.0};
+    s->drawn = s->rejected = 0;
+    s->sum_max = s->sum_min = 0.0;
+    s->n_norm = 0;
+    *stats = s->stats;
+    *n_stats = 3;
+    return NB_OK;
+}
+
+static const nb_sampler_vt mixgcf_vt = {
+    .init = mixgcf_init,
+    .reg_rows = mixgcf_reg_rows,
+    .blocks = NULL,
+    .epoch_begin = NULL,
+    .negatives = mixgcf_negatives,
+    .backward = mixgcf_backward,
+    .epoch_stats = mixgcf_epoch_stats,
+    .free = mixgcf_free,
+    .flags = NB_SAMPLER_SYNCS_ROWS, /* candidate rows are synced when drawn */
+};
+
+static const nb_plugin_desc mixgcf_desc = NB_PLUGIN_DESC_INIT(
+    NB_KIND_SAMPLER, "mixgcf", "1.0.0",
+    "MixGCF on MF: positive mixing, then the best of M mixed candidates (KDD'21)",
+    mixgcf_params, &mixgcf_vt);
+
+/* The plugin's one exported symbol: descriptor 0 is "mixgcf". */
+const nb_plugin_desc *nb_plugin_descriptor(uint32_t index)
+{
+    return index == 0 ? &mixgcf_desc : NULL;
+}

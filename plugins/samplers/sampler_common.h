@@ -1,0 +1,72 @@
+/*
+ * sampler_common.h - small inline pieces shared by the item-choosing
+ * sampler plugins (header only: plugins link nothing of the host).
+ *
+ * Statistics of two-pass samplers (paper Fig. 1d): for each positive, the
+ * largest and smallest first-pass candidate score, min-max normalised by the
+ * smallest and largest first-pass candidate score of the whole batch, are
+ * averaged over the epoch's positives ("cand_max_norm", "cand_min_norm").
+ * "reject_rate" is the share of uniform draws that hit a training positive
+ * and were redrawn.
+ */
+#ifndef NB_SAMPLER_COMMON_H
+#define NB_SAMPLER_COMMON_H
+
+#include "negbench/plugin.h"
+
+/* Per-epoch counters every item-choosing sampler keeps. */
+typedef struct nb_pass_stats {
+    nb_draw_stats draws;
+    double sum_max_norm, sum_min_norm;
+    int64_t n_norm;
+    nb_stat out[3];
+} nb_pass_stats;
+
+/* Scatter-add d_neg[b] into the gradient row of item[b], in b order. */
+static inline void nb_scatter_rows(nb_block *g, const int32_t *item, const float *d_neg,
+                                   int32_t B, int32_t d)
+{
+    for (int32_t b = 0; b < B; b++) {
+        float *row = nb_block_grad_row(g, item[b]);
+        const float *src = d_neg + (int64_t)b * d;
+        for (int32_t k = 0; k < d; k++) row[k] += src[k];
+    }
+}
+
+/* Fold one batch's per-positive max/min scores [B] into the statistics. */
+static inline void nb_pass_stats_batch(nb_pass_stats *st, const float *mx, const float *mn,
+                                       int32_t B)
+{
+    float lo = INFINITY, hi = -INFINITY;
+    for (int32_t b = 0; b < B; b++) {
+        if (mn[b] < lo) lo = mn[b];
+        if (mx[b] > hi) hi = mx[b];
+    }
+    if (!(hi > lo)) return;
+    double inv = 1.0 / ((double)hi - (double)lo);
+    for (int32_t b = 0; b < B; b++) {
+        st->sum_max_norm += ((double)mx[b] - lo) * inv;
+        st->sum_min_norm += ((double)mn[b] - lo) * inv;
+    }
+    st->n_norm += B;
+}
+
+/* Publish and reset the epoch's statistics; n_out = 1 (reject rate only)
+ * for one-pass samplers, 3 for two-pass ones. */
+static inline void nb_pass_stats_emit(nb_pass_stats *st, int n_out, const nb_stat **stats,
+                                      int *n_stats)
+{
+    st->out[0].name = "reject_rate";
+    st->out[0].value = st->draws.drawn ? (double)st->draws.rejected / (double)st->draws.drawn : 0.0;
+    st->out[1].name = "cand_max_norm";
+    st->out[1].value = st->n_norm ? st->sum_max_norm / (double)st->n_norm : NAN;
+    st->out[2].name = "cand_min_norm";
+    st->out[2].value = st->n_norm ? st->sum_min_norm / (double)st->n_norm : NAN;
+    *stats = st->out;
+    *n_stats = n_out;
+    st->draws.drawn = st->draws.rejected = 0;
+    st->sum_max_norm = st->sum_min_norm = 0.0;
+    st->n_norm = 0;
+}
+
+#endif /* NB_SAMPLER_COMMON_H */

@@ -1,0 +1,103 @@
+/*
+ * bench-graph.c - SpMM timing on the real Gowalla training graph
+ * (../shared/data/gowalla-lightgcn/train.txt, LightGCN line format
+ * "user item item ...") and one LightGCN-3 propagation + backward
+ * (6 SpMMs). Not a TAP test: prints one line per measurement,
+ *   spmm nodes=... nnz=... d=64 threads=2 median_ms=...
+ * Usage: bench-graph [train.txt] (default: $NB_DATA_DIR or ../shared/data).
+ */
+#include "negbench/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_i(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    char path[4096];
+    const char *dd = getenv("NB_DATA_DIR");
+    if (argc > 1) snprintf(path, sizeof path, "%s", argv[1]);
+    else snprintf(path, sizeof path, "%s/gowalla-lightgcn/train.txt", dd ? dd : "../shared/data");
+    FILE *f = fopen(path, "r");
+    if (!f) { printf("# skip: %s not found\n", path); return 0; }
+    int64_t cap = 1 << 20, n = 0, ucap = 1 << 16;
+    int32_t *items = malloc((size_t)cap * sizeof *items);
+    int64_t *uptr = calloc((size_t)ucap + 1, sizeof *uptr);
+    int32_t U = 0, I = 0;
+    char *line = NULL;
+    size_t lcap = 0;
+    while (getline(&line, &lcap, f) > 0) {
+        char *p = line, *e;
+        long u = strtol(p, &e, 10);
+        if (e == p) continue;
+        p = e;
+        while (u >= U) { if (U + 1 >= ucap) break; uptr[U + 1] = n; U++; }
+        int64_t start = n;
+        for (;;) {
+            long it = strtol(p, &e, 10);
+            if (e == p) break;
+            p = e;
+            if (n == cap) { cap *= 2; items = realloc(items, (size_t)cap * sizeof *items); }
+            items[n++] = (int32_t)it;
+            if (it + 1 > I) I = (int32_t)it + 1;
+        }
+        qsort(items + start, (size_t)(n - start), sizeof *items, cmp_i);
+        int64_t w = start;
+        for (int64_t k = start; k < n; k++)
+            if (k == start || items[k] != items[k - 1]) items[w++] = items[k];
+        n = w;
+        uptr[u + 1] = n;
+    }
+    fclose(f);
+    free(line);
+    nb_train t = {U, I, n, uptr, items, NULL, NULL};
+    nb_graph g = {0};
+    char *err = NULL;
+    if (graph_build(&t, NULL, 1e-7, &g, &err) != NB_OK) { printf("# %s\n", err); return 1; }
+    int32_t d = 64;
+    float *x = malloc((size_t)(g.n * d) * sizeof(float)), *y = malloc((size_t)(g.n * d) * sizeof(float));
+    nb_rng r;
+    nb_rng_seed(&r, 1, 2, 3);
+    for (int64_t k = 0; k < g.n * d; k++) x[k] = (float)(nb_rng_uniform(&r) - 0.5);
+    int threads[2] = {1, 2};
+    for (int ti = 0; ti < 2; ti++) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads[ti]);
+#endif
+        double ms[9];
+        for (int rep = 0; rep < 9; rep++) {
+            double a = now_ms();
+            graph_spmm_f32(&g, NULL, x, d, NULL, 0, y, d, d);
+            ms[rep] = now_ms() - a;
+        }
+        qsort(ms, 9, sizeof ms[0], cmp_d);
+        printf("spmm nodes=%lld nnz=%lld d=64 threads=%d median_ms=%.2f\n", (long long)g.n,
+               (long long)g.nnz, threads[ti], ms[4]);
+    }
+    free(x); free(y); free(items); free(uptr);
+    graph_free(&g);
+    return 0;
+}

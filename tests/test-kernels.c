@@ -1,0 +1,115 @@
+/*
+ * test-kernels.c - nb_sgemm and nb_sgemm_ref against a naive double loop on
+ * odd sizes (edges of every blocking level), both trans_b values, several
+ * alpha/beta pairs (beta = 0 must not read C: it starts as NaN), plus
+ * nb_dot and nb_blas_name.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "negbench/plugin.h"
+#include "tap/tap.h"
+
+/* Naive C = alpha A op(B) + beta C in double (beta == 0: C ignored). */
+static void naive(int trans_b, int m, int n, int k, double alpha, const float *a,
+                  const float *b, double beta, const float *c0, double *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0.0;
+            for (int p = 0; p < k; p++) {
+                double bv = trans_b ? b[(size_t)j * k + p] : b[(size_t)p * n + j];
+                s += (double)a[(size_t)i * k + p] * bv;
+            }
+            double prev = beta == 0.0 ? 0.0 : beta * c0[(size_t)i * n + j];
+            out[(size_t)i * n + j] = alpha * s + prev;
+        }
+}
+
+static void fill(nb_rng *r, float *x, size_t n)
+{
+    for (size_t t = 0; t < n; t++) x[t] = (float)(nb_rng_uniform(r) * 2.0 - 1.0);
+}
+
+typedef void (*gemm_fn)(int, int64_t, int64_t, int64_t, float, const float *,
+                        const float *, float, float *);
+
+/* Max relative error of fn vs the naive loop, scaled by sum |a||b| + |beta c|. */
+static double check(gemm_fn fn, int trans_b, int m, int n, int k, float alpha,
+                    float beta, nb_rng *r)
+{
+    float *a = malloc(sizeof(float) * (size_t)m * k);
+    float *b = malloc(sizeof(float) * (size_t)n * k);
+    float *c = malloc(sizeof(float) * (size_t)m * n);
+    float *c0 = malloc(sizeof(float) * (size_t)m * n);
+    double *want = malloc(sizeof(double) * (size_t)m * n);
+    fill(r, a, (size_t)m * k);
+    fill(r, b, (size_t)n * k);
+    fill(r, c0, (size_t)m * n);
+    if (beta == 0.0f)
+        for (size_t t = 0; t < (size_t)m * n; t++) c[t] = NAN;
+    else
+        memcpy(c, c0, sizeof(float) * (size_t)m * n);
+    naive(trans_b, m, n, k, alpha, a, b, beta, c0, want);
+    fn(trans_b, m, n, k, alpha, a, b, beta, c);
+    double worst = 0.0;
+    for (size_t t = 0; t < (size_t)m * n; t++) {
+        /* |a| <= 1, |b| <= 1: the scale of the rounding error is k|alpha| + |beta| */
+        double scale = (double)k * fabs(alpha) + fabs(beta) + 1.0;
+        double e = fabs((double)c[t] - want[t]) / scale;
+        if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+    }
+    free(a); free(b); free(c); free(c0); free(want);
+    return worst;
+}
+
+int main(void)
+{
+    static const int sizes[][3] = {
+        {1, 1, 1}, {3, 5, 7}, {4, 16, 64}, {5, 17, 65}, {63, 33, 9},
+        {67, 531, 70}, {130, 1029, 300}, {7, 2, 513}, {200, 3, 1},
+    };
+    static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
+    int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
+    int n_ab = (int)(sizeof ab / sizeof ab[0]);
+    tap_plan(2 * 2 * n_sizes * n_ab + 5);
+
+    nb_rng r;
+    nb_rng_seed(&r, 42, 0, 0);
+    for (int f = 0; f < 2; f++) {
+        gemm_fn fn = f == 0 ? nb_sgemm_ref : nb_sgemm;
+        const char *name = f == 0 ? "nb_sgemm_ref" : "nb_sgemm";
+        for (int s = 0; s < n_sizes; s++)
+            for (int tb = 0; tb < 2; tb++)
+                for (int q = 0; q < n_ab; q++) {
+                    int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2];
+                    double e = check(fn, tb, m, n, k, ab[q][0], ab[q][1], &r);
+                    ok(e < 1e-6, "%s trans_b=%d m=%d n=%d k=%d alpha=%g beta=%g "
+                       "(scaled err %.3g)", name, tb, m, n, k, ab[q][0], ab[q][1], e);
+                }
+    }
+
+    /* alpha = 0 with beta = 1 leaves C unchanged; m = 0 touches nothing. */
+    float a1[6] = {1, 2, 3, 4, 5, 6}, b1[6] = {1, 0, 0, 1, 1, 1}, c1[4] = {9, 8, 7, 6};
+    nb_sgemm_ref(1, 2, 2, 3, 0.0f, a1, b1, 1.0f, c1);
+    ok(c1[0] == 9 && c1[1] == 8 && c1[2] == 7 && c1[3] == 6, "alpha=0 beta=1 keeps C");
+    /* Hand case: A = [[1,2,3],[4,5,6]], B (trans) rows [1,0,0],[0,1,1]:
+     * C = [[1, 5], [4, 11]]. */
+    nb_sgemm_ref(1, 2, 2, 3, 1.0f, a1, (const float[]){1, 0, 0, 0, 1, 1}, 0.0f, c1);
+    ok(c1[0] == 1 && c1[1] == 5 && c1[2] == 4 && c1[3] == 11,
+       "hand 2x2 trans_b: %g %g %g %g", c1[0], c1[1], c1[2], c1[3]);
+    nb_sgemm(1, 0, 2, 3, 1.0f, a1, b1, 0.0f, c1);
+    ok(c1[0] == 1, "m=0 is a no-op");
+
+    is_close(nb_dot(a1, b1, 6), 1 * 1 + 4 * 1 + 5 * 1 + 6 * 1, 0, 0, "nb_dot");
+    const char *bn = nb_blas_name();
+#ifdef NB_HAVE_CBLAS
+    is_string(bn, "openblas", "nb_blas_name with CBLAS");
+#else
+    is_string(bn, "fallback", "nb_blas_name without CBLAS");
+#endif
+    return tap_done();
+}

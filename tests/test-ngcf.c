@@ -1,0 +1,379 @@
+/*
+ * test-ngcf.c - the NGCF backbone: the double instantiation of ngcf_impl.h
+ * against central finite differences (2 layers, fixed node- and
+ * message-dropout masks, every entry of E0 and of all W/b, plus the
+ * per-layer gradient path) and against the RecBole golden vectors
+ * (../shared/golden/ngcf case1 without dropout, case2 with the file's masks,
+ * 1e-9); the float plugin through its vtable against case1 (1e-4); eval
+ * without dropout; backward refused after an eval forward.
+ */
+#include "negbench/graph.h"
+#include "negbench/plugin.h"
+#include "bpr.h"
+#include "json.h"
+#include "tap/tap.h"
+#include "testhost.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Naive C = A op(B) + beta C in double. */
+static void gemm_f64(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
+                     const double *a, const double *b, double beta, double *c)
+{
+    (void)ctx;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t q = 0; q < k; q++) s += a[i * k + q] * (trans_b ? b[j * k + q] : b[q * n + j]);
+            c[i * n + j] = s + (beta == 0 ? 0 : beta * c[i * n + j]);
+        }
+}
+
+#define SUF f64
+#define REAL double
+#define NGCF_GEMM gemm_f64
+#include "../plugins/models/ngcf_impl.h"
+#undef NGCF_GEMM
+#undef SUF
+#undef REAL
+
+const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);
+
+enum { U = 5, I = 7, N = 12, D = 4, B = 4, L = 2, LD = (L + 1) * D };
+static const int32_t pairs[14][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
+                                     {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
+static const int32_t b_users[B] = {0, 2, 4, 0}, b_pos[B] = {1, 4, 6, 2}, b_neg[B] = {5, 1, 3, 6};
+static int64_t uptr[U + 1], iptr[I + 1];
+static int32_t uitems[14], iusers[14];
+static nb_train train;
+static nb_graph graph;
+
+static void build_train(void)
+{
+    uint8_t R[U][I] = {{0}};
+    for (int k = 0; k < 14; k++) R[pairs[k][0] - 1][pairs[k][1] - 1] = 1;
+    int64_t p = 0;
+    for (int u = 0; u < U; u++) {
+        for (int i = 0; i < I; i++) if (R[u][i]) uitems[p++] = i;
+        uptr[u + 1] = p;
+    }
+    p = 0;
+    for (int i = 0; i < I; i++) {
+        for (int u = 0; u < U; u++) if (R[u][i]) iusers[p++] = u;
+        iptr[i + 1] = p;
+    }
+    train = (nb_train){U, I, 14, uptr, uitems, iptr, iusers};
+}
+
+static double scaled_err(const double *a, const double *b, int64_t n)
+{
+    double scale = 0, worst = 0;
+    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
+    for (int64_t k = 0; k < n; k++)
+        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
+    return worst;
+}
+
+/* Parameters in one array: E0 [N][D] | W1 [L][D][D] | b1 [L][D] | W2 | b2. */
+enum { OFF_W1 = N * D, OFF_B1 = OFF_W1 + L * D * D, OFF_W2 = OFF_B1 + L * D,
+       OFF_B2 = OFF_W2 + L * D * D, NPAR = OFF_B2 + L * D };
+
+typedef struct nctx {
+    double par[NPAR];
+    double *val, *valT;          /* [nnz] or NULL */
+    uint8_t *mask;               /* [L][N][D] or NULL */
+    double p;
+    int form;
+    double reg_w, layer_w, wl[LD];
+    ngcf_ws_f64 ws;
+} nctx;
+
+static double buf[16][N * LD];
+
+static void ctx_init(nctx *c)
+{
+    memset(c, 0, sizeof *c);
+    c->ws = (ngcf_ws_f64){N, D, L, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6],
+                          buf[7], buf[8], buf[9], buf[10], buf[11], buf[12]};
+}
+
+/* RecBole's NGCF loss: BPR on the concatenated rows + reg on the same rows
+ * (+ an optional probe on the per-layer stack). grad [NPAR] nullable. */
+static double ngcf_loss(nctx *c, double *grad)
+{
+    double *P = c->par;
+    ngcf_forward_f64(NULL, &c->ws, &graph, c->val, P + OFF_W1, P + OFF_B1, P + OFF_W2,
+                     P + OFF_B2, c->mask, c->p, P);
+    const double *F = c->ws.X;
+    double neg[B * LD], gneg[B * LD] = {0};
+    static double Gf[N * LD], Gl[N * LD];
+    memset(Gf, 0, sizeof Gf);
+    memset(Gl, 0, sizeof Gl);
+    for (int b = 0; b < B; b++) memcpy(neg + b * LD, F + (U + b_neg[b]) * LD, sizeof(double) * LD);
+    double loss = bpr_loss_grad_f64(B, LD, b_users, b_pos, F, F + U * LD, neg, Gf, Gf + U * LD,
+                                    gneg, NULL);
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < LD; k++) Gf[(U + b_neg[b]) * LD + k] += gneg[b * LD + k];
+    loss += reg_loss_grad_f64(c->form, c->reg_w, B, LD, b_users, b_pos, b_neg, 1, NULL, F,
+                              F + U * LD, Gf, Gf + U * LD, NULL, NULL);
+    if (c->layer_w != 0)
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < LD; k++) {
+                loss += c->layer_w * c->wl[k] * F[b_pos[b] * LD + k + U * LD];
+                Gl[(U + b_pos[b]) * LD + k] += c->layer_w * c->wl[k];
+            }
+    if (grad) {
+        memset(grad, 0, sizeof(double) * NPAR);
+        ngcf_backward_f64(NULL, &c->ws, &graph, c->valT, P + OFF_W1, P + OFF_W2, c->mask, c->p,
+                          Gf, Gl, NULL, 0, grad, grad + OFF_W1, grad + OFF_B1, grad + OFF_W2,
+                          grad + OFF_B2);
+    }
+    return loss;
+}
+
+static double loss_cb(void *ctx) { return ngcf_loss(ctx, NULL); }
+
+static void test_fd(void)
+{
+    static nctx c;
+    ctx_init(&c);
+    nb_rng r;
+    nb_rng_seed(&r, 23, 0, 0);
+    for (int k = 0; k < NPAR; k++) c.par[k] = nb_rng_uniform(&r) - 0.5;
+    static double val[64], valT[64];
+    static uint8_t mask[L * N * D];
+    for (int64_t e = 0; e < graph.nnz; e++) val[e] = nb_rng_uniform(&r) < 0.3 ? 0 : graph.dval[e] / 0.7;
+    graph_transpose_vals_f64(&graph, val, valT);
+    for (int k = 0; k < L * N * D; k++) mask[k] = nb_rng_uniform(&r) >= 0.2;
+    c.val = val;
+    c.valT = valT;
+    c.mask = mask;
+    c.p = 0.2;
+    c.form = 0;
+    c.reg_w = 0.03;
+    c.layer_w = 0.4;
+    for (int k = 0; k < LD; k++) c.wl[k] = nb_rng_uniform(&r) - 0.5;
+    double grad[NPAR];
+    ngcf_loss(&c, grad);
+    const char *names[5] = {"E0", "W1", "b1", "W2", "b2"};
+    int off[6] = {0, OFF_W1, OFF_B1, OFF_W2, OFF_B2, NPAR};
+    for (int a = 0; a < 5; a++) {
+        double worst = 0, gmax = 0;
+        for (int k = off[a]; k < off[a + 1]; k++) gmax = fmax(gmax, fabs(grad[k]));
+        for (int k = off[a]; k < off[a + 1]; k++) {
+            double fd = fd_central(loss_cb, &c, &c.par[k], 1e-6);
+            worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gmax));
+        }
+        ok(worst < 1e-6 && gmax > 1e-4, "FD (2 layers, fixed dropout masks): %s, max rel err %.2g",
+           names[a], worst);
+    }
+}
+
+static int node_map(int r) { return r == 0 || r == 6 ? -1 : (r < 6 ? r - 1 : r - 2); }
+
+/* Golden parameters (RecBole PAD rows dropped) into par [NPAR]. */
+static void golden_params(const json *j, const char *pre, double *par)
+{
+    double tmp[8 * D];
+    char key[128];
+    snprintf(key, sizeof key, "%s.U", pre);
+    json_flatten(json_get(j, key), tmp, 6 * D);
+    memcpy(par, tmp + D, sizeof(double) * U * D);
+    snprintf(key, sizeof key, "%s.I", pre);
+    json_flatten(json_get(j, key), tmp, 8 * D);
+    memcpy(par + U * D, tmp + D, sizeof(double) * I * D);
+    const char *nm[4] = {"W1", "b1", "W2", "b2"};
+    int off[4] = {OFF_W1, OFF_B1, OFF_W2, OFF_B2}, sz[4] = {D * D, D, D * D, D};
+    for (int a = 0; a < 4; a++)
+        for (int l = 0; l < L; l++) {
+            snprintf(key, sizeof key, "%s.%s_%d", pre, nm[a], l);
+            json_flatten(json_get(j, key), par + off[a] + l * sz[a], (size_t)sz[a]);
+        }
+}
+
+static int64_t entry_of(int r, int c)
+{
+    for (int64_t e = graph.ptr[r]; e < graph.ptr[r + 1]; e++)
+        if (graph.col[e] == c) return e;
+    return -1;
+}
+
+static void test_golden(const char *file, int dropout)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/ngcf/%s", tap_golden_dir(), file);
+    json *j = json_load(path);
+    if (!j) { skip(dropout ? 7 : 9, "golden %s not readable", path); return; }
+    static nctx c;
+    ctx_init(&c);
+    golden_params(j, "inputs", c.par);
+    c.form = 0;
+    c.reg_w = json_num(json_get(j, "hyper.reg_weight"));
+    static double val[64], valT[64];
+    static uint8_t mask[L * N * D];
+    if (dropout) {
+        double p_node = json_num(json_get(j, "hyper.node_dropout"));
+        c.p = json_num(json_get(j, "hyper.message_dropout"));
+        const json *ord = json_get(j, "inputs.adj_entry_order");
+        double rnd[64];
+        json_flatten(json_get(j, "inputs.node_dropout_rand"), rnd, 64);
+        int mapped = 0;
+        for (int k = 0; k < ord->n; k++) {
+            int a = node_map((int)json_num(json_at(json_at(ord, k), 0)));
+            int b = node_map((int)json_num(json_at(json_at(ord, k), 1)));
+            int64_t e = a >= 0 && b >= 0 ? entry_of(a, b) : -1;
+            if (e < 0) continue;
+            mapped++;
+            val[e] = rnd[k] + (1.0 - p_node) >= 1.0 ? graph.dval[e] * (1.0 / (1.0 - p_node)) : 0.0;
+        }
+        is_int(mapped, graph.nnz, "%s: every stored entry has a node_dropout_rand value", file);
+        graph_transpose_vals_f64(&graph, val, valT);
+        double A[14 * 14], err = 0;
+        json_flatten(json_get(j, "outputs.adj_used_dense"), A, 14 * 14);
+        for (int r = 0; r < 14; r++)
+            for (int q = 0; q < 14; q++) {
+                int a = node_map(r), b = node_map(q);
+                if (a < 0 || b < 0) continue;
+                int64_t e = entry_of(a, b);
+                err = fmax(err, fabs((e >= 0 ? val[e] : 0.0) - A[r * 14 + q]));
+            }
+        ok(err < 1e-15, "%s: node-dropped Ahat = adj_used_dense (%.2g)", file, err);
+        double m[L * 14 * D];
+        json_flatten(json_get(j, "inputs.message_dropout_masks"), m, L * 14 * D);
+        for (int l = 0; l < L; l++)
+            for (int r = 0; r < 14; r++) {
+                int a = node_map(r);
+                if (a < 0) continue;
+                for (int k = 0; k < D; k++) mask[(l * N + a) * D + k] = m[(l * 14 + r) * D + k] != 0;
+            }
+        c.val = val;
+        c.valT = valT;
+        c.mask = mask;
+    }
+    double grad[NPAR];
+    double loss = ngcf_loss(&c, grad);
+    double want[14 * LD], got[14 * LD], w2[14 * LD];
+    json_flatten(json_get(j, "outputs.final_embeddings"), want, 14 * LD);
+    int n = 0;
+    for (int r = 0; r < 14; r++) {
+        int a = node_map(r);
+        if (a < 0) continue;
+        for (int k = 0; k < LD; k++) { got[n] = c.ws.X[a * LD + k]; w2[n++] = want[r * LD + k]; }
+    }
+    ok(scaled_err(got, w2, n) < 1e-9, "%s: final (concatenated) embeddings to 1e-9 (%.2g)", file,
+       scaled_err(got, w2, n));
+    double lt = json_num(json_get(j, "outputs.loss_total"));
+    is_close(loss, lt, 0, 1e-9, "%s: loss_total %.12g (reg on final rows, as RecBole)", file, lt);
+    double gw[NPAR];
+    golden_params(j, "outputs.grad_total", gw);
+    const char *names[5] = {"E0 (U, I)", "W1", "b1", "W2", "b2"};
+    int off[6] = {0, OFF_W1, OFF_B1, OFF_W2, OFF_B2, NPAR};
+    for (int a = 0; a < 5; a++) {
+        double e = scaled_err(grad + off[a], gw + off[a], off[a + 1] - off[a]);
+        ok(e < 1e-9, "%s: grad_total %s to 1e-9 (%.2g)", file, names[a], e);
+    }
+
+    if (!dropout) {
+        /* the float plugin, same inputs, no dropout */
+        const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+        nb_value vals[4] = {{.i = L}, {.f = 0.0}, {.f = 0.0}, {.f = 1e-7}};
+        void *st = NULL;
+        char *perr = NULL;
+        vt->init(testhost(), vals, &train, D, 1, &st, &perr);
+        nb_block *blk;
+        int nb;
+        vt->blocks(st, &blk, &nb);
+        /* blocks: user_emb, item_emb, then per layer W1, b1, W2, b2 */
+        for (int k = 0; k < N * D; k++) *(k < U * D ? &blk[0].value[k] : &blk[1].value[k - U * D]) = (float)c.par[k];
+        for (int l = 0; l < L; l++) {
+            int off2[4] = {OFF_W1 + l * D * D, OFF_B1 + l * D, OFF_W2 + l * D * D, OFF_B2 + l * D};
+            for (int a = 0; a < 4; a++)
+                for (int k = 0; k < (a & 1 ? D : D * D); k++)
+                    blk[2 + l * 4 + a].value[k] = (float)c.par[off2[a] + k];
+        }
+        const nb_view *v;
+        nb_grads gr;
+        vt->forward(st, NB_MODE_TRAIN, NULL, &v, &perr);
+        vt->grads(st, &gr);
+        float neg[B * LD], gneg[B * LD] = {0};
+        for (int b = 0; b < B; b++) {
+            memcpy(neg + b * LD, v->item + b_neg[b] * LD, sizeof(float) * LD);
+            nb_block_grad_row(gr.user, b_users[b]);
+            nb_block_grad_row(gr.item, b_pos[b]);
+            nb_block_grad_row(gr.item, b_neg[b]);
+        }
+        double fl = bpr_loss_grad_f32(B, LD, b_users, b_pos, v->user, v->item, neg, gr.user->grad,
+                                      gr.item->grad, gneg, NULL);
+        for (int b = 0; b < B; b++)
+            for (int k = 0; k < LD; k++) gr.item->grad[b_neg[b] * LD + k] += gneg[b * LD + k];
+        /* RecBole's reg on the final rows, written into the final-row grads */
+        fl += reg_loss_grad_f32(0, c.reg_w, B, LD, b_users, b_pos, b_neg, 1, NULL, v->user,
+                                v->item, gr.user->grad, gr.item->grad, NULL, NULL);
+        ok(v->dim == LD && v->n_layers == L, "plugin view: dim (L+1)d = %d, %d layers", v->dim, v->n_layers);
+        is_close(fl, lt, 0, 1e-4, "%s: float plugin loss to 1e-4", file);
+        vt->backward(st, NULL, &perr);
+        double pg[NPAR];
+        for (int k = 0; k < N * D; k++) pg[k] = k < U * D ? blk[0].grad[k] : blk[1].grad[k - U * D];
+        for (int l = 0; l < L; l++) {
+            int off2[4] = {OFF_W1 + l * D * D, OFF_B1 + l * D, OFF_W2 + l * D * D, OFF_B2 + l * D};
+            for (int a = 0; a < 4; a++)
+                for (int k = 0; k < (a & 1 ? D : D * D); k++) pg[off2[a] + k] = blk[2 + l * 4 + a].grad[k];
+        }
+        double worst = 0;
+        for (int a = 0; a < 5; a++)
+            worst = fmax(worst, scaled_err(pg + off[a], gw + off[a], off[a + 1] - off[a]));
+        ok(worst < 1e-4, "%s: float plugin gradients (E0, W, b) to 1e-4 (%.2g)", file, worst);
+        vt->free(st);
+    }
+    json_free(j);
+}
+
+/* Dropout only in training; eval is deterministic and cached. */
+static void test_modes(void)
+{
+    const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+    nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
+    void *st = NULL;
+    char *perr = NULL;
+    int rc = vt->init(testhost(), vals, &train, 8, 3, &st, &perr);
+    is_int(rc, NB_OK, "init with 3 layers, both dropouts %s", perr ? perr : "");
+    const nb_view *v;
+    float e1[N * 32], e2[N * 32], t1[N * 32], t2[N * 32];
+    vt->forward(st, NB_MODE_EVAL, NULL, &v, &perr);
+    memcpy(e1, v->user, sizeof e1);
+    nb_batch bt = {.size = 0, .epoch = 0, .step = 7, .seed = 11};
+    vt->forward(st, NB_MODE_TRAIN, &bt, &v, &perr);
+    memcpy(t1, v->user, sizeof t1);
+    vt->forward(st, NB_MODE_TRAIN, &bt, &v, &perr);
+    memcpy(t2, v->user, sizeof t2);
+    ok(memcmp(t1, t2, sizeof t1) == 0, "training masks reproducible from (seed, step)");
+    bt.step = 8;
+    vt->forward(st, NB_MODE_TRAIN, &bt, &v, &perr);
+    ok(memcmp(t1, v->user, sizeof t1) != 0, "another step draws other masks");
+    ok(memcmp(t1, e1, sizeof t1) != 0, "training view differs from eval (dropout on)");
+    vt->forward(st, NB_MODE_EVAL, NULL, &v, &perr);
+    memcpy(e2, v->user, sizeof e2);
+    ok(memcmp(e1, e2, sizeof e1) == 0, "eval has no dropout: identical across calls");
+    perr = NULL;
+    rc = vt->backward(st, NULL, &perr);
+    ok(rc == NB_EINVAL && perr && strstr(perr, "training forward"),
+       "backward after an eval forward refused: %s", perr ? perr : "");
+    free(perr);
+    vt->free(st);
+}
+
+int main(void)
+{
+    build_train();
+    char *err = NULL;
+    if (graph_build(&train, NULL, 1e-7, &graph, &err) != NB_OK) tap_bail("graph_build: %s", err);
+    test_fd();
+    test_golden("case1_nodropout.json", 0);
+    test_golden("case2_dropout_fixed_masks.json", 1);
+    test_modes();
+    graph_free(&graph);
+    return tap_done();
+}

@@ -1,0 +1,91 @@
+/*
+ * test-plugin-loader.c - the loader refuses broken plugins with one line
+ * naming the file, and accepts the real ones.
+ */
+#include "plugin_loader.h"
+#include "tap/tap.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *builddir(void)
+{
+    const char *b = getenv("NB_BUILDDIR");
+    return b && *b ? b : ".";
+}
+
+/* Load one fixture; the error must be one line naming the file and
+ * containing `what`. */
+static void refuse_file(const char *leaf, const char *what)
+{
+    nb_registry r = { 0 };
+    char *err = NULL;
+    char *path = nb_strf("%s/tests/fixtures/plugins/.libs/%s", builddir(), leaf);
+    int rc = registry_load_file(&r, path, &err);
+    ok(rc != NB_OK, "%s is refused", leaf);
+    ok(err && strstr(err, path) == err, "the error starts with the file name");
+    ok(err && strstr(err, what) != NULL, "the error says \"%s\"", what);
+    ok(err && !strchr(err, '\n'), "the error is one line");
+    is_int(r.n, 0, "nothing registered from %s", leaf);
+    if (err) diag("%s", err);
+    free(err);
+    free(path);
+    registry_free(&r);
+}
+
+static const nb_param_spec bad_default[] = {
+    { "M", NB_PARAM_INT, "0", 1, 10, NULL, "default below its range" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+int main(void)
+{
+    tap_plan(0);
+    refuse_file("no_symbol.so", "no nb_plugin_descriptor symbol");
+    refuse_file("abi_major.so", "ABI 2.0 is not compatible");
+    refuse_file("null_callback.so", "required callback negatives is NULL");
+
+    /* two plugins called "twin" in one directory */
+    nb_registry r = { 0 };
+    char *err = NULL;
+    char *dir = nb_strf("%s/tests/fixtures/plugins/dup/.libs", builddir());
+    int rc = registry_load_dir(&r, dir, &err);
+    ok(rc != NB_OK, "a duplicate plugin name in one directory is refused");
+    ok(err && strstr(err, "duplicate sampler name \"twin\"") != NULL, "the error names the duplicate");
+    ok(err && strstr(err, "dup_b.so:") != NULL && strstr(err, "dup_a.so") != NULL,
+       "the error names both files");
+    if (err) diag("%s", err);
+    free(err);
+    err = NULL;
+    free(dir);
+    registry_free(&r);
+
+    /* a bad schema default is caught by validation */
+    memset(&r, 0, sizeof r);
+    nb_plugin_desc d = NB_PLUGIN_DESC_INIT(NB_KIND_SAMPLER, "bad_schema", "1", "x", bad_default, NULL);
+    ok(plugin_validate(&d, "inline", &err) != NB_OK, "a NULL vtable is refused");
+    free(err);
+    err = NULL;
+
+    /* the real plugins of the build tree load, and shadowing across
+     * directories is allowed: the first directory wins */
+    char *models = nb_strf("%s/plugins/models/.libs", builddir());
+    char *samplers = nb_strf("%s/plugins/samplers/.libs", builddir());
+    ok(registry_load_dir(&r, models, &err) == NB_OK, "the model plugins load");
+    ok(registry_load_dir(&r, samplers, &err) == NB_OK, "the sampler plugins load");
+    if (err) diag("%s", err);
+    ok(registry_find(&r, NB_KIND_MODEL, "mf") != NULL, "mf is registered");
+    ok(registry_find(&r, NB_KIND_SAMPLER, "rns") != NULL, "rns is registered");
+    ok(registry_find(&r, NB_KIND_SAMPLER, "dns") != NULL, "dns is registered");
+    ok(registry_find(&r, NB_KIND_MODEL, "dns") == NULL, "kinds are separate namespaces");
+    int before = r.n;
+    ok(registry_load_dir(&r, samplers, &err) == NB_OK, "loading the same directory again is fine");
+    is_int(r.n, before, "... and registers nothing new (shadowed)");
+    is_string(registry_nearest(&r, NB_KIND_SAMPLER, "dsn"), "dns", "nearest name for a typo");
+    free(err);
+    free(models);
+    free(samplers);
+    registry_free(&r);
+    return tap_done();
+}

@@ -1,0 +1,79 @@
+/*
+ * testhost.c - the test host behind testhost.h.
+ */
+#define _GNU_SOURCE
+#include "testhost.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long allocs;
+
+static void th_log(int level, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("# [plugin %d] ", level);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+static char *th_mprintf(const char *fmt, ...)
+{
+    char *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&s, fmt, ap) < 0) s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static void *th_alloc(size_t n)
+{
+    void *p = NULL;
+    allocs++;
+    if (posix_memalign(&p, 64, n ? (n + 63) & ~(size_t)63 : 64) != 0) return NULL;
+    memset(p, 0, n);
+    return p;
+}
+
+static void th_free(void *p) { free(p); }
+
+static void th_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, const float *b, float beta, float *c)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t q = 0; q < k; q++)
+                s += (double)a[i * k + q] * (trans_b ? b[j * k + q] : b[q * n + j]);
+            c[i * n + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * c[i * n + j]));
+        }
+}
+
+static const nb_host host = {
+    .struct_size = sizeof(nb_host),
+    .log = th_log,
+    .mprintf = th_mprintf,
+    .alloc = th_alloc,
+    .free = th_free,
+    .sgemm = th_sgemm,
+    .threads = 1,
+};
+
+const nb_host *testhost(void) { return &host; }
+long testhost_allocs(void) { return allocs; }
+
+double fd_central(double (*f)(void *ctx), void *ctx, double *x, double h)
+{
+    double x0 = *x;
+    *x = x0 + h;
+    double fp = f(ctx);
+    *x = x0 - h;
+    double fm = f(ctx);
+    *x = x0;
+    return (fp - fm) / (2.0 * h);
+}
