@@ -38,11 +38,14 @@
 #include <omp.h>
 #endif
 
+/* Tile sizes: a [256][4096] float score tile is 4 MiB per thread. Measured
+ * on Gowalla-sized data (tests/bench-eval.c), 2048..16384 items x 128..512
+ * users were within noise of each other. */
 #ifndef ITEM_TILE
-#define ITEM_TILE 8192        /* items per SGEMM tile */
+#define ITEM_TILE 4096        /* items per SGEMM tile */
 #endif
-#ifndef DEFAULT_BLOCK_USERS
-#define DEFAULT_BLOCK_USERS 128
+#ifndef MAX_AUTO_BLOCK_USERS
+#define MAX_AUTO_BLOCK_USERS 256
 #endif
 
 const char *const nb_metric_names[NB_N_METRICS] = {
@@ -365,7 +368,14 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
     nt = 1;
 #endif
     if (nt < 1) nt = 1;
-    int32_t bu = opts->block_users > 0 ? opts->block_users : DEFAULT_BLOCK_USERS;
+    /* Automatic blocks: at least 8 blocks when possible, whatever the thread
+     * count (results must not depend on it: step 4 at the top of this file). */
+    int32_t bu = opts->block_users;
+    if (bu <= 0) {
+        bu = (n_eval + 7) / 8;
+        if (bu < 16) bu = 16;
+        if (bu > MAX_AUTO_BLOCK_USERS) bu = MAX_AUTO_BLOCK_USERS;
+    }
     if (n_eval > 0 && bu > n_eval) bu = n_eval;
     if (bu < 1) bu = 1;
     int32_t tile = n_items < ITEM_TILE ? n_items : ITEM_TILE;

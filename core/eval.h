@@ -1,9 +1,10 @@
 /*
  * eval.h - full-ranking evaluation.
  *
- * Scores of a block of users against all items come from one SGEMM
- * (kernels.h), then a per-user top-K selection; the users x items matrix is
- * never materialised (block of at most block_users rows per thread).
+ * Scores of a block of users against a tile of items come from one SGEMM
+ * (kernels.h), then a per-user top-K selection carried across the item
+ * tiles; the users x items matrix is never materialised (block of at most
+ * block_users rows x 4096 items per thread).
  * Masked items (training items, and validation items when testing) never
  * enter the ranking. Tie rule: higher score first, then lower item id.
  *
@@ -58,8 +59,9 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
                       char **err);
 
 /* Metrics of one user from its ranked list: rel[j] = 1 if the item at rank
- * j+1 is relevant (length = largest K), n_truth = |R(u)| > 0. Adds this
- * user's values to acc (the caller divides by the user count). */
+ * j+1 is relevant (length = largest K), n_truth = |R(u)| > 0, ks ascending
+ * (as in nb_metrics). Adds this user's values to acc[metric][k index] (the
+ * caller divides by the user count). */
 void eval_accumulate_user(const uint8_t *rel, int32_t n_truth, const int32_t *ks,
                           int n_ks, double acc[NB_N_METRICS][NB_MAX_KS]);
 

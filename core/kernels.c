@@ -5,8 +5,10 @@
  * The fallback follows the usual GotoBLAS layering (Goto and van de Geijn,
  * "Anatomy of high-performance matrix multiplication", TOMS 2008): op(B) is
  * packed into a KC x NC panel, A into KC x MR slivers, and an MR x NR
- * register tile accumulates over the panel depth. The tile loops have
- * constant bounds so that the compiler vectorises them along NR.
+ * register tile accumulates over the panel depth. The tile uses GCC/Clang
+ * generic vectors (plain loops elsewhere). Each C element is accumulated in
+ * the same order whatever m, n and the blocking, so a row's result does not
+ * depend on which block it was computed in.
  */
 #include "kernels.h"
 
@@ -26,7 +28,7 @@ int openblas_get_num_threads(void);
 #endif
 
 #define MR 4     /* rows of the register tile */
-#define NR 16    /* columns of the register tile */
+#define NR 8     /* columns of the register tile */
 #define KC 256   /* depth of a packed panel */
 #define NC 512   /* columns of a packed panel (KC*NC floats = 512 KiB) */
 #define MC 64    /* rows per parallel work item */
@@ -71,11 +73,42 @@ static void pack_a(int64_t k, const float *a, int64_t i, int64_t mr,
             ap[p * MR + r] = r < mr ? a[(i + r) * k + pc + p] : 0.0f;
 }
 
-/* C tile (mr x nr at c, row stride ldc) += alpha * ap . bp over kc steps. */
+#if defined(__GNUC__)
+/* GCC/Clang generic vectors of 4 floats: one SSE/NEON register, or scalars
+ * on targets without SIMD. 8 accumulators + 2 B vectors fit in 16 registers. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+#endif
+
+/* C tile (mr x nr at c, row stride ldc) += alpha * ap . bp over kc steps;
+ * ap is [kc][MR], bp rows are NR wide at stride ldb. */
 static void micro_tile(int64_t kc, const float *ap, const float *bp, int64_t ldb,
                        float alpha, float *c, int64_t ldc, int64_t mr, int64_t nr)
 {
     float acc[MR][NR];
+#if defined(__GNUC__) && MR == 4 && NR == 8
+    v4f a00 = {0}, a01 = {0}, a10 = {0}, a11 = {0};
+    v4f a20 = {0}, a21 = {0}, a30 = {0}, a31 = {0};
+    for (int64_t p = 0; p < kc; p++) {
+        v4f b0 = v4_load(bp + p * ldb), b1 = v4_load(bp + p * ldb + 4);
+        const float *acol = ap + p * MR;
+        float x0 = acol[0], x1 = acol[1], x2 = acol[2], x3 = acol[3];
+        a00 += x0 * b0; a01 += x0 * b1;  /* scalar * vector broadcasts */
+        a10 += x1 * b0; a11 += x1 * b1;
+        a20 += x2 * b0; a21 += x2 * b1;
+        a30 += x3 * b0; a31 += x3 * b1;
+    }
+    memcpy(acc[0], &a00, 16); memcpy(acc[0] + 4, &a01, 16);
+    memcpy(acc[1], &a10, 16); memcpy(acc[1] + 4, &a11, 16);
+    memcpy(acc[2], &a20, 16); memcpy(acc[2] + 4, &a21, 16);
+    memcpy(acc[3], &a30, 16); memcpy(acc[3] + 4, &a31, 16);
+#else
     for (int r = 0; r < MR; r++)
         for (int j = 0; j < NR; j++) acc[r][j] = 0.0f;
     for (int64_t p = 0; p < kc; p++) {
@@ -86,13 +119,15 @@ static void micro_tile(int64_t kc, const float *ap, const float *bp, int64_t ldb
             for (int j = 0; j < NR; j++) acc[r][j] += av * brow[j];
         }
     }
+#endif
     for (int64_t r = 0; r < mr; r++)
         for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += alpha * acc[r][j];
 }
 
 /* Portable SGEMM (see kernels.h for the contract). OpenMP over blocks of MC
- * rows when not already inside a parallel region; each thread packs its own
- * panels into one buffer allocated per call. */
+ * rows when called outside any parallel construct (inside one it runs on the
+ * calling thread); each thread packs its panels into buffers allocated once
+ * per call. */
 void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, const float *b, float beta, float *c)
 {

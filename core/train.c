@@ -38,7 +38,12 @@ typedef struct trainer {
     nb_negatives neg;
     float *d_neg, *d_reg;           /* [max_batch][vdim] */
     nb_view view;                   /* host copy of the model's view + sync */
+    int profile;                    /* NB_PROFILE set: time the phases of a step */
+    double phase[6];                /* forward, negatives, loss, backward, adam, sync */
 } trainer;
+
+static const char *const phase_names[6] = { "forward", "negatives", "loss", "backward",
+                                            "adam", "sync" };
 
 /* nb_view.sync: make a row of the user or item table current. */
 static void view_sync(void *ctx, int which, int32_t row)
@@ -178,16 +183,22 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
     const nb_view *mv = NULL;
     nb_grads g;
 
+    double c0 = t->profile ? nb_now() : 0.0, c1;
+#define PHASE(i) do { if (t->profile) { c1 = nb_now(); t->phase[i] += c1 - c0; c0 = c1; } } while (0)
     if ((rc = t->mvt->forward(t->model, NB_MODE_TRAIN, batch, &mv, &perr)) != NB_OK) goto fail;
+    PHASE(0);
     t->view = *mv;
     if (t->opt && (t->ublock >= 0 || t->iblock >= 0)) {
         t->view.sync = view_sync;
         t->view.sync_ctx = t;
+        /* bring the batch's rows up to date (thread-safe per row) */
+        #pragma omp parallel for schedule(static) num_threads(t->in->threads)
         for (int32_t b = 0; b < B; b++) {
             view_sync(t, NB_USERS, batch->users[b]);
             view_sync(t, NB_ITEMS, batch->pos[b]);
         }
     }
+    PHASE(5);
     memset(&g, 0, sizeof g);
     if ((rc = t->mvt->grads(t->model, &g)) != NB_OK) goto fail;
 
@@ -195,6 +206,7 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
     t->neg.use_reg_vec = 0;
     t->neg.reg_rows = t->R;
     if ((rc = t->svt->negatives(t->sampler, batch, &t->view, &t->neg, &perr)) != NB_OK) goto fail;
+    PHASE(1);
 
     /* BPR on the final rows: mark the rows it writes, then accumulate */
     const int32_t vd = t->vdim, d = cfg->dim;
@@ -221,12 +233,16 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
                                    use_vec ? t->neg.reg_vec : NULL, t->view.user_ego,
                                    t->view.item_ego, g.user_ego->grad, g.item_ego->grad,
                                    use_vec ? t->d_reg : NULL, &reg_raw);
+    PHASE(2);
 
     if ((rc = t->svt->backward(t->sampler, batch, &t->view, t->d_neg, use_vec ? t->d_reg : NULL,
                                &g, &perr)) != NB_OK)
         goto fail;
     if ((rc = t->mvt->backward(t->model, batch, &perr)) != NB_OK) goto fail;
+    PHASE(3);
     optim_step(t->opt);
+    PHASE(4);
+#undef PHASE
 
     *loss = bpr + reg + t->neg.aux_loss + t->view.aux_loss;
     if (!is_finite(*loss))
@@ -322,6 +338,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     const nb_config *cfg = in->cfg;
     const nb_dataset *ds = in->ds;
     int rc = trainer_setup(&t, in, err);
+    const char *prof = getenv("NB_PROFILE");
+    t.profile = prof && *prof && strcmp(prof, "0");
     if (rc != NB_OK) goto out;
 
     int metric = 0, kidx = 0;
@@ -378,6 +396,14 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             break;
         }
         double train_s = nb_now() - t0;
+        if (t.profile) {
+            fprintf(stderr, "profile epoch %d:", epoch + 1);
+            for (int i = 0; i < 6; i++) {
+                fprintf(stderr, " %s %.3fs", phase_names[i], t.phase[i]);
+                t.phase[i] = 0.0;
+            }
+            fputc('\n', stderr);
+        }
         epoch_secs[epoch] = train_s;
         out->epochs_run = epoch + 1;
         double loss = n_steps ? loss_sum / (double)n_steps : 0.0;

@@ -225,9 +225,74 @@ static void check_inst(const char *name, const inst *t, int use_mask_b,
     csr_release(&want_hits);
 }
 
+/* Random (non-exact) floats: no reference, but every block size and thread
+ * count must give bit-identical metrics and hit lists. ~12% of the items are
+ * test items so that the hit lists carry the rank order of the top 50. */
+static void check_self_consistent(nb_rng *r)
+{
+    const int32_t nu = 150, ni = 5000, d = 64;
+    float *user = malloc(sizeof(float) * (size_t)nu * d);
+    float *item = malloc(sizeof(float) * (size_t)ni * d);
+    for (size_t q = 0; q < (size_t)nu * d; q++) user[q] = (float)(nb_rng_uniform(r) - 0.5);
+    for (size_t q = 0; q < (size_t)ni * d; q++) item[q] = (float)(nb_rng_uniform(r) - 0.5);
+    nb_csr truth;
+    truth.n_rows = nu;
+    truth.ptr = calloc((size_t)nu + 1, sizeof *truth.ptr);
+    truth.idx = malloc(sizeof(int32_t) * (size_t)nu * (ni / 8));
+    int64_t q = 0;
+    for (int32_t u = 0; u < nu; u++) {
+        for (int32_t g = 0; g < ni / 8; g++) truth.idx[q++] = g * 8 + (int32_t)nb_rng_below(r, 8);
+        truth.ptr[u + 1] = q;
+    }
+    truth.nnz = q;
+    static const int32_t blocks[] = {0, 1, 13, 150};
+    nb_metrics m0;
+    nb_hits h0;
+    memset(&h0, 0, sizeof h0);
+    int first = 1;
+    for (int b = 0; b < 4; b++)
+        for (int th = 1; th <= 2; th++) {
+            nb_eval_opts o;
+            memset(&o, 0, sizeof o);
+            o.n_ks = 2;
+            o.ks[0] = 10;
+            o.ks[1] = 50;
+            o.report_k = 50;
+            o.threads = th;
+            o.block_users = blocks[b];
+            nb_metrics m;
+            nb_hits h;
+            char *err = NULL;
+            int rc = eval_full_ranking(user, item, nu, ni, d, &truth, NULL, NULL, &o, &m,
+                                       &h, &err);
+            if (rc != NB_OK) {
+                ok(0, "float self-consistency block=%d threads=%d: %s", blocks[b], th, err);
+                free(err);
+                continue;
+            }
+            if (first) {
+                m0 = m;
+                h0 = h;
+                first = 0;
+                ok(h.nnz > 500, "float instance: %lld hits in the top 50", (long long)h.nnz);
+                continue;
+            }
+            ok(!memcmp(m.value, m0.value, sizeof m.value) && same_csr(&h, &h0),
+               "float block=%d threads=%d: bit-identical to block=0 threads=1",
+               blocks[b], th);
+            free(h.ptr);
+            free(h.idx);
+        }
+    free(h0.ptr);
+    free(h0.idx);
+    free(user);
+    free(item);
+    csr_release(&truth);
+}
+
 int main(void)
 {
-    tap_plan(6 * 8 + 2);
+    tap_plan(6 * 8 + 2 + 8);
     nb_rng r;
     nb_rng_seed(&r, 7, 1, 2);
     const int32_t ks3[3] = {1, 5, 20}, ks2[2] = {10, 3};
@@ -293,5 +358,7 @@ int main(void)
     free(err);
     csr_release(&full);
     free_inst(&c);
+
+    check_self_consistent(&r);
     return tap_done();
 }

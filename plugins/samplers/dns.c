@@ -71,7 +71,7 @@ static int dns_negatives(void *state, const nb_batch *batch, const nb_view *view
     const int32_t d = s->dim, M = s->M, B = batch->size;
     uint64_t drawn = 0, rejected = 0;
     int failed_user = -1;
-    #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected)
+    #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected) num_threads(s->h->threads)
     for (int32_t b = 0; b < B; b++) {
         nb_rng r;
         nb_draw_stats ds = { 0, 0 };

@@ -55,17 +55,29 @@ static int rns_negatives(void *state, const nb_batch *batch, const nb_view *view
 {
     rns_state *s = state;
     const int32_t d = s->dim;
+    uint64_t drawn = 0, rejected = 0;
+    int32_t failed_user = -1;
+    #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected) num_threads(s->h->threads)
     for (int32_t b = 0; b < batch->size; b++) {
         nb_rng r;
+        nb_draw_stats ds = { 0, 0 };
         nb_rng_seed(&r, batch->seed, (uint64_t)batch->epoch, (uint64_t)(batch->first + b));
-        int32_t i = nb_draw_uniform(&r, s->train, batch->users[b], &s->st.draws);
+        int32_t i = nb_draw_uniform(&r, s->train, batch->users[b], &ds);
+        drawn += ds.drawn;
+        rejected += ds.rejected;
         if (i < 0) {
-            *err = s->h->mprintf("rns: user %d has every item as a positive", batch->users[b]);
-            return NB_EINVAL;
+            failed_user = batch->users[b];
+            continue;
         }
         s->chosen[b] = out->item[b] = out->reg_items[b] = i;
         nb_view_sync(view, NB_ITEMS, i);
         memcpy(out->vec + (int64_t)b * d, view->item + (int64_t)i * d, (size_t)d * sizeof(float));
+    }
+    s->st.draws.drawn += drawn;
+    s->st.draws.rejected += rejected;
+    if (failed_user >= 0) {
+        *err = s->h->mprintf("rns: user %d has every item as a positive", failed_user);
+        return NB_EINVAL;
     }
     out->aux_loss = 0.0;
     return NB_OK;

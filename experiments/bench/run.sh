@@ -1,0 +1,66 @@
+#!/bin/sh
+# run.sh - `make bench`: seconds per epoch (median over several epochs), one
+# full evaluation and peak RSS for the configurations of the issues' benchmark
+# sections, on ../shared/data (NB_DATA_DIR overrides). Skips what is absent.
+# Usage: run.sh BUILDDIR SRCDIR [FILTER]   (FILTER: substring of the case names)
+# Environment: BENCH_EPOCHS (default 5), BENCH_THREADS (default 2).
+B=${1:-.}
+S=${2:-.}
+FILTER=${3:-${BENCH_FILTER:-}}
+DATA=${NB_DATA_DIR:-$S/../shared/data}
+EPOCHS=${BENCH_EPOCHS:-5}
+THREADS=${BENCH_THREADS:-2}
+T=$(mktemp -d "${TMPDIR:-/tmp}/nbbench.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+[ -d "$DATA" ] || { echo "bench: $DATA not found: nothing to measure"; exit 0; }
+echo "negbench benchmarks: $("$B/negbench" --version), $THREADS threads, $EPOCHS epochs each, $(date -u +%Y-%m-%d)"
+echo "| case | s/epoch (median) | epochs | eval s | peak RSS MiB |"
+echo "|---|---|---|---|---|"
+
+# case NAME DATASET-BLOCK MODEL-BLOCK SAMPLER-BLOCK TRAIN-EXTRA
+case_run() {
+  name=$1; data=$2; model=$3; sampler=$4; extra=$5
+  case "$name" in *"$FILTER"*) ;; *) return ;; esac
+  cat > "$T/$name.yaml" <<Y
+version: 1
+name: $name
+data: $data
+model: $model
+sampler: $sampler
+train: {epochs: $EPOCHS, batch_size: 2048, lr: 0.001, reg_weight: 1e-4, seed: 2020, threads: $THREADS $extra}
+eval: {every: 100000, topk: [20], metric: recall@20, patience: 100}
+Y
+  db="$T/$name.sqlite"
+  if ! "$B/negbench" run -q "$T/$name.yaml" --db "$db" > "$T/$name.out" 2> "$T/$name.err"; then
+    echo "| $name | failed: $(tail -n 1 "$T/$name.err") | | | |"
+    return
+  fi
+  sqlite3 -separator ' ' "$db" "select train_seconds from epoch order by train_seconds" > "$T/secs"
+  n=$(wc -l < "$T/secs")
+  med=$(awk -v n="$n" 'NR == int((n + 1) / 2) { printf "%.3f", $1 }' "$T/secs")
+  ev=$(sqlite3 "$db" "select printf('%.2f', eval_seconds) from epoch where eval_seconds > 0 order by epoch desc limit 1")
+  rss=$(sqlite3 "$db" "select printf('%.0f', peak_rss_bytes / 1048576.0) from run")
+  echo "| $name | $med | $n | ${ev:-} | $rss |"
+}
+
+G="{train: $DATA/gowalla-lightgcn/train.txt, test: $DATA/gowalla-lightgcn/test.txt, valid_share: 0.1}"
+ML="{train: $DATA/ml-100k/recbole/ml-100k.inter, split: ratio, ratio: [0.8, 0.1, 0.1]}"
+if [ -d "$DATA/gowalla-lightgcn" ]; then
+  case_run gowalla-mf-rns-dense "$G" "{name: mf, dim: 64}" "{name: rns}" ""
+  case_run gowalla-mf-rns-lazy "$G" "{name: mf, dim: 64}" "{name: rns}" ", adam: lazy"
+  case_run gowalla-mf-dns32 "$G" "{name: mf, dim: 64}" "{name: dns, M: 32}" ""
+  case_run gowalla-mf-ans32 "$G" "{name: mf, dim: 64}" "{name: ans, M: 32}" ""
+  case_run gowalla-lightgcn3-rns "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: rns}" ""
+  case_run gowalla-lightgcn3-dns32 "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: dns, M: 32}" ""
+  case_run gowalla-ngcf3-rns "$G" "{name: ngcf, dim: 64, layers: 3}" "{name: rns}" ""
+else
+  echo "bench: $DATA/gowalla-lightgcn absent: gowalla cases skipped"
+fi
+if [ -d "$DATA/ml-100k" ]; then
+  case_run ml100k-mf-dns32 "$ML" "{name: mf, dim: 64}" "{name: dns, M: 32}" ""
+  case_run ml100k-mf-ans32 "$ML" "{name: mf, dim: 64}" "{name: ans, M: 32}" ""
+fi
+case "eval" in *"$FILTER"*)
+  if [ -x "$B/tests/bench-eval" ]; then "$B/tests/bench-eval"; fi ;;
+esac
