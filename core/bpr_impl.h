@@ -1,7 +1,8 @@
 /*
  * bpr_impl.h - template body of bpr.h, included by bpr.c once per precision
- * with SUF (function suffix) and REAL (element type) defined. Sums are
- * accumulated in double in both instantiations.
+ * with SUF (function suffix) and REAL (element type) defined. Element-wise
+ * work is done in REAL (so the float instantiation vectorises); each row's
+ * dot product or squared norm is a REAL sum, and sums over rows are double.
  */
 #define NB_CAT_(a, b) a##_##b
 #define NB_CAT(a, b) NB_CAT_(a, b)
@@ -16,25 +17,27 @@ double NB_CAT(bpr_loss_grad, SUF)(int32_t B, int32_t d, const int32_t *users,
         const REAL *u = U + (int64_t)users[b] * d;
         const REAL *p = I + (int64_t)pos[b] * d;
         const REAL *n = neg + (int64_t)b * d;
-        double x = 0.0;
-        for (int32_t k = 0; k < d; k++) x += (double)u[k] * ((double)p[k] - (double)n[k]);
+        REAL xr = 0;
+        #pragma omp simd reduction(+ : xr)
+        for (int32_t k = 0; k < d; k++) xr += u[k] * (p[k] - n[k]);
+        double x = (double)xr;
         if (x_out) x_out[b] = x;
         /* sigma(x) computed without overflow for large |x| */
         double sig = x >= 0 ? 1.0 / (1.0 + exp(-x)) : exp(x) / (1.0 + exp(x));
         loss += -log(1e-10 + sig);
         /* dL/dx = -(1/B) sig (1 - sig) / (sig + 1e-10) */
-        double gx = -(sig * (1.0 - sig) / (sig + 1e-10)) / (double)B;
+        const REAL gx = (REAL)(-(sig * (1.0 - sig) / (sig + 1e-10)) / (double)B);
         if (gU) {
             REAL *gu = gU + (int64_t)users[b] * d;
-            for (int32_t k = 0; k < d; k++) gu[k] += (REAL)(gx * ((double)p[k] - (double)n[k]));
+            for (int32_t k = 0; k < d; k++) gu[k] += gx * (p[k] - n[k]);
         }
         if (gI) {
             REAL *gp = gI + (int64_t)pos[b] * d;
-            for (int32_t k = 0; k < d; k++) gp[k] += (REAL)(gx * (double)u[k]);
+            for (int32_t k = 0; k < d; k++) gp[k] += gx * u[k];
         }
         if (g_neg) {
             REAL *gn = g_neg + (int64_t)b * d;
-            for (int32_t k = 0; k < d; k++) gn[k] += (REAL)(-gx * (double)u[k]);
+            for (int32_t k = 0; k < d; k++) gn[k] -= gx * u[k];
         }
     }
     return loss / (double)B;
@@ -47,7 +50,10 @@ static double NB_CAT(gathered_sq, SUF)(const REAL *T, const int32_t *ids, int64_
     double s = 0.0;
     for (int64_t r = 0; r < n; r++) {
         const REAL *x = T + (int64_t)ids[r] * d;
-        for (int32_t k = 0; k < d; k++) s += (double)x[k] * (double)x[k];
+        REAL row = 0;
+        #pragma omp simd reduction(+ : row)
+        for (int32_t k = 0; k < d; k++) row += x[k] * x[k];
+        s += (double)row;
     }
     return s;
 }
@@ -56,10 +62,11 @@ static double NB_CAT(gathered_sq, SUF)(const REAL *T, const int32_t *ids, int64_
 static void NB_CAT(gathered_axpy, SUF)(REAL *g, const REAL *T, const int32_t *ids,
                                        int64_t n, int32_t d, double c)
 {
+    const REAL cr = (REAL)c;
     for (int64_t r = 0; r < n; r++) {
         const REAL *x = T + (int64_t)ids[r] * d;
         REAL *gx = g + (int64_t)ids[r] * d;
-        for (int32_t k = 0; k < d; k++) gx[k] += (REAL)(c * (double)x[k]);
+        for (int32_t k = 0; k < d; k++) gx[k] += cr * x[k];
     }
 }
 
@@ -75,7 +82,7 @@ double NB_CAT(reg_loss_grad, SUF)(int form, double weight, int32_t B, int32_t d,
     double sn = 0.0;
     int64_t nn = reg_vec ? (int64_t)B : (int64_t)B * R;
     if (reg_vec) {
-        for (int64_t i = 0; i < (int64_t)B * d; i++) sn += (double)reg_vec[i] * (double)reg_vec[i];
+        for (int64_t i = 0; i < (int64_t)B * d; i++) sn += (double)(reg_vec[i] * reg_vec[i]);
     } else {
         sn = NB_CAT(gathered_sq, SUF)(Iego, reg_items, nn, d);
     }
@@ -96,7 +103,7 @@ double NB_CAT(reg_loss_grad, SUF)(int form, double weight, int32_t B, int32_t d,
     if (reg_vec) {
         if (g_reg_vec)
             for (int64_t i = 0; i < (int64_t)B * d; i++)
-                g_reg_vec[i] += (REAL)(cn * (double)reg_vec[i]);
+                g_reg_vec[i] += (REAL)cn * reg_vec[i];
     } else if (gI && nn > 0) {
         NB_CAT(gathered_axpy, SUF)(gI, Iego, reg_items, nn, d, cn);
     }

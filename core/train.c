@@ -365,6 +365,19 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         double t0 = nb_now(), last_draw = 0.0, loss_sum = 0.0;
         int64_t n_steps = 0;
         shuffle_pairs(&t, epoch);
+        if (t.svt->epoch_begin) {
+            /* samplers that score outside the batch (SRNS) see current rows */
+            const nb_view *ev = NULL;
+            char *perr = NULL;
+            optim_flush(t.opt);
+            if (t.mvt->forward(t.model, NB_MODE_EVAL, NULL, &ev, &perr) != NB_OK ||
+                t.svt->epoch_begin(t.sampler, epoch, ev) != NB_OK) {
+                out->error = perr ? perr : nb_strf("sampler %s: epoch_begin failed at epoch %d",
+                                                   in->sampler->name, epoch + 1);
+                out->status = NB_RUN_FAILED;
+                break;
+            }
+        }
         for (int64_t first = 0; first < n; first += t.max_batch) {
             int32_t B = (int32_t)(n - first < t.max_batch ? n - first : t.max_batch);
             for (int32_t b = 0; b < B; b++) {

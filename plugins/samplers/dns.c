@@ -85,6 +85,7 @@ static int dns_negatives(void *state, const nb_batch *batch, const nb_view *view
             nb_view_sync(view, NB_ITEMS, i);
             const float *it = view->item + (int64_t)i * d;
             float sc = 0.0f;
+            #pragma omp simd reduction(+ : sc)
             for (int32_t k = 0; k < d; k++) sc += u[k] * it[k];
             if (best < 0 || sc > best_s) { best_s = sc; best = i; }
             if (sc < lo) lo = sc;
