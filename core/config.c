@@ -622,10 +622,31 @@ out:
     free(name);
 }
 
+/* eval.histogram_epochs: a list of distinct epochs >= 0 (0 = before training). */
+static void load_hist_epochs(cfg_ctx *c, const nb_node *n, nb_eval_cfg *e)
+{
+    int cap = (int)(sizeof e->hist_epochs / sizeof e->hist_epochs[0]);
+    if (n->kind != NB_NODE_SEQ) {
+        err_type(c, n, "a list of integers", "eval.histogram_epochs");
+        return;
+    }
+    if (n->n > cap) {
+        ERR_NODE(c, n, "eval.histogram_epochs takes at most %d epochs, got %d", cap, n->n);
+        return;
+    }
+    e->n_hist_epochs = 0;
+    for (int i = 0; i < n->n; i++) {
+        int32_t ep;
+        if (get_i32(c, n->items[i], "eval.histogram_epochs", 0, 1000000, &ep)) continue;
+        e->hist_epochs[e->n_hist_epochs++] = ep;
+    }
+}
+
 static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
 {
     static const char *const keys[] = {"every", "topk", "metric", "patience", "report_k",
-                                       "test_every_eval", NULL};
+                                       "test_every_eval", "histogram_epochs", "histogram_pairs",
+                                       "histogram_bins", NULL};
     const nb_node *metric = NULL, *report = NULL;
     int topk_ok = 0;
     if (!sect_is_map(c, m, "eval")) return;
@@ -640,6 +661,11 @@ static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
         else if (!strcmp(k, "report_k")) {
             if (!get_i32(c, v, "eval.report_k", 1, 10000, &e->opts.report_k)) report = v;
         } else if (!strcmp(k, "test_every_eval")) get_bool(c, v, "eval.test_every_eval", &e->test_every_eval);
+        else if (!strcmp(k, "histogram_epochs")) load_hist_epochs(c, v, e);
+        else if (!strcmp(k, "histogram_pairs"))
+            get_i32(c, v, "eval.histogram_pairs", 1, 100000000, &e->hist_pairs);
+        else if (!strcmp(k, "histogram_bins"))
+            get_i32(c, v, "eval.histogram_bins", 1, 100000, &e->hist_bins);
         else err_unknown(c, m, i, "in eval", keys);
     }
     if (topk_ok < 0) return; /* cross checks would only repeat the error */
@@ -681,6 +707,9 @@ static void config_defaults(nb_config *cfg)
     cfg->eval.every = 1;
     cfg->eval.patience = 10;
     cfg->eval.test_every_eval = 0;
+    cfg->eval.n_hist_epochs = 0;
+    cfg->eval.hist_pairs = 100000;
+    cfg->eval.hist_bins = 50;
     cfg->eval.opts.n_ks = 3;
     cfg->eval.opts.ks[0] = 10;
     cfg->eval.opts.ks[1] = 15;

@@ -75,6 +75,12 @@ typedef struct nb_eval_cfg {
     char *metric;            /* early-stopping metric on validation, "recall@20" */
     int32_t patience;        /* stop after this many evaluations without improvement (10) */
     int test_every_eval;     /* also compute test metrics at each evaluation (0) */
+    /* Score histograms of a seeded sample of unobserved (user, item) pairs
+     * (paper Fig. 1a-c) after the listed epochs (0 = before training). */
+    int n_hist_epochs;
+    int32_t hist_epochs[32];
+    int32_t hist_pairs;      /* sampled pairs (100000) */
+    int32_t hist_bins;       /* bins between the sample's min and max (50) */
 } nb_eval_cfg;
 
 typedef struct nb_config {

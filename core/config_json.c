@@ -178,6 +178,19 @@ static char *json_eval(const nb_eval_cfg *e)
     char *t = nb_strf("%s]", list);
     free(list);
     jobj_put(&o, "every", json_int(e->every));
+    if (e->n_hist_epochs > 0) { /* only when used: older run hashes stay valid */
+        char *eps = nb_strf("[");
+        for (int i = 0; i < e->n_hist_epochs; i++) {
+            char *u = nb_strf("%s%s%d", eps, i ? "," : "", (int)e->hist_epochs[i]);
+            free(eps);
+            eps = u;
+        }
+        char *u = nb_strf("%s]", eps);
+        free(eps);
+        jobj_put(&o, "histogram_bins", json_int(e->hist_bins));
+        jobj_put(&o, "histogram_epochs", u);
+        jobj_put(&o, "histogram_pairs", json_int(e->hist_pairs));
+    }
     jobj_put(&o, "metric", json_str(e->metric));
     jobj_put(&o, "patience", json_int(e->patience));
     jobj_put(&o, "report_k", json_int(e->opts.report_k));

@@ -312,9 +312,62 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* True when `epoch` (0 = before training) is listed in eval.histogram_epochs. */
+static int histogram_due(const nb_config *cfg, int32_t epoch)
+{
+    for (int i = 0; i < cfg->eval.n_hist_epochs; i++)
+        if (cfg->eval.hist_epochs[i] == epoch) return 1;
+    return 0;
+}
+
+/* Fig. 1a-c: scores of a seeded sample of unobserved (user, item) pairs, the
+ * same pairs at every epoch, binned between the sample's min and max and
+ * stored as score_histogram "unobserved_scores". */
+static int store_score_histogram(trainer *t, int32_t epoch, char **err)
+{
+    const nb_config *cfg = t->cfg;
+    const nb_dataset *ds = t->in->ds;
+    const nb_view *v = NULL;
+    char *perr = NULL;
+    int rc;
+    if (!t->in->store) return NB_OK;
+    optim_flush(t->opt);
+    if ((rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v, &perr)) != NB_OK) {
+        rc = nb_fail(err, rc, "%s", perr ? perr : "model forward failed");
+        free(perr);
+        return rc;
+    }
+    int32_t n = cfg->eval.hist_pairs, bins = cfg->eval.hist_bins;
+    float *score = nb_xmalloc((size_t)n * sizeof(float));
+    int64_t *count = nb_xcalloc((size_t)bins, sizeof(int64_t));
+    nb_rng r;
+    nb_rng_seed(&r, cfg->train.seed, 0x48495354ull /* "HIST" */, 0);
+    float lo = INFINITY, hi = -INFINITY;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t u, it;
+        do {
+            u = (int32_t)nb_rng_below(&r, (uint32_t)ds->n_users);
+            it = (int32_t)nb_rng_below(&r, (uint32_t)ds->n_items);
+        } while (csr_has(&ds->train, u, it));
+        score[i] = nb_dot(v->user + (int64_t)u * v->dim, v->item + (int64_t)it * v->dim, v->dim);
+        if (score[i] < lo) lo = score[i];
+        if (score[i] > hi) hi = score[i];
+    }
+    double width = hi > lo ? ((double)hi - lo) / bins : 1.0;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t b = (int32_t)(((double)score[i] - lo) / width);
+        count[b < bins ? b : bins - 1]++;
+    }
+    rc = store_histogram(t->in->store, t->in->run_id, epoch, "unobserved_scores", lo,
+                         hi > lo ? hi : lo + 1.0, bins, count, err);
+    free(score);
+    free(count);
+    return rc;
+}
+
 /* Copy the sampler's statistics into store form and write the epoch. */
 static int store_epoch_row(trainer *t, int32_t epoch, double loss, double train_s, double eval_s,
-                           const nb_metrics *valid, char **err)
+                           const nb_metrics *valid, const nb_metrics *test, char **err)
 {
     nb_stat_value sv[32];
     int n = 0;
@@ -325,7 +378,7 @@ static int store_epoch_row(trainer *t, int32_t epoch, double loss, double train_
     if (!t->in->store) return NB_OK;
     nb_epoch_record rec = {
         .epoch = epoch, .loss = loss, .train_seconds = train_s, .eval_seconds = eval_s,
-        .valid = valid, .test = NULL, .stats = sv, .n_stats = n,
+        .valid = valid, .test = test, .stats = sv, .n_stats = n,
     };
     return store_epoch(t->in->store, t->in->run_id, &rec, err);
 }
@@ -360,6 +413,11 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     int32_t since_best = 0, E = cfg->train.epochs;
     double *epoch_secs = nb_xcalloc((size_t)E, sizeof(double));
     int64_t step = 0, n = t.train.n_pairs;
+    if (histogram_due(cfg, 0) && (rc = store_score_histogram(&t, 0, &out->error)) != NB_OK) {
+        out->status = NB_RUN_FAILED;
+        E = 0;
+    }
+    rc = NB_OK;
 
     for (int32_t epoch = 0; epoch < E; epoch++) {
         double t0 = nb_now(), last_draw = 0.0, loss_sum = 0.0;
@@ -422,7 +480,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         double loss = n_steps ? loss_sum / (double)n_steps : 0.0;
 
         int evaluate_now = out->has_valid && ((epoch + 1) % cfg->eval.every == 0 || epoch + 1 == E);
-        nb_metrics vm;
+        nb_metrics vm, tm;
+        int have_test = 0;
         double eval_s = 0.0;
         int improved = 0;
         if (evaluate_now) {
@@ -430,6 +489,14 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, NULL, &out->error)) != NB_OK) {
                 out->status = NB_RUN_FAILED;
                 break;
+            }
+            if (cfg->eval.test_every_eval) {
+                if ((rc = evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
+                                   &tm, NULL, &out->error)) != NB_OK) {
+                    out->status = NB_RUN_FAILED;
+                    break;
+                }
+                have_test = 1;
             }
             eval_s = nb_now() - e0;
             double score = vm.value[metric][kidx];
@@ -451,7 +518,12 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs\n", epoch + 1, loss, train_s);
         }
         if ((rc = store_epoch_row(&t, epoch + 1, loss, train_s, eval_s, evaluate_now ? &vm : NULL,
-                                  &out->error)) != NB_OK) {
+                                  have_test ? &tm : NULL, &out->error)) != NB_OK) {
+            out->status = NB_RUN_FAILED;
+            break;
+        }
+        if (histogram_due(cfg, epoch + 1) &&
+            (rc = store_score_histogram(&t, epoch + 1, &out->error)) != NB_OK) {
             out->status = NB_RUN_FAILED;
             break;
         }
