@@ -14,6 +14,15 @@ double NB_CAT(bpr_loss_grad, SUF)(int32_t B, int32_t d, const int32_t *users,
 {
     double loss = 0.0;
     for (int32_t b = 0; b < B; b++) {
+        if (b + 6 < B) { /* the rows are random: fetch a few positives ahead */
+            const int32_t a = b + 6;
+            for (int32_t k = 0; k < d; k += 16) {
+                __builtin_prefetch(U + (int64_t)users[a] * d + k);
+                __builtin_prefetch(I + (int64_t)pos[a] * d + k);
+                if (gU) __builtin_prefetch(gU + (int64_t)users[a] * d + k, 1);
+                if (gI) __builtin_prefetch(gI + (int64_t)pos[a] * d + k, 1);
+            }
+        }
         const REAL *u = U + (int64_t)users[b] * d;
         const REAL *p = I + (int64_t)pos[b] * d;
         const REAL *n = neg + (int64_t)b * d;
@@ -49,6 +58,8 @@ static double NB_CAT(gathered_sq, SUF)(const REAL *T, const int32_t *ids, int64_
 {
     double s = 0.0;
     for (int64_t r = 0; r < n; r++) {
+        if (r + 6 < n)
+            for (int32_t k = 0; k < d; k += 16) __builtin_prefetch(T + (int64_t)ids[r + 6] * d + k);
         const REAL *x = T + (int64_t)ids[r] * d;
         REAL row = 0;
         #pragma omp simd reduction(+ : row)
@@ -64,6 +75,11 @@ static void NB_CAT(gathered_axpy, SUF)(REAL *g, const REAL *T, const int32_t *id
 {
     const REAL cr = (REAL)c;
     for (int64_t r = 0; r < n; r++) {
+        if (r + 6 < n)
+            for (int32_t k = 0; k < d; k += 16) {
+                __builtin_prefetch(T + (int64_t)ids[r + 6] * d + k);
+                __builtin_prefetch(g + (int64_t)ids[r + 6] * d + k, 1);
+            }
         const REAL *x = T + (int64_t)ids[r] * d;
         REAL *gx = g + (int64_t)ids[r] * d;
         for (int32_t k = 0; k < d; k++) gx[k] += cr * x[k];

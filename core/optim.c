@@ -227,6 +227,15 @@ static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
         #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (b->n_touched > 256)
         for (int64_t i = 0; i < b->n_touched; i++) {
             int64_t r = b->touched[i];
+            if (i + 4 < b->n_touched) { /* random rows: fetch ahead */
+                int64_t q = b->touched[i + 4] * c;
+                for (int64_t k = 0; k < c; k += 16) {
+                    __builtin_prefetch(b->value + q + k, 1);
+                    __builtin_prefetch(ab->m + q + k, 1);
+                    __builtin_prefetch(ab->v + q + k, 1);
+                    __builtin_prefetch(b->grad + q + k, 1);
+                }
+            }
             if (ab->row_t) catch_up_row(o, ab, r, t - 1);
             adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c, b->grad + r * c, c, b1,
                         b2, ss, bs, eps);
