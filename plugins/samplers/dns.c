@@ -79,16 +79,25 @@ static int dns_negatives(void *state, const nb_batch *batch, const nb_view *view
         const float *u = view->user + (int64_t)batch->users[b] * d;
         int32_t best = -1;
         float best_s = -INFINITY, lo = INFINITY;
-        for (int32_t m = 0; m < M; m++) {
-            int32_t i = nb_draw_uniform(&r, s->train, batch->users[b], &ds);
-            if (i < 0) { failed_user = batch->users[b]; break; }
-            nb_view_sync(view, NB_ITEMS, i);
-            const float *it = view->item + (int64_t)i * d;
-            float sc = 0.0f;
-            #pragma omp simd reduction(+ : sc)
-            for (int32_t k = 0; k < d; k++) sc += u[k] * it[k];
-            if (best < 0 || sc > best_s) { best_s = sc; best = i; }
-            if (sc < lo) lo = sc;
+        /* draw in chunks, prefetch the chunk's rows, then score them: the
+         * item rows are random, so their loads overlap instead of stalling */
+        int32_t ids[16];
+        for (int32_t m0 = 0; m0 < M && failed_user < 0; m0 += 16) {
+            int32_t n = M - m0 < 16 ? M - m0 : 16;
+            for (int32_t j = 0; j < n; j++) {
+                ids[j] = nb_draw_uniform(&r, s->train, batch->users[b], &ds);
+                if (ids[j] < 0) { failed_user = batch->users[b]; n = 0; break; }
+                for (int32_t k = 0; k < d; k += 16) __builtin_prefetch(view->item + (int64_t)ids[j] * d + k);
+            }
+            for (int32_t j = 0; j < n; j++) {
+                nb_view_sync(view, NB_ITEMS, ids[j]);
+                const float *it = view->item + (int64_t)ids[j] * d;
+                float sc = 0.0f;
+                #pragma omp simd reduction(+ : sc)
+                for (int32_t k = 0; k < d; k++) sc += u[k] * it[k];
+                if (best < 0 || sc > best_s) { best_s = sc; best = ids[j]; }
+                if (sc < lo) lo = sc;
+            }
         }
         drawn += ds.drawn;
         rejected += ds.rejected;
