@@ -16,7 +16,8 @@
 # with patience 4 (up to 25 epochs without improvement), at most 300 epochs.
 # Two-pass samplers use M = 16 candidates (SRNS: S1 = 16, V = 1000); ANS
 # gamma 0.1, eps 0.1; DENS gamma 0.3, warmup 100; graph backbones 3 layers.
-# Extra sampler parameters for every point: SAMPLER_EXTRA (e.g. "gamma: 0.01").
+# Extra sampler parameters for every point: SAMPLER_EXTRA (e.g. "augment: false");
+# ANS_M, ANS_GAMMA, ANS_EPS override ANS's M, gamma and eps (sensitivity studies).
 # Environment: NEGBENCH (binary, default ./negbench), NEGBENCH_DATA (data
 # root, default ../shared/data), DB (default results/paper.sqlite),
 # NAME (experiment name, default paper), THREADS (default 1).
@@ -48,7 +49,7 @@ sampler_block() {
     srns) echo "{name: srns, S1: 16, V: 1000$x}" ;;
     mixgcf) echo "{name: mixgcf, M: 16$x}" ;;
     dens) echo "{name: dens, M: 16, gamma: 0.3, warmup: 100$x}" ;;
-    ans) echo "{name: ans, M: 16, gamma: 0.1, eps: 0.1$x}" ;;
+    ans) echo "{name: ans, M: ${ANS_M:-16}, gamma: ${ANS_GAMMA:-0.1}, eps: ${ANS_EPS:-0.1}$x}" ;;
     *) echo "{name: $1$x}" ;;
   esac
 }
