@@ -14,6 +14,9 @@ enum { NB_EXIT_OK = 0, NB_EXIT_RUN_FAILED = 1, NB_EXIT_USAGE = 2, NB_EXIT_INTERR
 int cmd_run(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_data(int argc, char **argv);
+/* core/cmd_grid.c: the dry run of a grid, and negbench run on a grid file. */
+int cmd_grid(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Load the plugin search path; prints the error and returns non-zero. */
 int cli_load_plugins(nb_registry *reg);

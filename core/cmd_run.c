@@ -14,6 +14,7 @@
 #include "config.h"
 #include "dataset.h"
 #include "eval.h"
+#include "grid.h" /* grid files go to the sweep (cmd_grid.c) */
 #include "host.h"
 #include "kernels.h"
 #include "sha256.h"
@@ -107,6 +108,14 @@ static char *default_db_path(const nb_config *cfg)
 
 int cmd_run(int argc, char **argv)
 {
+    /* A grid file (grid/include/sampler_params/model_params) is a sweep. */
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--db") || !strcmp(argv[i], "-d") || !strcmp(argv[i], "--threads") ||
+            !strcmp(argv[i], "-t") || !strcmp(argv[i], "-j") || !strcmp(argv[i], "--jobs"))
+            i++; /* skip the option's value */
+        else if (argv[i][0] != '-' && grid_file_is_sweep(argv[i])) return cmd_sweep(argc, argv);
+    }
+
     static const struct option opts[] = {
         { "db", required_argument, 0, 'd' }, { "threads", required_argument, 0, 't' },
         { "force", no_argument, 0, 'f' },   { "quiet", no_argument, 0, 'q' },

@@ -32,20 +32,24 @@ typedef struct cfg_ctx {
     nb_diags *d;
 } cfg_ctx;
 
-static void err_at(cfg_ctx *c, int line, int col, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void err_at(cfg_ctx *c, int line, int col, const char *fmt, ...)
+/* file: the node's own file (an included one, set by core/grid.c), or NULL
+ * for the experiment file itself. */
+static void err_at_file(cfg_ctx *c, const char *file, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void err_at_file(cfg_ctx *c, const char *file, int line, int col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *m = nb_vstrf(fmt, ap);
     va_end(ap);
-    diags_add(c->d, c->file, line, col, "%s", m);
+    diags_add(c->d, file ? file : c->file, line, col, "%s", m);
     free(m);
 }
 
-#define ERR_NODE(c, n, ...) err_at((c), (n)->line, (n)->col, __VA_ARGS__)
-#define ERR_KEY(c, m, i, ...) err_at((c), (m)->key_line[i], (m)->key_col[i], __VA_ARGS__)
+#define err_at(c, line, col, ...) err_at_file((c), NULL, (line), (col), __VA_ARGS__)
+#define ERR_NODE(c, n, ...) err_at_file((c), (n)->file, (n)->line, (n)->col, __VA_ARGS__)
+#define ERR_KEY(c, m, i, ...) err_at_file((c), node_key_file((m), (i)), (m)->key_line[i], \
+                                          (m)->key_col[i], __VA_ARGS__)
 
 /* "a map", "a sequence", "an empty value", "a quoted string \"5\"" or
  * "\"ten\"" for type errors; malloc'd. */
@@ -283,7 +287,13 @@ static int get_path(cfg_ctx *c, const nb_node *n, const char *qname, char **out)
     if (get_string(c, n, qname, &raw)) goto out;
     if (!(exp = path_expand(c, n, qname))) goto out;
     free(*out);
-    *out = nb_path_join(c->dir, exp);
+    if (n->file) { /* a value from an included file: relative to that file */
+        char *dir = nb_dirname(n->file);
+        *out = nb_path_join(dir, exp);
+        free(dir);
+    } else {
+        *out = nb_path_join(c->dir, exp);
+    }
     if (stat(*out, &st) != 0 || !S_ISREG(st.st_mode)) {
         ERR_NODE(c, n, "data file not found: %s", *out);
         goto out;
@@ -753,7 +763,7 @@ static void config_validate(cfg_ctx *c, nb_config *cfg)
         } else if (!strcmp(k, "train")) load_train(c, n, &cfg->train);
         else if (!strcmp(k, "eval")) load_eval(c, n, &cfg->eval);
         else if (!strcmp(k, "grid"))
-            err_at(c, at.line, at.col, "grids are not supported yet: run one experiment per file");
+            err_at(c, at.line, at.col, "this file is a grid (a sweep of runs), not one run: negbench run and negbench grid expand it");
         else err_unknown(c, root, i, "at the top level", keys);
     }
     if (!seen_data)
@@ -811,6 +821,37 @@ out:
     if (diags->n > before) {
         config_free(cfg);
         return rc ? rc : NB_EINVAL;
+    }
+    return 0;
+}
+
+/* One resolved point of a grid (core/grid.c): like config_load, but from a
+ * tree already built. cfg takes root (freed with cfg, also on failure) and
+ * copies text (the grid file's, stored as the experiment's YAML); path names
+ * the grid file in diagnostics and the default experiment name. */
+int config_load_tree(const char *path, const char *text, nb_node *root, nb_config *cfg,
+                     nb_diags *diags)
+{
+    cfg_ctx c = {path, NULL, diags};
+    int before = diags->n;
+    memset(cfg, 0, sizeof *cfg);
+    config_defaults(cfg);
+    cfg->path = nb_xstrdup(path);
+    cfg->name = file_stem(path);
+    cfg->text = nb_xstrdup(text ? text : "");
+    cfg->root = root;
+    c.dir = nb_dirname(path);
+    if (!root || root->kind != NB_NODE_MAP) {
+        diags_add(diags, path, 1, 1, "the experiment is not a map of sections");
+        goto out;
+    }
+    check_duplicates(&c, root);
+    config_validate(&c, cfg);
+out:
+    free(c.dir);
+    if (diags->n > before) {
+        config_free(cfg);
+        return NB_EINVAL;
     }
     return 0;
 }

@@ -30,7 +30,18 @@ struct nb_node {
     nb_node **items;        /* SEQ items, or MAP values */
     char **keys;            /* MAP keys */
     int *key_line, *key_col;/* MAP key positions */
+    /* Grids (core/grid.c) merge trees of several files: the file of a node
+     * and of each map key, NULL meaning the experiment file itself. The
+     * strings are not owned by the tree; key_file (may be NULL) is. */
+    const char *file;
+    const char **key_file;
 };
+
+/* The file of key i of a MAP node (NULL: the experiment file). */
+static inline const char *node_key_file(const nb_node *m, int i)
+{
+    return m->key_file && m->key_file[i] ? m->key_file[i] : m->file;
+}
 
 /* Parse a YAML document; on a syntax error, *err is "file:line:col: ...". */
 int node_parse(const char *path, const char *text, nb_node **root, char **err);
@@ -103,6 +114,12 @@ typedef struct nb_config {
  * Returns 0, or NB_EINVAL with every problem in diags. */
 int config_load(const char *path, nb_config *cfg, nb_diags *diags);
 void config_free(nb_config *cfg);
+
+/* config_load for a tree built in memory (a grid point, core/grid.c): cfg
+ * takes root (freed by config_free, or at once on failure) and copies text;
+ * path is the grid file, for messages and the default name. */
+int config_load_tree(const char *path, const char *text, nb_node *root, nb_config *cfg,
+                     nb_diags *diags);
 
 /* Resolve a plugin's parameters from its YAML map against its schema:
  * defaults filled in, unknown keys, wrong types and out-of-range values

@@ -89,6 +89,32 @@ static const char *split_kind_name(int k)
     return k >= 0 && k < 4 ? n[k] : "?";
 }
 
+/* See dataset.h: the same bytes as load_files / synthetic_generate hash. */
+int dataset_checksum(const nb_data_spec *spec, char out[65], char **err)
+{
+    if (spec->synthetic) {
+        char *canon = synthetic_canonical(spec);
+        sha256_hex(canon, strlen(canon), out);
+        free(canon);
+        return NB_OK;
+    }
+    const char *paths[3] = {spec->train_path, spec->valid_path, spec->test_path};
+    nb_sha256 sh;
+    sha256_init(&sh);
+    if (!paths[0] || !*paths[0])
+        return nb_fail(err, NB_EINVAL, "data: no train_path given and synthetic is off");
+    for (int p = 0; p < 3; p++) {
+        char *buf = NULL;
+        size_t len = 0;
+        if (!paths[p]) continue;
+        if (nb_read_file(paths[p], &buf, &len, err) != 0) return NB_EINVAL;
+        sha256_update(&sh, buf, len);
+        free(buf);
+    }
+    sha256_final_hex(&sh, out);
+    return NB_OK;
+}
+
 /* Read, hash and parse the spec's files, then split. */
 static int load_files(const nb_data_spec *spec, nb_dataset *out, char **err)
 {

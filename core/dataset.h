@@ -79,6 +79,11 @@ typedef struct nb_dataset {
 
 /* Load and split. On failure *err names the file and line. */
 int dataset_load(const nb_data_spec *spec, nb_dataset *out, char **err);
+
+/* The checksum dataset_load would put in out->checksum (SHA-256 hex of the
+ * files' bytes, or of the generator's parameters), without parsing: for
+ * identifying grid runs before they load their data (core/sweep.c). */
+int dataset_checksum(const nb_data_spec *spec, char out[65], char **err);
 void dataset_free(nb_dataset *ds);
 
 /* Print users, items, interactions, density and per-split counts. */

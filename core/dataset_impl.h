@@ -91,6 +91,9 @@ void split_counts(int64_t n, const double ratio[3], int64_t cnt[3]);
 
 /* Generate the synthetic data set into d (train/valid/test, counts). */
 int synthetic_generate(const nb_data_spec *spec, nb_dataset *d, char **err);
+/* The generator parameters' canonical string, hashed into its checksum
+ * (malloc'd). */
+char *synthetic_canonical(const nb_data_spec *spec);
 
 /* Double the capacity of r (amortised O(1) appends). */
 static inline void rows_grow(nb_rows *r)

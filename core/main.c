@@ -21,6 +21,7 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  run FILE.yaml [--db PATH]   train and evaluate the experiment of FILE.yaml\n"
+          "  grid FILE.yaml [--db PATH]  expand and validate a grid; list its runs (dry run)\n"
           "  plugins                     list the models and samplers found, with parameters\n"
           "  data describe SPEC          statistics of a data set (YAML file, data file or dir)\n"
           "\n"
@@ -49,6 +50,7 @@ int main(int argc, char **argv)
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "grid")) return cmd_grid(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     fprintf(stderr, "negbench: unknown command \"%s\" (see negbench --help)\n", cmd);

@@ -71,7 +71,7 @@ static void heap_offer(kv *h, int32_t *n, int32_t k, double key, int32_t item)
 }
 
 /* Canonical parameter string hashed into the checksum (malloc'd). */
-static char *syn_canonical(const nb_data_spec *s)
+char *synthetic_canonical(const nb_data_spec *s)
 {
     return nb_strf("negbench-synthetic-v1 users=%d items=%d rank=%d per_user=%.17g "
                    "pop_skew=%.17g test_share=%.17g valid_share=%.17g seed=%llu",
@@ -174,7 +174,7 @@ int synthetic_generate(const nb_data_spec *spec, nb_dataset *d, char **err)
         split_carve_valid(&d->train, &d->valid, I, spec->valid_share, spec->seed);
     else
         pairs_to_csr(0, tu, ti, U, I, &d->valid, NULL);
-    canon = syn_canonical(spec);
+    canon = synthetic_canonical(spec);
     sha256_hex(canon, strlen(canon), d->checksum);
     d->source = nb_strf("synthetic: %d users, %d items, rank %d, ~%g per user, pop_skew %g, "
                         "test_share %g, valid_share %g, seed %llu",

@@ -259,6 +259,7 @@ void node_free(nb_node *n)
     free(n->keys);
     free(n->key_line);
     free(n->key_col);
+    free(n->key_file);
     free(n->text);
     free(n);
 }

@@ -1,0 +1,191 @@
+/*
+ * cmd_grid.c - `negbench grid FILE.yaml` (expand and validate a grid, list
+ * its runs: short hash, status in a store, the values that vary) and
+ * cmd_sweep, which `negbench run` calls for grid files (core/sweep.c runs
+ * the points in forked worker processes).
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+#include "config.h"
+#include "grid.h"
+#include "sweep.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void grid_usage(FILE *out)
+{
+    fputs("usage: negbench grid FILE.yaml [--db PATH] [--threads N]\n"
+          "\n"
+          "Expand and validate the grid of FILE.yaml (every point against the plugin\n"
+          "schemas) and list its runs without running them: the short hash that\n"
+          "identifies each run, and the parameters that vary. Nothing is written.\n"
+          "\n"
+          "  --db PATH      also show which runs are done in this store\n"
+          "  --threads N    as for negbench run (train.threads is part of a run's identity)\n"
+          "  -h, --help     this help\n", out);
+}
+
+static void sweep_usage(FILE *out)
+{
+    fputs("usage: negbench run GRID.yaml [-j N] [--threads T] [--db PATH] [--force]\n"
+          "                  [--fail-fast] [--quiet]\n"
+          "\n"
+          "Run every point of a grid file into one store, each in its own worker process:\n"
+          "done runs are skipped, unfinished ones restarted. One progress line per run;\n"
+          "the per-epoch lines go to <store>.logs/<hash>.log beside the store.\n"
+          "\n"
+          "  -j, --jobs N   worker processes (default 1)\n"
+          "  --threads T    threads per run (default: cores / N when train.threads is 0;\n"
+          "                 given here it overrides train.threads, as for single runs)\n"
+          "  --db PATH      results store (default: results/<experiment name>.sqlite)\n"
+          "  --force        run done runs again\n"
+          "  --fail-fast    start no run after the first failure\n"
+          "  -q, --quiet    no progress lines\n"
+          "  -h, --help     this help\n"
+          "\n"
+          "Exit status: 0 all runs done, 1 a run failed, 2 invalid grid (nothing run),\n"
+          "75 interrupted (run again to resume).\n", out);
+}
+
+static int parse_count(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Load plugins and the sweep; prints diagnostics. 0 or an exit status. */
+static int load(const char *path, int threads, nb_registry *reg, nb_sweep *sw)
+{
+    nb_diags d = {0};
+    if (cli_load_plugins(reg) != 0) return NB_EXIT_USAGE;
+    if (sweep_load(path, reg, threads, sw, &d) != 0) {
+        diags_print(&d, stderr);
+        diags_free(&d);
+        return NB_EXIT_USAGE;
+    }
+    return 0;
+}
+
+int cmd_grid(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
+        {"help", no_argument, 0, 'h'},     {0, 0, 0, 0},
+    };
+    const char *db = NULL;
+    int threads = -1, c, status;
+    nb_registry reg = {0};
+    nb_sweep sw;
+    char *err = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': db = optarg; break;
+        case 't':
+            if (parse_count(optarg, 0, 1024, &threads)) {
+                fprintf(stderr, "negbench grid: --threads takes 0 to 1024, got \"%s\"\n", optarg);
+                return NB_EXIT_USAGE;
+            }
+            break;
+        case 'h': grid_usage(stdout); return NB_EXIT_OK;
+        default: grid_usage(stderr); return NB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        grid_usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+    memset(&sw, 0, sizeof sw);
+    if ((status = load(argv[optind], threads, &reg, &sw))) goto out;
+    if (db && sweep_read_status(&sw, db, &err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        status = NB_EXIT_USAGE;
+        goto out;
+    }
+    int n_done = 0, n_unfinished = 0;
+    for (int i = 0; i < sw.n; i++)
+        if (sw.runs[i].dup_of < 0) {
+            n_done += sw.runs[i].status == 1;
+            n_unfinished += sw.runs[i].status == 2;
+        }
+    printf("%s: experiment %s, %d points (%s), %d distinct runs", sw.grid.path, sw.name, sw.n,
+           sw.grid.shape, sw.n_distinct);
+    if (db) printf("; in %s: %d done, %d unfinished", db, n_done, n_unfinished);
+    printf("\n");
+    for (int i = 0; i < sw.n; i++) {
+        const nb_sweep_run *r = &sw.runs[i];
+        static const char *const st[] = {"new", "done", "unfinished"};
+        char dup[32] = "";
+        if (r->dup_of >= 0) snprintf(dup, sizeof dup, "  (same run as #%d)", r->dup_of + 1);
+        printf("%5d  %.12s  %s%-10s  %s  %s %s%s\n", i + 1, r->hash, db ? "" : "",
+               db ? st[r->status] : "", *r->label ? r->label : "-", r->cfg.model,
+               r->cfg.sampler, dup);
+    }
+out:
+    sweep_free(&sw);
+    registry_free(&reg);
+    free(err);
+    return status;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"db", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
+        {"jobs", required_argument, 0, 'j'}, {"force", no_argument, 0, 'f'},
+        {"fail-fast", no_argument, 0, 'F'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},     {0, 0, 0, 0},
+    };
+    nb_sweep_opts o = {.jobs = 1};
+    int threads = -1, c, status;
+    nb_registry reg = {0};
+    nb_sweep sw;
+    char *db_default = NULL;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:t:j:fFqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd': o.db = optarg; break;
+        case 't':
+            if (parse_count(optarg, 0, 1024, &threads)) {
+                fprintf(stderr, "negbench run: --threads takes 0 to 1024, got \"%s\"\n", optarg);
+                return NB_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            if (parse_count(optarg, 1, 1024, &o.jobs)) {
+                fprintf(stderr, "negbench run: -j takes 1 to 1024, got \"%s\"\n", optarg);
+                return NB_EXIT_USAGE;
+            }
+            break;
+        case 'f': o.force = 1; break;
+        case 'F': o.fail_fast = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'h': sweep_usage(stdout); return NB_EXIT_OK;
+        default: sweep_usage(stderr); return NB_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        sweep_usage(stderr);
+        return NB_EXIT_USAGE;
+    }
+    memset(&sw, 0, sizeof sw);
+    if ((status = load(argv[optind], threads, &reg, &sw))) goto out;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cores < 1) cores = 1;
+    o.threads = threads > 0 ? threads : (int)(cores / o.jobs > 0 ? cores / o.jobs : 1);
+    if (!o.db) o.db = db_default = sweep_default_db(&sw);
+    status = sweep_execute(&sw, &o);
+out:
+    sweep_free(&sw);
+    registry_free(&reg);
+    free(db_default);
+    return status;
+}

@@ -1,0 +1,528 @@
+/*
+ * sweep.c - resolving, validating, identifying and running the points of a
+ * grid (see sweep.h). The parent never trains and never enters an OpenMP
+ * region (libgomp's pool does not survive fork); each run is a child that
+ * sets its thread counts, loads its data, opens the store and trains.
+ */
+#define _GNU_SOURCE
+#include "build_config.h"
+#include "sweep.h"
+#include "dataset.h"
+#include "host.h"
+#include "kernels.h"
+#include "sha256.h"
+#include "store.h"
+#include "train.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef NB_GIT_REVISION
+#define NB_GIT_REVISION "unknown"
+#endif
+
+/* ---- resolution and validation ---------------------------------------- */
+
+static const nb_plugin *find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
+                                    const char *name, const nb_node *map, nb_diags *d)
+{
+    const nb_plugin *p = registry_find(reg, kind, name);
+    if (p) return p;
+    const nb_node *n = map ? node_get(map, "name") : NULL;
+    const char *file = n && n->file ? n->file : cfg->path;
+    const char *near = registry_nearest(reg, kind, name);
+    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
+    if (near)
+        diags_add(d, file, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
+    else
+        diags_add(d, file, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
+    return NULL;
+}
+
+/* Every block of sampler_params / model_params names a known plugin. */
+static void check_block_names(const nb_registry *reg, const nb_node *b, int kind, nb_diags *d)
+{
+    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
+    for (int i = 0; b && b->kind == NB_NODE_MAP && i < b->n; i++) {
+        if (registry_find(reg, kind, b->keys[i])) continue;
+        const char *near = registry_nearest(reg, kind, b->keys[i]);
+        if (near)
+            diags_add(d, node_key_file(b, i), b->key_line[i], b->key_col[i],
+                      "%s_params: unknown %s \"%s\" (did you mean \"%s\"?)", what, what,
+                      b->keys[i], near);
+        else
+            diags_add(d, node_key_file(b, i), b->key_line[i], b->key_col[i],
+                      "%s_params: unknown %s \"%s\" (negbench plugins lists them)", what, what,
+                      b->keys[i]);
+    }
+}
+
+/* Resolve point i into run r; problems go to d. */
+static void resolve_point(nb_sweep *sw, int i, nb_diags *d)
+{
+    nb_sweep_run *r = &sw->runs[i];
+    nb_grid_point *pt = &sw->grid.points[i];
+    static const char *const mkeys[] = {"name", "dim", NULL};
+    static const char *const skeys[] = {"name", NULL};
+    r->label = pt->label;
+    r->dup_of = -1;
+    nb_node *tree = pt->tree;
+    pt->tree = NULL;
+    if (config_load_tree(sw->grid.path, sw->grid.text, tree, &r->cfg, d) != 0) return;
+    r->model = find_plugin(sw->reg, &r->cfg, NB_KIND_MODEL, r->cfg.model, r->cfg.model_params, d);
+    r->sampler = find_plugin(sw->reg, &r->cfg, NB_KIND_SAMPLER, r->cfg.sampler,
+                             r->cfg.sampler_params, d);
+    if (r->model) {
+        r->mvals = nb_xcalloc((size_t)schema_count(r->model->desc->params) + 1, sizeof *r->mvals);
+        config_plugin_values(&r->cfg, r->cfg.model_params, r->model->desc->name,
+                             r->model->desc->params, mkeys, r->mvals, d);
+    }
+    if (r->sampler) {
+        r->svals = nb_xcalloc((size_t)schema_count(r->sampler->desc->params) + 1,
+                              sizeof *r->svals);
+        config_plugin_values(&r->cfg, r->cfg.sampler_params, r->sampler->desc->name,
+                             r->sampler->desc->params, skeys, r->svals, d);
+    }
+}
+
+/* A small cache of data checksums by file triple (a grid reads few data sets). */
+typedef struct sum_cache {
+    int n;
+    char *key[64];
+    char sum[64][65];
+} sum_cache;
+
+static int data_sum(sum_cache *c, const nb_data_spec *s, char out[65], char **err)
+{
+    if (s->synthetic) return dataset_checksum(s, out, err);
+    char *key = nb_strf("%s\n%s\n%s", s->train_path ? s->train_path : "",
+                        s->valid_path ? s->valid_path : "", s->test_path ? s->test_path : "");
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->key[i], key)) {
+            memcpy(out, c->sum[i], 65);
+            free(key);
+            return 0;
+        }
+    int rc = dataset_checksum(s, out, err);
+    if (rc == 0 && c->n < 64) {
+        c->key[c->n] = key;
+        memcpy(c->sum[c->n++], out, 65);
+    } else {
+        free(key);
+    }
+    return rc;
+}
+
+int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *sw,
+               nb_diags *diags)
+{
+    nb_diags pd = {0};
+    sum_cache cache = {0};
+    int before = diags->n;
+    char *err = NULL;
+    memset(sw, 0, sizeof *sw);
+    sw->reg = reg;
+    if (grid_load(path, &sw->grid, diags) != 0) goto out;
+    check_block_names(reg, sw->grid.sampler_blocks, NB_KIND_SAMPLER, diags);
+    check_block_names(reg, sw->grid.model_blocks, NB_KIND_MODEL, diags);
+    sw->n = sw->grid.n_points;
+    sw->runs = nb_xcalloc((size_t)sw->n, sizeof *sw->runs);
+    for (int i = 0; i < sw->n; i++) {
+        resolve_point(sw, i, &pd);
+        diags_add_unique(diags, &pd);
+        diags_free(&pd);
+    }
+    if (diags->n > before) goto out;
+    sw->name = nb_xstrdup(sw->runs[0].cfg.name);
+    for (int i = 0; i < sw->n; i++) {
+        nb_sweep_run *r = &sw->runs[i];
+        char sum[65];
+        if (threads >= 0) r->cfg.train.threads = threads;
+        if (data_sum(&cache, &r->cfg.data, sum, &err) != 0) {
+            diags_add(diags, NULL, 0, 0, "%s", err);
+            free(err);
+            err = NULL;
+            continue;
+        }
+        memcpy(r->data_sum, sum, sizeof sum);
+        r->json = config_to_json(&r->cfg, sum, r->model->desc->params, r->mvals,
+                                 r->sampler->desc->params, r->svals);
+        sha256_hex(r->json, strlen(r->json), r->hash);
+        for (int j = 0; j < i && r->dup_of < 0; j++)
+            if (sw->runs[j].dup_of < 0 && !strcmp(sw->runs[j].hash, r->hash)) r->dup_of = j;
+        if (r->dup_of < 0) sw->n_distinct++;
+    }
+out:
+    for (int i = 0; i < cache.n; i++) free(cache.key[i]);
+    diags_free(&pd);
+    if (diags->n > before) {
+        sweep_free(sw);
+        return NB_EINVAL;
+    }
+    return 0;
+}
+
+void sweep_free(nb_sweep *sw)
+{
+    if (!sw) return;
+    for (int i = 0; i < sw->n; i++) {
+        config_free(&sw->runs[i].cfg);
+        free(sw->runs[i].mvals);
+        free(sw->runs[i].svals);
+        free(sw->runs[i].json);
+    }
+    free(sw->runs);
+    free(sw->name);
+    grid_free(&sw->grid);
+    memset(sw, 0, sizeof *sw);
+}
+
+char *sweep_default_db(const nb_sweep *sw)
+{
+    mkdir("results", 0777);
+    return nb_strf("results/%s.sqlite", sw->name);
+}
+
+int sweep_read_status(nb_sweep *sw, const char *db, char **err)
+{
+    struct stat st;
+    nb_store *s = NULL;
+    int rc = 0;
+    for (int i = 0; i < sw->n; i++) sw->runs[i].status = 0;
+    if (stat(db, &st) != 0) return 0;
+    if ((rc = store_open(db, &s, err)) != 0) return rc;
+    for (int i = 0; i < sw->n; i++) {
+        int64_t id;
+        int r = store_run_status(s, sw->runs[i].hash, &id, err);
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        sw->runs[i].status = r;
+    }
+    store_close(s);
+    return rc;
+}
+
+/* ---- execution -------------------------------------------------------- */
+
+static volatile sig_atomic_t sweep_stop;  /* parent: SIGINT/SIGTERM seen */
+static volatile sig_atomic_t child_stop;  /* child: stop at the next step */
+
+static void on_parent_signal(int sig) { sweep_stop = sig; }
+static void on_child_signal(int sig) { (void)sig; child_stop = 1; }
+
+/* <dir of db>/<stem of db>.logs (malloc'd). */
+static char *log_dir(const char *db)
+{
+    char *dir = nb_dirname(db);
+    const char *base = strrchr(db, '/');
+    base = base ? base + 1 : db;
+    const char *dot = strrchr(base, '.');
+    int len = dot && dot != base ? (int)(dot - base) : (int)strlen(base);
+    char *out = nb_strf("%s/%.*s.logs", dir, len, base);
+    free(dir);
+    return out;
+}
+
+static int32_t sampler_M(const nb_plugin_desc *d, const nb_value *v)
+{
+    for (int i = 0; d->params && d->params[i].name; i++)
+        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
+            return (int32_t)v[i].i;
+    return 1;
+}
+
+/* The whole life of one run in a child process; returns its exit status. */
+static int child_run(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opts *o)
+{
+    nb_store *store = NULL;
+    nb_dataset ds;
+    nb_train_out out;
+    char *err = NULL;
+    int have_ds = 0, have_out = 0, status = 1;
+    int64_t exp_id = 0, run_id = 0;
+    const nb_config *cfg = &r->cfg;
+    int threads = cfg->train.threads > 0 ? cfg->train.threads : o->threads;
+    char hostname[256] = "unknown";
+    memset(&ds, 0, sizeof ds);
+    memset(&out, 0, sizeof out);
+
+    nb_set_threads(threads);
+    gethostname(hostname, sizeof hostname - 1);
+    fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
+            cfg->model, cfg->sampler, threads);
+    if (store_open(o->db, &store, &err) != 0 ||
+        store_experiment(store, sw->name, sw->grid.text, &exp_id, &err) != 0)
+        goto fail;
+    int load_rc = dataset_load(&cfg->data, &ds, &err);
+    have_ds = load_rc == 0;
+    nb_run_info info = {
+        .experiment_id = exp_id, .config_json = r->json, .config_hash = r->hash,
+        .seed = (int64_t)cfg->train.seed, .model = r->model->desc->name,
+        .model_version = r->model->desc->version, .sampler = r->sampler->desc->name,
+        .sampler_version = r->sampler->desc->version,
+        .dataset = have_ds ? ds.source : "(not loaded)",
+        .data_checksum = have_ds ? ds.checksum : r->data_sum, .threads = threads, .host = hostname,
+        .git_revision = NB_GIT_REVISION, .negbench_version = PACKAGE_VERSION,
+    };
+    if (store_run_begin(store, &info, &run_id, &err) != 0) goto fail;
+    if (!have_ds) {
+        out.status = NB_RUN_FAILED;
+        out.error = err;
+        err = NULL;
+    } else {
+        fprintf(stderr, "data: %s: %d users, %d items\n", ds.source, ds.n_users, ds.n_items);
+        nb_train_in in = {
+            .cfg = cfg, .ds = &ds, .model = r->model->desc, .sampler = r->sampler->desc,
+            .model_values = r->mvals, .sampler_values = r->svals,
+            .batch_M = sampler_M(r->sampler->desc, r->svals), .threads = threads,
+            .store = store, .run_id = run_id, .verbose = 1, .stop = &child_stop,
+        };
+        if (train_run(&in, &out, &err) != 0) {
+            out.status = NB_RUN_FAILED;
+            if (!out.error) out.error = err, err = NULL;
+        }
+    }
+    have_out = 1;
+    static const char *const names[] = {"done", "failed", "interrupted"};
+    nb_run_result res = {
+        .status = names[out.status], .error = out.error, .best_epoch = out.best_epoch,
+        .epochs_run = out.epochs_run, .best_valid = out.has_valid ? &out.best_valid : NULL,
+        .best_test = out.status == NB_RUN_DONE ? &out.best_test : NULL,
+        .hits = out.status == NB_RUN_DONE ? &out.hits : NULL,
+        .report_k = cfg->eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
+    };
+    if (store_run_finish(store, run_id, &res, &err) != 0) goto fail;
+    if (out.status == NB_RUN_DONE) {
+        fprintf(stderr, "run %s: done, best epoch %d of %d\n", r->hash, out.best_epoch,
+                out.epochs_run);
+        status = 0;
+    } else if (out.status == NB_RUN_INTERRUPTED) {
+        fprintf(stderr, "run %s: interrupted after %d epochs\n", r->hash, out.epochs_run);
+        status = 75;
+    } else {
+        fprintf(stderr, "run %s: failed: %s\n", r->hash, out.error ? out.error : "?");
+        status = 1;
+    }
+    goto done;
+fail:
+    fprintf(stderr, "run %s: %s\n", r->hash, err ? err : "failed");
+    status = 1;
+done:
+    if (have_out) train_out_free(&out);
+    if (store) store_close(store);
+    if (have_ds) dataset_free(&ds);
+    free(err);
+    return status;
+}
+
+/* Fork the child of run r; its stdout and stderr go to its log. */
+static pid_t spawn(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opts *o,
+                   const char *logs)
+{
+    pid_t parent = getpid();
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid != 0) return pid;
+    /* child */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(75);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_child_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    char *log = nb_strf("%s/%.12s.log", logs, r->hash);
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        close(fd);
+    }
+    free(log);
+    int st = child_run(sw, r, o);
+    fflush(stdout);
+    fflush(stderr);
+    _exit(st);
+}
+
+/* Mark a run whose child died without finishing it as failed. */
+static void record_crash(const char *db, const nb_sweep_run *r, const char *why)
+{
+    nb_store *s = NULL;
+    char *err = NULL;
+    int64_t id = 0;
+    if (store_open(db, &s, &err) == 0 && store_run_status(s, r->hash, &id, &err) == 2) {
+        nb_run_result res = {.status = "failed", .error = why};
+        store_run_finish(s, id, &res, &err);
+    }
+    if (err) fprintf(stderr, "negbench: %s\n", err);
+    if (s) store_close(s);
+    free(err);
+}
+
+static char *fmt_secs(double s)
+{
+    if (s < 60) return nb_strf("%.1fs", s);
+    long t = (long)(s + 0.5);
+    if (t >= 3600) return nb_strf("%ldh%02ldm", t / 3600, (t / 60) % 60);
+    return nb_strf("%ldm%02lds", t / 60, t % 60);
+}
+
+int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
+{
+    nb_store *s = NULL;
+    char *err = NULL, *logs = log_dir(o->db);
+    int *todo = nb_xcalloc((size_t)sw->n + 1, sizeof *todo);
+    pid_t *pids = nb_xcalloc((size_t)o->jobs, sizeof *pids);
+    int *slot_run = nb_xcalloc((size_t)o->jobs, sizeof *slot_run);
+    double *slot_t0 = nb_xcalloc((size_t)o->jobs, sizeof *slot_t0);
+    int n_todo = 0, next = 0, running = 0, finished = 0, failed = 0, interrupted = 0;
+    int status = 0, already = 0;
+    int64_t exp_id;
+    struct sigaction sa, old_int, old_term;
+
+    if (mkdir(logs, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "negbench: cannot create %s: %s\n", logs, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    /* statuses, --force, and the experiment row, before any child starts */
+    if (store_open(o->db, &s, &err) != 0 ||
+        store_experiment(s, sw->name, sw->grid.text, &exp_id, &err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        status = 2;
+        goto out;
+    }
+    for (int i = 0; i < sw->n; i++) {
+        nb_sweep_run *r = &sw->runs[i];
+        int64_t id;
+        if (r->dup_of >= 0) continue;
+        int st = store_run_status(s, r->hash, &id, &err);
+        if (st < 0) {
+            fprintf(stderr, "%s\n", err);
+            status = 2;
+            goto out;
+        }
+        r->status = st;
+        if (st == 1 && o->force && store_run_reopen(s, r->hash, &err) != 0) {
+            fprintf(stderr, "%s\n", err);
+            status = 2;
+            goto out;
+        }
+        if (st == 1 && !o->force) already++;
+        else todo[n_todo++] = i;
+    }
+    store_close(s);
+    s = NULL;
+    if (!o->quiet)
+        fprintf(stderr, "sweep %s: %d runs (%d distinct), %d already done, %d to run, "
+                "-j %d x %d threads; store %s, logs %s/\n", sw->name, sw->n, sw->n_distinct,
+                already, n_todo, o->jobs, o->threads, o->db, logs);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_parent_signal; /* no SA_RESTART: waitpid returns EINTR */
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    sweep_stop = 0;
+    double t_start = nb_now();
+    int forwarded = 0;
+    while (running > 0 || (next < n_todo && !sweep_stop && !(o->fail_fast && failed))) {
+        while (running < o->jobs && next < n_todo && !sweep_stop && !(o->fail_fast && failed)) {
+            int k = 0;
+            while (pids[k]) k++;
+            const nb_sweep_run *r = &sw->runs[todo[next]];
+            pid_t pid = spawn(sw, r, o, logs);
+            if (pid < 0) {
+                fprintf(stderr, "negbench: fork: %s\n", strerror(errno));
+                sweep_stop = SIGTERM;
+                break;
+            }
+            pids[k] = pid;
+            slot_run[k] = todo[next++];
+            slot_t0[k] = nb_now();
+            running++;
+        }
+        if (sweep_stop && !forwarded) {
+            for (int k = 0; k < o->jobs; k++)
+                if (pids[k]) kill(pids[k], SIGTERM);
+            forwarded = 1;
+        }
+        if (!running) break;
+        int wst;
+        pid_t pid = waitpid(-1, &wst, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            fprintf(stderr, "negbench: waitpid: %s\n", strerror(errno));
+            status = 2;
+            break;
+        }
+        int k = 0;
+        while (k < o->jobs && pids[k] != pid) k++;
+        if (k == o->jobs) continue;
+        pids[k] = 0;
+        running--;
+        const nb_sweep_run *r = &sw->runs[slot_run[k]];
+        const char *what;
+        if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0) what = "done";
+        else if (WIFEXITED(wst) && WEXITSTATUS(wst) == 75) what = "interrupted", interrupted++;
+        else {
+            what = "FAILED", failed++;
+            if (WIFSIGNALED(wst)) {
+                char *why = nb_strf("the worker process was killed by signal %d", WTERMSIG(wst));
+                record_crash(o->db, r, why);
+                free(why);
+            } else if (WEXITSTATUS(wst) != 1) {
+                char *why = nb_strf("the worker process exited with status %d", WEXITSTATUS(wst));
+                record_crash(o->db, r, why);
+                free(why);
+            }
+        }
+        finished++;
+        if (!o->quiet) {
+            double el = nb_now() - t_start;
+            int left = n_todo - finished;
+            char *eta = fmt_secs(finished ? el / finished * left : 0);
+            char *took = fmt_secs(nb_now() - slot_t0[k]);
+            char *log = strcmp(what, "done") ? nb_strf("  (log %s/%.12s.log)", logs, r->hash)
+                                             : nb_xstrdup("");
+            fprintf(stderr, "[%*d/%d] %-11s %s  %.12s  %s  ETA %s%s\n",
+                    (int)snprintf(NULL, 0, "%d", sw->n_distinct), already + finished,
+                    sw->n_distinct, what, took, r->hash, *r->label ? r->label : "-", eta, log);
+            free(log);
+            free(eta);
+            free(took);
+        }
+    }
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (status == 0) {
+        int not_started = n_todo - next;
+        printf("sweep %s: %d done (%d before), %d failed, %d interrupted, %d not started; store %s\n",
+               sw->name, already + finished - failed - interrupted, already, failed,
+               interrupted, not_started, o->db);
+        status = sweep_stop || interrupted ? 75 : failed || not_started ? 1 : 0;
+    }
+out:
+    if (s) store_close(s);
+    free(err);
+    free(logs);
+    free(todo);
+    free(pids);
+    free(slot_run);
+    free(slot_t0);
+    return status;
+}

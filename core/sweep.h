@@ -1,0 +1,72 @@
+/*
+ * sweep.h - the runs of a grid: resolution and validation of every point
+ * against the plugin schemas, identities (hash of the canonical JSON, as
+ * `negbench run`), their status in a store, and their execution by forked
+ * worker processes (`negbench run GRID.yaml -j N`).
+ *
+ * Execution: every run is one child process (fork, no exec) that opens the
+ * store itself, writes its per-epoch lines to <store dir>/<store stem>.logs/
+ * <hash12>.log and exits 0 (done), 1 (failed: the error is stored on the run)
+ * or 75 (interrupted). Children die with the parent (PR_SET_PDEATHSIG), and
+ * the store commits whole epochs, so a sweep killed at any point (even
+ * SIGKILL) resumes with every run present exactly once: done runs are
+ * skipped, unfinished ones restart from scratch under the same id.
+ */
+#ifndef NB_SWEEP_H
+#define NB_SWEEP_H
+
+#include "config.h"
+#include "grid.h"
+#include "plugin_loader.h"
+
+typedef struct nb_sweep_run {
+    nb_config cfg;               /* the resolved configuration (owns its tree) */
+    const nb_plugin *model, *sampler;
+    nb_value *mvals, *svals;     /* plugin parameters, one per schema entry */
+    char *json;                  /* canonical JSON (config_to_json) */
+    char hash[65];               /* SHA-256 hex of json */
+    char data_sum[65];           /* the data's checksum (dataset_checksum) */
+    const char *label;           /* the point's axis values (owned by the grid) */
+    int dup_of;                  /* index of the first identical run, or -1 */
+    int status;                  /* in the store: 0 absent, 1 done, 2 unfinished */
+} nb_sweep_run;
+
+typedef struct nb_sweep {
+    nb_grid grid;
+    const nb_registry *reg;      /* not owned */
+    int n;                       /* one run per grid point */
+    nb_sweep_run *runs;
+    int n_distinct;              /* runs with dup_of < 0 */
+    char *name;                  /* the experiment name */
+} nb_sweep;
+
+/* Expand path, validate every point (host keys, plugins, plugin parameters,
+ * per-plugin blocks) and hash each run. threads >= 0 overrides train.threads
+ * (as negbench run --threads: it is part of the identity). Returns 0, or
+ * NB_EINVAL with every distinct problem in diags (sw freed). */
+int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *sw,
+               nb_diags *diags);
+void sweep_free(nb_sweep *sw);
+
+/* results/<name>.sqlite (creating results/); malloc'd. */
+char *sweep_default_db(const nb_sweep *sw);
+
+/* Fill runs[].status from the store at db (opened, not created, if absent:
+ * every status 0). */
+int sweep_read_status(nb_sweep *sw, const char *db, char **err);
+
+typedef struct nb_sweep_opts {
+    const char *db;              /* the store */
+    int jobs;                    /* worker processes (>= 1) */
+    int threads;                 /* per run when train.threads is 0 (>= 1) */
+    int force;                   /* re-run done runs */
+    int fail_fast;               /* stop starting runs after a failure */
+    int quiet;                   /* no progress lines */
+} nb_sweep_opts;
+
+/* Run every distinct run not done (all with force), jobs at a time. One
+ * progress line per finished run on stderr. Returns the exit status: 0 all
+ * done, 1 some failed, 75 interrupted (SIGINT/SIGTERM), 2 store errors. */
+int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o);
+
+#endif /* NB_SWEEP_H */
