@@ -282,7 +282,7 @@ static const char *grid_keep_file(nb_grid *g, const char *path)
  * reported). at: the include's node in the including file (NULL for the
  * top file); chain: the files being read, for cycles. */
 static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int depth,
-                          const char **chain)
+                          const char **chain /* real paths */)
 {
     char *text = NULL, *err = NULL, *dir = NULL;
     nb_node *root = NULL, *base = NULL;
@@ -334,8 +334,9 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
                 break;
             }
             char *sub_path = nb_path_join(dir, p->text);
-            for (int k = 0; k <= depth && !bad; k++)
-                if (!strcmp(chain[k], sub_path)) {
+            char *real = realpath(sub_path, NULL);
+            for (int k = 0; k <= depth && !bad && real; k++)
+                if (!strcmp(chain[k], real)) {
                     GERR_NODE(c->d, p, "include cycle: %s is already being read", sub_path);
                     bad = 1;
                 }
@@ -344,12 +345,13 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
                 bad = 1;
             }
             if (!bad) {
-                chain[depth + 1] = sub_path;
+                chain[depth + 1] = real ? real : sub_path;
                 nb_node *sub = load_file(c, sub_path, p, depth + 1, chain);
                 if (!sub) bad = 1;
                 else if (!base) base = sub;
                 else merge_into(base, sub), node_free(sub);
             }
+            free(real);
             free(sub_path);
         }
         node_free(inc);
@@ -660,7 +662,8 @@ int grid_load(const char *path, nb_grid *g, nb_diags *diags)
 
     memset(g, 0, sizeof *g);
     g->path = nb_xstrdup(path);
-    chain[0] = path;
+    char *real = realpath(path, NULL);
+    chain[0] = real ? real : path;
     if (!(base = load_file(&c, path, NULL, 0, chain))) goto out;
     int gi = map_find(base, "grid");
     g->is_grid = gi >= 0;
@@ -719,6 +722,7 @@ out:
     node_free(gridn);
     axes_free(ax);
     free(ax);
+    free(real);
     if (diags->n > before) {
         grid_free(g);
         return NB_EINVAL;

@@ -1,0 +1,129 @@
+#!/bin/sh
+# e2e-grid.sh - grids end to end on synthetic data: the dry run, a sweep of
+# 6 runs with -j 2 killed with SIGKILL mid-way and resumed (every run exactly
+# once, whole epochs only, final metrics bit-identical to an uninterrupted
+# sweep), skipping done runs, per-run logs, a failing run that does not stop
+# the others (exit 1), --fail-fast, and an invalid grid (exit 2, no store).
+# TAP output.
+
+B=${NB_BUILDDIR:-.}
+NB="$B/negbench"
+T=$(mktemp -d "${TMPDIR:-/tmp}/nbgrid.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+q() { sqlite3 "$1" "$2"; }
+
+cat > "$T/g.yaml" <<'Y'
+version: 1
+name: e2e-grid
+data:
+  synthetic: {users: 900, items: 500, rank: 6, per_user: 20}
+model: {name: mf, dim: 16}
+sampler: {name: rns}
+train: {epochs: 16, lr: 0.01, batch_size: 512, threads: 1}
+eval: {every: 1, topk: [10, 20], metric: recall@20, patience: 100}
+grid:
+  product:
+    sampler.name: [rns, dns]
+  seeds: [1, 2, 3]
+sampler_params:
+  dns: {M: 8}
+Y
+
+"$NB" grid "$T/g.yaml" >"$T/dry" 2>"$T/err"
+ok $? "negbench grid: the dry run exits 0"
+[ "$(grep -c '^ *[0-9]  [0-9a-f]\{12\}  ' "$T/dry")" -eq 6 ]
+ok $? "... and lists 6 runs with their short hashes"
+grep -q "sampler.name=dns seed=3" "$T/dry"; ok $? "... with the values that vary"
+[ ! -e results ] || [ ! -e results/e2e-grid.sqlite ]; ok $? "... and writes no store"
+
+# the uninterrupted reference sweep
+"$NB" run "$T/g.yaml" -j 2 --db "$T/ref.sqlite" >"$T/out" 2>"$T/err"
+ok $? "a sweep of 6 runs with -j 2 exits 0"
+[ "$(grep -c '^\[[1-6]/6\] done' "$T/err")" -eq 6 ]; ok $? "... one progress line per finished run"
+sed 's/^/# /' "$T/err" | tail -2
+[ "$(q "$T/ref.sqlite" "select count(*) from run where status='done'")" -eq 6 ]
+ok $? "... 6 runs done in the store"
+[ "$(ls "$T/ref.logs" | wc -l)" -eq 6 ] && grep -q "^epoch   16" "$T"/ref.logs/*.log
+ok $? "... one log per run beside the store, with the per-epoch lines"
+
+"$NB" run "$T/g.yaml" -j 2 --db "$T/ref.sqlite" >"$T/out" 2>"$T/err"
+ok $? "running the sweep again exits 0"
+grep -q "6 already done, 0 to run" "$T/err"; ok $? "... and runs nothing"
+"$NB" grid "$T/g.yaml" --db "$T/ref.sqlite" >"$T/dry" 2>&1
+[ "$(grep -c '  done  ' "$T/dry")" -eq 6 ]; ok $? "negbench grid --db shows the 6 runs done"
+
+# kill -9 mid-way, then resume
+"$NB" run "$T/g.yaml" -j 2 --db "$T/k.sqlite" >"$T/out" 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 300 ]; do
+  d=$(q "$T/k.sqlite" "select count(*) from run where status='done'" 2>/dev/null)
+  e=$(q "$T/k.sqlite" "select count(*) from epoch e join run r on r.id=e.run_id where r.status='running'" 2>/dev/null)
+  [ "${d:-0}" -ge 1 ] && [ "${e:-0}" -ge 3 ] && break
+  sleep 0.05; i=$((i + 1))
+done
+kill -KILL $pid
+wait $pid 2>/dev/null
+sleep 0.5
+e1=$(q "$T/k.sqlite" "select count(*) from epoch")
+sleep 0.5
+e2=$(q "$T/k.sqlite" "select count(*) from epoch")
+[ "$e1" -eq "$e2" ]; ok $? "SIGKILL of the sweep stops its workers too ($e1 epochs, no more)"
+running=$(q "$T/k.sqlite" "select count(*) from run where status='running'")
+done_k=$(q "$T/k.sqlite" "select count(*) from run where status='done'")
+[ "$running" -ge 1 ] && [ "$done_k" -lt 6 ]
+ok $? "the killed sweep left unfinished runs ($done_k done, $running running)"
+"$NB" run "$T/g.yaml" -j 2 --db "$T/k.sqlite" >"$T/out" 2>"$T/err"
+ok $? "the resumed sweep exits 0"
+grep -q "$done_k already done" "$T/err"; ok $? "... skipping the $done_k runs already done"
+[ "$(q "$T/k.sqlite" "select count(*), count(distinct config_hash), sum(status='done') from run")" = "6|6|6" ]
+ok $? "every run present exactly once, all done"
+bad=$(q "$T/k.sqlite" "select count(*) from run r where (select count(*) from epoch e where e.run_id=r.id) != 16 or (select count(distinct epoch) from epoch e where e.run_id=r.id) != 16 or (select count(*) from epoch_metric m where m.run_id=r.id) != 16 * 10")
+[ "$bad" -eq 0 ]; ok $? "every run has its 16 epochs once, each with its metrics"
+fm="select r.config_hash, f.split, f.metric, f.k, printf('%.17g', f.value) from final_metric f join run r on r.id=f.run_id order by 1, 2, 3, 4"
+q "$T/ref.sqlite" "$fm" > "$T/fm.ref"
+q "$T/k.sqlite" "$fm" > "$T/fm.k"
+[ "$(wc -l < "$T/fm.ref")" -ge 60 ] && cmp -s "$T/fm.ref" "$T/fm.k"
+ok $? "final metrics bit-identical to the uninterrupted sweep ($(wc -l < "$T/fm.ref") rows)"
+ep="select r.config_hash, e.epoch, printf('%.17g', e.loss) from epoch e join run r on r.id=e.run_id order by 1, 2"
+[ "$(q "$T/ref.sqlite" "$ep" | cksum)" = "$(q "$T/k.sqlite" "$ep" | cksum)" ]
+ok $? "... and so are the per-epoch losses"
+
+# a failing run does not stop the others; --fail-fast does
+printf '0 1 2\n1 2 x\n' > "$T/bad.txt"
+printf '0 3\n1 0\n' > "$T/bad-test.txt"
+cat > "$T/f.yaml" <<'Y'
+version: 1
+name: e2e-fail
+data: {train: bad.txt, test: bad-test.txt}
+model: {name: mf, dim: 8}
+sampler: {name: rns}
+train: {epochs: 2, threads: 1}
+grid:
+  product:
+    data: [{train: bad.txt, test: bad-test.txt}, {synthetic: {users: 100, items: 50}}]
+Y
+"$NB" run "$T/f.yaml" --db "$T/f.sqlite" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ]; ok $? "a sweep with a failing run exits 1"
+[ "$(q "$T/f.sqlite" "select group_concat(status, ',') from (select status from run order by id)")" = "failed,done" ]
+ok $? "... the failed run is recorded and the next one still ran"
+q "$T/f.sqlite" "select error from run where status='failed'" | grep -q "bad.txt:2"
+ok $? "... with its error (file:line) stored"
+grep -q "FAILED" "$T/err"; ok $? "... and its progress line says FAILED"
+"$NB" run "$T/f.yaml" --db "$T/ff.sqlite" --fail-fast >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && [ "$(q "$T/ff.sqlite" "select count(*) from run")" -eq 1 ]
+ok $? "--fail-fast starts no run after the first failure"
+
+# an invalid grid: exit 2, every problem, nothing written
+sed -e 's/\[rns, dns\]/[rns, dnss]/' -e 's/seeds: \[1, 2, 3\]/seeds: [1, x]/' "$T/g.yaml" > "$T/bad.yaml"
+"$NB" run "$T/bad.yaml" --db "$T/bad.sqlite" >"$T/out" 2>"$T/err"
+[ $? -eq 2 ] && [ ! -e "$T/bad.sqlite" ]; ok $? "an invalid grid exits 2 and writes no store"
+[ "$(wc -l < "$T/err")" -ge 1 ] && grep -q "^$T/bad.yaml:[0-9]*:[0-9]*: " "$T/err"
+ok $? "... with file:line:col messages"
+sed 's/^/# /' "$T/err"
+
+echo "1..$n"
+[ $fails -eq 0 ]
