@@ -3,8 +3,7 @@
  * gating and factor-aware selection; official code Riwei-HEU/DENS @4c32d72,
  * spec ../shared/specs/samplers.md §8). The math lives in dens_impl.h; this
  * file holds the state, the candidate draws, the statistics and the glue to
- * the host. MF only (one layer; per-layer selection on graph backbones is not
- * implemented).
+ * the host. It runs on MF views (n_layers 0) and on graph views (below).
  *
  * Per step, for each positive (u, p): M uniform candidates (redrawn while a
  * training positive) from the stream nb_rng_seed(seed, epoch, first + b);
@@ -20,6 +19,20 @@
  * gates (W/b for user_gate, item_gate, pos_gate, neg_gate: DENSE blocks owned
  * here). K = 1 (the host's BPR is single-negative); the template supports K.
  *
+ * Graph views (L = n_layers > 0, stacks [n][L+1][d], mean or sum pooling read
+ * off the view by view_layers.h; concat views are refused, because the gates
+ * are d x d with d the view's width). As the official code with
+ * context_hops = L: the gates run per layer with shared weights and each
+ * layer picks its own m*_l = first argmax_m u^(l) . ((1 - beta) n^(l)_m -
+ * g_n^(l)_m * n^(l)_m) with that layer's u^(l) (not pooled). The negative is
+ * pool_l(n^(l)_{m*_l}) of the raw picks; d_neg goes into layer l of item
+ * n_{m*_l} with weight c (1/(L+1) mean, 1 sum) through g->item_layers. The
+ * gating loss runs the gates per layer on the picks and pools the gated
+ * vectors (dens_aux_graph_one); its gradient goes into the layer rows of u, p
+ * and the picks (g->user_layers, g->item_layers) and into the gates.
+ * reg_items and out->item hold the layer-0 pick (the regulariser is on the
+ * ego rows). L <= NB_VIEW_MAX_LAYERS.
+ *
  * Statistics (epoch_stats, reset after each call):
  *   reject_rate    redrawn / drawn candidates over the epoch
  *   cand_max_norm  per positive, the max of its first-pass candidate scores
@@ -31,6 +44,7 @@
  *   cand_min_norm  the same for the min
  */
 #include "negbench/plugin.h"
+#include "view_layers.h"
 
 #define REAL float
 #define SUF f32
@@ -69,9 +83,18 @@ typedef struct dens_state {
     int32_t *chosen;              /* [B] index m* */
     int32_t *neg;                 /* [B] chosen item id */
     double *lossb, *tb;           /* [B], [B][4] */
-    float *gu, *gp, *gn, *ga, *gc, *pr; /* [B][d] each (K = 1) */
+    float *gu, *gp, *gn, *ga, *gc, *pr; /* [B][NL][d] each (K = 1; MF uses [B][d]) */
     double *sel_work, *aux_work;  /* [nt][...] */
-    const float **nk;             /* [nt] */
+    const float **nk;             /* [nt][3 NL] */
+    /* graph views (NL = NB_VIEW_MAX_LAYERS + 1 slots per positive): rows of
+     * the stacks seen as tables of d-wide rows (node r, layer l -> r nl + l) */
+    int32_t *uidx, *pidx, *nidx;  /* [B][nl] rows of u^(l), p^(l), the layer-l pick */
+    int32_t *candl;               /* [B][nl][M] candidate rows per layer */
+    int32_t *chosenl;             /* [B][nl] m*_l */
+    int32_t *negl;                /* [B][nl] item picked at layer l */
+    double *lscores;              /* [B][nl][M] */
+    nb_view_layers vl;            /* pooling of the last graph batch */
+    int graph;                    /* the last batch came from a graph view */
     int have_aux;                 /* the aux gradients of the last batch are pending */
     int32_t last_B;
     /* epoch counters */
@@ -94,6 +117,7 @@ static void dens_free(void *state)
     f(s->chosen); f(s->neg); f(s->lossb); f(s->tb);
     f(s->gu); f(s->gp); f(s->gn); f(s->ga); f(s->gc); f(s->pr);
     f(s->sel_work); f(s->aux_work); f((void *)s->nk);
+    f(s->uidx); f(s->pidx); f(s->nidx); f(s->candl); f(s->chosenl); f(s->negl); f(s->lscores);
     f(s);
 }
 
@@ -150,18 +174,29 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->neg = h->alloc(B * sizeof(int32_t));
     s->lossb = h->alloc(B * sizeof(double));
     s->tb = h->alloc(B * 4 * sizeof(double));
-    s->gu = h->alloc(B * d * sizeof(float));
-    s->gp = h->alloc(B * d * sizeof(float));
-    s->gn = h->alloc(B * d * sizeof(float));
-    s->ga = h->alloc(B * d * sizeof(float));
-    s->gc = h->alloc(B * d * sizeof(float));
-    s->pr = h->alloc(B * d * sizeof(float));
+    size_t NL = NB_VIEW_MAX_LAYERS + 1;
+    s->gu = h->alloc(B * NL * d * sizeof(float));
+    s->gp = h->alloc(B * NL * d * sizeof(float));
+    s->gn = h->alloc(B * NL * d * sizeof(float));
+    s->ga = h->alloc(B * NL * d * sizeof(float));
+    s->gc = h->alloc(B * NL * d * sizeof(float));
+    s->pr = h->alloc(B * NL * d * sizeof(float));
     s->sel_work = h->alloc(nt * (size_t)dens_select_work_size(dim) * sizeof(double));
-    s->aux_work = h->alloc(nt * (size_t)dens_aux_work_size(dim, 1) * sizeof(double));
-    s->nk = h->alloc(nt * sizeof(float *));
+    size_t aw = (size_t)dens_aux_work_size(dim, 1);
+    size_t gws = (size_t)dens_aux_graph_work_size(dim, (int32_t)NL);
+    s->aux_work = h->alloc(nt * (aw > gws ? aw : gws) * sizeof(double));
+    s->nk = h->alloc(nt * 3 * NL * sizeof(float *));
+    s->uidx = h->alloc(B * NL * sizeof(int32_t));
+    s->pidx = h->alloc(B * NL * sizeof(int32_t));
+    s->nidx = h->alloc(B * NL * sizeof(int32_t));
+    s->candl = h->alloc(B * NL * M * sizeof(int32_t));
+    s->chosenl = h->alloc(B * NL * sizeof(int32_t));
+    s->negl = h->alloc(B * NL * sizeof(int32_t));
+    s->lscores = h->alloc(B * NL * M * sizeof(double));
     if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
         !s->neg || !s->lossb || !s->tb || !s->gu || !s->gp || !s->gn || !s->ga || !s->gc ||
-        !s->pr || !s->sel_work || !s->aux_work || !s->nk)
+        !s->pr || !s->sel_work || !s->aux_work || !s->nk || !s->uidx || !s->pidx ||
+        !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores)
         goto nomem;
     *state = s;
     return NB_OK;
@@ -233,6 +268,128 @@ static int32_t dens_draw(dens_state *s, const nb_batch *bt, const nb_view *v)
     return bad;
 }
 
+/* Add the accepted batch's draws and first-pass score extremes to the epoch
+ * counters (the same arithmetic as the MF path). */
+static void dens_count(dens_state *s, int32_t B)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int32_t b = 0; b < B; b++) {
+        if (s->raw_min[b] < lo) lo = s->raw_min[b];
+        if (s->raw_max[b] > hi) hi = s->raw_max[b];
+    }
+    for (int32_t b = 0; b < B; b++) {
+        s->drawn += s->draws[b].drawn;
+        s->rejected += s->draws[b].rejected;
+    }
+    if (hi > lo) {
+        for (int32_t b = 0; b < B; b++) {
+            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
+            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
+        }
+        s->n_norm += B;
+    }
+}
+
+/* negatives() on a graph view (candidates drawn, s->vl set): per-layer
+ * selection, the pooled raw negative, the gating loss on pooled vectors. */
+static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view *v,
+                                double beta, nb_negatives *out, char **err)
+{
+    const nb_host *h = s->h;
+    int32_t B = bt->size, M = s->M, d = s->d, nl = s->vl.nl;
+    double c = s->vl.c;
+    for (int32_t b = 0; b < B; b++)
+        for (int32_t l = 0; l < nl; l++) {
+            int64_t q = (int64_t)b * nl + l;
+            s->uidx[q] = bt->users[b] * nl + l;
+            s->pidx[q] = bt->pos[b] * nl + l;
+            for (int32_t m = 0; m < M; m++)
+                s->candl[q * M + m] = s->cand[(int64_t)b * M + m] * nl + l;
+        }
+    int64_t nbad = dens_select_batch_f32(B * nl, 1, M, d, beta, s->cval, v->user_layers,
+                                         v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
+                                         s->sel_work, s->lscores, NULL, NULL, s->chosenl);
+    if (nbad > 0) {
+        for (int64_t q = 0; q < (int64_t)B * nl; q++)
+            if (s->chosenl[q] < 0) {
+                *err = h->mprintf("dens: no finite selection score for user %d, positive %d, "
+                                  "layer %d (NaN or Inf in the embeddings or gates)",
+                                  bt->users[q / nl], bt->pos[q / nl], (int)(q % nl));
+                break;
+            }
+        return NB_ENUMERIC;
+    }
+    for (int32_t b = 0; b < B; b++) {
+        float *vec = out->vec + (int64_t)b * d;
+        for (int32_t l = 0; l < nl; l++) {
+            int64_t q = (int64_t)b * nl + l;
+            int32_t n = s->cand[(int64_t)b * M + s->chosenl[q]];
+            s->negl[q] = n;
+            s->nidx[q] = n * nl + l;
+        }
+        for (int32_t j = 0; j < d; j++) {
+            double acc = 0.0;
+            for (int32_t l = 0; l < nl; l++)
+                acc += (double)v->item_layers[(int64_t)s->nidx[(int64_t)b * nl + l] * d + j];
+            vec[j] = (float)(c * acc);
+        }
+        s->neg[b] = s->negl[(int64_t)b * nl];
+        out->item[b] = s->neg[b];
+        out->reg_items[(int64_t)b * out->reg_rows] = s->neg[b];
+    }
+    out->use_reg_vec = 0;
+    out->aux_loss = 0.0;
+    if (s->gamma > 0.0) {
+        double aux = dens_aux_graph_batch_f32(B, nl, d, c, s->gamma, s->cval, v->user_layers,
+                                              v->item_layers, s->uidx, s->pidx, s->nidx, s->nt,
+                                              s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu,
+                                              s->gp, s->gn, s->ga, s->gc, s->pr);
+        if (!isfinite(aux)) {
+            *err = h->mprintf("dens: non-finite gating loss (%g) at epoch %d, step %lld", aux,
+                              bt->epoch, (long long)bt->step);
+            return NB_ENUMERIC;
+        }
+        out->aux_loss = aux;
+        s->have_aux = 1;
+    }
+    dens_count(s, B);
+    s->last_B = B;
+    return NB_OK;
+}
+
+/* backward() on a graph view: d_neg and the gating-loss gradients into the
+ * layer rows, then the gate weight gradients over (positive, layer) pairs. */
+static int dens_backward_graph(dens_state *s, const nb_batch *bt, const nb_view *v,
+                               const float *d_neg, nb_grads *g, char **err)
+{
+    int32_t B = bt->size, d = s->d, nl = s->vl.nl;
+    float c = (float)s->vl.c;
+    if (!g->item_layers || (s->have_aux && !g->user_layers)) {
+        *err = s->h->mprintf("dens: the model gives no per-layer gradient blocks for its "
+                             "%d-layer view", nl - 1);
+        return NB_EINVAL;
+    }
+    for (int32_t b = 0; b < B; b++) {
+        const float *dn = d_neg + (int64_t)b * d;
+        for (int32_t l = 0; l < nl; l++) {
+            int64_t q = (int64_t)b * nl + l, o = q * d;
+            float *gi = nb_block_grad_row(g->item_layers, s->negl[q]) + (int64_t)l * d;
+            for (int32_t j = 0; j < d; j++) gi[j] += c * dn[j];
+            if (!s->have_aux) continue;
+            for (int32_t j = 0; j < d; j++) gi[j] += s->gn[o + j];
+            float *gu = nb_block_grad_row(g->user_layers, bt->users[b]) + (int64_t)l * d;
+            for (int32_t j = 0; j < d; j++) gu[j] += s->gu[o + j];
+            float *gp = nb_block_grad_row(g->item_layers, bt->pos[b]) + (int64_t)l * d;
+            for (int32_t j = 0; j < d; j++) gp[j] += s->gp[o + j];
+        }
+    }
+    if (s->have_aux)
+        dens_aux_wgrad_f32(B * nl, 1, d, v->user_layers, v->item_layers, s->uidx, s->pidx,
+                           s->nidx, s->ga, s->gc, s->pr, s->nt, s->grad);
+    s->have_aux = 0;
+    return NB_OK;
+}
+
 static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
                           nb_negatives *out, char **err)
 {
@@ -246,10 +403,24 @@ static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
                           s->max_batch, v->dim, d);
         return NB_EINVAL;
     }
-    if (v->n_layers != 0) {
-        *err = h->mprintf("dens: only MF views (n_layers 0) are supported, got %d layers "
-                          "(per-layer selection is not implemented)", v->n_layers);
-        return NB_EINVAL;
+    s->graph = v->n_layers > 0;
+    if (s->graph) {
+        if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
+            *err = h->mprintf("dens: a view with %d layers (at most %d, with both layer "
+                              "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
+            return NB_EINVAL;
+        }
+        if (B > 0 && nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
+            *err = h->mprintf("dens: cannot tell how the view pools its %d layers (its final "
+                              "rows are not their mean, sum or concatenation)", v->n_layers);
+            return NB_EINVAL;
+        }
+        if (B > 0 && s->vl.pool == NB_POOL_CONCAT) {
+            *err = h->mprintf("dens: the view concatenates its %d layers (width %d); DENS gates "
+                              "need mean or sum pooling (layer width = view width)",
+                              v->n_layers, v->dim);
+            return NB_EINVAL;
+        }
     }
     if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; return NB_OK; }
     double beta = (double)bt->epoch / (double)s->warmup;
@@ -262,6 +433,7 @@ static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
                           bt->users[bad]);
         return NB_EINVAL;
     }
+    if (s->graph) return dens_negatives_graph(s, bt, v, beta, out, err);
     int64_t nbad = dens_select_batch_f32(B, 1, M, d, beta, s->cval, v->user, v->item,
                                          bt->users, bt->pos, s->cand, s->nt, s->sel_work,
                                          s->scores, NULL, NULL, s->chosen);
@@ -327,6 +499,7 @@ static int dens_backward(void *state, const nb_batch *bt, const nb_view *v,
                              s->last_B);
         return NB_EINVAL;
     }
+    if (s->graph) return dens_backward_graph(s, bt, v, d_neg, g, err);
     for (int32_t b = 0; b < B; b++) {
         float *gi = nb_block_grad_row(g->item, s->neg[b]);
         const float *dn = d_neg + (int64_t)b * d;
@@ -376,7 +549,7 @@ static const nb_sampler_vt dens_vt = {
 
 static const nb_plugin_desc dens_desc = NB_PLUGIN_DESC_INIT(
     NB_KIND_SAMPLER, "dens", "1.0.0",
-    "DENS: gated factor-aware selection among M uniform candidates (WSDM'23), MF",
+    "DENS: gated factor-aware selection among M uniform candidates, per layer on graphs (WSDM'23)",
     dens_params, &dens_vt);
 
 /* The plugin's one exported symbol: descriptor 0 is "dens". */

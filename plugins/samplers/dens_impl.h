@@ -8,9 +8,12 @@
  *
  * Source: DENS (Lai et al., WSDM 2023), official code Riwei-HEU/DENS @4c32d72,
  * DENS/modules/LightGCN.py:165-186 (dise_negative_sampling) and 247-297
- * (create_bpr_loss); restated in ../shared/specs/samplers.md §8. MF only: one
- * "layer", so mean pooling is the identity. A graph backbone would run the
- * gates and the selection per layer with shared weights (not done here).
+ * (create_bpr_loss); restated in ../shared/specs/samplers.md §8. On MF there
+ * is one "layer", so mean pooling is the identity (dens_select_*,
+ * dens_aux_one/batch). Graph backbones (dens_aux_graph_*, below) run the
+ * gates per layer with shared weights: the selection is dens_select_batch
+ * over (positive, layer) pairs, each layer scored with its own u^(l); the
+ * gating loss pools the per-layer gated vectors.
  *
  * Per positive (u, p) with candidates n_1..n_M (nn.Linear: y = W x + b, W
  * stored [out][in]):
@@ -69,6 +72,12 @@ static inline double dens_log1p_sumexp(const double *z, int32_t K, double *pi)
 static inline int64_t dens_aux_work_size(int32_t d, int32_t K)
 {
     return (int64_t)(6 + 3 * K) * d + 6 * K;
+}
+
+/* Doubles of scratch one call of dens_aux_graph_one_* needs (nl layers). */
+static inline int64_t dens_aux_graph_work_size(int32_t d, int32_t nl)
+{
+    return (int64_t)3 * nl * d + 13 * (int64_t)d;
 }
 
 /* Doubles of scratch one call of dens_select_one_* needs. */
@@ -437,6 +446,164 @@ static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, int32_t d, const
             }
         }
     }
+}
+
+/*
+ * The auxiliary terms for one positive on a graph view with nl = L+1 layers
+ * and pooling weight c (mean 1/nl, sum 1), K = 1. ur, prw, nrw [nl] point at
+ * the layer rows u^(l), p^(l) and n^(l) (the layer-l pick), [d] each. Per
+ * layer, with the shared gates:
+ *   g_p^(l) = sigmoid(W_ig p^(l) + b_ig + W_ug u^(l) + b_ug), p_r^(l) = p^(l) g_p^(l)
+ *   g_n^(l) = sigmoid(W_ng n^(l) + b_ng + W_pg p_r^(l) + b_pg), n_r^(l) = n^(l) g_n^(l)
+ * then u = c sum_l u^(l), P_r = c sum_l p_r^(l), P_ir = c sum_l (p^(l) - p_r^(l)),
+ * N_r, N_ir likewise, and T1..T4 as dens_aux_one on these pooled vectors.
+ * Returns T1+T2+T3+T4; t[4] (nullable) receives them. When scale != 0 writes
+ * (=) the gradient of scale*(T1+..+T4) w.r.t. the layer rows, gu, gp, gn
+ * [nl][d], and per layer ga [nl][d] (positive-gate pre-activation), gc
+ * [nl][d] (negative gate) and pr_out [nl][d] (p_r^(l)). work holds
+ * dens_aux_graph_work_size(d, nl) doubles.
+ */
+static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, double c, double scale,
+                                                const REAL *const *gw, const REAL *const *ur,
+                                                const REAL *const *prw, const REAL *const *nrw,
+                                                double *t, REAL *gu, REAL *gp, REAL *gn,
+                                                REAL *ga, REAL *gc, REAL *pr_out, double *work)
+{
+    int64_t nd = (int64_t)nl * d;
+    double *gpg = work, *prl = gpg + nd, *gng = prl + nd;   /* [nl][d] each */
+    double *ub = gng + nd, *Pr = ub + d, *Pir = Pr + d, *Nr = Pir + d, *Nir = Nr + d;
+    double *c0 = Nir + d, *Gu = c0 + d, *Gp = Gu + d, *Gn = Gp + d, *Gpr = Gn + d;
+    double *Gc = Gpr + d, *Ga = Gc + d, *Gub = Ga + d;
+
+    /* forward: per-layer gates, then the pooled vectors */
+    for (int32_t j = 0; j < d; j++) ub[j] = Pr[j] = Pir[j] = Nr[j] = Nir[j] = 0.0;
+    for (int32_t l = 0; l < nl; l++) {
+        double *g_p = gpg + (int64_t)l * d, *pr = prl + (int64_t)l * d;
+        double *g = gng + (int64_t)l * d;
+        DENS_CAT(dens_pos_gate, SUF)(d, gw, ur[l], prw[l], g_p, pr);
+        DENS_CAT(dens_neg_base, SUF)(d, gw, pr, c0);
+        DENS_CAT(dens_matvec, SUF)(d, gw[DENS_W_NEG], nrw[l], g, 0);
+        for (int32_t j = 0; j < d; j++) {
+            g[j] = dens_sigmoid(g[j] + c0[j]);
+            double n = (double)nrw[l][j], nr = n * g[j];
+            ub[j] += (double)ur[l][j];
+            Pr[j] += pr[j];
+            Pir[j] += (double)prw[l][j] - pr[j];
+            Nr[j] += nr;
+            Nir[j] += n - nr;
+        }
+    }
+    double spr = 0.0, spir = 0.0, snr = 0.0, snir = 0.0;
+    for (int32_t j = 0; j < d; j++) {
+        ub[j] *= c; Pr[j] *= c; Pir[j] *= c; Nr[j] *= c; Nir[j] *= c;
+        spr += ub[j] * Pr[j];
+        spir += ub[j] * Pir[j];
+        snr += ub[j] * Nr[j];
+        snir += ub[j] * Nir[j];
+    }
+
+    /* the four terms (K = 1) and their derivatives w.r.t. the scores */
+    double z, pi, dspr = 0.0, dspir = 0.0, dnr = 0.0, dnir = 0.0;
+    z = spir - spr;
+    double T1 = dens_log1p_sumexp(&z, 1, &pi);
+    dspir += scale * pi; dspr -= scale * pi;
+    z = snr - snir;
+    double T2 = dens_log1p_sumexp(&z, 1, &pi);
+    dnr += scale * pi; dnir -= scale * pi;
+    z = snr - spr;
+    double T3 = dens_log1p_sumexp(&z, 1, &pi);
+    dnr += scale * pi; dspr -= scale * pi;
+    z = spir - snir;
+    double T4 = dens_log1p_sumexp(&z, 1, &pi);
+    dspir += scale * pi; dnir -= scale * pi;
+    if (t) { t[0] = T1; t[1] = T2; t[2] = T3; t[3] = T4; }
+    if (scale == 0.0) return T1 + T2 + T3 + T4;
+
+    /* backward: pooled scores -> pooled vectors -> each layer (weight c) */
+    for (int32_t j = 0; j < d; j++)
+        Gub[j] = c * (dspr * Pr[j] + dspir * Pir[j] + dnr * Nr[j] + dnir * Nir[j]);
+    for (int32_t l = 0; l < nl; l++) {
+        const double *g_p = gpg + (int64_t)l * d, *pr = prl + (int64_t)l * d;
+        const double *g = gng + (int64_t)l * d;
+        const REAL *p = prw[l], *n = nrw[l];
+        for (int32_t j = 0; j < d; j++) {
+            double cu = c * ub[j], nj = (double)n[j];
+            Gu[j] = Gub[j];
+            Gp[j] = dspir * cu;                       /* P_ir = c sum (p - p_r) */
+            Gpr[j] = (dspr - dspir) * cu;             /* through p_r in P_r and P_ir */
+            Gn[j] = (dnr * g[j] + dnir * (1.0 - g[j])) * cu;
+            Gc[j] = (dnr - dnir) * cu * nj * g[j] * (1.0 - g[j]);
+        }
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_NEG], Gc, Gn);
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_POS], Gc, Gpr);
+        for (int32_t j = 0; j < d; j++) {
+            Gp[j] += Gpr[j] * g_p[j];
+            Ga[j] = Gpr[j] * (double)p[j] * g_p[j] * (1.0 - g_p[j]);
+        }
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_ITEM], Ga, Gp);
+        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_USER], Ga, Gu);
+        int64_t o = (int64_t)l * d;
+        for (int32_t j = 0; j < d; j++) {
+            gu[o + j] = (REAL)Gu[j];
+            gp[o + j] = (REAL)Gp[j];
+            gn[o + j] = (REAL)Gn[j];
+            ga[o + j] = (REAL)Ga[j];
+            gc[o + j] = (REAL)Gc[j];
+            pr_out[o + j] = (REAL)pr[j];
+        }
+    }
+    return T1 + T2 + T3 + T4;
+}
+
+/*
+ * The auxiliary loss of a batch on a graph view: returns gamma/4 * mean_b
+ * (T1+..+T4)_b. Ul / Il are layer-row tables ([rows][d]: the view's stacks
+ * with row r*nl + l = layer l of node r); uidx, pidx, nidx [B][nl] are the
+ * rows of u^(l), p^(l) and the layer-l pick. lossb [B], tb [B][4], tmean [4]
+ * (nullable) as dens_aux_batch. Per-positive outputs gu, gp, gn, ga, gc, pr
+ * [B][nl][d] (written). OpenMP over positives with nt threads; work is
+ * [nt][dens_aux_graph_work_size(d, nl)], rows is [nt][3 nl] pointers. Sums
+ * over b are serial, so the result does not depend on the thread count.
+ */
+static inline double DENS_CAT(dens_aux_graph_batch, SUF)(int32_t B, int32_t nl, int32_t d, double c,
+                                                  double gamma, const REAL *const *gw,
+                                                  const REAL *Ul, const REAL *Il,
+                                                  const int32_t *uidx, const int32_t *pidx,
+                                                  const int32_t *nidx, int nt, double *work,
+                                                  const REAL **rows, double *lossb, double *tb,
+                                                  double *tmean, REAL *gu, REAL *gp, REAL *gn,
+                                                  REAL *ga, REAL *gc, REAL *pr)
+{
+    int64_t ws = dens_aux_graph_work_size(d, nl);
+    double scale = gamma / (4.0 * B);
+    (void)nt;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int32_t b = 0; b < B; b++) {
+#ifdef _OPENMP
+        int th = omp_get_thread_num();
+#else
+        int th = 0;
+#endif
+        const REAL **r = rows + (int64_t)th * 3 * nl;
+        int64_t q = (int64_t)b * nl;
+        for (int32_t l = 0; l < nl; l++) {
+            r[l] = Ul + (int64_t)uidx[q + l] * d;
+            r[nl + l] = Il + (int64_t)pidx[q + l] * d;
+            r[2 * nl + l] = Il + (int64_t)nidx[q + l] * d;
+        }
+        int64_t o = q * d;
+        lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
+            d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
+            (const REAL *const *)(r + 2 * nl), tb + 4 * (int64_t)b, gu + o, gp + o, gn + o,
+            ga + o, gc + o, pr + o, work + ws * th);
+    }
+    double s = 0.0, tm[4] = {0, 0, 0, 0};
+    for (int32_t b = 0; b < B; b++) {
+        s += lossb[b];
+        for (int k = 0; k < 4; k++) tm[k] += tb[4 * (int64_t)b + k];
+    }
+    if (tmean) for (int k = 0; k < 4; k++) tmean[k] = tm[k] / B;
+    return gamma / 4.0 * s / B;
 }
 
 #undef DENS_CAT

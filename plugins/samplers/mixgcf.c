@@ -1,32 +1,53 @@
 /*
- * mixgcf.c - the MixGCF sampler plugin "mixgcf" on MF (Huang et al., KDD
- * 2021; spec ../shared/specs/samplers.md §7; math in mixgcf_impl.h). MF only:
- * with one layer MixGCF is positive mixing + DNS on the mixed candidates.
+ * mixgcf.c - the MixGCF sampler plugin "mixgcf" (Huang et al., KDD 2021;
+ * spec ../shared/specs/samplers.md §7; math in mixgcf_impl.h), on any
+ * backbone: positive mixing + DNS on the mixed candidates on MF, and per
+ * layer hop mixing on graph views (n_layers > 0).
  *
- * Per step, for each positive b (u, p): M uniform candidates (redrawn while a
- * training positive) from the stream nb_rng_seed(seed, epoch, first + b);
- * alpha_b ~ U[0,1) from a second stream nb_rng_seed(seed ^ MIXGCF_ALPHA_KEY,
- * epoch, first + b), one value shared by the candidates and dimensions;
- * n'_m = alpha p + (1 - alpha) n_m; m* = first argmax_m u . n'_m. The negative
- * vector is the synthetic n'_{m*}; out->item is the base item n_{m*}. The
- * regulariser covers the mixed layer-0 vector (§7: |n'^(0)|^2, squared norms:
- * the experiment YAML should set train.reg: squared), so use_reg_vec = 1 and
- * reg_vec = alpha p_ego + (1 - alpha) n_ego (reg_rows is 1 and reg_items also
- * holds n_{m*}, for hosts that read it). backward routes d_neg into the final
- * rows p (alpha d_neg) and n_{m*} ((1 - alpha) d_neg), and d_reg the same way
- * into the ego rows. No auxiliary loss, no parameters.
+ * MF (n_layers 0). Per step, for each positive b (u, p): M uniform
+ * candidates (redrawn while a training positive) from the stream
+ * nb_rng_seed(seed, epoch, first + b); alpha_b ~ U[0,1) from a second stream
+ * nb_rng_seed(seed ^ MIXGCF_ALPHA_KEY, epoch, first + b), one value shared by
+ * the candidates and dimensions; n'_m = alpha p + (1 - alpha) n_m; m* = first
+ * argmax_m u . n'_m. The negative vector is the synthetic n'_{m*}; out->item
+ * is the base item n_{m*}. The regulariser covers the mixed layer-0 vector
+ * (§7: |n'^(0)|^2, squared norms: the experiment YAML should set train.reg:
+ * squared), so use_reg_vec = 1 and reg_vec = alpha p_ego + (1 - alpha) n_ego
+ * (reg_rows is 1 and reg_items also holds n_{m*}, for hosts that read it).
+ * backward routes d_neg into the final rows p (alpha d_neg) and n_{m*}
+ * ((1 - alpha) d_neg), and d_reg the same way into the ego rows.
+ *
+ * Graph views (L = n_layers > 0, stacks [n][L+1][e]; pooling read off the
+ * view, view_layers.h). The same candidates; alpha_{b,l} for l = 0..L are the
+ * first L+1 uniforms of the alpha stream (so alpha_{b,0} is the MF alpha).
+ * Per layer l: n'^(l)_m = alpha_l p^(l) + (1 - alpha_l) n^(l)_m and m*_l =
+ * first argmax_m us . n'^(l)_m with us the pooled user row (mean, sum) or
+ * u^(l) (concat), as the official negative_sampling. The negative is
+ * pool_l(n'^(l)_{m*_l}) in the view's final space; backward routes d_neg per
+ * layer through g->item_layers (layer l of p: alpha_l P_l^T d_neg; layer l of
+ * n_{m*_l}: (1 - alpha_l) P_l^T d_neg, P_l^T = c = 1/(L+1) for mean, 1 for
+ * sum, the l-th slice for concat). The regulariser's vector is the mixed
+ * layer-0 negative alpha_0 p^(0) + (1 - alpha_0) n^(0)_{m*_0} from the ego
+ * rows ([B][e]); d_reg goes into g->item_ego rows p and n_{m*_0}. out->item
+ * and reg_items hold the layer-0 pick n_{m*_0}. L <= NB_VIEW_MAX_LAYERS.
+ * No auxiliary loss, no parameters.
  *
  * Statistics (epoch_stats, reset after each call):
  *   reject_rate    redrawn / drawn candidates over the epoch
  *   cand_max_norm  per positive, the max of its first-pass candidate scores
- *                  u.n_m (the plain model score of the drawn items, before
- *                  mixing), min-max normalised by the min and max of all
- *                  first-pass candidate scores of the same batch, averaged
- *                  over the epoch's positives (paper Fig. 1d); batches whose
- *                  scores are all equal are left out of the average
+ *                  u.n_m (the plain model score of the drawn items on the
+ *                  final rows, before mixing), min-max normalised by the min
+ *                  and max of all first-pass candidate scores of the same
+ *                  batch, averaged over the epoch's positives (paper Fig.
+ *                  1d); batches whose scores are all equal are left out
  *   cand_min_norm  the same for the min
  */
 #include "negbench/plugin.h"
+#include "view_layers.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define REAL float
 #define SUF f32
@@ -53,6 +74,14 @@ typedef struct mixgcf_state {
     int32_t *chosen;            /* [B] m* */
     int32_t *neg;               /* [B] base item n_{m*} */
     float *alpha;               /* [B] */
+    /* graph views: NL = NB_VIEW_MAX_LAYERS + 1 slots per positive */
+    float *alphal;              /* [B][NL] alpha_{b,l} */
+    int32_t *negl;              /* [B][NL] item picked at layer l */
+    int32_t *candl;             /* [nt][M] scratch: candidates as layer rows */
+    double *lscores;            /* [nt][NL][M] scratch: per-layer criteria */
+    float *tmp;                 /* [d] backward scratch */
+    nb_view_layers vl;          /* pooling of the last graph batch */
+    int graph;                  /* the last batch came from a graph view */
     int32_t last_B;
     uint64_t drawn, rejected;
     double sum_max, sum_min;
@@ -71,6 +100,16 @@ static float mixgcf_alpha(uint64_t seed, int32_t epoch, int64_t pos)
     return (float)nb_rng_uniform(&r);
 }
 
+/* alpha_{b,l}, l = 0..nl-1, of positive `pos`: the first nl uniforms of the
+ * same stream (out[0] == mixgcf_alpha(seed, epoch, pos)). */
+static void mixgcf_alpha_layers(uint64_t seed, int32_t epoch, int64_t pos, int32_t nl,
+                                float *out)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed ^ MIXGCF_ALPHA_KEY, (uint64_t)epoch, (uint64_t)pos);
+    for (int32_t l = 0; l < nl; l++) out[l] = (float)nb_rng_uniform(&r);
+}
+
 static void mixgcf_free(void *state)
 {
     mixgcf_state *s = state;
@@ -78,6 +117,7 @@ static void mixgcf_free(void *state)
     void (*f)(void *) = s->h->free;
     f(s->cand); f(s->scores); f(s->raw_max); f(s->raw_min); f(s->draws);
     f(s->chosen); f(s->neg); f(s->alpha);
+    f(s->alphal); f(s->negl); f(s->candl); f(s->lscores); f(s->tmp);
     f(s);
 }
 
@@ -107,8 +147,14 @@ static int mixgcf_init(const nb_host *h, const nb_value *values, const nb_train 
     s->chosen = h->alloc(B * sizeof(int32_t));
     s->neg = h->alloc(B * sizeof(int32_t));
     s->alpha = h->alloc(B * sizeof(float));
+    size_t NL = NB_VIEW_MAX_LAYERS + 1, nt = (size_t)s->nt;
+    s->alphal = h->alloc(B * NL * sizeof(float));
+    s->negl = h->alloc(B * NL * sizeof(int32_t));
+    s->candl = h->alloc(nt * M * sizeof(int32_t));
+    s->lscores = h->alloc(nt * NL * M * sizeof(double));
+    s->tmp = h->alloc((size_t)dim * sizeof(float));
     if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
-        !s->neg || !s->alpha)
+        !s->neg || !s->alpha || !s->alphal || !s->negl || !s->candl || !s->lscores || !s->tmp)
         goto nomem;
     *state = s;
     return NB_OK;
@@ -124,6 +170,40 @@ static int32_t mixgcf_reg_rows(void *state)
     return 1;
 }
 
+/* Hop mixing of positive b on a graph view (candidates in s->cand): fills
+ * alphal/negl, chosen (0, or -1 when a layer has no finite score), neg (the
+ * layer-0 pick), out->vec and out->reg_vec. Called from the parallel loop. */
+static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, const nb_view *v, int32_t b,
+                             nb_negatives *out)
+{
+    const nb_view_layers *vl = &s->vl;
+    int32_t M = s->M, nl = vl->nl, e = vl->e, df = vl->df;
+#ifdef _OPENMP
+    int th = omp_get_thread_num();
+#else
+    int th = 0;
+#endif
+    int32_t NL = NB_VIEW_MAX_LAYERS + 1, u = bt->users[b], p = bt->pos[b];
+    float *al = s->alphal + (int64_t)b * NL;
+    int32_t *ch = s->negl + (int64_t)b * NL;
+    mixgcf_alpha_layers(bt->seed, bt->epoch, bt->first + b, nl, al);
+    s->alpha[b] = al[0];
+    int concat = vl->pool == NB_POOL_CONCAT;
+    const float *ubar = concat ? NULL : v->user + (int64_t)u * df;
+    if (mixgcf_select_layers_f32(e, nl, M, al, ubar, v->user_layers, v->item_layers, u, p,
+                                 s->cand + (int64_t)b * M, s->candl + (int64_t)th * M,
+                                 s->lscores + (int64_t)th * NL * M, ch) != 0) {
+        s->chosen[b] = -1;
+        return;
+    }
+    s->chosen[b] = 0;
+    s->neg[b] = ch[0];
+    mixgcf_pool_mixed_f32(e, nl, concat, vl->c, al, v->item_layers, p, ch,
+                          out->vec + (int64_t)b * df);
+    mixgcf_mix_f32(e, al[0], v->item_ego + (int64_t)p * e, v->item_ego + (int64_t)ch[0] * e,
+                   out->reg_vec + (int64_t)b * e);
+}
+
 static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
                             nb_negatives *out, char **err)
 {
@@ -136,10 +216,19 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
                           s->max_batch, v->dim, d);
         return NB_EINVAL;
     }
-    if (v->n_layers != 0) {
-        *err = h->mprintf("mixgcf: only MF views (n_layers 0) are supported, got %d layers",
-                          v->n_layers);
-        return NB_EINVAL;
+    s->graph = v->n_layers > 0;
+    if (s->graph) {
+        if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
+            *err = h->mprintf("mixgcf: a view with %d layers (at most %d, with both layer "
+                              "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
+            return NB_EINVAL;
+        }
+        if (nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
+            *err = h->mprintf("mixgcf: cannot tell how the view pools its %d layers (its "
+                              "final rows are not their mean, sum or concatenation)",
+                              v->n_layers);
+            return NB_EINVAL;
+        }
     }
 #pragma omp parallel for num_threads(s->nt) schedule(static)
     for (int32_t b = 0; b < B; b++) {
@@ -174,6 +263,10 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
         }
         s->raw_max[b] = mx;
         s->raw_min[b] = mn;
+        if (s->graph) {
+            mixgcf_graph_one(s, bt, v, b, out);
+            continue;
+        }
         float a = mixgcf_alpha(bt->seed, bt->epoch, bt->first + b);
         s->alpha[b] = a;
         int32_t ms = mixgcf_select_one_f32(d, M, a, u, p, v->item, c,
@@ -233,6 +326,32 @@ static int mixgcf_backward(void *state, const nb_batch *bt, const nb_view *v,
         return NB_EINVAL;
     }
     nb_block *ego = g->item_ego ? g->item_ego : g->item;
+    if (s->graph) {
+        const nb_view_layers *vl = &s->vl;
+        int32_t nl = vl->nl, e = vl->e, NL = NB_VIEW_MAX_LAYERS + 1;
+        if (!g->item_layers) {
+            *err = s->h->mprintf("mixgcf: the model gives no per-layer item gradient "
+                                 "(item_layers) for its %d-layer view", nl - 1);
+            return NB_EINVAL;
+        }
+        float *gp[NB_VIEW_MAX_LAYERS + 1], *gn[NB_VIEW_MAX_LAYERS + 1];
+        for (int32_t b = 0; b < B; b++) {
+            const float *al = s->alphal + (int64_t)b * NL;
+            const int32_t *ch = s->negl + (int64_t)b * NL;
+            float *rp = nb_block_grad_row(g->item_layers, bt->pos[b]);
+            for (int32_t l = 0; l < nl; l++) {
+                gp[l] = rp + (int64_t)l * e;
+                gn[l] = nb_block_grad_row(g->item_layers, ch[l]) + (int64_t)l * e;
+            }
+            mixgcf_route_layers_f32(e, nl, vl->pool == NB_POOL_CONCAT, vl->c, al,
+                                    d_neg + (int64_t)b * vl->df, gp, gn, s->tmp);
+            if (d_reg)
+                mixgcf_route_f32(e, al[0], d_reg + (int64_t)b * e,
+                                 nb_block_grad_row(ego, bt->pos[b]),
+                                 nb_block_grad_row(ego, ch[0]));
+        }
+        return NB_OK;
+    }
     for (int32_t b = 0; b < B; b++) {
         float a = s->alpha[b];
         mixgcf_route_f32(d, a, d_neg + (int64_t)b * d, nb_block_grad_row(g->item, bt->pos[b]),
@@ -272,7 +391,7 @@ static const nb_sampler_vt mixgcf_vt = {
 
 static const nb_plugin_desc mixgcf_desc = NB_PLUGIN_DESC_INIT(
     NB_KIND_SAMPLER, "mixgcf", "1.0.0",
-    "MixGCF on MF: positive mixing, then the best of M mixed candidates (KDD'21)",
+    "MixGCF: positive mixing and per-layer hop mixing of M candidates (KDD'21)",
     mixgcf_params, &mixgcf_vt);
 
 /* The plugin's one exported symbol: descriptor 0 is "mixgcf". */

@@ -13,8 +13,16 @@
  *   m*   = first argmax_m u . n'_m       (index detached)
  *   negative = n'_{m*}; gradient: dL/dp += alpha g, dL/dn_{m*} += (1-alpha) g
  * The host's BPR and its squared regulariser on the mixed vector n'_{m*}
- * supply g. On a graph backbone each layer would pick its own m*_l with its
- * own alpha_l (not done here).
+ * supply g.
+ *
+ * Graph backbones (L > 0 layers, stacks [rows][L+1][e], §7 hop mixing):
+ *   n'^(l)_m = alpha_l p^(l) + (1 - alpha_l) n^(l)_m   alpha_l per (positive, layer)
+ *   m*_l     = first argmax_m us_l . n'^(l)_m          us_l = pooled user (mean,
+ *                                                      sum) or u^(l) (concat)
+ *   negative = pool_l(n'^(l)_{m*_l})                    in the view's final space
+ *   gradient: layer l of p gets alpha_l P_l^T g, layer l of n_{m*_l} gets
+ *   (1 - alpha_l) P_l^T g, with P_l^T g = c g (mean c = 1/(L+1), sum c = 1)
+ *   or the l-th slice of g (concat).
  */
 #define MIXGCF_CAT_(a, b) a##_##b
 #define MIXGCF_CAT(a, b) MIXGCF_CAT_(a, b)
@@ -61,6 +69,70 @@ static void MIXGCF_CAT(mixgcf_route, SUF)(int32_t d, REAL alpha, const REAL *g, 
         gp[j] += alpha * g[j];
         gn[j] += beta * g[j];
     }
+}
+
+/*
+ * Hop mixing for one positive on a graph view with nl = L+1 layers of width
+ * e. Ul / Il are the stacks ([rows][nl][e]); ubar [e] is the pooled user row
+ * (pool mean/sum) or NULL (concat: each layer is scored with u^(l)); alpha
+ * [nl]. For each l, chosen[l] = the item cand[m*_l] with m*_l the first
+ * argmax_m us_l . n'^(l)_m (scores [nl][M] receive the criteria; candl [M]
+ * is scratch). Returns 0, or -1 when a layer has no finite score.
+ */
+static inline int MIXGCF_CAT(mixgcf_select_layers, SUF)(int32_t e, int32_t nl, int32_t M,
+                                                 const REAL *alpha, const REAL *ubar,
+                                                 const REAL *Ul, const REAL *Il, int32_t user,
+                                                 int32_t pos, const int32_t *cand,
+                                                 int32_t *candl, double *scores,
+                                                 int32_t *chosen)
+{
+    for (int32_t l = 0; l < nl; l++) {
+        /* rows of layer l seen as a table of e-wide rows: item i -> i*nl + l */
+        for (int32_t m = 0; m < M; m++) candl[m] = cand[m] * nl + l;
+        const REAL *us = ubar ? ubar : Ul + ((int64_t)user * nl + l) * e;
+        const REAL *p = Il + ((int64_t)pos * nl + l) * e;
+        int32_t ms = MIXGCF_CAT(mixgcf_select_one, SUF)(e, M, alpha[l], us, p, Il, candl,
+                                                        scores + (int64_t)l * M);
+        if (ms < 0) return -1;
+        chosen[l] = cand[ms];
+    }
+    return 0;
+}
+
+/* The synthetic negative in final space, out [df]: pool_l of the mixed rows
+ * alpha_l p^(l) + (1-alpha_l) n^(l)_{chosen[l]} (each rounded to REAL as the
+ * scores are). concat: out[l*e..] = mixed^(l); else out = c sum_l mixed^(l),
+ * summed in double. */
+static inline void MIXGCF_CAT(mixgcf_pool_mixed, SUF)(int32_t e, int32_t nl, int concat, double c,
+                                               const REAL *alpha, const REAL *Il, int32_t pos,
+                                               const int32_t *chosen, REAL *out)
+{
+    for (int32_t k = 0; k < e; k++) {
+        double acc = 0.0;
+        for (int32_t l = 0; l < nl; l++) {
+            REAL a = alpha[l], be = (REAL)1 - a;
+            REAL x = a * Il[((int64_t)pos * nl + l) * e + k] +
+                     be * Il[((int64_t)chosen[l] * nl + l) * e + k];
+            if (concat) out[(int64_t)l * e + k] = x;
+            else acc += (double)x;
+        }
+        if (!concat) out[k] = (REAL)(c * acc);
+    }
+}
+
+/* Route g [df] (dL/d of the pooled synthetic negative) per layer into the
+ * stack gradient rows gp[l] (layer l of p) and gn[l] (layer l of
+ * n_{chosen[l]}), each [e]: += alpha_l P_l^T g and (1-alpha_l) P_l^T g.
+ * tmp [e] is scratch (holds c g for mean/sum). Rows may coincide. */
+static inline void MIXGCF_CAT(mixgcf_route_layers, SUF)(int32_t e, int32_t nl, int concat, double c,
+                                                 const REAL *alpha, const REAL *g,
+                                                 REAL *const *gp, REAL *const *gn, REAL *tmp)
+{
+    if (!concat)
+        for (int32_t k = 0; k < e; k++) tmp[k] = (REAL)(c * (double)g[k]);
+    for (int32_t l = 0; l < nl; l++)
+        MIXGCF_CAT(mixgcf_route, SUF)(e, alpha[l], concat ? g + (int64_t)l * e : tmp, gp[l],
+                                      gn[l]);
 }
 
 #undef MIXGCF_CAT
