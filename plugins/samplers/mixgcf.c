@@ -90,6 +90,9 @@ typedef struct mixgcf_state {
     /* Tests only: fixed candidates [B][M] instead of draws (NULL in
      * production; set by tests that include this file). */
     const int32_t *test_cand;
+    /* Tests only: fixed alpha_{b,l} [B][L+1] on graph views (NULL in
+     * production). */
+    const float *test_alpha;
 } mixgcf_state;
 
 /* alpha of positive `pos` (= first + b) of an epoch. */
@@ -186,7 +189,10 @@ static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, const nb_view 
     int32_t NL = NB_VIEW_MAX_LAYERS + 1, u = bt->users[b], p = bt->pos[b];
     float *al = s->alphal + (int64_t)b * NL;
     int32_t *ch = s->negl + (int64_t)b * NL;
-    mixgcf_alpha_layers(bt->seed, bt->epoch, bt->first + b, nl, al);
+    if (s->test_alpha)
+        for (int32_t l = 0; l < nl; l++) al[l] = s->test_alpha[(int64_t)b * nl + l];
+    else
+        mixgcf_alpha_layers(bt->seed, bt->epoch, bt->first + b, nl, al);
     s->alpha[b] = al[0];
     int concat = vl->pool == NB_POOL_CONCAT;
     const float *ubar = concat ? NULL : v->user + (int64_t)u * df;
