@@ -167,7 +167,7 @@ static void gs_lgcn_e0grad(void *st, double *g)
     for (int k = 0; k < GI * GD; k++) g[GU * GD + k] = blk[1].grad[k];
 }
 
-static void gs_lgcn_e0(void *st, double *E0)
+static inline void gs_lgcn_e0(void *st, double *E0)
 {
     nb_block *blk;
     int nb;

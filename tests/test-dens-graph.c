@@ -332,6 +332,7 @@ static void test_concat_refused(void)
 
 int main(void)
 {
+    (void)dens_aux_batch_f64; /* the MF batch path is test-dens's */
     gs_setup();
     test_golden_double("case1_hops2_beta0.3.json");
     test_golden_double("case2_hops2_beta1.json");
