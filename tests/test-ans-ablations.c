@@ -108,11 +108,18 @@ typedef struct run {
 
 enum { VAR_FULL, VAR_NO_DIS, VAR_NO_GAIN, VAR_NO_DIR, VAR_NO_MAG };
 
+/* host->threads handed to the plugin (check_threads varies it) */
+static int host_threads = 1;
+static nb_host run_host;
+
 /* ANS values: M gamma eps gate_init variant dir_mode mag_mode augment. */
+
 static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, double eps,
                     int variant, int dir_mode, int mag_mode, int augment, uint64_t seed)
 {
     memset(r, 0, sizeof *r);
+    run_host = *testhost();
+    run_host.threads = host_threads;
     const nb_plugin_desc *desc = nb_plugin_descriptor(hns ? 1 : 0);
     nb_value v[8];
     if (hns) { v[0].f = gamma; v[1].i = 0; M = 1; }
@@ -123,7 +130,7 @@ static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, do
     r->vt = desc->vtable;
     r->M = M;
     char *err = NULL;
-    if (r->vt->init(testhost(), v, &w->train, w->d, w->B, seed, &r->state, &err) != NB_OK) {
+    if (r->vt->init(&run_host, v, &w->train, w->d, w->B, seed, &r->state, &err) != NB_OK) {
         diag("init: %s", err);
         free(err);
         return -1;
@@ -388,32 +395,56 @@ static void check_draws(world *w)
 static void check_threads(world *w)
 {
 #ifdef _OPENMP
-    float *v1 = malloc((size_t)w->B * w->d * sizeof(float));
-    float *g1 = malloc((size_t)w->ni * w->d * sizeof(float));
-    int same = 1;
+    const size_t nv = (size_t)w->B * w->d, ni = (size_t)w->ni * w->d, nu = (size_t)w->nu * w->d;
+    static const char *const pnames[6] = { "W_u", "b_u", "W_i", "b_i", "w", "b_w" };
+    float *v1 = malloc(nv * sizeof(float)), *g1 = malloc(ni * sizeof(float));
+    float *u1 = malloc(nu * sizeof(float)), *p1[6] = { 0 };
+    double aux1 = 0;
+    int same = 1, pgsame = 1;
     for (int t = 0; t < 2; t++) {
         omp_set_num_threads(t ? 4 : 1);
+        host_threads = t ? 4 : 1;
         run r;
         run_init(&r, w, 0, 8, 0.3, 0.5, VAR_FULL, 0, 0, 1, 8);
-        memset(w->gI, 0, (size_t)w->ni * w->d * sizeof(float));
+        memset(w->gI, 0, ni * sizeof(float));
+        memset(w->gU, 0, nu * sizeof(float));
         run_negatives(&r, w, 3, 77);
         run_backward(&r, w, 3, 77);
+        nb_block *blk;
+        int nblk;
+        r.vt->blocks(r.state, &blk, &nblk);
         if (!t) {
-            memcpy(v1, r.vec, (size_t)w->B * w->d * sizeof(float));
-            memcpy(g1, w->gI, (size_t)w->ni * w->d * sizeof(float));
+            memcpy(v1, r.vec, nv * sizeof(float));
+            memcpy(g1, w->gI, ni * sizeof(float));
+            memcpy(u1, w->gU, nu * sizeof(float));
+            aux1 = r.aux;
         } else {
-            same = !memcmp(v1, r.vec, (size_t)w->B * w->d * sizeof(float)) &&
-                   !memcmp(g1, w->gI, (size_t)w->ni * w->d * sizeof(float));
+            same = !memcmp(v1, r.vec, nv * sizeof(float)) &&
+                   !memcmp(g1, w->gI, ni * sizeof(float)) &&
+                   !memcmp(u1, w->gU, nu * sizeof(float)) && aux1 == r.aux;
         }
+        for (int b = 0; b < nblk; b++)
+            for (int q = 0; q < 6; q++) {
+                if (strcmp(blk[b].name, pnames[q])) continue;
+                size_t n = (size_t)(blk[b].rows * blk[b].cols);
+                if (!t) {
+                    p1[q] = malloc(n * sizeof(float));
+                    memcpy(p1[q], blk[b].grad, n * sizeof(float));
+                } else {
+                    pgsame &= p1[q] && !memcmp(p1[q], blk[b].grad, n * sizeof(float));
+                }
+            }
         run_free(&r);
     }
     omp_set_num_threads(1);
-    ok(same, "bit-identical negatives and item gradients with 1 and 4 threads");
-    free(v1);
-    free(g1);
+    host_threads = 1;
+    ok(same, "bit-identical negatives, aux loss, user and item gradients with 1 and 4 threads");
+    ok(pgsame, "bit-identical gate/margin parameter gradients with 1 and 4 threads");
+    free(v1); free(g1); free(u1);
+    for (int q = 0; q < 6; q++) free(p1[q]);
 #else
     (void)w;
-    skip(1, "built without OpenMP");
+    skip(2, "built without OpenMP");
 #endif
 }
 
@@ -453,6 +484,7 @@ static void timing(void)
     lcg = 7;
     world_make(&w, 1000, 1700, 64, 2048, 50);
     nb_host host = *testhost();
+    host.threads = 2;
     const char *gemm = "testhost naive sgemm";
 #ifdef ANS_TEST_CBLAS
     host.sgemm = cblas_gemm;
@@ -504,8 +536,8 @@ static void timing(void)
     threads = omp_get_max_threads();
 #endif
     ok(rc == NB_OK, "timing batch runs");
-    diag("B=2048 M=32 d=64 (%s, %d OpenMP threads): negatives %.3f s + backward %.3f s = "
-         "%.3f s per batch", gemm, threads, t1, t2 - t1, t2);
+    diag("B=2048 M=32 d=64, %d distinct items (%s, %d OpenMP threads): negatives %.3f s + backward %.3f s = "
+         "%.3f s per batch", w.ni, gemm, threads, t1, t2 - t1, t2);
     free(err);
     vt->free(state);
     free(vec); free(dn); free(item); free(reg);

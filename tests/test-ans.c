@@ -40,6 +40,7 @@ typedef struct dcase {
     double *par[NPAR];         /* W_u b_u W_i b_i w b_w */
     int64_t psz[NPAR];
     int32_t *users, *pos, *cand; /* [B], [B], [B][M] */
+    int32_t *slot;             /* [ni] -1: ans_dedupe's map */
     int reg_form;
     double reg_w;
     ans_batch_f64 w;
@@ -63,9 +64,13 @@ static void dcase_alloc(dcase *c, const ans_cfg *cfg, int32_t nu, int32_t ni, in
     c->users = calloc((size_t)B, sizeof(int32_t));
     c->pos = calloc((size_t)B, sizeof(int32_t));
     c->cand = calloc((size_t)B * cfg->M, sizeof(int32_t));
+    c->slot = malloc((size_t)ni * sizeof(int32_t));
+    for (int32_t i = 0; i < ni; i++) c->slot[i] = -1;
     c->mem = calloc(1, ans_carve_f64(&c->w, cfg, B, NULL));
     ans_carve_f64(&c->w, cfg, B, c->mem);
     c->w.B = B;
+    c->w.cand = c->cand;
+    c->w.slot = c->slot;
     c->w.Wu = c->par[0]; c->w.bu = c->par[1]; c->w.Wi = c->par[2];
     c->w.bi = c->par[3]; c->w.w = c->par[4]; c->w.bw = c->par[5];
 }
@@ -74,7 +79,7 @@ static void dcase_free(dcase *c)
 {
     free(c->U); free(c->I);
     for (int p = 0; p < NPAR; p++) free(c->par[p]);
-    free(c->users); free(c->pos); free(c->cand); free(c->mem);
+    free(c->users); free(c->pos); free(c->cand); free(c->slot); free(c->mem);
 }
 
 /* Gather rows, run the sampler forward, add BPR and the regulariser. */
@@ -84,10 +89,10 @@ static int dcase_forward(dcase *c, int select)
     for (int32_t b = 0; b < c->B; b++) {
         memcpy(c->w.Ub + (int64_t)b * d, c->U + (int64_t)c->users[b] * d, d * sizeof(double));
         memcpy(c->w.Pb + (int64_t)b * d, c->I + (int64_t)c->pos[b] * d, d * sizeof(double));
-        for (int32_t m = 0; m < M; m++)
-            memcpy(c->w.N + ((int64_t)b * M + m) * d, c->I + (int64_t)c->cand[b * M + m] * d,
-                   d * sizeof(double));
     }
+    ans_dedupe_f64(&c->cfg, &c->w);
+    for (int32_t j = 0; j < c->w.nU; j++)
+        memcpy(c->w.Nu + (int64_t)j * d, c->I + (int64_t)c->w.uitem[j] * d, d * sizeof(double));
     int rc = ans_forward_f64(&c->cfg, &c->w, ans_gemm_ref_f64, select);
     c->bpr = bpr_loss_grad_f64(c->B, d, c->users, c->pos, c->U, c->I, c->w.vec, NULL, NULL,
                                NULL, NULL);
@@ -117,9 +122,10 @@ static int dcase_grad(dcase *c, double *gU, double *gI, double **gp)
         for (int32_t k = 0; k < d; k++) {
             gU[(int64_t)c->users[b] * d + k] += c->w.Gu[(int64_t)b * d + k];
             gI[(int64_t)c->pos[b] * d + k] += c->w.Gp[(int64_t)b * d + k];
-            for (int32_t m = 0; m < M; m++)
-                gI[(int64_t)c->cand[b * M + m] * d + k] += c->w.Gn[((int64_t)b * M + m) * d + k];
         }
+    for (int32_t j = 0; j < c->w.nU; j++)
+        for (int32_t k = 0; k < d; k++)
+            gI[(int64_t)c->w.uitem[j] * d + k] += c->w.GnU[(int64_t)j * d + k];
     free(g_neg);
     return rc;
 }

@@ -8,11 +8,13 @@
  * positive) from the stream (seed, epoch, position), noise r ~ U[0,1)^{M x d}
  * from a second stream (seed ^ ANS_NOISE_KEY, epoch, position) drawn after
  * the candidates' stream is set up (no_dir rademacher: the d signs per
- * candidate follow the noise in the same stream). The gates, margin and
- * augmentation run batched: c = N W_i^T is one SGEMM over the B*M candidate
- * rows, and the backward does dN += dC W_i and dW_i += dC^T N as two more.
- * Positives run on OpenMP threads with per-positive scratch; every reduction
- * into shared rows or weights is serial in a fixed order, so results do not
+ * candidate follow the noise in the same stream). The candidates of a batch
+ * are grouped by item (ans_dedupe) and only the distinct item rows are
+ * synced and gathered; the item gate c = N W_i^T + b_i is one SGEMM over the
+ * distinct items, and the backward does dN += dC W_i and dW_i += dC^T N over
+ * them, with dC and dN summed per item first. Positives run on
+ * host->threads OpenMP threads with per-positive scratch; every reduction
+ * into shared rows or weights is done in a fixed order, so results do not
  * depend on the thread count.
  *
  * The negative vector is the augmented n~_{m*} (it keeps its gradient: into
@@ -80,6 +82,8 @@ typedef struct ans_state {
     char *work;                  /* the ans_batch_f32 work area */
     ans_batch_f32 w;
     int32_t *cand;               /* [max_batch][M] candidate ids */
+    int32_t *slot;               /* [n_items] -1 (ans_dedupe's item -> distinct map) */
+    int nth;                     /* OpenMP threads */
     nb_pass_stats st;
     double sum_overlap, sum_gain;
     int64_t n_pos;
@@ -123,6 +127,7 @@ static void ans_free(void *state)
     s->h->free(s->pg);
     s->h->free(s->work);
     s->h->free(s->cand);
+    s->h->free(s->slot);
     s->h->free(s);
 }
 
@@ -165,8 +170,14 @@ static int ans_init_common(const nb_host *h, const char *name, const ans_cfg *cf
     size_t bytes = ans_carve_f32(&s->w, cfg, max_batch, NULL);
     s->work = h->alloc(bytes);
     s->cand = h->alloc((size_t)max_batch * (size_t)cfg->M * sizeof(int32_t));
-    if (!s->pv || !s->pg || !s->work || !s->cand) goto oom;
+    s->slot = h->alloc((size_t)(train->n_items > 0 ? train->n_items : 1) * sizeof(int32_t));
+    if (!s->pv || !s->pg || !s->work || !s->cand || !s->slot) goto oom;
+    for (int32_t i = 0; i < train->n_items; i++) s->slot[i] = -1;
     ans_carve_f32(&s->w, cfg, max_batch, s->work);
+    s->nth = h->threads > 0 ? h->threads : 1;
+    s->w.threads = s->nth;
+    s->w.cand = s->cand;
+    s->w.slot = s->slot;
     int64_t off = 0;
     for (int p = 0; p < P_COUNT; p++) {
         s->pval[p] = s->pv + off;
@@ -207,6 +218,7 @@ static int ans_init(const nb_host *h, const nb_value *values, const nb_train *tr
 {
     ans_cfg c = { 0 };
     c.d = dim;
+    c.n_items = train->n_items;
     c.M = (int32_t)values[V_M].i;
     c.gamma = values[V_GAMMA].f;
     c.eps = values[V_EPS].f;
@@ -238,6 +250,7 @@ static int hns_init(const nb_host *h, const nb_value *values, const nb_train *tr
 {
     ans_cfg c = { 0 };
     c.d = dim;
+    c.n_items = train->n_items;
     c.M = 1;
     c.gamma = values[H_GAMMA].f;
     c.gate = 1;
@@ -300,7 +313,7 @@ static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view
     int32_t failed_user = -1;
     s->w.B = B;
     #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected) \
-        reduction(max : failed_user)
+        reduction(max : failed_user) num_threads(s->nth)
     for (int32_t b = 0; b < B; b++) {
         nb_draw_stats ds = { 0, 0 };
         int32_t fu = ans_draw(s, batch, b, &ds);
@@ -314,18 +327,25 @@ static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view
                (size_t)d * sizeof(float));
         memcpy(s->w.Pb + (int64_t)b * d, view->item + (int64_t)batch->pos[b] * d,
                (size_t)d * sizeof(float));
-        for (int32_t m = 0; m < M; m++) {
-            const int32_t i = s->cand[(int64_t)b * M + m];
-            nb_view_sync(view, NB_ITEMS, i); /* the host syncs users and positives */
-            memcpy(s->w.N + ((int64_t)b * M + m) * d, view->item + (int64_t)i * d,
-                   (size_t)d * sizeof(float));
-        }
     }
     s->st.draws.drawn += drawn;
     s->st.draws.rejected += rejected;
     if (failed_user >= 0) {
         *err = s->h->mprintf("%s: user %d has every item as a positive", s->name, failed_user);
         return NB_EINVAL;
+    }
+    for (int64_t q = 0; q < (int64_t)B * M; q++)
+        if (s->cand[q] < 0 || s->cand[q] >= s->train->n_items) {
+            *err = s->h->mprintf("%s: candidate item %d outside the %d items", s->name,
+                                 s->cand[q], s->train->n_items);
+            return NB_EINVAL;
+        }
+    ans_dedupe_f32(&s->cfg, &s->w);
+    #pragma omp parallel for schedule(static) num_threads(s->nth)
+    for (int32_t j = 0; j < s->w.nU; j++) {
+        const int32_t i = s->w.uitem[j];
+        nb_view_sync(view, NB_ITEMS, i); /* the host syncs users and positives */
+        memcpy(s->w.Nu + (int64_t)j * d, view->item + (int64_t)i * d, (size_t)d * sizeof(float));
     }
     if (ans_forward_f32(&s->cfg, &s->w, s->h->sgemm, 1) != NB_OK) {
         *err = s->h->mprintf("%s: non-finite value in the forward pass (epoch %d, positions "
@@ -354,7 +374,7 @@ static int ans_backward(void *state, const nb_batch *batch, const nb_view *view,
 {
     (void)view; (void)d_reg;
     ans_state *s = state;
-    const int32_t d = s->cfg.d, M = s->cfg.M, B = batch->size;
+    const int32_t d = s->cfg.d, B = batch->size;
     const ans_pgrad_f32 pg = { s->pgrad[P_W_U], s->pgrad[P_B_U], s->pgrad[P_W_I],
                                s->pgrad[P_B_I], s->pgrad[P_W], s->pgrad[P_B_W] };
     if (B != s->w.B) {
@@ -368,17 +388,18 @@ static int ans_backward(void *state, const nb_batch *batch, const nb_view *view,
                              (long long)(batch->first + B - 1));
         return NB_ENUMERIC;
     }
-    /* serial scatter in b order: deterministic with duplicate rows */
+    /* serial scatter, positives in b order, then the distinct candidate
+     * items in first-appearance order: deterministic with duplicate rows */
     for (int32_t b = 0; b < B; b++) {
         float *gu = nb_block_grad_row(g->user, batch->users[b]);
         float *gp = nb_block_grad_row(g->item, batch->pos[b]);
         const float *su = s->w.Gu + (int64_t)b * d, *sp = s->w.Gp + (int64_t)b * d;
         for (int32_t k = 0; k < d; k++) { gu[k] += su[k]; gp[k] += sp[k]; }
-        for (int32_t m = 0; m < M; m++) {
-            float *gn = nb_block_grad_row(g->item, s->cand[(int64_t)b * M + m]);
-            const float *sn = s->w.Gn + ((int64_t)b * M + m) * d;
-            for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
-        }
+    }
+    for (int32_t j = 0; j < s->w.nU; j++) {
+        float *gn = nb_block_grad_row(g->item, s->w.uitem[j]);
+        const float *sn = s->w.GnU + (int64_t)j * d;
+        for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
     }
     return NB_OK;
 }

@@ -7,8 +7,16 @@
  *
  * Everything works on GATHERED rows, so the same code serves the plugin
  * (rows copied from the nb_view) and the tests (rows copied from their own
- * tables); scattering the row gradients back is the caller's job. Layout:
- * candidate m of positive b is row b*M+m of every [B*M][d] array.
+ * tables); scattering the row gradients back is the caller's job. Candidate
+ * m of positive b is "row" b*M+m. Candidates are DEDUPLICATED per batch
+ * (ans_dedupe): the item gate c = W_i n + b_i depends only on the item, so
+ * it is computed once per distinct item j (ml-100k: <= 1,682 distinct items
+ * for 65,536 candidates), and dL/dc, dL/dn are summed per distinct item
+ * (over its rows in ascending row order: deterministic) before the two
+ * weight/input-gradient GEMMs. Call order per batch:
+ *   fill w->cand, ans_dedupe, gather Nu[j] = row of item uitem[j],
+ *   fill Ub, Pb, r (and rad), ans_forward, ans_backward, scatter
+ *   Gu/Gp (per positive) and GnU (per distinct item).
  *
  * Per candidate (MF, L = 0; a later multi-layer version applies the same
  * per-candidate code once per layer with shared weights):
@@ -29,6 +37,17 @@
  *   e_dif = (p - p.g) - (n - n.g) (torch's float formula; = (p - n).(1 - g))
  * augment = 0: v = 0 and crit = u·n (DNS over the same candidates).
  * HNS: M = 1, the negative vector is h = n.g, no augmentation or selection.
+ * For full / no_gain / no_dis the criterion is evaluated without forming
+ * n~_m: u·n~_m - u·n_m = 0.1 mu (u . sgn(e_dif))·r / max(|r|, 1e-12), all in
+ * the same vectorised pass as the gate (the other variants form n~_m).
+ *
+ * Speed: the element-wise passes are `omp simd` loops (reductions reordered
+ * in lanes: deterministic for a given build), the float instantiation uses
+ * a branch-free exp (ans_expf, relative error < 2 ulp) so the gate sigmoid
+ * vectorises; the double one keeps libm's exp. Positives run on OpenMP
+ * threads (w->threads) with per-positive / per-candidate outputs only; every
+ * sum over positives or candidates is done in a fixed order, so results do
+ * not depend on the thread count.
  *
  * Guard: |t| < 1e-12 is replaced by sign(t)·1e-12 (t = 0 by +1e-12); there
  * mu is constant in t, so no gradient flows through mu (torch gives NaN).
@@ -41,6 +60,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 enum ans_dir { ANS_DIR_SGN = 0, ANS_DIR_RAD = 1, ANS_DIR_ONE = 2 };
 enum ans_rmode { ANS_R_UNIT = 0, ANS_R_RAW = 1, ANS_R_ONE = 2 };
@@ -56,6 +78,7 @@ typedef struct ans_cfg {
     int use_edif;        /* E = e_dif with its gradient (1) or E = 1 (0) */
     int dir;             /* enum ans_dir */
     int rmode;           /* enum ans_rmode */
+    int32_t n_items;     /* bound on distinct candidates per batch (0: B*M) */
 } ans_cfg;
 
 #define ANS_T_GUARD 1e-12
@@ -76,6 +99,42 @@ static inline double ans_sigmoid_d(double x)
     return e / (1.0 + e);
 }
 
+/* e^x in float without branches or calls, so that loops calling it
+ * vectorise. x is clamped to [-87, 88] (the result stays a normal float);
+ * x = n ln2 + f with n = round(x / ln2) (Cody-Waite split of ln2), e^f by its
+ * degree-7 Taylor polynomial (truncation < 6e-9 relative for |f| <= ln2/2),
+ * times 2^n built in the exponent bits. Relative error below 2 ulp. A NaN x
+ * gives NaN. */
+static inline float ans_expf(float x)
+{
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    /* round to nearest by the 1.5 * 2^23 trick (|x / ln2| < 2^22) */
+    float t = x * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    float f = x - n * 0.693359375f;
+    f = f + n * 2.12194440e-4f;
+    float p = 1.0f / 5040.0f;
+    p = p * f + 1.0f / 720.0f;
+    p = p * f + 1.0f / 120.0f;
+    p = p * f + 1.0f / 24.0f;
+    p = p * f + 1.0f / 6.0f;
+    p = p * f + 0.5f;
+    p = p * f + 1.0f;
+    p = p * f + 1.0f;
+    union { uint32_t u; float f; } sc;
+    sc.u = (uint32_t)((int32_t)n + 127) << 23;
+    return p * sc.f;
+}
+
+/* Logistic in float through ans_expf (vectorisable, no overflow). */
+static inline float ans_sigmoidf(float x)
+{
+    return 1.0f / (1.0f + ans_expf(-x));
+}
+
+#define ANS_INLINE static inline __attribute__((always_inline, unused))
+
 #endif /* NB_ANS_IMPL_COMMON */
 
 /* ---------------------------------------------------------------------- */
@@ -85,6 +144,7 @@ static inline double ans_sigmoid_d(double x)
 #define ANS_CAT(a, b) ANS_CAT_(a, b)
 #define ANS_FN(name) ANS_CAT(name, SUF)
 #define ANS_UNUSED __attribute__((unused))
+#define ANS_IS_F32 (sizeof(REAL) == sizeof(float))
 
 /* C[m][n] = alpha A[m][k] op(B) + beta C, op(B) = B^T ([n][k]) when trans_b,
  * else B ([k][n]); row-major (the signature of nb_host.sgemm). */
@@ -93,25 +153,41 @@ typedef void (*ANS_FN(ans_gemm_fn))(int trans_b, int64_t m, int64_t n, int64_t k
                                      REAL *c);
 
 /* The batch work area: inputs (gathered rows), scratch and outputs. Every
- * pointer is carved from one caller-owned block by ans_carve. */
+ * array is carved from one caller-owned block by ans_carve; "row" = b*M+m,
+ * "j" = a distinct candidate item (ans_dedupe), nU of them. */
 typedef struct ANS_FN(ans_batch) {
     int32_t B;
+    int threads;    /* OpenMP threads for the loops (0: the OpenMP default) */
     /* inputs, filled by the caller */
+    const int32_t *cand; /* [B*M] candidate item ids (caller-owned) */
+    int32_t *slot;  /* [n_items] all -1 between batches (caller-owned; ans_dedupe
+                       uses and restores it) */
     REAL *Ub;       /* [B][d] user rows */
     REAL *Pb;       /* [B][d] positive rows */
-    REAL *N;        /* [B*M][d] candidate rows */
+    REAL *Nu;       /* [nU][d] distinct candidate rows: Nu[j] = row of uitem[j] */
     REAL *r;        /* [B*M][d] noise, uniform in [0,1) */
     REAL *rad;      /* [B*M][d] +-1 (dir == ANS_DIR_RAD only, else NULL) */
     const REAL *Wu, *bu, *Wi, *bi, *w, *bw;  /* parameters, set by caller */
+    /* distinct candidates (ans_dedupe) */
+    int32_t nU;
+    int32_t *uitem; /* [nU] item id of j, in order of first appearance */
+    int32_t *cidx;  /* [B*M] j of each row */
+    int32_t *uptr;  /* [nU+1] rows of j: urow[uptr[j] .. uptr[j+1]), ascending */
+    int32_t *urow;  /* [B*M] */
     /* scratch */
     REAL *A;        /* [B][d] user gate a */
-    REAL *C;        /* [B*M][d] item gate c; after backward: dL/dN (= Gn) */
-    REAL *Gn;       /* alias of C: dL/d candidate rows after backward */
+    REAL *C;        /* [nU][d] item gate c of each distinct item */
     REAL *G;        /* [B*M][d] gate g (forward) */
-    REAL *Gc;       /* [B*M][d] dL/dc */
-    REAL *GcT;      /* [d][B*M] dL/dc transposed (weight-gradient GEMM) */
+    double *zc, *dnrm, *onrm; /* [B*M] z_m, |D vector|, |O vector| per row */
+    double *Dsum, *Osum;      /* [B] sums of dnrm, onrm over a positive's rows */
+    REAL *GnR;      /* [B*M][d] dL/dn per row, without the W_i term */
+    REAL *GcR;      /* [B*M][d] dL/dc per row */
+    REAL *GcU;      /* [nU][d] dL/dc summed per distinct item */
+    REAL *GcUT;     /* [d][nU] its transpose (weight-gradient GEMM) */
     REAL *Gu, *Gp;  /* [B][d] dL/du, dL/dp of the sampler's terms (outputs) */
+    REAL *GnU;      /* [nU][d] dL/d candidate row of distinct item j (output) */
     REAL *Ga;       /* [B][d] dL/da */
+    REAL *GaT;      /* [d][B] its transpose */
     REAL *Gw;       /* [B][d] per-positive dL/dw */
     double *Gbw;    /* [B] per-positive dL/db_w */
     double *lse;    /* [B] LSE(0, z) of each positive */
@@ -136,14 +212,10 @@ typedef struct ANS_FN(ans_pgrad) {
     REAL *Wu, *bu, *Wi, *bi, *w, *bw;
 } ANS_FN(ans_pgrad);
 
-static inline ANS_UNUSED REAL ANS_FN(ans_sig)(REAL x)
+/* The gate sigmoid: vectorisable ans_sigmoidf in float, libm in double. */
+ANS_INLINE REAL ANS_FN(ans_sig)(REAL x)
 {
-    if (sizeof(REAL) == sizeof(float)) {
-        float xf = (float)x;
-        if (xf >= 0) return (REAL)(1.0f / (1.0f + expf(-xf)));
-        float e = expf(xf);
-        return (REAL)(e / (1.0f + e));
-    }
+    if (ANS_IS_F32) return (REAL)ans_sigmoidf((float)x);
     return (REAL)ans_sigmoid_d((double)x);
 }
 
@@ -159,6 +231,7 @@ static ANS_UNUSED size_t ANS_FN(ans_carve)(ANS_FN(ans_batch) *w, const ans_cfg *
 {
     size_t off = 0;
     const size_t d = (size_t)cfg->d, bm = (size_t)maxB * (size_t)cfg->M, b = (size_t)maxB;
+    const size_t nu = cfg->n_items > 0 && (size_t)cfg->n_items < bm ? (size_t)cfg->n_items : bm;
 #define ANS_TAKE(ptr, type, count)                                   \
     do {                                                             \
         if (base) (ptr) = (type *)(void *)(base + off);              \
@@ -167,19 +240,32 @@ static ANS_UNUSED size_t ANS_FN(ans_carve)(ANS_FN(ans_batch) *w, const ans_cfg *
     memset(w, 0, base ? sizeof *w : 0);
     ANS_TAKE(w->Ub, REAL, b * d);
     ANS_TAKE(w->Pb, REAL, b * d);
-    ANS_TAKE(w->N, REAL, bm * d);
+    ANS_TAKE(w->Nu, REAL, nu * d);
     ANS_TAKE(w->r, REAL, bm * d);
     if (cfg->dir == ANS_DIR_RAD) ANS_TAKE(w->rad, REAL, bm * d);
+    ANS_TAKE(w->uitem, int32_t, nu);
+    ANS_TAKE(w->cidx, int32_t, bm);
+    ANS_TAKE(w->uptr, int32_t, nu + 1);
+    ANS_TAKE(w->urow, int32_t, bm);
     ANS_TAKE(w->A, REAL, b * d);
-    ANS_TAKE(w->C, REAL, bm * d);
+    ANS_TAKE(w->C, REAL, nu * d);
     ANS_TAKE(w->G, REAL, bm * d);
+    ANS_TAKE(w->zc, double, bm);
+    ANS_TAKE(w->dnrm, double, bm);
+    ANS_TAKE(w->onrm, double, bm);
+    ANS_TAKE(w->Dsum, double, b);
+    ANS_TAKE(w->Osum, double, b);
+    ANS_TAKE(w->GnR, REAL, bm * d);
     if (cfg->gate) {
-        ANS_TAKE(w->Gc, REAL, bm * d);
-        ANS_TAKE(w->GcT, REAL, bm * d);
+        ANS_TAKE(w->GcR, REAL, bm * d);
+        ANS_TAKE(w->GcU, REAL, nu * d);
+        ANS_TAKE(w->GcUT, REAL, nu * d);
     }
+    ANS_TAKE(w->GnU, REAL, nu * d);
     ANS_TAKE(w->Gu, REAL, b * d);
     ANS_TAKE(w->Gp, REAL, b * d);
     ANS_TAKE(w->Ga, REAL, b * d);
+    ANS_TAKE(w->GaT, REAL, b * d);
     ANS_TAKE(w->Gw, REAL, b * d);
     ANS_TAKE(w->Gbw, double, b);
     ANS_TAKE(w->lse, double, b);
@@ -192,8 +278,33 @@ static ANS_UNUSED size_t ANS_FN(ans_carve)(ANS_FN(ans_batch) *w, const ans_cfg *
     ANS_TAKE(w->smin, REAL, b);
     ANS_TAKE(w->gain, double, b);
 #undef ANS_TAKE
-    if (base) w->Gn = w->C;
     return off;
+}
+
+/* Group the B*M candidates w->cand by item: uitem (first-appearance order),
+ * cidx, and the row lists uptr/urow (ascending rows). Uses w->slot (all -1
+ * on entry, restored on return). Serial: O(B*M). */
+static ANS_UNUSED void ANS_FN(ans_dedupe)(const ans_cfg *cfg, ANS_FN(ans_batch) *w)
+{
+    const int64_t BM = (int64_t)w->B * cfg->M;
+    int32_t nU = 0;
+    for (int64_t row = 0; row < BM; row++) {
+        const int32_t it = w->cand[row];
+        int32_t j = w->slot[it];
+        if (j < 0) {
+            j = w->slot[it] = nU;
+            w->uitem[nU++] = it;
+        }
+        w->cidx[row] = j;
+    }
+    memset(w->uptr, 0, ((size_t)nU + 1) * sizeof(int32_t));
+    for (int64_t row = 0; row < BM; row++) w->uptr[w->cidx[row] + 1]++;
+    for (int32_t j = 0; j < nU; j++) w->uptr[j + 1] += w->uptr[j];
+    /* the slot of each item now serves as its fill cursor */
+    for (int32_t j = 0; j < nU; j++) w->slot[w->uitem[j]] = w->uptr[j];
+    for (int64_t row = 0; row < BM; row++) w->urow[w->slot[w->cand[row]]++] = (int32_t)row;
+    for (int32_t j = 0; j < nU; j++) w->slot[w->uitem[j]] = -1;
+    w->nU = nU;
 }
 
 /* The reference GEMM (tests; the plugin uses the host's). */
@@ -259,79 +370,123 @@ static inline ANS_UNUSED void ANS_FN(ans_augment_row)(const ans_cfg *cfg, const 
     }
 }
 
-/* Forward for a batch of w->B positives. select = 1 picks m* (first argmax
- * of the criterion); select = 0 keeps the caller's w->chosen (finite-
- * difference checks). Fills vec, chosen, dns, smax/smin, gain, Lc/D/O/aux.
- * Returns NB_OK, or NB_ENUMERIC when a non-finite value appears. */
+/* The scalars of one candidate in one vectorised pass (writes its gate row
+ * g when gate): out = {u·n, z, |D vec|^2, |O vec|^2, t - b_w, |r|^2,
+ * (u.sgn(e_dif))·r}; the last two only when fast. gate and fast are
+ * constants at every call site, so each instantiation is branch-free. */
+ANS_INLINE void ANS_FN(ans_cand_fwd)(const int gate, const int fast, const int32_t d,
+                                     const REAL *restrict u, const REAL *restrict p,
+                                     const REAL *restrict n, const REAL *restrict a,
+                                     const REAL *restrict c, const REAL *restrict wv,
+                                     const REAL *restrict r, REAL *restrict g, REAL out[7])
+{
+    REAL sn = 0, z = 0, dd = 0, oo = 0, tt = 0, rr = 0, ur = 0;
+    #pragma omp simd reduction(+ : sn, z, dd, oo, tt, rr, ur)
+    for (int32_t k = 0; k < d; k++) {
+        const REAL uk = u[k], nk = n[k], pk = p[k];
+        const REAL gk = gate ? ANS_FN(ans_sig)(a[k] * c[k]) : 0;
+        if (gate) g[k] = gk;
+        const REAL hk = nk * gk, hpk = pk * gk;
+        sn += uk * nk;
+        if (gate) {
+            z += uk * (nk - hk) - uk * hk;
+            const REAL vk = hk - hpk + (REAL)1e-6, yk = (pk - hpk) * (nk - hk);
+            dd += vk * vk;
+            oo += yk * yk;
+        }
+        const REAL gm = gate ? gk : 1;
+        tt += wv[k] * (nk * gm) * (pk * gm);
+        if (fast) {
+            const REAL e = (pk - hpk) - (nk - hk), rk = r[k];
+            rr += rk * rk;
+            ur += uk * (e > 0 ? rk : (e < 0 ? -rk : 0));
+        }
+    }
+    out[0] = sn; out[1] = z; out[2] = dd; out[3] = oo; out[4] = tt; out[5] = rr; out[6] = ur;
+}
+
+/* Forward for a batch of w->B positives, after ans_dedupe and the gathers.
+ * select = 1 picks m* (first argmax of the criterion); select = 0 keeps the
+ * caller's w->chosen (finite-difference checks). Fills vec, chosen, dns,
+ * smax/smin, gain, Lc/D/O/aux. Returns NB_OK, or NB_ENUMERIC when a
+ * non-finite value appears. */
 static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                           ANS_FN(ans_gemm_fn) gemm, int select)
 {
-    const int32_t d = cfg->d, M = cfg->M, B = w->B;
+    const int32_t d = cfg->d, M = cfg->M, B = w->B, nU = w->nU;
     const int64_t BM = (int64_t)B * M;
-    double Lc = 0.0, D = 0.0, O = 0.0;
+    /* the fused criterion (see the top comment) */
+    const int fast = cfg->augment && !cfg->hns && cfg->dir == ANS_DIR_SGN &&
+                     cfg->rmode == ANS_R_UNIT && !cfg->use_edif && cfg->use_mu;
     int bad = 0;
+#ifdef _OPENMP
+    const int nth = w->threads > 0 ? w->threads : omp_get_max_threads();
+#endif
 
     if (cfg->gate) {
-        /* a = Ub W_u^T + b_u, c = N W_i^T + b_i: W stored [out][in]. */
+        /* a = Ub W_u^T + b_u (per positive), c = Nu W_i^T + b_i (per item) */
         gemm(1, B, d, d, 1, w->Ub, w->Wu, 0, w->A);
-        gemm(1, BM, d, d, 1, w->N, w->Wi, 0, w->C);
+        gemm(1, nU, d, d, 1, w->Nu, w->Wi, 0, w->C);
         for (int32_t b = 0; b < B; b++)
             for (int32_t k = 0; k < d; k++) w->A[(int64_t)b * d + k] += w->bu[k];
-        for (int64_t row = 0; row < BM; row++)
-            for (int32_t k = 0; k < d; k++) w->C[row * d + k] += w->bi[k];
+        for (int32_t j = 0; j < nU; j++)
+            for (int32_t k = 0; k < d; k++) w->C[(int64_t)j * d + k] += w->bi[k];
     }
 
-    #pragma omp parallel for schedule(static) reduction(+ : Lc, D, O) reduction(| : bad)
+    #pragma omp parallel for schedule(static) reduction(| : bad) num_threads(nth)
     for (int32_t b = 0; b < B; b++) {
         const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
         const REAL *a = w->A + (int64_t)b * d;
         REAL *out = w->vec + (int64_t)b * d;
         double lse_max = 0.0, lse_sum = 1.0; /* LSE over {0, z_1..z_M} */
-        double best = -INFINITY, best_dns = -INFINITY;
+        double best = -INFINITY, best_dns = -INFINITY, Ds = 0.0, Os = 0.0;
         int32_t mstar = 0, mdns = 0;
         REAL smax = 0, smin = 0;
         for (int32_t m = 0; m < M; m++) {
             const int64_t row = (int64_t)b * M + m;
-            const REAL *n = w->N + row * d, *c = w->C + row * d;
+            const int64_t j = w->cidx[row];
+            const REAL *n = w->Nu + j * d, *c = w->C + j * d;
             const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
             REAL *g = w->G + row * d;
-            REAL sn = 0, z = 0, dd = 0, oo = 0, tt = 0;
-            for (int32_t k = 0; k < d; k++) {
-                REAL gk = cfg->gate ? ANS_FN(ans_sig)(a[k] * c[k]) : 0;
-                g[k] = gk;
-                sn += u[k] * n[k];
-                if (cfg->gate) {
-                    REAL hk = n[k] * gk, hpk = p[k] * gk;
-                    z += u[k] * (n[k] - hk) - u[k] * hk;
-                    REAL vk = hk - hpk + (REAL)1e-6;
-                    REAL yk = (p[k] - hpk) * (n[k] - hk);
-                    dd += vk * vk;
-                    oo += yk * yk;
-                }
-                REAL gm = cfg->gate ? gk : 1;
-                tt += w->w[k] * (n[k] * gm) * (p[k] * gm);
+            REAL sc[7];
+            if (cfg->gate) {
+                if (fast) ANS_FN(ans_cand_fwd)(1, 1, d, u, p, n, a, c, w->w, r, g, sc);
+                else ANS_FN(ans_cand_fwd)(1, 0, d, u, p, n, a, c, w->w, r, g, sc);
+            } else {
+                if (fast) ANS_FN(ans_cand_fwd)(0, 1, d, u, p, n, a, c, w->w, r, g, sc);
+                else ANS_FN(ans_cand_fwd)(0, 0, d, u, p, n, a, c, w->w, r, g, sc);
             }
+            const REAL sn = sc[0];
             if (m == 0 || sn > smax) smax = sn;
             if (m == 0 || sn < smin) smin = sn;
             if (m == 0 || (double)sn > best_dns) { best_dns = sn; mdns = m; }
             if (cfg->gate) {
-                double zd = z;
+                const double zd = sc[1];
+                w->zc[row] = zd;
                 if (zd > lse_max) { lse_sum = lse_sum * exp(lse_max - zd) + 1.0; lse_max = zd; }
                 else lse_sum += exp(zd - lse_max);
-                D += sqrt((double)dd);
-                O += sqrt((double)oo);
+                Ds += w->dnrm[row] = sqrt((double)sc[2]);
+                Os += w->onrm[row] = sqrt((double)sc[3]);
             }
             int guarded;
-            double t = ans_guard_t((double)tt + (double)w->bw[0], &guarded);
-            double mu = ans_sigmoid_d(1.0 / t);
-            if (w->dbg_t) { w->dbg_t[row] = (double)tt + (double)w->bw[0]; w->dbg_mu[row] = mu; }
+            const double t = ans_guard_t((double)sc[4] + (double)w->bw[0], &guarded);
+            const double mu = ans_sigmoid_d(1.0 / t);
+            if (w->dbg_t) { w->dbg_t[row] = (double)sc[4] + (double)w->bw[0]; w->dbg_mu[row] = mu; }
             if (w->dbg_dir)
-                for (int32_t k = 0; k < d; k++)
-                    w->dbg_dir[row * d + k] = ANS_FN(ans_sgn)((p[k] - p[k] * g[k]) -
-                                                              (n[k] - n[k] * g[k]));
+                for (int32_t k = 0; k < d; k++) {
+                    const REAL gk = cfg->gate ? g[k] : 0;
+                    w->dbg_dir[row * d + k] = ANS_FN(ans_sgn)((p[k] - p[k] * gk) -
+                                                              (n[k] - n[k] * gk));
+                }
             double crit = sn;
-            if (cfg->augment && !cfg->hns) {
-                REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
+            if (fast) {
+                const REAL s = (REAL)(0.1 * mu);
+                REAL rn = (REAL)sqrt((double)sc[5]);
+                rn = rn > (REAL)1e-12 ? rn : (REAL)1e-12;
+                const double gain = (double)s * ((double)sc[6] / (double)rn);
+                crit = (double)sn + gain + cfg->eps * gain;
+            } else if (cfg->augment && !cfg->hns) {
+                const REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
                 ANS_FN(ans_augment_row)(cfg, p, n, g, r, rad, s, out);
                 REAL sa = 0;
                 for (int32_t k = 0; k < d; k++) sa += u[k] * out[k];
@@ -345,9 +500,11 @@ static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) 
         w->dns[b] = mdns;
         w->smax[b] = smax;
         w->smin[b] = smin;
+        w->Dsum[b] = Ds;
+        w->Osum[b] = Os;
         /* the chosen candidate's vector, t and mu */
         const int64_t row = (int64_t)b * M + mstar;
-        const REAL *n = w->N + row * d, *g = w->G + row * d;
+        const REAL *n = w->Nu + (int64_t)w->cidx[row] * d, *g = w->G + row * d;
         REAL tt = 0;
         for (int32_t k = 0; k < d; k++) {
             REAL gm = cfg->gate ? g[k] : 1;
@@ -372,8 +529,11 @@ static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) 
         }
         w->gain[b] = gain;
         w->lse[b] = lse_max + log(lse_sum);
-        if (cfg->gate) Lc += w->lse[b];
     }
+    /* sums over positives in b order: independent of the thread count */
+    double Lc = 0.0, D = 0.0, O = 0.0;
+    if (cfg->gate)
+        for (int32_t b = 0; b < B; b++) { Lc += w->lse[b]; D += w->Dsum[b]; O += w->Osum[b]; }
     w->Lc = cfg->gate ? Lc / B : 0.0;
     w->D = cfg->gate ? D / (double)BM : 0.0;
     w->O = cfg->gate ? O / (double)BM : 0.0;
@@ -382,22 +542,63 @@ static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) 
     return NB_OK;
 }
 
+/* The gradient of one candidate's gamma terms (L_c, D, O) in one vectorised
+ * pass: its dL/dn (without the W_i term) into gn, dL/dc into gc, and the
+ * positive's dL/du, dL/dp, dL/da accumulated into gu, gp, ga. */
+ANS_INLINE void ANS_FN(ans_cand_bwd)(const int32_t d, const REAL kc, const REAL kd,
+                                     const REAL ko, const REAL *restrict u,
+                                     const REAL *restrict p, const REAL *restrict n,
+                                     const REAL *restrict a, const REAL *restrict c,
+                                     const REAL *restrict g, REAL *restrict gn,
+                                     REAL *restrict gc, REAL *restrict gu,
+                                     REAL *restrict gp, REAL *restrict ga)
+{
+    #pragma omp simd
+    for (int32_t k = 0; k < d; k++) {
+        const REAL gk = g[k], uk = u[k], nk = n[k], pk = p[k];
+        /* L_c */
+        const REAL f = 1 - 2 * gk;
+        REAL Gn = kc * uk * f, Gg = -2 * kc * uk * nk, Gp = 0;
+        gu[k] += kc * nk * f;
+        /* D */
+        const REAL rho = kd * (nk * gk - pk * gk + (REAL)1e-6);
+        Gn += gk * rho;
+        Gp -= gk * rho;
+        Gg += (nk - pk) * rho;
+        /* O */
+        const REAL om = 1 - gk;
+        const REAL omg = ko * ((pk - pk * gk) * (nk - nk * gk));
+        Gp += nk * om * om * omg;
+        Gn += pk * om * om * omg;
+        Gg -= 2 * pk * nk * om * omg;
+        gp[k] += Gp;
+        /* through g = sigmoid(a c) */
+        const REAL Gz = Gg * gk * (1 - gk);
+        gc[k] = Gz * a[k];
+        ga[k] += Gz * c[k];
+        gn[k] = Gn;
+    }
+}
+
 /* Backward after ans_forward (same w). d_neg [B][d] is dL/dn~ (from the
  * host's BPR). Writes the sampler's row gradients into w->Gu, w->Gp [B][d]
- * and w->Gn [B*M][d] (overwriting, the caller scatters them) and
- * ACCUMULATES the parameter gradients into pg. Returns NB_OK or
- * NB_ENUMERIC. */
+ * (per positive) and w->GnU [nU][d] (per distinct candidate item uitem[j]),
+ * overwriting (the caller scatters them), and ACCUMULATES the parameter
+ * gradients into pg. Returns NB_OK or NB_ENUMERIC. */
 static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                            const REAL *d_neg, ANS_FN(ans_gemm_fn) gemm,
                                            const ANS_FN(ans_pgrad) *pg)
 {
-    const int32_t d = cfg->d, M = cfg->M, B = w->B;
+    const int32_t d = cfg->d, M = cfg->M, B = w->B, nU = w->nU;
     const int64_t BM = (int64_t)B * M;
     const double kappa = cfg->gamma / (double)BM;
     const int margin = cfg->augment && !cfg->hns && cfg->use_mu;
     int bad = 0;
+#ifdef _OPENMP
+    const int nth = w->threads > 0 ? w->threads : omp_get_max_threads();
+#endif
 
-    #pragma omp parallel for schedule(static) reduction(| : bad)
+    #pragma omp parallel for schedule(static) reduction(| : bad) num_threads(nth)
     for (int32_t b = 0; b < B; b++) {
         const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
         const REAL *a = w->A + (int64_t)b * d, *dn = d_neg + (int64_t)b * d;
@@ -410,28 +611,24 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
         w->Gbw[b] = 0.0;
         for (int32_t m = 0; m < M; m++) {
             const int64_t row = (int64_t)b * M + m;
-            const REAL *n = w->N + row * d, *g = w->G + row * d;
+            const int64_t j = w->cidx[row];
+            const REAL *n = w->Nu + j * d, *c = w->C + j * d, *g = w->G + row * d;
+            REAL *gn = w->GnR + row * d, *gc = cfg->gate ? w->GcR + row * d : NULL;
+            if (cfg->gate) {
+                const double pi = exp(w->zc[row] - w->lse[b]);
+                const REAL kc = (REAL)(cfg->gamma * pi / B);
+                const REAL dnorm = (REAL)w->dnrm[row], onorm = (REAL)w->onrm[row];
+                const REAL kd = dnorm > 0 ? (REAL)(kappa / dnorm) : 0;
+                const REAL ko = onorm > 0 ? (REAL)(kappa / onorm) : 0;
+                ANS_FN(ans_cand_bwd)(d, kc, kd, ko, u, p, n, a, c, g, gn, gc, gu, gp, ga);
+            } else {
+                memset(gn, 0, (size_t)d * sizeof(REAL));
+            }
+            if (m != w->chosen[b]) continue;
+            /* the chosen candidate: BPR through n~ (or h for HNS) */
             const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
-            REAL *c = w->C + row * d; /* read c[k], then overwritten by dL/dn[k] */
-            const int star = (m == w->chosen[b]);
-            /* pass 1: the scalars of this candidate */
-            REAL z = 0, dd = 0, oo = 0;
-            if (cfg->gate)
-                for (int32_t k = 0; k < d; k++) {
-                    REAL hk = n[k] * g[k], hpk = p[k] * g[k];
-                    z += u[k] * (n[k] - hk) - u[k] * hk;
-                    REAL vk = hk - hpk + (REAL)1e-6, yk = (p[k] - hpk) * (n[k] - hk);
-                    dd += vk * vk;
-                    oo += yk * yk;
-                }
-            double pi = cfg->gate ? exp((double)z - w->lse[b]) : 0.0;
-            REAL kc = (REAL)(cfg->gamma * pi / B);
-            REAL dnorm = (REAL)sqrt((double)dd), onorm = (REAL)sqrt((double)oo);
-            REAL kd = dnorm > 0 ? (REAL)(kappa / dnorm) : 0;
-            REAL ko = onorm > 0 ? (REAL)(kappa / onorm) : 0;
-            /* the augmentation path of the chosen candidate */
             REAL rnorm = ANS_FN(ans_rnorm)(cfg, r), s = 1, gt = 0;
-            if (star && margin) {
+            if (margin) {
                 double mu = w->mu[b];
                 s = (REAL)(0.1 * mu);
                 if (fabs(w->t[b]) > ANS_T_GUARD) { /* guarded t: mu constant */
@@ -450,78 +647,79 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
                     w->Gbw[b] += gt;
                 }
             }
-            /* pass 2: element-wise gradients */
             for (int32_t k = 0; k < d; k++) {
                 const REAL gk = cfg->gate ? g[k] : 0;
                 REAL Gg = 0, Gn = 0;
-                if (star) {
-                    if (cfg->hns) {
-                        Gn += dn[k] * gk;
-                        Gg += dn[k] * n[k];
-                    } else {
-                        Gn += dn[k];
-                        if (margin) {
-                            REAL gm = cfg->gate ? gk : 1, gm2 = gm * gm;
-                            Gn += gt * w->w[k] * p[k] * gm2;
-                            gp[k] += gt * w->w[k] * n[k] * gm2;
-                            gw[k] += gt * n[k] * p[k] * gm2;
-                            if (cfg->gate) Gg += gt * 2 * w->w[k] * n[k] * p[k] * gk;
-                        }
-                        if (cfg->augment && cfg->use_edif) {
-                            REAL GE = s * ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) * dn[k];
-                            gp[k] += GE * (1 - gk);
-                            Gn -= GE * (1 - gk);
-                            if (cfg->gate) Gg -= GE * (p[k] - n[k]);
-                        }
+                if (cfg->hns) {
+                    Gn += dn[k] * gk;
+                    Gg += dn[k] * n[k];
+                } else {
+                    Gn += dn[k];
+                    if (margin) {
+                        REAL gm = cfg->gate ? gk : 1, gm2 = gm * gm;
+                        Gn += gt * w->w[k] * p[k] * gm2;
+                        gp[k] += gt * w->w[k] * n[k] * gm2;
+                        gw[k] += gt * n[k] * p[k] * gm2;
+                        if (cfg->gate) Gg += gt * 2 * w->w[k] * n[k] * p[k] * gk;
+                    }
+                    if (cfg->augment && cfg->use_edif) {
+                        REAL GE = s * ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) * dn[k];
+                        gp[k] += GE * (1 - gk);
+                        Gn -= GE * (1 - gk);
+                        if (cfg->gate) Gg -= GE * (p[k] - n[k]);
                     }
                 }
+                gn[k] += Gn;
                 if (cfg->gate) {
-                    /* L_c */
-                    REAL f = 1 - 2 * gk;
-                    gu[k] += kc * n[k] * f;
-                    Gn += kc * u[k] * f;
-                    Gg -= 2 * kc * u[k] * n[k];
-                    /* D */
-                    REAL rho = kd * (n[k] * gk - p[k] * gk + (REAL)1e-6);
-                    Gn += gk * rho;
-                    gp[k] -= gk * rho;
-                    Gg += (n[k] - p[k]) * rho;
-                    /* O */
-                    REAL om = 1 - gk;
-                    REAL omg = ko * ((p[k] - p[k] * gk) * (n[k] - n[k] * gk));
-                    gp[k] += n[k] * om * om * omg;
-                    Gn += p[k] * om * om * omg;
-                    Gg -= 2 * p[k] * n[k] * om * omg;
-                    /* through g = sigmoid(a c) */
-                    REAL Gz = Gg * gk * (1 - gk);
-                    REAL Gc = Gz * a[k];
+                    const REAL Gz = Gg * gk * (1 - gk);
+                    gc[k] += Gz * a[k];
                     ga[k] += Gz * c[k];
-                    w->Gc[row * d + k] = Gc;
-                    w->GcT[(int64_t)k * BM + row] = Gc;
                 }
-                c[k] = Gn; /* C now holds dL/dn */
-                if (!isfinite((double)Gn)) bad = 1;
             }
+        }
+        for (int32_t m = 0; m < M; m++) {
+            const REAL *gn = w->GnR + ((int64_t)b * M + m) * d;
+            for (int32_t k = 0; k < d; k++)
+                if (!isfinite((double)gn[k])) bad = 1;
         }
     }
     if (bad) return NB_ENUMERIC;
 
-    if (cfg->gate) {
-        /* Gn += Gc W_i; dW_i += Gc^T N; db_i += sum Gc */
-        gemm(0, BM, d, d, 1, w->Gc, w->Wi, 1, w->Gn);
-        gemm(0, d, d, BM, 1, w->GcT, w->N, 1, pg->Wi);
-        for (int64_t row = 0; row < BM; row++)
-            for (int32_t k = 0; k < d; k++) pg->bi[k] += w->Gc[row * d + k];
-        /* Gu += Ga W_u; dW_u += Ga^T Ub; db_u += sum Ga */
-        gemm(0, B, d, d, 1, w->Ga, w->Wu, 1, w->Gu);
-        for (int32_t b = 0; b < B; b++) {
-            const REAL *ga = w->Ga + (int64_t)b * d, *u = w->Ub + (int64_t)b * d;
-            for (int32_t o = 0; o < d; o++) {
-                REAL *dst = pg->Wu + (int64_t)o * d;
-                for (int32_t i = 0; i < d; i++) dst[i] += ga[o] * u[i];
-                pg->bu[o] += ga[o];
+    /* per distinct item: sum its rows in ascending row order */
+    #pragma omp parallel for schedule(static) num_threads(nth)
+    for (int32_t j = 0; j < nU; j++) {
+        REAL *gn = w->GnU + (int64_t)j * d, *gc = cfg->gate ? w->GcU + (int64_t)j * d : NULL;
+        memset(gn, 0, (size_t)d * sizeof(REAL));
+        if (gc) memset(gc, 0, (size_t)d * sizeof(REAL));
+        for (int32_t q = w->uptr[j]; q < w->uptr[j + 1]; q++) {
+            const int64_t row = w->urow[q];
+            const REAL *sn = w->GnR + row * d;
+            #pragma omp simd
+            for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
+            if (gc) {
+                const REAL *sc = w->GcR + row * d;
+                #pragma omp simd
+                for (int32_t k = 0; k < d; k++) gc[k] += sc[k];
             }
         }
+        if (gc)
+            for (int32_t k = 0; k < d; k++) w->GcUT[(int64_t)k * nU + j] = gc[k];
+    }
+
+    if (cfg->gate) {
+        /* GnU += GcU W_i; dW_i += GcU^T Nu; db_i += sum_j GcU */
+        gemm(0, nU, d, d, 1, w->GcU, w->Wi, 1, w->GnU);
+        gemm(0, d, d, nU, 1, w->GcUT, w->Nu, 1, pg->Wi);
+        for (int32_t j = 0; j < nU; j++)
+            for (int32_t k = 0; k < d; k++) pg->bi[k] += w->GcU[(int64_t)j * d + k];
+        /* Gu += Ga W_u; dW_u += Ga^T Ub; db_u += sum_b Ga */
+        gemm(0, B, d, d, 1, w->Ga, w->Wu, 1, w->Gu);
+        for (int32_t b = 0; b < B; b++)
+            for (int32_t k = 0; k < d; k++) {
+                w->GaT[(int64_t)k * B + b] = w->Ga[(int64_t)b * d + k];
+                pg->bu[k] += w->Ga[(int64_t)b * d + k];
+            }
+        gemm(0, d, d, B, 1, w->GaT, w->Ub, 1, pg->Wu);
     }
     if (margin) {
         for (int32_t b = 0; b < B; b++) {
@@ -533,6 +731,7 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
     return NB_OK;
 }
 
+#undef ANS_IS_F32
 #undef ANS_UNUSED
 #undef ANS_FN
 #undef ANS_CAT
