@@ -536,7 +536,8 @@ static void timing(void)
     threads = omp_get_max_threads();
 #endif
     ok(rc == NB_OK, "timing batch runs");
-    diag("B=2048 M=32 d=64, %d distinct items (%s, %d OpenMP threads): negatives %.3f s + backward %.3f s = "
+    diag("B=2048 M=32 d=64, %d items (%s, %d OpenMP threads): negatives %.3f s + "
+         "backward %.3f s = "
          "%.3f s per batch", w.ni, gemm, threads, t1, t2 - t1, t2);
     free(err);
     vt->free(state);

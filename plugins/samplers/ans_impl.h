@@ -100,15 +100,20 @@ static inline double ans_sigmoid_d(double x)
 }
 
 /* e^x in float without branches or calls, so that loops calling it
- * vectorise. x is clamped to [-87, 88] (the result stays a normal float);
- * x = n ln2 + f with n = round(x / ln2) (Cody-Waite split of ln2), e^f by its
- * degree-7 Taylor polynomial (truncation < 6e-9 relative for |f| <= ln2/2),
- * times 2^n built in the exponent bits. Relative error below 2 ulp. A NaN x
- * gives NaN. */
+ * vectorise. |x| is clamped to 87 on the bit pattern (integer selects
+ * if-convert, floating comparisons may trap and would not; a NaN stays a
+ * NaN), so the result stays a normal float; x = n ln2 + f with
+ * n = round(x / ln2) (Cody-Waite split of ln2), e^f by its degree-7 Taylor
+ * polynomial (truncation < 6e-9 relative for |f| <= ln2/2), times 2^n built
+ * in the exponent bits. Relative error below 2 ulp. */
 static inline float ans_expf(float x)
 {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    union { float f; int32_t i; } v = { x };
+    const int32_t lim = 0x42ae0000; /* 87.0f */
+    int32_t mag = v.i & INT32_MAX;
+    mag = ((mag > lim) & (mag <= 0x7f800000)) ? lim : mag;
+    v.i = (v.i & INT32_MIN) | mag;
+    x = v.f;
     /* round to nearest by the 1.5 * 2^23 trick (|x / ln2| < 2^22) */
     float t = x * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
@@ -174,14 +179,16 @@ typedef struct ANS_FN(ans_batch) {
     int32_t *cidx;  /* [B*M] j of each row */
     int32_t *uptr;  /* [nU+1] rows of j: urow[uptr[j] .. uptr[j+1]), ascending */
     int32_t *urow;  /* [B*M] */
+    int32_t *rpos;  /* [B*M] position of each row in urow (its slot in GnR/GcR) */
     /* scratch */
     REAL *A;        /* [B][d] user gate a */
     REAL *C;        /* [nU][d] item gate c of each distinct item */
     REAL *G;        /* [B*M][d] gate g (forward) */
     double *zc, *dnrm, *onrm; /* [B*M] z_m, |D vector|, |O vector| per row */
     double *Dsum, *Osum;      /* [B] sums of dnrm, onrm over a positive's rows */
-    REAL *GnR;      /* [B*M][d] dL/dn per row, without the W_i term */
-    REAL *GcR;      /* [B*M][d] dL/dc per row */
+    REAL *GnR;      /* [B*M][d] dL/dn per row, without the W_i term, stored at
+                       rpos[row] so that each item's rows are contiguous */
+    REAL *GcR;      /* [B*M][d] dL/dc per row, also at rpos[row] */
     REAL *GcU;      /* [nU][d] dL/dc summed per distinct item */
     REAL *GcUT;     /* [d][nU] its transpose (weight-gradient GEMM) */
     REAL *Gu, *Gp;  /* [B][d] dL/du, dL/dp of the sampler's terms (outputs) */
@@ -247,6 +254,7 @@ static ANS_UNUSED size_t ANS_FN(ans_carve)(ANS_FN(ans_batch) *w, const ans_cfg *
     ANS_TAKE(w->cidx, int32_t, bm);
     ANS_TAKE(w->uptr, int32_t, nu + 1);
     ANS_TAKE(w->urow, int32_t, bm);
+    ANS_TAKE(w->rpos, int32_t, bm);
     ANS_TAKE(w->A, REAL, b * d);
     ANS_TAKE(w->C, REAL, nu * d);
     ANS_TAKE(w->G, REAL, bm * d);
@@ -302,7 +310,11 @@ static ANS_UNUSED void ANS_FN(ans_dedupe)(const ans_cfg *cfg, ANS_FN(ans_batch) 
     for (int32_t j = 0; j < nU; j++) w->uptr[j + 1] += w->uptr[j];
     /* the slot of each item now serves as its fill cursor */
     for (int32_t j = 0; j < nU; j++) w->slot[w->uitem[j]] = w->uptr[j];
-    for (int64_t row = 0; row < BM; row++) w->urow[w->slot[w->cand[row]]++] = (int32_t)row;
+    for (int64_t row = 0; row < BM; row++) {
+        const int32_t q = w->slot[w->cand[row]]++;
+        w->urow[q] = (int32_t)row;
+        w->rpos[row] = q;
+    }
     for (int32_t j = 0; j < nU; j++) w->slot[w->uitem[j]] = -1;
     w->nU = nU;
 }
@@ -399,7 +411,7 @@ ANS_INLINE void ANS_FN(ans_cand_fwd)(const int gate, const int fast, const int32
         if (fast) {
             const REAL e = (pk - hpk) - (nk - hk), rk = r[k];
             rr += rk * rk;
-            ur += uk * (e > 0 ? rk : (e < 0 ? -rk : 0));
+            ur += uk * (__builtin_isgreater(e, 0) ? rk : (__builtin_isless(e, 0) ? -rk : 0));
         }
     }
     out[0] = sn; out[1] = z; out[2] = dd; out[3] = oo; out[4] = tt; out[5] = rr; out[6] = ur;
@@ -593,12 +605,11 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
     const int64_t BM = (int64_t)B * M;
     const double kappa = cfg->gamma / (double)BM;
     const int margin = cfg->augment && !cfg->hns && cfg->use_mu;
-    int bad = 0;
 #ifdef _OPENMP
     const int nth = w->threads > 0 ? w->threads : omp_get_max_threads();
 #endif
 
-    #pragma omp parallel for schedule(static) reduction(| : bad) num_threads(nth)
+    #pragma omp parallel for schedule(static) num_threads(nth)
     for (int32_t b = 0; b < B; b++) {
         const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
         const REAL *a = w->A + (int64_t)b * d, *dn = d_neg + (int64_t)b * d;
@@ -613,7 +624,8 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
             const int64_t row = (int64_t)b * M + m;
             const int64_t j = w->cidx[row];
             const REAL *n = w->Nu + j * d, *c = w->C + j * d, *g = w->G + row * d;
-            REAL *gn = w->GnR + row * d, *gc = cfg->gate ? w->GcR + row * d : NULL;
+            const int64_t q = w->rpos[row];
+            REAL *gn = w->GnR + q * d, *gc = cfg->gate ? w->GcR + q * d : NULL;
             if (cfg->gate) {
                 const double pi = exp(w->zc[row] - w->lse[b]);
                 const REAL kc = (REAL)(cfg->gamma * pi / B);
@@ -677,13 +689,7 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
                 }
             }
         }
-        for (int32_t m = 0; m < M; m++) {
-            const REAL *gn = w->GnR + ((int64_t)b * M + m) * d;
-            for (int32_t k = 0; k < d; k++)
-                if (!isfinite((double)gn[k])) bad = 1;
-        }
     }
-    if (bad) return NB_ENUMERIC;
 
     /* per distinct item: sum its rows in ascending row order */
     #pragma omp parallel for schedule(static) num_threads(nth)
@@ -691,13 +697,12 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
         REAL *gn = w->GnU + (int64_t)j * d, *gc = cfg->gate ? w->GcU + (int64_t)j * d : NULL;
         memset(gn, 0, (size_t)d * sizeof(REAL));
         if (gc) memset(gc, 0, (size_t)d * sizeof(REAL));
-        for (int32_t q = w->uptr[j]; q < w->uptr[j + 1]; q++) {
-            const int64_t row = w->urow[q];
-            const REAL *sn = w->GnR + row * d;
+        for (int64_t q = w->uptr[j]; q < w->uptr[j + 1]; q++) {
+            const REAL *sn = w->GnR + q * d;
             #pragma omp simd
             for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
             if (gc) {
-                const REAL *sc = w->GcR + row * d;
+                const REAL *sc = w->GcR + q * d;
                 #pragma omp simd
                 for (int32_t k = 0; k < d; k++) gc[k] += sc[k];
             }
@@ -728,6 +733,11 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
             pg->bw[0] += (REAL)w->Gbw[b];
         }
     }
+    /* a NaN or Inf anywhere upstream reaches these sums */
+    REAL chk = 0;
+    for (int64_t i = 0; i < (int64_t)nU * d; i++) chk += w->GnU[i] * 0;
+    for (int64_t i = 0; i < (int64_t)B * d; i++) chk += (w->Gu[i] + w->Gp[i]) * 0;
+    if (chk != 0) return NB_ENUMERIC;
     return NB_OK;
 }
 
