@@ -6,7 +6,8 @@
  *
  * Per positive (u, p): M uniform candidates (redrawn while a training
  * positive) from the stream (seed, epoch, position), noise r ~ U[0,1)^{M x d}
- * from a second stream (seed ^ ANS_NOISE_KEY, epoch, position) drawn after
+ * (24-bit floats, two per 64-bit draw: ans_noise_fill) from a second stream
+ * (seed ^ ANS_NOISE_KEY, epoch, position) drawn after
  * the candidates' stream is set up (no_dir rademacher: the d signs per
  * candidate follow the noise in the same stream). The candidates of a batch
  * are grouped by item (ans_dedupe) and only the distinct item rows are
@@ -269,6 +270,19 @@ static int ans_blocks(void *state, nb_block **blocks, int *n_blocks)
     return NB_OK;
 }
 
+/* n uniforms in [0, 1) from r, two 24-bit floats per 64-bit draw (high
+ * bits first): exact multiples of 2^-24, never 1.0f. */
+static void ans_noise_fill(nb_rng *r, float *out, int64_t n)
+{
+    int64_t k = 0;
+    for (; k + 1 < n; k += 2) {
+        const uint64_t x = nb_rng_u64(r);
+        out[k] = (float)(x >> 40) * 0x1p-24f;
+        out[k + 1] = (float)((x >> 8) & 0xFFFFFF) * 0x1p-24f;
+    }
+    if (k < n) out[k] = (float)(nb_rng_u64(r) >> 40) * 0x1p-24f;
+}
+
 /* Draw candidates and noise for positive b into s->cand and s->w.r/rad
  * (or copy the fixed test inputs). Returns the failing user or -1. */
 static int32_t ans_draw(ans_state *s, const nb_batch *batch, int32_t b, nb_draw_stats *ds)
@@ -291,7 +305,7 @@ static int32_t ans_draw(ans_state *s, const nb_batch *batch, int32_t b, nb_draw_
     if (s->fix_r)
         memcpy(r, s->fix_r + (int64_t)b * M * d, (size_t)M * d * sizeof(float));
     else
-        for (int64_t k = 0; k < (int64_t)M * d; k++) r[k] = (float)nb_rng_uniform(&rn);
+        ans_noise_fill(&rn, r, (int64_t)M * d);
     if (s->w.rad) {
         float *rad = s->w.rad + (int64_t)b * M * d;
         for (int64_t k = 0; k < (int64_t)M * d; k++) rad[k] = (nb_rng_u64(&rn) >> 63) ? 1.0f : -1.0f;
