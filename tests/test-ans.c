@@ -645,8 +645,49 @@ static void float_vs_double(const variant *v)
     dcase_free(&c);
 }
 
+/* The float kernels' exp and the candidate grouping. */
+static void check_kernels(void)
+{
+    double worst = 0.0;
+    for (double x = -87.0; x <= 87.0; x += 1.0 / 1024.0 + 1e-7) {
+        const float xf = (float)x;
+        const double e = exp((double)xf);
+        worst = fmax(worst, fabs((double)ans_expf(xf) - e) / e);
+    }
+    ok(worst < 2.4e-7, "ans_expf: max relative error %.3g over [-87, 87] (< 2 ulp)", worst);
+    ok(isnan(ans_expf(NAN)) && isnan(ans_sigmoidf(NAN)), "ans_expf, ans_sigmoidf: NaN stays NaN");
+    ok(isfinite(ans_expf(1e30f)) && ans_expf(-1e30f) > 0 && ans_sigmoidf(-INFINITY) >= 0 &&
+       ans_sigmoidf(INFINITY) == 1.0f && ans_sigmoidf(0) == 0.5f,
+       "ans_expf clamps |x| to 87; sigmoid limits");
+
+    /* 3 positives x 4 candidates with repeats: groups in first-appearance
+     * order, ascending rows, slot restored */
+    ans_cfg cfg = { 0 };
+    cfg.d = 2; cfg.M = 4; cfg.gate = 1;
+    ans_batch_f64 w;
+    char *mem = calloc(1, ans_carve_f64(&w, &cfg, 3, NULL));
+    ans_carve_f64(&w, &cfg, 3, mem);
+    const int32_t cand[12] = { 5, 2, 5, 7, 2, 2, 0, 5, 7, 9, 0, 5 };
+    int32_t slot[10];
+    for (int i = 0; i < 10; i++) slot[i] = -1;
+    w.B = 3; w.cand = cand; w.slot = slot;
+    ans_dedupe_f64(&cfg, &w);
+    static const int32_t want_item[5] = { 5, 2, 7, 0, 9 };
+    static const int32_t want_ptr[6] = { 0, 4, 7, 9, 11, 12 };
+    static const int32_t want_row[12] = { 0, 2, 7, 11, 1, 4, 5, 3, 8, 6, 10, 9 };
+    int good = w.nU == 5;
+    for (int j = 0; good && j < 5; j++) good &= w.uitem[j] == want_item[j];
+    for (int j = 0; good && j < 6; j++) good &= w.uptr[j] == want_ptr[j];
+    for (int q = 0; good && q < 12; q++) good &= w.urow[q] == want_row[q] && w.rpos[want_row[q]] == q;
+    for (int r = 0; good && r < 12; r++) good &= w.uitem[w.cidx[r]] == cand[r];
+    for (int i = 0; i < 10; i++) good &= slot[i] == -1;
+    ok(good, "ans_dedupe: distinct items, ascending row lists, positions, slot restored");
+    free(mem);
+}
+
 int main(void)
 {
+    check_kernels();
     char probe[4096];
     snprintf(probe, sizeof probe, "%s/ans-mf/case1_eps0.5_gamma0.3.json", tap_golden_dir());
     FILE *fp = fopen(probe, "r");
