@@ -54,6 +54,7 @@ if [ -d "$DATA/gowalla-lightgcn" ]; then
   case_run gowalla-lightgcn3-rns "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: rns}" ""
   case_run gowalla-lightgcn3-dns32 "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: dns, M: 32}" ""
   case_run gowalla-ngcf3-rns "$G" "{name: ngcf, dim: 64, layers: 3}" "{name: rns}" ""
+  case_run gowalla-sgl3-rns "$G" "{name: sgl, dim: 64, layers: 3}" "{name: rns}" ""
 else
   echo "bench: $DATA/gowalla-lightgcn absent: gowalla cases skipped"
 fi

@@ -1,0 +1,395 @@
+/*
+ * sgl.c - the SGL backbone plugin "sgl" (Wu et al., "Self-supervised Graph
+ * Learning for Recommendation", SIGIR 2021), as RecBole v1.1.1 sgl.py
+ * implements it (../shared/specs/backbones-and-eval.md 2.4).
+ *
+ * Scoring rows: LightGCN propagation with mean pooling on the main graph
+ * (lightgcn_impl.h), so the view, the gradient blocks, the eval cache and
+ * the initialisation (xavier_uniform, streams (seed, "user"/"item", 0)) are
+ * those of lightgcn.c. The host's BPR and regulariser act on that view.
+ *
+ * Self-supervision (sgl_impl.h): two augmented graphs ("views") are drawn
+ * once per epoch, at the first TRAIN forward whose batch->epoch differs
+ * from the views' epoch:
+ *   ED  keep floor(n_pairs (1 - drop_ratio)) training pairs (graph_edge_dropout)
+ *   ND  drop floor(drop_ratio U) users and floor(drop_ratio I) items (graph_node_dropout)
+ *   RW  an independent ED graph per layer
+ * each renormalised with (deg + degree_eps)^-1/2. Streams: nb_rng_seed(seed ^
+ * "SGLV", epoch*64 + view*16 + layer, 0|1), so the views depend on (seed,
+ * epoch) only. Every TRAIN forward with a batch then propagates E0 through
+ * both views (Z1, Z2), computes
+ *   aux_loss = ssl_weight (sum_b l_b^user + sum_b l_b^item)
+ * (InfoNCE, cosine / ssl_tau, denominators over ALL users / ALL items,
+ * anchors = the batch's users and positives, repeated rows counted as often
+ * as they occur) and its gradient w.r.t. Z1, Z2; backward() carries it
+ * through both views' propagations into the E0 gradient, next to the main
+ * graph's backward of the host's gradients.
+ *
+ * Deviations from RecBole (documented in README): negbench has no PAD row,
+ * so the denominators lack RecBole's isolated PAD user and item; the main
+ * graph is binary (nb_train collapses duplicate pairs, RecBole's SGL sums
+ * them); the host's BPR is a batch MEAN with 1e-10 inside the log, while
+ * SGL's is a SUM (both the SSL term and BPR are sums there).
+ *
+ * Memory: besides LightGCN's, 8 [N][d] float arrays (views, their
+ * gradients, propagation scratch, normalised rows) and 2 score blocks of
+ * SGL_BLOCK floats; no allocation after init except the per-epoch view
+ * graphs (graph.c, malloc).
+ */
+#include "negbench/graph.h"
+#include "negbench/plugin.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUF f32
+#define REAL float
+#include "lightgcn_impl.h"
+#include "sgl_impl.h"
+#undef SUF
+#undef REAL
+
+enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS };
+enum sgl_aug { SGL_ED = 0, SGL_ND = 1, SGL_RW = 2 };
+
+#define SGL_ROWS 1024         /* anchors per score block */
+#define SGL_BLOCK (1 << 21)   /* floats per score block (8 MiB) */
+#define SGL_MAX_LAYERS 8
+
+static const nb_param_spec sgl_params[] = {
+    {"layers", NB_PARAM_INT, "3", 0, SGL_MAX_LAYERS, NULL,
+     "propagation layers L (RecBole SGL.yaml: 3)"},
+    {"ssl_tau", NB_PARAM_FLOAT, "0.5", 1e-4, 100, NULL, "InfoNCE temperature"},
+    {"ssl_weight", NB_PARAM_FLOAT, "0.05", 0, 1e6, NULL,
+     "weight of the summed InfoNCE terms (see README for the BPR scale)"},
+    {"drop_ratio", NB_PARAM_FLOAT, "0.1", 0, 0.99, NULL,
+     "share of edges (ED, RW) or of users and items (ND) dropped per view"},
+    {"aug", NB_PARAM_CHOICE, "ED", 0, 0, "ED|ND|RW",
+     "augmentation: edge dropout, node dropout, or edge dropout per layer"},
+    {"degree_eps", NB_PARAM_FLOAT, "1e-7", 0, 1, NULL,
+     "added to node degrees before D^-1/2 (RecBole 1e-7)"},
+    {NULL, 0, NULL, 0, 0, NULL, NULL}};
+
+typedef struct sgl {
+    const nb_host *h;
+    nb_train train;           /* the host's arrays, valid until free */
+    int32_t U, I, d, L, aug;
+    int64_t N;
+    double tau, weight, drop, eps;
+    uint64_t seed;
+    nb_graph g;               /* main graph */
+    nb_graph vg[2][SGL_MAX_LAYERS]; /* view graphs ([v][0] only for ED/ND) */
+    const nb_graph *vp[2][SGL_MAX_LAYERS]; /* graph of layer l in view v */
+    int32_t view_epoch;       /* epoch the views were drawn for; -1 none */
+    float *E0, *E0g, *layers, *final, *Gf, *Gl;
+    int32_t *touch, *rows;
+    uint8_t *mark, *rowmark;
+    float *H0, *H1;           /* [N][d] scratch */
+    float *Z[2], *dZ[2];      /* [N][d] view rows and their SSL gradient */
+    int32_t *cnt, *ids;       /* [max(U,I)] distinct-anchor helpers */
+    double *w;                /* [max(U,I)] anchor weights */
+    sgl_scratch_f32 sc;
+    nb_block params[2];
+    nb_block vgb[4];          /* user_final, item_final, user_layers, item_layers */
+    nb_view view;
+    int fresh;                /* main propagation matches the parameters */
+    int ssl_pending;          /* dZ holds a gradient backward must carry */
+} sgl;
+
+static void sgl_free_views(sgl *s)
+{
+    for (int v = 0; v < 2; v++)
+        for (int l = 0; l < SGL_MAX_LAYERS; l++) graph_free(&s->vg[v][l]);
+    s->view_epoch = -1;
+}
+
+static void sgl_free(void *state)
+{
+    sgl *s = state;
+    if (!s) return;
+    const nb_host *h = s->h;
+    graph_free(&s->g);
+    sgl_free_views(s);
+    void *arrs[] = {s->E0, s->E0g, s->layers, s->final, s->Gf, s->Gl, s->touch, s->rows,
+                    s->mark, s->rowmark, s->H0, s->H1, s->Z[0], s->Z[1], s->dZ[0], s->dZ[1],
+                    s->cnt, s->ids, s->w, s->sc.An, s->sc.gA, s->sc.Cn, s->sc.gC,
+                    s->sc.den1, s->sc.den2, s->sc.lse, s->sc.run, s->sc.S, s->sc.PT};
+    for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) h->free(arrs[k]);
+    h->free(s);
+}
+
+/* xavier_uniform rows x d from the stream (seed, tag, 0), as lightgcn.c. */
+static void sgl_xavier(float *w, int64_t rows, int32_t d, uint64_t seed, uint64_t tag)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed, tag, 0);
+    double b = sqrt(6.0 / (double)(rows + d));
+    for (int64_t i = 0; i < rows * d; i++) w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * b);
+}
+
+static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                    int32_t dim, uint64_t seed, void **state, char **err)
+{
+    int rc = NB_OK;
+    char *gerr = NULL;
+    sgl *s = h->alloc(sizeof *s);
+    if (!s) { *err = h->mprintf("sgl: out of memory"); return NB_ENOMEM; }
+    s->h = h;
+    s->train = *train;
+    s->U = train->n_users;
+    s->I = train->n_items;
+    s->N = (int64_t)s->U + s->I;
+    s->d = dim;
+    s->L = (int32_t)values[P_LAYERS].i;
+    s->tau = values[P_TAU].f;
+    s->weight = values[P_WEIGHT].f;
+    s->drop = values[P_DROP].f;
+    s->aug = (int)values[P_AUG].i;
+    s->eps = values[P_DEGREE_EPS].f;
+    s->seed = seed ^ 0x53474c56ull; /* "SGLV" */
+    s->view_epoch = -1;
+    if (dim <= 0 || s->L < 0 || s->L > SGL_MAX_LAYERS || !(s->tau > 0) ||
+        !(s->drop >= 0 && s->drop < 1)) {
+        *err = h->mprintf("sgl: bad dim %d, layers %d, ssl_tau %g or drop_ratio %g", dim, s->L,
+                          s->tau, s->drop);
+        rc = NB_EINVAL;
+        goto out;
+    }
+    rc = graph_build(train, NULL, s->eps, &s->g, &gerr);
+    if (rc != NB_OK) {
+        *err = h->mprintf("sgl: %s", gerr ? gerr : "graph build failed");
+        goto out;
+    }
+    int64_t N = s->N, d = dim, ld = (int64_t)(s->L + 1) * d;
+    int64_t side = s->U > s->I ? s->U : s->I;
+    size_t nd = (size_t)(N * d) * sizeof(float);
+    s->E0 = h->alloc(nd);
+    s->E0g = h->alloc(nd);
+    s->layers = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->final = h->alloc(nd);
+    s->Gf = h->alloc(nd);
+    s->Gl = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->touch = h->alloc((size_t)(4 * N + 1) * sizeof(int32_t));
+    s->mark = h->alloc((size_t)(4 * N + 1));
+    s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
+    s->rowmark = h->alloc((size_t)(N + 1));
+    s->H0 = h->alloc(nd);
+    s->H1 = h->alloc(nd);
+    for (int v = 0; v < 2; v++) {
+        s->Z[v] = h->alloc(nd);
+        s->dZ[v] = h->alloc(nd);
+    }
+    s->cnt = h->alloc((size_t)(side + 1) * sizeof(int32_t));
+    s->ids = h->alloc((size_t)(side + 1) * sizeof(int32_t));
+    s->w = h->alloc((size_t)(side + 1) * sizeof(double));
+    s->sc.rb = SGL_ROWS;
+    s->sc.sb = SGL_BLOCK;
+    s->sc.An = h->alloc((size_t)((side + 1) * d) * sizeof(float));
+    s->sc.gA = h->alloc((size_t)((side + 1) * d) * sizeof(float));
+    s->sc.Cn = h->alloc((size_t)((side + 1) * d) * sizeof(float));
+    s->sc.gC = h->alloc((size_t)((side + 1) * d) * sizeof(float));
+    s->sc.den1 = h->alloc((size_t)(side + 1) * sizeof(double));
+    s->sc.den2 = h->alloc((size_t)(side + 1) * sizeof(double));
+    s->sc.lse = h->alloc((size_t)SGL_ROWS * sizeof(double));
+    s->sc.run = h->alloc((size_t)SGL_ROWS * sizeof(double));
+    s->sc.S = h->alloc((size_t)SGL_BLOCK * sizeof(float));
+    s->sc.PT = h->alloc((size_t)SGL_BLOCK * sizeof(float));
+    if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
+        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->Z[0] || !s->Z[1] ||
+        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->sc.An || !s->sc.gA ||
+        !s->sc.Cn || !s->sc.gC || !s->sc.den1 || !s->sc.den2 || !s->sc.lse || !s->sc.run ||
+        !s->sc.S || !s->sc.PT) {
+        *err = h->mprintf("sgl: out of memory for %lld nodes x %d", (long long)N, dim);
+        rc = NB_ENOMEM;
+        goto out;
+    }
+    sgl_xavier(s->E0, s->U, dim, seed, 0x75736572u);
+    sgl_xavier(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
+
+    s->params[0] = (nb_block){"user_emb", s->E0, s->E0g, s->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
+    s->params[1] = (nb_block){"item_emb", s->E0 + s->U * d, s->E0g + s->U * d, s->I, d,
+                              NB_BLOCK_DENSE, NULL, 0, NULL};
+    static const char *vnames[4] = {"user_final", "item_final", "user_layers", "item_layers"};
+    for (int b = 0; b < 4; b++) {
+        int item = b & 1, lay = b >> 1;
+        int64_t cols = lay ? ld : d, off = item ? (int64_t)s->U : 0;
+        float *val = lay ? s->layers : s->final, *grad = lay ? s->Gl : s->Gf;
+        s->vgb[b] = (nb_block){vnames[b], val + off * cols, grad + off * cols,
+                               item ? s->I : s->U, cols, NB_BLOCK_ROWS,
+                               s->touch + (int64_t)b * N, 0, s->mark + (int64_t)b * N};
+    }
+    s->view = (nb_view){.n_users = s->U, .n_items = s->I, .dim = dim, .n_layers = s->L,
+                        .user = s->final, .item = s->final + (int64_t)s->U * d,
+                        .user_layers = s->layers,
+                        .item_layers = s->layers + (int64_t)s->U * ld,
+                        .user_ego = s->E0, .item_ego = s->E0 + (int64_t)s->U * d};
+out:
+    free(gerr);
+    if (rc != NB_OK) { sgl_free(s); s = NULL; }
+    *state = s;
+    return rc;
+}
+
+static int sgl_blocks(void *state, nb_block **blocks, int *n_blocks)
+{
+    sgl *s = state;
+    *blocks = s->params;
+    *n_blocks = 2;
+    return NB_OK;
+}
+
+/* Draw both views for `epoch` (deterministic from (seed, epoch)). */
+static int sgl_draw_views(sgl *s, int32_t epoch, char **err)
+{
+    int rc = NB_OK;
+    char *gerr = NULL;
+    sgl_free_views(s);
+    for (int v = 0; v < 2 && rc == NB_OK; v++) {
+        int n_graphs = s->aug == SGL_RW ? s->L : 1;
+        for (int l = 0; l < n_graphs && rc == NB_OK; l++) {
+            uint64_t key = (uint64_t)epoch * 64 + (uint64_t)v * 16 + (uint64_t)l;
+            rc = s->aug == SGL_ND
+                     ? graph_node_dropout(&s->train, s->drop, s->eps, s->seed, key, NULL,
+                                          &s->vg[v][l], &gerr)
+                     : graph_edge_dropout(&s->train, s->drop, s->eps, s->seed, key, NULL,
+                                          &s->vg[v][l], &gerr);
+        }
+        for (int l = 0; l < SGL_MAX_LAYERS; l++)
+            s->vp[v][l] = &s->vg[v][s->aug == SGL_RW ? l : 0];
+    }
+    if (rc != NB_OK) {
+        *err = s->h->mprintf("sgl: view for epoch %d: %s", epoch + 1, gerr ? gerr : "failed");
+        sgl_free_views(s);
+    } else {
+        s->view_epoch = epoch;
+    }
+    free(gerr);
+    return rc;
+}
+
+/* Both views' propagation and the SSL loss of the batch; fills dZ[0..1]. */
+static double sgl_ssl(sgl *s, const nb_batch *batch)
+{
+    const int64_t nd = s->N * s->d, U = s->U;
+    const int32_t d = s->d;
+    for (int v = 0; v < 2; v++) {
+        sgl_view_forward_f32(s->vp[v], s->L, d, s->N, s->E0, s->H0, s->H1, s->Z[v]);
+        memset(s->dZ[v], 0, (size_t)nd * sizeof(float));
+    }
+    double loss = 0;
+    int64_t R = sgl_distinct(batch->users, batch->size, s->weight, s->cnt, s->ids, s->w);
+    loss += sgl_infonce_f32(s->h->sgemm, d, s->tau, U, s->Z[0], s->Z[1], s->ids, s->w, R,
+                            s->dZ[0], s->dZ[1], &s->sc);
+    R = sgl_distinct(batch->pos, batch->size, s->weight, s->cnt, s->ids, s->w);
+    loss += sgl_infonce_f32(s->h->sgemm, d, s->tau, s->I, s->Z[0] + U * d, s->Z[1] + U * d,
+                            s->ids, s->w, R, s->dZ[0] + U * d, s->dZ[1] + U * d, &s->sc);
+    return loss;
+}
+
+static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_view **view,
+                       char **err)
+{
+    sgl *s = state;
+    int rc = NB_OK;
+    s->view.aux_loss = 0;
+    s->ssl_pending = 0;
+    if (mode == NB_MODE_TRAIN || !s->fresh)
+        lgcn_forward_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->E0, s->layers, s->final);
+    s->fresh = 1;
+    if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
+        if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
+            return rc;
+        s->view.aux_loss = sgl_ssl(s, batch);
+        s->ssl_pending = 1;
+    }
+    *view = &s->view;
+    return NB_OK;
+}
+
+static int sgl_grads(void *state, nb_grads *g)
+{
+    sgl *s = state;
+    g->user = &s->vgb[0];
+    g->item = &s->vgb[1];
+    g->user_layers = &s->vgb[2];
+    g->item_layers = &s->vgb[3];
+    g->user_ego = &s->params[0];
+    g->item_ego = &s->params[1];
+    return NB_OK;
+}
+
+static int sgl_backward(void *state, const nb_batch *batch, char **err)
+{
+    sgl *s = state;
+    (void)batch; (void)err;
+    int64_t n_rows = 0;
+    /* the main graph: the union of touched nodes of the four view blocks */
+    for (int b = 0; b < 4; b++) {
+        nb_block *blk = &s->vgb[b];
+        int64_t off = (b & 1) ? s->U : 0;
+        for (int64_t q = 0; q < blk->n_touched; q++) {
+            int64_t r = off + blk->touched[q];
+            if (!s->rowmark[r]) { s->rowmark[r] = 1; s->rows[n_rows++] = (int32_t)r; }
+        }
+    }
+    lgcn_backward_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
+                      s->H0, s->H1, s->E0g);
+    for (int b = 0; b < 4; b++) {
+        nb_block *blk = &s->vgb[b];
+        for (int64_t q = 0; q < blk->n_touched; q++) {
+            int64_t r = blk->touched[q];
+            memset(blk->grad + r * blk->cols, 0, (size_t)blk->cols * sizeof(float));
+            blk->mark[r] = 0;
+        }
+        blk->n_touched = 0;
+    }
+    for (int64_t q = 0; q < n_rows; q++) s->rowmark[s->rows[q]] = 0;
+    /* the two views */
+    if (s->ssl_pending)
+        for (int v = 0; v < 2; v++)
+            sgl_view_backward_f32(s->vp[v], s->L, s->d, s->N, s->dZ[v], s->H0, s->H1, s->E0g);
+    s->ssl_pending = 0;
+    s->fresh = 0; /* the optimizer step follows */
+    return NB_OK;
+}
+
+#ifdef NB_SGL_TESTING
+/* Tests only: replace the views by the graphs of the given pair masks
+ * ([n_pairs], indexed like train->user_items; RW uses keep[v] for every
+ * layer) and mark them as drawn for `epoch`. */
+int sgl_testing_set_views(void *state, const uint8_t *keep1, const uint8_t *keep2, int32_t epoch);
+int sgl_testing_set_views(void *state, const uint8_t *keep1, const uint8_t *keep2, int32_t epoch)
+{
+    sgl *s = state;
+    sgl_free_views(s);
+    const uint8_t *keep[2] = {keep1, keep2};
+    for (int v = 0; v < 2; v++) {
+        if (graph_build(&s->train, keep[v], s->eps, &s->vg[v][0], NULL) != NB_OK) return NB_ERR;
+        for (int l = 0; l < SGL_MAX_LAYERS; l++) s->vp[v][l] = &s->vg[v][0];
+    }
+    s->view_epoch = epoch;
+    return NB_OK;
+}
+
+/* Tests only: graph of layer l in view v (NULL before the first draw). */
+const nb_graph *sgl_testing_view(void *state, int v, int l);
+const nb_graph *sgl_testing_view(void *state, int v, int l)
+{
+    sgl *s = state;
+    return s->view_epoch < 0 ? NULL : s->vp[v][l];
+}
+#endif
+
+static const nb_model_vt sgl_vt = {sgl_init, sgl_blocks, sgl_forward, sgl_grads,
+                                   sgl_backward, sgl_free};
+
+static const nb_plugin_desc sgl_desc =
+    NB_PLUGIN_DESC_INIT(NB_KIND_MODEL, "sgl", "1.0.0",
+                        "SGL: LightGCN plus InfoNCE between two dropped-graph views (ED/ND/RW)",
+                        sgl_params, &sgl_vt);
+
+__attribute__((visibility("default"))) const nb_plugin_desc *nb_plugin_descriptor(uint32_t index)
+{
+    return index == 0 ? &sgl_desc : NULL;
+}
