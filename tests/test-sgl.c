@@ -316,7 +316,7 @@ static void test_golden(nb_graph *g, const char *file)
 
     /* the float plugin, host-style step with the host's mean BPR */
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
-    nb_value vals[6] = {{.i = L}, {.f = tau}, {.f = sw}, {.f = 0.2}, {.i = 0}, {.f = 1e-7}};
+    nb_value vals[7] = {{.i = L}, {.f = tau}, {.f = sw}, {.f = 0.2}, {.i = 0}, {.f = 1e-7}, {.i = 1 /* sum */}};
     void *st = NULL;
     char *perr = NULL;
     if (vt->init(testhost(), vals, &train, D, 1, &st, &perr) != NB_OK) {
@@ -357,6 +357,26 @@ static void test_golden(nb_graph *g, const char *file)
     flat2(j, "outputs.grad_per_term_unweighted.bpr", gb);
     for (int k = 0; k < N * D; k++) expect[k] = gtw[k] - (1.0 - 1.0 / B) * gb[k];
     is_close(aux, json_num(json_get(j, "outputs.ssl_loss")), 0, 1e-4, "%s: float plugin aux_loss = ssl_loss to 1e-4", file);
+    {   /* the default ssl_scale (recbole) divides the summed term by B */
+        nb_value v2[7];
+        memcpy(v2, vals, sizeof v2);
+        v2[6].i = 0;
+        void *st2 = NULL;
+        const nb_view *w2;
+        if (vt->init(testhost(), v2, &train, D, 1, &st2, &perr) == NB_OK) {
+            nb_block *b2;
+            int n2;
+            vt->blocks(st2, &b2, &n2);
+            memcpy(b2[0].value, blk[0].value, sizeof(float) * U * D);
+            memcpy(b2[1].value, blk[1].value, sizeof(float) * I * D);
+            sgl_testing_set_views(st2, keep[0], keep[1], 0);
+            vt->forward(st2, NB_MODE_TRAIN, &batch, &w2, &perr);
+            is_close(w2->aux_loss, aux / B, 0, 1e-6, "%s: ssl_scale recbole = summed term / B", file);
+            vt->free(st2);
+        } else {
+            skip(1, "init failed");
+        }
+    }
     ok(scaled_err(pg, expect, U * D) < 1e-4 && scaled_err(pg + U * D, expect + U * D, I * D) < 1e-4,
        "%s: float plugin E0 gradients = grad_total - (1 - 1/B) grad_bpr to 1e-4 (%.2g %.2g)", file,
        scaled_err(pg, expect, U * D), scaled_err(pg + U * D, expect + U * D, I * D));
@@ -379,7 +399,7 @@ static uint32_t view_mask(const nb_graph *g)
 static void *make(int aug, double drop, uint64_t seed)
 {
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
-    nb_value vals[6] = {{.i = L}, {.f = 0.5}, {.f = 0.1}, {.f = drop}, {.i = aug}, {.f = 1e-7}};
+    nb_value vals[7] = {{.i = L}, {.f = 0.5}, {.f = 0.1}, {.f = drop}, {.i = aug}, {.f = 1e-7}, {.i = 1 /* sum */}};
     void *st = NULL;
     char *perr = NULL;
     if (vt->init(testhost(), vals, &train, D, seed, &st, &perr) != NB_OK) tap_bail("init: %s", perr);

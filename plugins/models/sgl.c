@@ -50,7 +50,7 @@
 #undef SUF
 #undef REAL
 
-enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS };
+enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS, P_SCALE };
 enum sgl_aug { SGL_ED = 0, SGL_ND = 1, SGL_RW = 2 };
 
 #define SGL_ROWS 1024         /* anchors per score block */
@@ -69,6 +69,9 @@ static const nb_param_spec sgl_params[] = {
      "augmentation: edge dropout, node dropout, or edge dropout per layer"},
     {"degree_eps", NB_PARAM_FLOAT, "1e-7", 0, 1, NULL,
      "added to node degrees before D^-1/2 (RecBole 1e-7)"},
+    {"ssl_scale", NB_PARAM_CHOICE, "recbole", 0, 0, "recbole|sum",
+     "recbole: divide the summed SSL term by B, keeping RecBole's SSL:BPR ratio under the "
+     "host's mean BPR; sum: ssl_weight times the literal sum"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 typedef struct sgl {
@@ -77,6 +80,7 @@ typedef struct sgl {
     int32_t U, I, d, L, aug;
     int64_t N;
     double tau, weight, drop, eps;
+    int per_batch;            /* ssl_scale recbole: weight / B */
     uint64_t seed;
     nb_graph g;               /* main graph */
     nb_graph vg[2][SGL_MAX_LAYERS]; /* view graphs ([v][0] only for ED/ND) */
@@ -147,6 +151,7 @@ static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *tr
     s->drop = values[P_DROP].f;
     s->aug = (int)values[P_AUG].i;
     s->eps = values[P_DEGREE_EPS].f;
+    s->per_batch = values[P_SCALE].i == 0;
     s->seed = seed ^ 0x53474c56ull; /* "SGLV" */
     s->view_epoch = -1;
     if (dim <= 0 || s->L < 0 || s->L > SGL_MAX_LAYERS || !(s->tau > 0) ||
@@ -278,10 +283,13 @@ static double sgl_ssl(sgl *s, const nb_batch *batch)
         memset(s->dZ[v], 0, (size_t)nd * sizeof(float));
     }
     double loss = 0;
-    int64_t R = sgl_distinct(batch->users, batch->size, s->weight, s->cnt, s->ids, s->w);
+    /* RecBole sums BPR and SSL over the batch; the host's BPR is a mean, so
+     * the default divides the SSL sum by B to keep RecBole's ratio */
+    const double w = s->per_batch ? s->weight / (double)batch->size : s->weight;
+    int64_t R = sgl_distinct(batch->users, batch->size, w, s->cnt, s->ids, s->w);
     loss += sgl_infonce_f32(s->h->sgemm, d, s->tau, U, s->Z[0], s->Z[1], s->ids, s->w, R,
                             s->dZ[0], s->dZ[1], &s->sc);
-    R = sgl_distinct(batch->pos, batch->size, s->weight, s->cnt, s->ids, s->w);
+    R = sgl_distinct(batch->pos, batch->size, w, s->cnt, s->ids, s->w);
     loss += sgl_infonce_f32(s->h->sgemm, d, s->tau, s->I, s->Z[0] + U * d, s->Z[1] + U * d,
                             s->ids, s->w, R, s->dZ[0] + U * d, s->dZ[1] + U * d, &s->sc);
     return loss;
