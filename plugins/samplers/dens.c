@@ -44,6 +44,7 @@
  *   cand_min_norm  the same for the min
  */
 #include "negbench/plugin.h"
+#include "sampler_common.h"
 #include "view_layers.h"
 
 #define REAL float
@@ -98,10 +99,7 @@ typedef struct dens_state {
     int have_aux;                 /* the aux gradients of the last batch are pending */
     int32_t last_B;
     /* epoch counters */
-    uint64_t drawn, rejected;
-    double sum_max, sum_min;
-    int64_t n_norm;
-    nb_stat stats[3];
+    nb_pass_stats st;             /* epoch statistics (sampler_common.h) */
     /* Tests only: fixed candidates [B][M] used instead of draws (NULL in
      * production; set by tests that include this file). */
     const int32_t *test_cand;
@@ -272,22 +270,8 @@ static int32_t dens_draw(dens_state *s, const nb_batch *bt, const nb_view *v)
  * counters (the same arithmetic as the MF path). */
 static void dens_count(dens_state *s, int32_t B)
 {
-    double lo = INFINITY, hi = -INFINITY;
-    for (int32_t b = 0; b < B; b++) {
-        if (s->raw_min[b] < lo) lo = s->raw_min[b];
-        if (s->raw_max[b] > hi) hi = s->raw_max[b];
-    }
-    for (int32_t b = 0; b < B; b++) {
-        s->drawn += s->draws[b].drawn;
-        s->rejected += s->draws[b].rejected;
-    }
-    if (hi > lo) {
-        for (int32_t b = 0; b < B; b++) {
-            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
-            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
-        }
-        s->n_norm += B;
-    }
+    nb_pass_stats_draws(&s->st, s->draws, B);
+    nb_pass_stats_batch(&s->st, s->raw_max, s->raw_min, B);
 }
 
 /* negatives() on a graph view (candidates drawn, s->vl set): per-layer
@@ -473,17 +457,8 @@ static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
         s->have_aux = 1;
     }
     /* statistics, once the batch is accepted */
-    for (int32_t b = 0; b < B; b++) {
-        s->drawn += s->draws[b].drawn;
-        s->rejected += s->draws[b].rejected;
-    }
-    if (hi > lo) {
-        for (int32_t b = 0; b < B; b++) {
-            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
-            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
-        }
-        s->n_norm += B;
-    }
+    nb_pass_stats_draws(&s->st, s->draws, B);
+    nb_pass_stats_batch(&s->st, s->raw_max, s->raw_min, B);
     s->last_B = B;
     return NB_OK;
 }
@@ -523,15 +498,7 @@ static int dens_backward(void *state, const nb_batch *bt, const nb_view *v,
 
 static int dens_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 {
-    dens_state *s = state;
-    s->stats[0] = (nb_stat){"reject_rate", s->drawn ? (double)s->rejected / (double)s->drawn : 0.0};
-    s->stats[1] = (nb_stat){"cand_max_norm", s->n_norm ? s->sum_max / (double)s->n_norm : 0.0};
-    s->stats[2] = (nb_stat){"cand_min_norm", s->n_norm ? s->sum_min / (double)s->n_norm : 0.0};
-    s->drawn = s->rejected = 0;
-    s->sum_max = s->sum_min = 0.0;
-    s->n_norm = 0;
-    *stats = s->stats;
-    *n_stats = 3;
+    nb_pass_stats_emit(&((dens_state *)state)->st, 3, stats, n_stats);
     return NB_OK;
 }
 

@@ -43,6 +43,7 @@
  *   cand_min_norm  the same for the min
  */
 #include "negbench/plugin.h"
+#include "sampler_common.h"
 #include "view_layers.h"
 
 #ifdef _OPENMP
@@ -83,10 +84,7 @@ typedef struct mixgcf_state {
     nb_view_layers vl;          /* pooling of the last graph batch */
     int graph;                  /* the last batch came from a graph view */
     int32_t last_B;
-    uint64_t drawn, rejected;
-    double sum_max, sum_min;
-    int64_t n_norm;
-    nb_stat stats[3];
+    nb_pass_stats st;             /* epoch statistics (sampler_common.h) */
     /* Tests only: fixed candidates [B][M] instead of draws (NULL in
      * production; set by tests that include this file). */
     const int32_t *test_cand;
@@ -305,17 +303,8 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
     }
     out->use_reg_vec = 1;
     out->aux_loss = 0.0;
-    for (int32_t b = 0; b < B; b++) {
-        s->drawn += s->draws[b].drawn;
-        s->rejected += s->draws[b].rejected;
-    }
-    if (hi > lo) {
-        for (int32_t b = 0; b < B; b++) {
-            s->sum_max += (s->raw_max[b] - lo) / (hi - lo);
-            s->sum_min += (s->raw_min[b] - lo) / (hi - lo);
-        }
-        s->n_norm += B;
-    }
+    nb_pass_stats_draws(&s->st, s->draws, B);
+    nb_pass_stats_batch(&s->st, s->raw_max, s->raw_min, B);
     s->last_B = B;
     return NB_OK;
 }
@@ -371,15 +360,7 @@ static int mixgcf_backward(void *state, const nb_batch *bt, const nb_view *v,
 
 static int mixgcf_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 {
-    mixgcf_state *s = state;
-    s->stats[0] = (nb_stat){"reject_rate", s->drawn ? (double)s->rejected / (double)s->drawn : 0.0};
-    s->stats[1] = (nb_stat){"cand_max_norm", s->n_norm ? s->sum_max / (double)s->n_norm : 0.0};
-    s->stats[2] = (nb_stat){"cand_min_norm", s->n_norm ? s->sum_min / (double)s->n_norm : 0.0};
-    s->drawn = s->rejected = 0;
-    s->sum_max = s->sum_min = 0.0;
-    s->n_norm = 0;
-    *stats = s->stats;
-    *n_stats = 3;
+    nb_pass_stats_emit(&((mixgcf_state *)state)->st, 3, stats, n_stats);
     return NB_OK;
 }
 

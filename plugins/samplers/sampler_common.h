@@ -33,23 +33,45 @@ static inline void nb_scatter_rows(nb_block *g, const int32_t *item, const float
     }
 }
 
-/* Fold one batch's per-positive max/min scores [B] into the statistics. */
-static inline void nb_pass_stats_batch(nb_pass_stats *st, const float *mx, const float *mn,
-                                       int32_t B)
+/* Add per-positive draw counters [B] to the epoch's totals. */
+static inline void nb_pass_stats_draws(nb_pass_stats *st, const nb_draw_stats *draws, int32_t B)
 {
-    float lo = INFINITY, hi = -INFINITY;
     for (int32_t b = 0; b < B; b++) {
-        if (mn[b] < lo) lo = mn[b];
-        if (mx[b] > hi) hi = mx[b];
+        st->draws.drawn += draws[b].drawn;
+        st->draws.rejected += draws[b].rejected;
     }
-    if (!(hi > lo)) return;
-    double inv = 1.0 / ((double)hi - (double)lo);
-    for (int32_t b = 0; b < B; b++) {
-        st->sum_max_norm += ((double)mx[b] - lo) * inv;
-        st->sum_min_norm += ((double)mn[b] - lo) * inv;
-    }
-    st->n_norm += B;
 }
+
+/* Fold one batch's per-positive max/min first-pass scores [B] (float or
+ * double arrays) into the statistics. */
+#define NB_PASS_STATS_BATCH_BODY                                   \
+    double lo = INFINITY, hi = -INFINITY;                          \
+    for (int32_t b = 0; b < B; b++) {                              \
+        if (mn[b] < lo) lo = mn[b];                                \
+        if (mx[b] > hi) hi = mx[b];                                \
+    }                                                              \
+    if (!(hi > lo)) return;                                        \
+    for (int32_t b = 0; b < B; b++) {                              \
+        st->sum_max_norm += ((double)mx[b] - lo) / (hi - lo);      \
+        st->sum_min_norm += ((double)mn[b] - lo) / (hi - lo);      \
+    }                                                              \
+    st->n_norm += B;
+
+static inline void nb_pass_stats_batch_f(nb_pass_stats *st, const float *mx, const float *mn,
+                                         int32_t B)
+{
+    NB_PASS_STATS_BATCH_BODY
+}
+
+static inline void nb_pass_stats_batch_d(nb_pass_stats *st, const double *mx, const double *mn,
+                                         int32_t B)
+{
+    NB_PASS_STATS_BATCH_BODY
+}
+
+#define nb_pass_stats_batch(st, mx, mn, B)                                          \
+    _Generic((mx), float *: nb_pass_stats_batch_f, const float *: nb_pass_stats_batch_f, \
+             default: nb_pass_stats_batch_d)(st, mx, mn, B)
 
 /* Publish and reset the epoch's statistics; n_out = 1 (reject rate only)
  * for one-pass samplers, 3 for two-pass ones. */
