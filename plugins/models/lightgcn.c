@@ -32,6 +32,7 @@
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
+#include "view_grads.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -190,12 +191,7 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
 static int lgcn_grads(void *state, nb_grads *g)
 {
     lgcn *s = state;
-    g->user = &s->vg[0];
-    g->item = &s->vg[1];
-    g->user_layers = &s->vg[2];
-    g->item_layers = &s->vg[3];
-    g->user_ego = &s->params[0];
-    g->item_ego = &s->params[1];
+    view_grads_expose(g, s->vg, s->params);
     return NB_OK;
 }
 
@@ -203,16 +199,8 @@ static int lgcn_backward(void *state, const nb_batch *batch, char **err)
 {
     lgcn *s = state;
     (void)batch; (void)err;
-    int64_t n_rows = 0;
     /* the union of touched nodes of the four view-gradient blocks */
-    for (int b = 0; b < 4; b++) {
-        nb_block *blk = &s->vg[b];
-        int64_t off = (b & 1) ? s->U : 0;
-        for (int64_t q = 0; q < blk->n_touched; q++) {
-            int64_t r = off + blk->touched[q];
-            if (!s->rowmark[r]) { s->rowmark[r] = 1; s->rows[n_rows++] = (int32_t)r; }
-        }
-    }
+    int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
     lgcn_backward_f32(&s->g, NULL, s->L, s->d, s->pool, s->Gf, s->Gl, s->rows, n_rows,
                       s->H0, s->H1, s->E0g);
     for (int b = 0; b < 4; b++) {

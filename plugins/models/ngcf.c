@@ -33,6 +33,7 @@
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
+#include "view_grads.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -277,12 +278,7 @@ static int ngcf_forward(void *state, int mode, const nb_batch *batch, const nb_v
 static int ngcf_grads(void *state, nb_grads *g)
 {
     ngcf *s = state;
-    g->user = &s->vg[0];
-    g->item = &s->vg[1];
-    g->user_layers = &s->vg[2];
-    g->item_layers = &s->vg[3];
-    g->user_ego = &s->params[0];
-    g->item_ego = &s->params[1];
+    view_grads_expose(g, s->vg, s->params);
     return NB_OK;
 }
 
@@ -294,15 +290,8 @@ static int ngcf_backward(void *state, const nb_batch *batch, char **err)
         *err = s->h->mprintf("ngcf: backward without a training forward");
         return NB_EINVAL;
     }
-    int64_t n_rows = 0;
-    for (int b = 0; b < 4; b++) {
-        nb_block *blk = &s->vg[b];
-        int64_t off = (b & 1) ? s->U : 0;
-        for (int64_t q = 0; q < blk->n_touched; q++) {
-            int64_t r = off + blk->touched[q];
-            if (!s->rowmark[r]) { s->rowmark[r] = 1; s->rows[n_rows++] = (int32_t)r; }
-        }
-    }
+    /* the union of touched nodes of the four view-gradient blocks */
+    int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
     ngcf_backward_f32(s->h, &s->ws, &s->g, s->used_val ? s->valT : NULL, s->W1, s->W2,
                       s->used_mask ? s->mask : NULL, s->p_msg, s->Gf, s->Gl, s->rows, n_rows,
                       s->E0g, s->gW1, s->gb1, s->gW2, s->gb2);

@@ -38,6 +38,7 @@
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
+#include "view_grads.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -318,12 +319,7 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
 static int sgl_grads(void *state, nb_grads *g)
 {
     sgl *s = state;
-    g->user = &s->vgb[0];
-    g->item = &s->vgb[1];
-    g->user_layers = &s->vgb[2];
-    g->item_layers = &s->vgb[3];
-    g->user_ego = &s->params[0];
-    g->item_ego = &s->params[1];
+    view_grads_expose(g, s->vgb, s->params);
     return NB_OK;
 }
 
@@ -331,16 +327,8 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
 {
     sgl *s = state;
     (void)batch; (void)err;
-    int64_t n_rows = 0;
-    /* the main graph: the union of touched nodes of the four view blocks */
-    for (int b = 0; b < 4; b++) {
-        nb_block *blk = &s->vgb[b];
-        int64_t off = (b & 1) ? s->U : 0;
-        for (int64_t q = 0; q < blk->n_touched; q++) {
-            int64_t r = off + blk->touched[q];
-            if (!s->rowmark[r]) { s->rowmark[r] = 1; s->rows[n_rows++] = (int32_t)r; }
-        }
-    }
+    /* the union of touched nodes of the four view-gradient blocks */
+    int64_t n_rows = view_grads_touched(s->vgb, s->U, s->rowmark, s->rows);
     lgcn_backward_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
                       s->H0, s->H1, s->E0g);
     for (int b = 0; b < 4; b++) {
