@@ -32,7 +32,7 @@
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
-#include "view_grads.h"
+#include "model_common.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -88,15 +88,6 @@ static void lgcn_free(void *state)
     h->free(s);
 }
 
-/* xavier_uniform rows x d from the stream (seed, tag, 0). */
-static void lgcn_xavier(float *w, int64_t rows, int32_t d, uint64_t seed, uint64_t tag)
-{
-    nb_rng r;
-    nb_rng_seed(&r, seed, tag, 0);
-    double b = sqrt(6.0 / (double)(rows + d));
-    for (int64_t i = 0; i < rows * d; i++) w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * b);
-}
-
 static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *train,
                      int32_t dim, uint64_t seed, void **state, char **err)
 {
@@ -141,8 +132,8 @@ static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *t
         rc = NB_ENOMEM;
         goto out;
     }
-    lgcn_xavier(s->E0, s->U, dim, seed, 0x75736572u);
-    lgcn_xavier(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
+    model_xavier_uniform(s->E0, s->U, dim, seed, 0x75736572u);
+    model_xavier_uniform(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
 
     s->params[0] = (nb_block){"user_emb", s->E0, s->E0g, s->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
     s->params[1] = (nb_block){"item_emb", s->E0 + s->U * d, s->E0g + s->U * d, s->I, d,

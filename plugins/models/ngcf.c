@@ -33,7 +33,7 @@
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
-#include "view_grads.h"
+#include "model_common.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -1,15 +1,27 @@
 /*
- * view_grads.h - the view-gradient plumbing the graph model plugins share
- * (header only: plugins link nothing of the host).
+ * model_common.h - pieces the model plugins share (header only: plugins
+ * link nothing of the host): RecBole's Xavier initialisation and the
+ * view-gradient plumbing of the graph models.
  *
  * A graph model keeps four NB_BLOCK_ROWS gradient blocks over its view
  * (final user rows, final item rows, per-layer user rows, per-layer item
  * rows) and two parameter blocks (the ego tables E0 of users and items).
  */
-#ifndef NB_VIEW_GRADS_H
-#define NB_VIEW_GRADS_H
+#ifndef NB_MODEL_COMMON_H
+#define NB_MODEL_COMMON_H
 
 #include "negbench/plugin.h"
+
+/* xavier_uniform_ of a [rows][d] table (torch: fan_in d, fan_out rows, so
+ * the bound is sqrt(6 / (rows + d))), drawn from the stream (seed, tag, 0). */
+static inline void model_xavier_uniform(float *w, int64_t rows, int32_t d, uint64_t seed,
+                                        uint64_t tag)
+{
+    nb_rng r;
+    nb_rng_seed(&r, seed, tag, 0);
+    double b = sqrt(6.0 / (double)(rows + d));
+    for (int64_t i = 0; i < rows * d; i++) w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * b);
+}
 
 /* Point g at the four view blocks vg[0..3] and the ego parameter blocks. */
 static inline void view_grads_expose(nb_grads *g, nb_block vg[4], nb_block params[2])
@@ -40,4 +52,4 @@ static inline int64_t view_grads_touched(nb_block vg[4], int64_t U, uint8_t *row
     return n_rows;
 }
 
-#endif /* NB_VIEW_GRADS_H */
+#endif /* NB_MODEL_COMMON_H */
