@@ -10,8 +10,8 @@
 #include "util.h"
 #include "json.h"
 #include "tap/tap.h"
+#include "corpus.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,22 +26,6 @@ static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
     if (!f || fputs(text, f) < 0 || fclose(f) != 0) tap_bail("cannot write %s", path);
-}
-
-/* Replace every occurrence of from by to; malloc'd. */
-static char *replace_all(const char *s, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to), n = 0;
-    for (const char *p = strstr(s, from); p; p = strstr(p + fl, from)) n++;
-    char *out = nb_xmalloc(strlen(s) + n * tl + 1), *o = out;
-    for (const char *p; (p = strstr(s, from)); s = p + fl) {
-        memcpy(o, s, (size_t)(p - s));
-        o += p - s;
-        memcpy(o, to, tl);
-        o += tl;
-    }
-    strcpy(o, s);
-    return out;
 }
 
 /* ---- the tree --------------------------------------------------------- */
@@ -219,56 +203,19 @@ out:
 
 /* ---- the corpus of bad files -------------------------------------------- */
 
-static int name_cmp(const void *a, const void *b)
+static int load_config(const char *path, nb_diags *d, void *ctx)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)ctx;
+    nb_config cfg;
+    int rc = config_load(path, &cfg, d);
+    if (rc == NB_OK) config_free(&cfg);
+    return rc;
 }
 
 static void test_corpus(void)
 {
     char *dir = nb_strf("%s/fixtures/yaml", tap_srcdir());
-    DIR *dp = opendir(dir);
-    char **names = NULL;
-    int n = 0;
-    if (!dp) tap_bail("cannot open %s", dir);
-    for (struct dirent *de; (de = readdir(dp));) {
-        size_t l = strlen(de->d_name);
-        if (!strncmp(de->d_name, "bad-", 4) && l > 5 && !strcmp(de->d_name + l - 5, ".yaml")) {
-            names = nb_xrealloc(names, (size_t)(n + 1) * sizeof *names);
-            names[n++] = nb_xstrdup(de->d_name);
-        }
-    }
-    closedir(dp);
-    qsort(names, (size_t)n, sizeof *names, name_cmp);
-    ok(n >= 15, "corpus: %d bad files", n);
-    for (int f = 0; f < n; f++) {
-        char *path = nb_strf("%s/%s", dir, names[f]), *text = NULL, *err = NULL;
-        char *want[8];
-        int n_want = 0;
-        if (nb_read_file(path, &text, NULL, &err)) tap_bail("%s", err);
-        for (char *line = text; line && !strncmp(line, "# expect: ", 10) && n_want < 8;) {
-            char *eol = strchr(line, '\n');
-            char *raw = eol ? strndup(line + 10, (size_t)(eol - line - 10)) : nb_xstrdup(line + 10);
-            char *a = replace_all(raw, "FILE", path);
-            want[n_want++] = replace_all(a, "DIR", dir);
-            free(raw), free(a);
-            line = eol ? eol + 1 : NULL;
-        }
-        nb_config cfg;
-        nb_diags d = {0};
-        int rc = config_load(path, &cfg, &d);
-        int good = n_want > 0 && rc == NB_EINVAL && d.n == n_want;
-        for (int i = 0; good && i < n_want; i++) good = !strcmp(d.msg[i], want[i]);
-        ok(good, "corpus: %s gives its %d expected message(s)", names[f], n_want);
-        if (!good) {
-            for (int i = 0; i < n_want; i++) diag("want: %s", want[i]);
-            for (int i = 0; i < d.n; i++) diag("got:  %s", d.msg[i]);
-        }
-        diags_free(&d);
-        for (int i = 0; i < n_want; i++) free(want[i]);
-        free(path), free(text), free(names[f]);
-    }
-    free(names);
+    corpus_check(dir, 15, load_config, NULL);
     free(dir);
 }
 

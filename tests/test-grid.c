@@ -15,8 +15,8 @@
 #include "sweep.h"
 #include "util.h"
 #include "tap/tap.h"
+#include "corpus.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,71 +291,19 @@ static void test_identity(void)
 
 /* ---- the corpus of bad grids ------------------------------------------ */
 
-static char *replace_all(const char *s, const char *what, const char *with)
+static int load_grid(const char *path, nb_diags *d, void *ctx)
 {
-    char *out = nb_xstrdup("");
-    const char *p;
-    while ((p = strstr(s, what))) {
-        char *t = nb_strf("%s%.*s%s", out, (int)(p - s), s, with);
-        free(out);
-        out = t;
-        s = p + strlen(what);
-    }
-    char *t = nb_strf("%s%s", out, s);
-    free(out);
-    return t;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    (void)ctx;
+    nb_sweep sw;
+    int rc = sweep_load(path, &reg, -1, &sw, d);
+    if (rc == NB_OK) sweep_free(&sw);
+    return rc;
 }
 
 static void test_corpus(void)
 {
     char *dir = nb_strf("%s/fixtures/grid", tap_srcdir());
-    DIR *dp = opendir(dir);
-    char **names = NULL;
-    int n = 0;
-    if (!dp) tap_bail("cannot open %s", dir);
-    for (struct dirent *de; (de = readdir(dp));) {
-        size_t l = strlen(de->d_name);
-        if (!strncmp(de->d_name, "bad-", 4) && l > 5 && !strcmp(de->d_name + l - 5, ".yaml")) {
-            names = nb_xrealloc(names, (size_t)(n + 1) * sizeof *names);
-            names[n++] = nb_xstrdup(de->d_name);
-        }
-    }
-    closedir(dp);
-    qsort(names, (size_t)n, sizeof *names, name_cmp);
-    ok(n >= 20, "corpus: %d bad grid files", n);
-    for (int f = 0; f < n; f++) {
-        char *path = nb_strf("%s/%s", dir, names[f]), *text = NULL, *err = NULL;
-        char *want[8];
-        int n_want = 0;
-        if (nb_read_file(path, &text, NULL, &err)) tap_bail("%s", err);
-        for (char *line = text; line && !strncmp(line, "# expect: ", 10) && n_want < 8;) {
-            char *eol = strchr(line, '\n');
-            char *raw = eol ? strndup(line + 10, (size_t)(eol - line - 10)) : nb_xstrdup(line + 10);
-            char *a = replace_all(raw, "FILE", path);
-            want[n_want++] = replace_all(a, "DIR", dir);
-            free(raw), free(a);
-            line = eol ? eol + 1 : NULL;
-        }
-        nb_sweep sw;
-        nb_diags d = {0};
-        int rc = sweep_load(path, &reg, -1, &sw, &d);
-        int good = n_want > 0 && rc == NB_EINVAL && d.n == n_want;
-        for (int i = 0; good && i < n_want; i++) good = !strcmp(d.msg[i], want[i]);
-        ok(good, "corpus: %s gives its %d expected message(s)", names[f], n_want);
-        if (!good) {
-            for (int i = 0; i < n_want; i++) diag("want: %s", want[i]);
-            for (int i = 0; i < d.n; i++) diag("got:  %s", d.msg[i]);
-        }
-        diags_free(&d);
-        for (int i = 0; i < n_want; i++) free(want[i]);
-        free(path), free(text), free(names[f]);
-    }
-    free(names);
+    corpus_check(dir, 20, load_grid, NULL);
     free(dir);
 }
 
