@@ -135,23 +135,10 @@ static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *t
     model_xavier_uniform(s->E0, s->U, dim, seed, 0x75736572u);
     model_xavier_uniform(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
 
-    s->params[0] = (nb_block){"user_emb", s->E0, s->E0g, s->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
-    s->params[1] = (nb_block){"item_emb", s->E0 + s->U * d, s->E0g + s->U * d, s->I, d,
-                              NB_BLOCK_DENSE, NULL, 0, NULL};
-    static const char *vnames[4] = {"user_final", "item_final", "user_layers", "item_layers"};
-    for (int b = 0; b < 4; b++) {
-        int item = b & 1, lay = b >> 1;
-        int64_t cols = lay ? ld : s->df, off = item ? (int64_t)s->U : 0;
-        float *val = lay ? s->layers : s->final, *grad = lay ? s->Gl : s->Gf;
-        s->vg[b] = (nb_block){vnames[b], val + off * cols, grad + off * cols,
-                              item ? s->I : s->U, cols, NB_BLOCK_ROWS,
-                              s->touch + (int64_t)b * N, 0, s->mark + (int64_t)b * N};
-    }
-    s->view = (nb_view){.n_users = s->U, .n_items = s->I, .dim = s->df, .n_layers = s->L,
-                        .user = s->final, .item = s->final + (int64_t)s->U * s->df,
-                        .user_layers = s->layers,
-                        .item_layers = s->layers + (int64_t)s->U * ld,
-                        .user_ego = s->E0, .item_ego = s->E0 + (int64_t)s->U * d};
+    graph_model_layout(&(graph_model_arrays){s->U, s->I, dim, s->L, s->df, s->E0, s->E0g,
+                                             s->layers, s->final, s->Gl, s->Gf, s->touch,
+                                             s->mark},
+                       s->params, s->vg, &s->view);
 out:
     free(gerr);
     if (rc != NB_OK) { lgcn_free(s); s = NULL; }

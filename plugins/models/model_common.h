@@ -23,6 +23,43 @@ static inline void model_xavier_uniform(float *w, int64_t rows, int32_t d, uint6
     for (int64_t i = 0; i < rows * d; i++) w[i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * b);
 }
 
+/* Node-major arrays of a graph model (users first, then items) and the
+ * blocks and view laid over them by graph_model_layout. */
+typedef struct graph_model_arrays {
+    int32_t U, I, d, L;
+    int64_t df;                 /* width of a final row: d, or (L+1)d for concat */
+    float *E0, *E0g;            /* [N][d] ego tables and their gradient */
+    float *layers, *final;      /* [N][(L+1)d] stack, [N][df] final rows (may alias) */
+    float *Gl, *Gf;             /* gradients of the stack and of the final rows */
+    int32_t *touch;             /* [4N] touched lists of the four view blocks */
+    uint8_t *mark;              /* [4N] their marks */
+} graph_model_arrays;
+
+/* Fill the ego parameter blocks params[0..1] (DENSE), the four view-gradient
+ * blocks vg[0..3] (ROWS: final users, final items, layer users, layer items)
+ * and the view over the arrays of a. */
+static inline void graph_model_layout(const graph_model_arrays *a, nb_block params[2],
+                                      nb_block vg[4], nb_view *view)
+{
+    const int64_t U = a->U, N = (int64_t)a->U + a->I, d = a->d, ld = (int64_t)(a->L + 1) * d;
+    params[0] = (nb_block){"user_emb", a->E0, a->E0g, a->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
+    params[1] = (nb_block){"item_emb", a->E0 + U * d, a->E0g + U * d, a->I, d, NB_BLOCK_DENSE,
+                           NULL, 0, NULL};
+    static const char *vnames[4] = {"user_final", "item_final", "user_layers", "item_layers"};
+    for (int b = 0; b < 4; b++) {
+        int item = b & 1, lay = b >> 1;
+        int64_t cols = lay ? ld : a->df, off = item ? U : 0;
+        float *val = lay ? a->layers : a->final, *grad = lay ? a->Gl : a->Gf;
+        vg[b] = (nb_block){vnames[b], val + off * cols, grad + off * cols, item ? a->I : a->U,
+                           cols, NB_BLOCK_ROWS, a->touch + (int64_t)b * N, 0,
+                           a->mark + (int64_t)b * N};
+    }
+    *view = (nb_view){.n_users = a->U, .n_items = a->I, .dim = (int32_t)a->df,
+                      .n_layers = a->L, .user = a->final, .item = a->final + U * a->df,
+                      .user_layers = a->layers, .item_layers = a->layers + U * ld,
+                      .user_ego = a->E0, .item_ego = a->E0 + U * d};
+}
+
 /* Point g at the four view blocks vg[0..3] and the ego parameter blocks. */
 static inline void view_grads_expose(nb_grads *g, nb_block vg[4], nb_block params[2])
 {

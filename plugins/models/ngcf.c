@@ -184,7 +184,6 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
     ngcf_normal(s->E0, (int64_t)s->U * d, sqrt(2.0 / (double)(s->U + d)), seed, 0x75736572u);
     ngcf_normal(s->E0 + s->U * d, (int64_t)s->I * d, sqrt(2.0 / (double)(s->I + d)), seed,
                 0x6974656du);
-    s->params[0] = (nb_block){"user_emb", s->E0, s->E0g, s->U, d, NB_BLOCK_DENSE, NULL, 0, NULL};
     s->params[1] = (nb_block){"item_emb", s->E0 + s->U * d, s->E0g + s->U * d, s->I, d,
                               NB_BLOCK_DENSE, NULL, 0, NULL};
     s->W1 = s->W;                s->gW1 = s->Wg;
@@ -205,19 +204,11 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
                                                   NB_BLOCK_DENSE, NULL, 0, NULL};
         }
     }
-    static const char *vnames[4] = {"user_final", "item_final", "user_layers", "item_layers"};
-    for (int b = 0; b < 4; b++) {
-        int item = b & 1;
-        int64_t off = item ? (int64_t)s->U : 0;
-        float *grad = (b >> 1) ? s->Gl : s->Gf;
-        s->vg[b] = (nb_block){vnames[b], s->ws.X + off * ld, grad + off * ld,
-                              item ? s->I : s->U, ld, NB_BLOCK_ROWS,
-                              s->touch + (int64_t)b * N, 0, s->mark + (int64_t)b * N};
-    }
-    s->view = (nb_view){.n_users = s->U, .n_items = s->I, .dim = (int32_t)ld, .n_layers = s->L,
-                        .user = s->ws.X, .item = s->ws.X + (int64_t)s->U * ld,
-                        .user_layers = s->ws.X, .item_layers = s->ws.X + (int64_t)s->U * ld,
-                        .user_ego = s->E0, .item_ego = s->E0 + (int64_t)s->U * d};
+    /* concatenated layers: the final rows are the stack itself */
+    graph_model_layout(&(graph_model_arrays){s->U, s->I, (int32_t)d, s->L, ld, s->E0, s->E0g,
+                                             s->ws.X, s->ws.X, s->Gl, s->Gf, s->touch,
+                                             s->mark},
+                       s->params, s->vg, &s->view);
 out:
     free(gerr);
     if (rc != NB_OK) { ngcf_free(s); s = NULL; }
