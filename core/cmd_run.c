@@ -18,6 +18,7 @@
 #include "host.h"
 #include "kernels.h"
 #include "sha256.h"
+#include "run_exec.h"
 #include "store.h"
 #include "train.h"
 #include "util.h"
@@ -55,33 +56,6 @@ static void run_usage(FILE *out)
           "  --force        run again even if this exact configuration is already done\n"
           "  -q, --quiet    no per-epoch lines\n"
           "  -h, --help     this help\n", out);
-}
-
-/* Resolve a plugin by name, diagnosing an unknown one at its YAML position. */
-static const nb_plugin *find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
-                                    const char *name, const nb_node *map, nb_diags *diags)
-{
-    const nb_plugin *p = registry_find(reg, kind, name);
-    if (p) return p;
-    const nb_node *n = map ? node_get(map, "name") : NULL;
-    const char *near = registry_nearest(reg, kind, name);
-    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
-    if (near)
-        diags_add(diags, cfg->path, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
-    else
-        diags_add(diags, cfg->path, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
-    return NULL;
-}
-
-/* The value of an INT parameter called M, for batch_mode recbole. */
-static int32_t sampler_M(const nb_plugin_desc *d, const nb_value *v)
-{
-    for (int i = 0; d->params && d->params[i].name; i++)
-        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
-            return (int32_t)v[i].i;
-    return 1;
 }
 
 static void print_results(const nb_config *cfg, const nb_train_out *o, FILE *out)
@@ -156,8 +130,8 @@ int cmd_run(int argc, char **argv)
 
     if (config_load(path, &cfg, &diags) != NB_OK) goto diag_exit;
     if (cli_load_plugins(&reg) != 0) goto done;
-    const nb_plugin *mp = find_plugin(&reg, &cfg, NB_KIND_MODEL, cfg.model, cfg.model_params, &diags);
-    const nb_plugin *sp = find_plugin(&reg, &cfg, NB_KIND_SAMPLER, cfg.sampler, cfg.sampler_params, &diags);
+    const nb_plugin *mp = run_find_plugin(&reg, &cfg, NB_KIND_MODEL, cfg.model, cfg.model_params, &diags);
+    const nb_plugin *sp = run_find_plugin(&reg, &cfg, NB_KIND_SAMPLER, cfg.sampler, cfg.sampler_params, &diags);
     if (mp) {
         mvals = nb_xcalloc((size_t)schema_count(mp->desc->params) + 1, sizeof *mvals);
         static const char *const mkeys[] = { "name", "dim", NULL };
@@ -239,25 +213,13 @@ int cmd_run(int argc, char **argv)
     const char *no_color = getenv("NO_COLOR");
     nb_train_in in = {
         .cfg = &cfg, .ds = &ds, .model = mp->desc, .sampler = sp->desc,
-        .model_values = mvals, .sampler_values = svals, .batch_M = sampler_M(sp->desc, svals),
+        .model_values = mvals, .sampler_values = svals,
         .threads = threads, .store = store, .run_id = run_id, .verbose = !quiet,
         .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
         .stop = &stop_requested,
     };
-    if (train_run(&in, &out, &err) != NB_OK) {
-        out.status = NB_RUN_FAILED;
-        if (!out.error) out.error = err, err = NULL;
-    }
     have_out = 1;
-    static const char *const names[] = { "done", "failed", "interrupted" };
-    nb_run_result res = {
-        .status = names[out.status], .error = out.error, .best_epoch = out.best_epoch,
-        .epochs_run = out.epochs_run, .best_valid = out.has_valid ? &out.best_valid : NULL,
-        .best_test = out.status == NB_RUN_DONE ? &out.best_test : NULL,
-        .hits = out.status == NB_RUN_DONE ? &out.hits : NULL,
-        .report_k = cfg.eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
-    };
-    if (store_run_finish(store, run_id, &res, &err) != NB_OK) {
+    if (run_train_and_record(&in, &out, &err) != NB_OK) {
         fprintf(stderr, "%s\n", err);
         status = NB_EXIT_RUN_FAILED;
         goto done;

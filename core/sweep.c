@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "build_config.h"
 #include "sweep.h"
+#include "run_exec.h"
 #include "dataset.h"
 #include "host.h"
 #include "kernels.h"
@@ -31,24 +32,6 @@
 #endif
 
 /* ---- resolution and validation ---------------------------------------- */
-
-static const nb_plugin *find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
-                                    const char *name, const nb_node *map, nb_diags *d)
-{
-    const nb_plugin *p = registry_find(reg, kind, name);
-    if (p) return p;
-    const nb_node *n = map ? node_get(map, "name") : NULL;
-    const char *file = n && n->file ? n->file : cfg->path;
-    const char *near = registry_nearest(reg, kind, name);
-    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
-    if (near)
-        diags_add(d, file, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
-    else
-        diags_add(d, file, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
-    return NULL;
-}
 
 /* Every block of sampler_params / model_params names a known plugin. */
 static void check_block_names(const nb_registry *reg, const nb_node *b, int kind, nb_diags *d)
@@ -80,8 +63,8 @@ static void resolve_point(nb_sweep *sw, int i, nb_diags *d)
     nb_node *tree = pt->tree;
     pt->tree = NULL;
     if (config_load_tree(sw->grid.path, sw->grid.text, tree, &r->cfg, d) != 0) return;
-    r->model = find_plugin(sw->reg, &r->cfg, NB_KIND_MODEL, r->cfg.model, r->cfg.model_params, d);
-    r->sampler = find_plugin(sw->reg, &r->cfg, NB_KIND_SAMPLER, r->cfg.sampler,
+    r->model = run_find_plugin(sw->reg, &r->cfg, NB_KIND_MODEL, r->cfg.model, r->cfg.model_params, d);
+    r->sampler = run_find_plugin(sw->reg, &r->cfg, NB_KIND_SAMPLER, r->cfg.sampler,
                              r->cfg.sampler_params, d);
     if (r->model) {
         r->mvals = nb_xcalloc((size_t)schema_count(r->model->desc->params) + 1, sizeof *r->mvals);
@@ -236,14 +219,6 @@ static char *log_dir(const char *db)
     return out;
 }
 
-static int32_t sampler_M(const nb_plugin_desc *d, const nb_value *v)
-{
-    for (int i = 0; d->params && d->params[i].name; i++)
-        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
-            return (int32_t)v[i].i;
-    return 1;
-}
-
 /* The whole life of one run in a child process; returns its exit status. */
 static int child_run(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opts *o)
 {
@@ -282,29 +257,18 @@ static int child_run(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_o
         out.status = NB_RUN_FAILED;
         out.error = err;
         err = NULL;
+        have_out = 1;
+        if (run_record(store, run_id, cfg, &out, &err) != 0) goto fail;
     } else {
         fprintf(stderr, "data: %s: %d users, %d items\n", ds.source, ds.n_users, ds.n_items);
         nb_train_in in = {
             .cfg = cfg, .ds = &ds, .model = r->model->desc, .sampler = r->sampler->desc,
-            .model_values = r->mvals, .sampler_values = r->svals,
-            .batch_M = sampler_M(r->sampler->desc, r->svals), .threads = threads,
+            .model_values = r->mvals, .sampler_values = r->svals, .threads = threads,
             .store = store, .run_id = run_id, .verbose = 1, .stop = &child_stop,
         };
-        if (train_run(&in, &out, &err) != 0) {
-            out.status = NB_RUN_FAILED;
-            if (!out.error) out.error = err, err = NULL;
-        }
+        have_out = 1;
+        if (run_train_and_record(&in, &out, &err) != 0) goto fail;
     }
-    have_out = 1;
-    static const char *const names[] = {"done", "failed", "interrupted"};
-    nb_run_result res = {
-        .status = names[out.status], .error = out.error, .best_epoch = out.best_epoch,
-        .epochs_run = out.epochs_run, .best_valid = out.has_valid ? &out.best_valid : NULL,
-        .best_test = out.status == NB_RUN_DONE ? &out.best_test : NULL,
-        .hits = out.status == NB_RUN_DONE ? &out.hits : NULL,
-        .report_k = cfg->eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
-    };
-    if (store_run_finish(store, run_id, &res, &err) != 0) goto fail;
     if (out.status == NB_RUN_DONE) {
         fprintf(stderr, "run %s: done, best epoch %d of %d\n", r->hash, out.best_epoch,
                 out.epochs_run);

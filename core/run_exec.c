@@ -1,0 +1,61 @@
+/*
+ * run_exec.c - plugin resolution and the train-and-record step of a run.
+ */
+#include "run_exec.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
+                                 const char *name, const nb_node *map, nb_diags *diags)
+{
+    const nb_plugin *p = registry_find(reg, kind, name);
+    if (p) return p;
+    const nb_node *n = map ? node_get(map, "name") : NULL;
+    const char *file = n && n->file ? n->file : cfg->path;
+    const char *near = registry_nearest(reg, kind, name);
+    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
+    if (near)
+        diags_add(diags, file, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
+    else
+        diags_add(diags, file, n ? n->line : 0, n ? n->col : 0,
+                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
+    return NULL;
+}
+
+int32_t run_sampler_M(const nb_plugin_desc *d, const nb_value *v)
+{
+    for (int i = 0; d->params && d->params[i].name; i++)
+        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
+            return (int32_t)v[i].i;
+    return 1;
+}
+
+int run_record(nb_store *store, int64_t run_id, const nb_config *cfg, const nb_train_out *out,
+               char **err)
+{
+    static const char *const names[] = { "done", "failed", "interrupted" };
+    nb_run_result res = {
+        .status = names[out->status], .error = out->error, .best_epoch = out->best_epoch,
+        .epochs_run = out->epochs_run, .best_valid = out->has_valid ? &out->best_valid : NULL,
+        .best_test = out->status == NB_RUN_DONE ? &out->best_test : NULL,
+        .hits = out->status == NB_RUN_DONE ? &out->hits : NULL,
+        .report_k = cfg->eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
+    };
+    return store_run_finish(store, run_id, &res, err);
+}
+
+int run_train_and_record(nb_train_in *in, nb_train_out *out, char **err)
+{
+    char *terr = NULL;
+    in->batch_M = run_sampler_M(in->sampler, in->sampler_values);
+    if (train_run(in, out, &terr) != NB_OK) {
+        out->status = NB_RUN_FAILED;
+        if (!out->error) out->error = terr, terr = NULL;
+    }
+    free(terr);
+    return run_record(in->store, in->run_id, in->cfg, out, err);
+}

@@ -1,0 +1,35 @@
+/*
+ * run_exec.h - the steps of one run that `negbench run` and the sweep
+ * workers share: resolving plugins by name with positioned diagnostics,
+ * and training a begun run then recording its outcome in the store.
+ */
+#ifndef NB_RUN_EXEC_H
+#define NB_RUN_EXEC_H
+
+#include "config.h"
+#include "plugin_loader.h"
+#include "store.h"
+#include "train.h"
+
+/* The plugin of this kind and name, or NULL after diagnosing "unknown model
+ * (did you mean ...)" at the position of map's name key (its own file when
+ * the node came from an included file). */
+const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
+                                 const char *name, const nb_node *map, nb_diags *diags);
+
+/* The value of the sampler's INT parameter M (1 if it has none), for
+ * batch_mode recbole. */
+int32_t run_sampler_M(const nb_plugin_desc *sampler, const nb_value *values);
+
+/* Record a run's outcome (status, error, best metrics, hits, peak RSS) in
+ * one store transaction (store_run_finish). */
+int run_record(nb_store *store, int64_t run_id, const nb_config *cfg, const nb_train_out *out,
+               char **err);
+
+/* Train the begun run `in->run_id` and record its outcome (status, error,
+ * best metrics, hits, peak RSS) with store_run_finish. out receives the
+ * result (free with train_out_free). A training failure is an outcome, not
+ * an error: returns non-zero only when the store could not be written. */
+int run_train_and_record(nb_train_in *in, nb_train_out *out, char **err);
+
+#endif
