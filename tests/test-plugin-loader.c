@@ -34,6 +34,14 @@ static void refuse_file(const char *leaf, const char *what)
     registry_free(&r);
 }
 
+/* A sampler vtable whose required callbacks are present (never called). */
+static int32_t fake_reg_rows(void *s) { (void)s; return 1; }
+static void fake_free(void *s) { (void)s; }
+static const nb_sampler_vt fake_vt = {
+    .init = (void *)1, .reg_rows = fake_reg_rows, .negatives = (void *)1,
+    .backward = (void *)1, .free = fake_free,
+};
+
 static const nb_param_spec bad_default[] = {
     { "M", NB_PARAM_INT, "0", 1, 10, NULL, "default below its range" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
@@ -65,6 +73,13 @@ int main(void)
     memset(&r, 0, sizeof r);
     nb_plugin_desc d = NB_PLUGIN_DESC_INIT(NB_KIND_SAMPLER, "bad_schema", "1", "x", bad_default, NULL);
     ok(plugin_validate(&d, "inline", &err) != NB_OK, "a NULL vtable is refused");
+    free(err);
+    err = NULL;
+    d.vtable = &fake_vt;
+    ok(plugin_validate(&d, "inline", &err) != NB_OK && err &&
+           strstr(err, "default 0 of \"M\" is not in [1, 10]"),
+       "a schema default outside its range is refused");
+    if (err) diag("%s", err);
     free(err);
     err = NULL;
 
