@@ -18,8 +18,12 @@
  *   fill Ub, Pb, r (and rad), ans_forward, ans_backward, scatter
  *   Gu/Gp (per positive) and GnU (per distinct item).
  *
- * Per candidate (MF, L = 0; a later multi-layer version applies the same
- * per-candidate code once per layer with shared weights):
+ * Per candidate (MF, L = 0). Graph backbones (§4.5) run the same code on
+ * B (L+1) "positives", one per (positive, layer) pair with that layer's
+ * rows u^(l), p^(l), n^(l)_m and shared weights: m* is then chosen per
+ * layer, L_c and D are means over (b, l) and (b, m, l) as they are here,
+ * and cfg->o_layers = L+1 turns O into the sum over layers (ans.c does the
+ * gathering and pooling):
  *   a = W_u u + b_u, c_m = W_i n_m + b_i       (two GEMMs over the batch)
  *   g_m = sigmoid(a . c_m)                     (element-wise; "." = ⊙)
  *   z_m = u·(n_m.(1 - 2 g_m))                  L_c = mean_b LSE(0, z_1..z_M)
@@ -79,7 +83,17 @@ typedef struct ans_cfg {
     int dir;             /* enum ans_dir */
     int rmode;           /* enum ans_rmode */
     int32_t n_items;     /* bound on distinct candidates per batch (0: B*M) */
+    int32_t o_layers;    /* per-layer batches (§4.5): each "positive" is one
+                            (positive, layer) pair of L+1 layers and O is summed
+                            over layers, so O = o_layers * mean over rows;
+                            0 or 1: O is the plain mean (MF) */
 } ans_cfg;
+
+/* The factor on O: the number of layers it is summed over (1 on MF). */
+static inline double ans_o_mul(const ans_cfg *cfg)
+{
+    return cfg->o_layers > 1 ? (double)cfg->o_layers : 1.0;
+}
 
 #define ANS_T_GUARD 1e-12
 
@@ -549,6 +563,7 @@ static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) 
     w->Lc = cfg->gate ? Lc / B : 0.0;
     w->D = cfg->gate ? D / (double)BM : 0.0;
     w->O = cfg->gate ? O / (double)BM : 0.0;
+    if (cfg->o_layers > 1) w->O *= ans_o_mul(cfg);
     w->aux = cfg->gate ? cfg->gamma * (w->Lc + w->D + w->O) : 0.0;
     if (bad || !isfinite(w->aux)) return NB_ENUMERIC;
     return NB_OK;
@@ -631,7 +646,7 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
                 const REAL kc = (REAL)(cfg->gamma * pi / B);
                 const REAL dnorm = (REAL)w->dnrm[row], onorm = (REAL)w->onrm[row];
                 const REAL kd = dnorm > 0 ? (REAL)(kappa / dnorm) : 0;
-                const REAL ko = onorm > 0 ? (REAL)(kappa / onorm) : 0;
+                const REAL ko = onorm > 0 ? (REAL)(kappa * ans_o_mul(cfg) / onorm) : 0;
                 ANS_FN(ans_cand_bwd)(d, kc, kd, ko, u, p, n, a, c, g, gn, gc, gu, gp, ga);
             } else {
                 memset(gn, 0, (size_t)d * sizeof(REAL));
