@@ -22,6 +22,26 @@
  * n_{m*}, and through mu into w, b_w, the gates and p); all M candidates are
  * regularised (reg_rows = M); aux_loss = gamma (L_c + D + O).
  *
+ * Graph backbones (view n_layers = L > 0), parameter "layers":
+ *   per_layer (default; the official ans.py with n_layers = L, samplers.md
+ *            §4.5): every formula runs independently on each layer's rows
+ *            u^(l), p^(l), n^(l)_m (width e) with shared gate/margin
+ *            weights, m* is chosen per layer (layers may pick different
+ *            candidates), L_c and D average over layers, O sums over them.
+ *            The negative vector is the view's own pooling of the per-layer
+ *            augmented n~^(l)_{m*_l} (ans_layers.h), so the host's BPR and
+ *            the evaluation score with the same rows; with a concat view
+ *            the BPR score is the official sum_l u^(l).n~^(l). d_neg goes
+ *            back per layer into g->user_layers / g->item_layers, and from
+ *            there through the model's propagation. Noise: nl*M*e values
+ *            per positive from the same stream (rows b*nl + l, layer 0 first).
+ *            out->item is the layer-0 pick; reg_items are the M candidates
+ *            (ego rows, as the official EmbLoss). Concat views have layers
+ *            narrower than the view: see ans_prepare for the gate layout.
+ *   pooled   the MF code on the view's final (pooled) rows.
+ * On MF views both modes run the MF code unchanged. HNS always uses the
+ * final rows. Statistics in per-layer mode count (positive, layer) rows.
+ *
  * Variants (parameter "variant"; reconstructions of samplers.md §5):
  *   full     the official code.
  *   no_gain  eps forced to 0: m* = argmax u·n~ (identical to eps: 0).
@@ -57,6 +77,7 @@
  */
 #include "negbench/plugin.h"
 #include "sampler_common.h"
+#include "ans_layers.h"
 
 #define REAL float
 #define SUF f32
@@ -78,19 +99,32 @@ typedef struct ans_state {
     int32_t max_batch;
     float *pv, *pg;              /* parameter values / gradients, W_u b_u W_i b_i w b_w */
     float *pval[P_COUNT], *pgrad[P_COUNT];
+    int64_t n_par;               /* floats in pv (and pg) */
     nb_block blk[P_COUNT];
     int n_blk;
     char *work;                  /* the ans_batch_f32 work area */
     ans_batch_f32 w;
     int32_t *cand;               /* [max_batch][M] candidate ids */
-    int32_t *slot;               /* [n_items] -1 (ans_dedupe's item -> distinct map) */
+    int32_t *slot;               /* [n_items * nl] -1 (ans_dedupe's row -> distinct map) */
     int nth;                     /* OpenMP threads */
     nb_pass_stats st;
     double sum_overlap, sum_gain;
     int64_t n_pos;
     nb_stat out[5];
+    /* per-layer mode (graph views; see "Graph backbones" above) */
+    int per_layer;               /* layers: per_layer */
+    int xavier;                  /* gate_init: xavier (for the gate re-layout) */
+    uint64_t seed;
+    int32_t carved_nl, carved_e; /* the shape work/slot/candl/dnl are sized for */
+    int32_t gate_e;              /* the width the gate parameters are laid out for */
+    int started;                 /* a batch was seen: the parameters may have moved */
+    int graph;                   /* the last batch ran per layer */
+    ans_cfg cfgl;                /* cfg of the per-layer rows (d = e, o_layers = L+1) */
+    nb_view_layers vl;           /* pooling of the last per-layer batch */
+    int32_t *candl;              /* [max_batch*nl][M] candidate stack rows */
+    float *dnl;                  /* [max_batch*nl][e] per-layer dL/dn~ */
     const int32_t *fix_cand;     /* tests only: fixed candidates [B][M] */
-    const float *fix_r;          /* tests only: fixed noise [B][M][d] */
+    const float *fix_r;          /* tests only: fixed noise [B][nl][M][e] ([B][M][d] on MF) */
 } ans_state;
 
 static const nb_param_spec ans_params[] = {
@@ -107,9 +141,11 @@ static const nb_param_spec ans_params[] = {
       "no_mag: unnormalised U[0,1) noise, or a full move by |e_dif|" },
     { "augment", NB_PARAM_BOOL, "true", 0, 0, NULL,
       "false: no augmentation, DNS selection over the same candidates" },
+    { "layers", NB_PARAM_CHOICE, "per_layer", 0, 0, "per_layer|pooled",
+      "graph views: every formula per layer with shared gates (official), or on pooled rows" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
-enum { V_M, V_GAMMA, V_EPS, V_GATE_INIT, V_VARIANT, V_DIR_MODE, V_MAG_MODE, V_AUGMENT };
+enum { V_M, V_GAMMA, V_EPS, V_GATE_INIT, V_VARIANT, V_DIR_MODE, V_MAG_MODE, V_AUGMENT, V_LAYERS };
 enum { VAR_FULL, VAR_NO_DIS, VAR_NO_GAIN, VAR_NO_DIR, VAR_NO_MAG };
 
 static const nb_param_spec hns_params[] = {
@@ -129,14 +165,30 @@ static void ans_free(void *state)
     s->h->free(s->work);
     s->h->free(s->cand);
     s->h->free(s->slot);
+    s->h->free(s->candl);
+    s->h->free(s->dnl);
     s->h->free(s);
 }
 
-/* Fill the parameters from the run seed: torch default U(+-1/sqrt(d)), or
- * xavier-uniform weights (biases keep the torch bound). */
-static void ans_init_params(ans_state *s, int xavier, uint64_t seed)
+/* Point the carved work area at the state's arrays and parameters. */
+static void ans_work_bind(ans_state *s, int32_t *cand)
 {
-    const int32_t d = s->cfg.d;
+    s->w.threads = s->nth;
+    s->w.cand = cand;
+    s->w.slot = s->slot;
+    s->w.Wu = s->pval[P_W_U];
+    s->w.bu = s->pval[P_B_U];
+    s->w.Wi = s->pval[P_W_I];
+    s->w.bi = s->pval[P_B_I];
+    s->w.w = s->pval[P_W];
+    s->w.bw = s->pval[P_B_W];
+}
+
+/* Fill the parameters, laid out for gates of width d, from the run seed:
+ * torch default U(+-1/sqrt(d)), or xavier-uniform weights (biases keep the
+ * torch bound). */
+static void ans_init_params(ans_state *s, int xavier, uint64_t seed, int32_t d)
+{
     const double tb = 1.0 / sqrt((double)d);
     const double bound[P_COUNT] = {
         xavier ? sqrt(6.0 / (2.0 * d)) : tb, tb, xavier ? sqrt(6.0 / (2.0 * d)) : tb, tb,
@@ -176,22 +228,20 @@ static int ans_init_common(const nb_host *h, const char *name, const ans_cfg *cf
     for (int32_t i = 0; i < train->n_items; i++) s->slot[i] = -1;
     ans_carve_f32(&s->w, cfg, max_batch, s->work);
     s->nth = h->threads > 0 ? h->threads : 1;
-    s->w.threads = s->nth;
-    s->w.cand = s->cand;
-    s->w.slot = s->slot;
+    s->n_par = total;
     int64_t off = 0;
     for (int p = 0; p < P_COUNT; p++) {
         s->pval[p] = s->pv + off;
         s->pgrad[p] = s->pg + off;
         off += size[p];
     }
-    s->w.Wu = s->pval[P_W_U];
-    s->w.bu = s->pval[P_B_U];
-    s->w.Wi = s->pval[P_W_I];
-    s->w.bi = s->pval[P_B_I];
-    s->w.w = s->pval[P_W];
-    s->w.bw = s->pval[P_B_W];
-    ans_init_params(s, xavier, seed);
+    ans_work_bind(s, s->cand);
+    s->xavier = xavier;
+    s->seed = seed;
+    s->gate_e = d;
+    s->carved_nl = 1;
+    s->carved_e = d;
+    ans_init_params(s, xavier, seed, d);
     /* register the blocks the configuration trains */
     for (int p = 0; p < P_COUNT; p++) {
         int gate_param = p <= P_B_I;
@@ -242,8 +292,10 @@ static int ans_init(const nb_host *h, const nb_value *values, const nb_train *tr
         break;
     default: break;
     }
-    return ans_init_common(h, "ans", &c, values[V_GATE_INIT].i == 1, train, max_batch, seed,
-                           state, err);
+    int rc = ans_init_common(h, "ans", &c, values[V_GATE_INIT].i == 1, train, max_batch, seed,
+                             state, err);
+    if (rc == NB_OK) ((ans_state *)*state)->per_layer = values[V_LAYERS].i == 0;
+    return rc;
 }
 
 static int hns_init(const nb_host *h, const nb_value *values, const nb_train *train,
@@ -284,14 +336,17 @@ static void ans_noise_fill(nb_rng *r, float *out, int64_t n)
 }
 
 /* Draw candidates and noise for positive b into s->cand and s->w.r/rad
- * (or copy the fixed test inputs). Returns the failing user or -1. */
-static int32_t ans_draw(ans_state *s, const nb_batch *batch, int32_t b, nb_draw_stats *ds)
+ * (or copy the fixed test inputs): nr = nl*M*e noise values per positive
+ * (M*d on MF; per layer the rows b*nl+l, so layer 0 gets the MF values).
+ * Returns the failing user or -1. */
+static int32_t ans_draw(ans_state *s, const nb_batch *batch, int32_t b, int64_t nr,
+                        nb_draw_stats *ds)
 {
-    const int32_t d = s->cfg.d, M = s->cfg.M;
+    const int32_t M = s->cfg.M;
     const int32_t user = batch->users[b];
     const int need_noise = s->cfg.augment && !s->cfg.hns;
     int32_t *cand = s->cand + (int64_t)b * M;
-    float *r = s->w.r + (int64_t)b * M * d;
+    float *r = s->w.r + (int64_t)b * nr;
     nb_rng rc, rn;
     nb_rng_seed(&rc, batch->seed, (uint64_t)batch->epoch, (uint64_t)(batch->first + b));
     nb_rng_seed(&rn, batch->seed ^ ANS_NOISE_KEY, (uint64_t)batch->epoch,
@@ -303,44 +358,31 @@ static int32_t ans_draw(ans_state *s, const nb_batch *batch, int32_t b, nb_draw_
     }
     if (!need_noise) return -1;
     if (s->fix_r)
-        memcpy(r, s->fix_r + (int64_t)b * M * d, (size_t)M * d * sizeof(float));
+        memcpy(r, s->fix_r + (int64_t)b * nr, (size_t)nr * sizeof(float));
     else
-        ans_noise_fill(&rn, r, (int64_t)M * d);
+        ans_noise_fill(&rn, r, nr);
     if (s->w.rad) {
-        float *rad = s->w.rad + (int64_t)b * M * d;
-        for (int64_t k = 0; k < (int64_t)M * d; k++) rad[k] = (nb_rng_u64(&rn) >> 63) ? 1.0f : -1.0f;
+        float *rad = s->w.rad + (int64_t)b * nr;
+        for (int64_t k = 0; k < nr; k++) rad[k] = (nb_rng_u64(&rn) >> 63) ? 1.0f : -1.0f;
     }
     return -1;
 }
 
-static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view,
-                         nb_negatives *out, char **err)
+/* Draw the batch's candidates and noise (nr values per positive, see
+ * ans_draw), count the draws, and check the ids. */
+static int ans_draw_batch(ans_state *s, const nb_batch *batch, int64_t nr, char **err)
 {
-    ans_state *s = state;
-    const int32_t d = s->cfg.d, M = s->cfg.M, B = batch->size;
-    if (B > s->max_batch || view->dim != d) {
-        *err = s->h->mprintf("%s: batch of %d (max %d) or view dim %d (want %d)", s->name, B,
-                             s->max_batch, view->dim, d);
-        return NB_EINVAL;
-    }
+    const int32_t M = s->cfg.M, B = batch->size;
     uint64_t drawn = 0, rejected = 0;
     int32_t failed_user = -1;
-    s->w.B = B;
     #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected) \
         reduction(max : failed_user) num_threads(s->nth)
     for (int32_t b = 0; b < B; b++) {
         nb_draw_stats ds = { 0, 0 };
-        int32_t fu = ans_draw(s, batch, b, &ds);
+        int32_t fu = ans_draw(s, batch, b, nr, &ds);
         drawn += ds.drawn;
         rejected += ds.rejected;
-        if (fu >= 0) {
-            if (fu > failed_user) failed_user = fu;
-            continue;
-        }
-        memcpy(s->w.Ub + (int64_t)b * d, view->user + (int64_t)batch->users[b] * d,
-               (size_t)d * sizeof(float));
-        memcpy(s->w.Pb + (int64_t)b * d, view->item + (int64_t)batch->pos[b] * d,
-               (size_t)d * sizeof(float));
+        if (fu > failed_user) failed_user = fu;
     }
     s->st.draws.drawn += drawn;
     s->st.draws.rejected += rejected;
@@ -354,6 +396,156 @@ static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view
                                  s->cand[q], s->train->n_items);
             return NB_EINVAL;
         }
+    return NB_OK;
+}
+
+
+/* Add the batch's rows to the epoch statistics: R rows (positives, or
+ * (positive, layer) rows) of M candidate ids crow [R][M], in row order. */
+static void ans_count(ans_state *s, const int32_t *crow, int32_t R)
+{
+    const int32_t M = s->cfg.M;
+    for (int32_t q = 0; q < R; q++) {
+        const int32_t *c = crow + (int64_t)q * M;
+        s->sum_overlap += c[s->w.chosen[q]] == c[s->w.dns[q]];
+        s->sum_gain += s->w.gain[q];
+    }
+    s->n_pos += R;
+    if (M > 1) nb_pass_stats_batch(&s->st, s->w.smax, s->w.smin, R);
+}
+
+/* Make the work area fit batches of nl layers of width e (nl = 1, e = d:
+ * the MF/pooled shape of init) and lay the gates out for width e. Only the
+ * first batch of a view shape allocates. A concat view's layers are
+ * narrower than the view (e = d/(L+1)): the gates, registered as d x d
+ * blocks at init, are re-initialised once as packed e x e arrays (the rest
+ * of each block stays 0 and gets no gradient); that is only possible
+ * before any batch has trained them. */
+static int ans_prepare(ans_state *s, int32_t nl, int32_t e, char **err)
+{
+    const nb_host *h = s->h;
+    if (e != s->gate_e) {
+        if (s->started) {
+            *err = h->mprintf("%s: the view's layer width %d differs from the %d its gates "
+                              "were trained for", s->name, e, s->gate_e);
+            return NB_EINVAL;
+        }
+        memset(s->pv, 0, (size_t)s->n_par * sizeof(float));
+        ans_init_params(s, s->xavier, s->seed, e);
+        s->gate_e = e;
+    }
+    if (nl == s->carved_nl && e == s->carved_e) return NB_OK;
+    const int64_t rows = (int64_t)s->max_batch * nl, slots = (int64_t)s->train->n_items * nl;
+    if (rows * s->cfg.M > INT32_MAX || slots > INT32_MAX) {
+        *err = h->mprintf("%s: %d layers x %d items (or x %d positives x M %d) exceed the "
+                          "32-bit row ids", s->name, nl, s->train->n_items, s->max_batch,
+                          s->cfg.M);
+        return NB_EINVAL;
+    }
+    ans_cfg c = s->cfg;
+    c.d = e;
+    c.n_items = (int32_t)slots;
+    c.o_layers = nl;
+    h->free(s->work); h->free(s->slot); h->free(s->candl); h->free(s->dnl);
+    s->candl = NULL;
+    s->dnl = NULL;
+    s->carved_nl = 0; /* until the allocations succeed */
+    s->work = h->alloc(ans_carve_f32(&s->w, &c, (int32_t)rows, NULL));
+    s->slot = h->alloc((size_t)slots * sizeof(int32_t));
+    if (nl > 1) {
+        s->candl = h->alloc((size_t)(rows * c.M) * sizeof(int32_t));
+        s->dnl = h->alloc((size_t)(rows * e) * sizeof(float));
+    }
+    if (!s->work || !s->slot || (nl > 1 && (!s->candl || !s->dnl))) {
+        *err = h->mprintf("%s: out of memory for %d layers (max_batch %d, M %d, width %d)",
+                          s->name, nl, s->max_batch, c.M, e);
+        return NB_ENOMEM;
+    }
+    for (int64_t i = 0; i < slots; i++) s->slot[i] = -1;
+    ans_carve_f32(&s->w, &c, (int32_t)rows, s->work);
+    ans_work_bind(s, nl > 1 ? s->candl : s->cand);
+    s->cfgl = c;
+    s->carved_nl = nl;
+    s->carved_e = e;
+    return NB_OK;
+}
+
+/* negatives() in per-layer mode on a graph view (samplers.md §4.5): the
+ * B positives become B (L+1) rows (ans_layers.h), each with its own m*;
+ * the negative vector pools the per-layer n~^(l)_{m*_l} as the view does. */
+static int ans_negatives_layers(ans_state *s, const nb_batch *batch, const nb_view *view,
+                                nb_negatives *out, char **err)
+{
+    const int32_t M = s->cfg.M, B = batch->size;
+    int rc;
+    if (view->n_layers > NB_VIEW_MAX_LAYERS || !view->user_layers || !view->item_layers) {
+        *err = s->h->mprintf("%s: a view with %d layers (at most %d, with both layer stacks) "
+                             "is not supported per layer", s->name, view->n_layers,
+                             NB_VIEW_MAX_LAYERS);
+        return NB_EINVAL;
+    }
+    if (B > 0 && nb_view_layers_detect(view, batch->pos, B, &s->vl) != 0) {
+        *err = s->h->mprintf("%s: cannot tell how the view pools its %d layers (its final rows "
+                             "are not their mean, sum or concatenation)", s->name,
+                             view->n_layers);
+        return NB_EINVAL;
+    }
+    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; s->w.B = 0; return NB_OK; }
+    const int32_t nl = s->vl.nl, e = s->vl.e, R = B * nl;
+    if ((rc = ans_prepare(s, nl, e, err)) != NB_OK) return rc;
+    s->started = 1;
+    s->graph = 1;
+    s->w.B = R;
+    if ((rc = ans_draw_batch(s, batch, (int64_t)nl * M * e, err)) != NB_OK) return rc;
+    ans_layers_gather(view, &s->vl, B, M, batch->users, batch->pos, s->cand, s->w.Ub, s->w.Pb,
+                      s->candl);
+    ans_dedupe_f32(&s->cfgl, &s->w);
+    #pragma omp parallel for schedule(static) num_threads(s->nth)
+    for (int32_t j = 0; j < s->w.nU; j++) {
+        const int32_t row = s->w.uitem[j];
+        nb_view_sync(view, NB_ITEMS, row / nl);
+        memcpy(s->w.Nu + (int64_t)j * e, view->item_layers + (int64_t)row * e,
+               (size_t)e * sizeof(float));
+    }
+    if (ans_forward_f32(&s->cfgl, &s->w, s->h->sgemm, 1) != NB_OK) {
+        *err = s->h->mprintf("%s: non-finite value in the per-layer forward pass (epoch %d, "
+                             "positions %lld..%lld)", s->name, batch->epoch,
+                             (long long)batch->first, (long long)(batch->first + B - 1));
+        return NB_ENUMERIC;
+    }
+    ans_layers_pool(&s->vl, B, s->w.vec, out->vec);
+    memcpy(out->reg_items, s->cand, (size_t)B * M * sizeof(int32_t));
+    out->reg_rows = M;
+    out->use_reg_vec = 0;
+    out->aux_loss = s->w.aux;
+    for (int32_t b = 0; b < B; b++) out->item[b] = s->cand[(int64_t)b * M + s->w.chosen[(int64_t)b * nl]];
+    ans_count(s, s->candl, R);
+    return NB_OK;
+}
+
+static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view,
+                         nb_negatives *out, char **err)
+{
+    ans_state *s = state;
+    const int32_t d = s->cfg.d, M = s->cfg.M, B = batch->size;
+    if (B > s->max_batch || view->dim != d) {
+        *err = s->h->mprintf("%s: batch of %d (max %d) or view dim %d (want %d)", s->name, B,
+                             s->max_batch, view->dim, d);
+        return NB_EINVAL;
+    }
+    int rc;
+    s->graph = 0;
+    if (view->n_layers > 0 && s->per_layer) return ans_negatives_layers(s, batch, view, out, err);
+    if ((rc = ans_prepare(s, 1, d, err)) != NB_OK) return rc;
+    s->started = 1;
+    s->w.B = B;
+    if ((rc = ans_draw_batch(s, batch, (int64_t)M * d, err)) != NB_OK) return rc;
+    for (int32_t b = 0; b < B; b++) {
+        memcpy(s->w.Ub + (int64_t)b * d, view->user + (int64_t)batch->users[b] * d,
+               (size_t)d * sizeof(float));
+        memcpy(s->w.Pb + (int64_t)b * d, view->item + (int64_t)batch->pos[b] * d,
+               (size_t)d * sizeof(float));
+    }
     ans_dedupe_f32(&s->cfg, &s->w);
     #pragma omp parallel for schedule(static) num_threads(s->nth)
     for (int32_t j = 0; j < s->w.nU; j++) {
@@ -372,14 +564,8 @@ static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view
     out->reg_rows = M;
     out->use_reg_vec = 0;
     out->aux_loss = s->w.aux;
-    for (int32_t b = 0; b < B; b++) {
-        const int32_t *cand = s->cand + (int64_t)b * M;
-        out->item[b] = cand[s->w.chosen[b]];
-        s->sum_overlap += cand[s->w.chosen[b]] == cand[s->w.dns[b]];
-        s->sum_gain += s->w.gain[b];
-    }
-    s->n_pos += B;
-    if (M > 1) nb_pass_stats_batch(&s->st, s->w.smax, s->w.smin, B);
+    for (int32_t b = 0; b < B; b++) out->item[b] = s->cand[(int64_t)b * M + s->w.chosen[b]];
+    ans_count(s, s->cand, B);
     return NB_OK;
 }
 
@@ -391,12 +577,20 @@ static int ans_backward(void *state, const nb_batch *batch, const nb_view *view,
     const int32_t d = s->cfg.d, B = batch->size;
     const ans_pgrad_f32 pg = { s->pgrad[P_W_U], s->pgrad[P_B_U], s->pgrad[P_W_I],
                                s->pgrad[P_B_I], s->pgrad[P_W], s->pgrad[P_B_W] };
-    if (B != s->w.B) {
+    const int32_t nl = s->graph ? s->vl.nl : 1;
+    if ((int64_t)B * nl != s->w.B) {
         *err = s->h->mprintf("%s: backward for a batch of %d after negatives for %d", s->name,
-                             B, s->w.B);
+                             B, s->w.B / nl);
         return NB_EINVAL;
     }
-    if (ans_backward_f32(&s->cfg, &s->w, d_neg, s->h->sgemm, &pg) != NB_OK) {
+    if (s->graph && (!g->user_layers || !g->item_layers)) {
+        *err = s->h->mprintf("%s: the model gives no per-layer gradient blocks for its "
+                             "%d-layer view", s->name, nl - 1);
+        return NB_EINVAL;
+    }
+    if (s->graph) ans_layers_split(&s->vl, B, d_neg, s->dnl);
+    if (ans_backward_f32(s->graph ? &s->cfgl : &s->cfg, &s->w, s->graph ? s->dnl : d_neg,
+                         s->h->sgemm, &pg) != NB_OK) {
         *err = s->h->mprintf("%s: non-finite gradient (epoch %d, positions %lld..%lld)",
                              s->name, batch->epoch, (long long)batch->first,
                              (long long)(batch->first + B - 1));
@@ -404,6 +598,11 @@ static int ans_backward(void *state, const nb_batch *batch, const nb_view *view,
     }
     /* serial scatter, positives in b order, then the distinct candidate
      * items in first-appearance order: deterministic with duplicate rows */
+    if (s->graph) {
+        ans_layers_scatter(&s->vl, B, batch->users, batch->pos, s->w.Gu, s->w.Gp, s->w.nU,
+                           s->w.uitem, s->w.GnU, g);
+        return NB_OK;
+    }
     for (int32_t b = 0; b < B; b++) {
         float *gu = nb_block_grad_row(g->user, batch->users[b]);
         float *gp = nb_block_grad_row(g->item, batch->pos[b]);
