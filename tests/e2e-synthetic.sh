@@ -2,7 +2,8 @@
 # e2e-synthetic.sh - end to end on the synthetic set: MF + RNS and MF + DNS
 # train, every epoch is stored, Recall@20 is far above a random ranking's,
 # a second run of the same configuration is skipped, a run stopped by
-# SIGTERM is marked interrupted (exit 75) and resumes. TAP output.
+# SIGTERM is marked interrupted (exit 75) and resumes; LightGCN + ANS per
+# layer trains without NaN. TAP output.
 
 B=${NB_BUILDDIR:-.}
 NB="$B/negbench"
@@ -95,6 +96,23 @@ NEGBENCH_PLUGIN_PATH="$B/tests/fixtures/plugins/ok/.libs" "$NB" run -q "$T/nan.y
 grep -q "non-finite loss at epoch 1 step 2" "$T/err"; ok $? "... with a clear message"
 e=$(sqlite3 "$T/h.sqlite" "select status || ': ' || error from run where config_json like '%nan_sampler%'")
 case "$e" in failed:*non-finite*) r=0 ;; *) r=1 ;; esac; ok $r "... stored on the run ($e)"
+
+# ANS per layer on a 2-layer LightGCN (mean; concat = the official BPR score): no NaN
+for pool in mean concat; do
+cat > "$T/ans-$pool.yaml" <<Y
+version: 1
+name: e2e-ans-$pool
+data: {synthetic: {users: 400, items: 300, per_user: 20}}
+model: {name: lightgcn, dim: 16, layers: 2, pool: $pool}
+sampler: {name: ans, M: 8, gamma: 0.3, eps: 0.5, layers: per_layer}
+train: {epochs: 3, lr: 0.01, batch_size: 512}
+eval: {every: 3, topk: [20], patience: 5}
+Y
+  "$NB" run -q "$T/ans-$pool.yaml" --db "$T/g.sqlite" >/dev/null 2>"$T/err"
+  ok $? "lightgcn ($pool, 2 layers) + ans per_layer trains 3 epochs"
+  fin=$(sqlite3 "$T/g.sqlite" "select count(*) from epoch e join run r on r.id=e.run_id join experiment x on x.id=r.experiment_id where x.name='e2e-ans-$pool' and typeof(e.loss)='real' and e.loss > 0 and e.loss < 100")
+  [ "$fin" -eq 3 ]; ok $? "... with a finite loss at every epoch ($fin)"
+done
 
 echo "1..$n"
 [ $fails -eq 0 ]
