@@ -490,7 +490,7 @@ static int ans_negatives_layers(ans_state *s, const nb_batch *batch, const nb_vi
                              view->n_layers);
         return NB_EINVAL;
     }
-    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; s->w.B = 0; return NB_OK; }
+    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; s->w.B = s->w.nU = 0; return NB_OK; }
     const int32_t nl = s->vl.nl, e = s->vl.e, R = B * nl;
     if ((rc = ans_prepare(s, nl, e, err)) != NB_OK) return rc;
     s->started = 1;
@@ -636,8 +636,9 @@ static int ans_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 }
 
 #ifdef NB_ANS_TESTING
-/* Tests only: use these candidates [B][M] and noise [B][M][d] instead of
- * drawing (NULL restores drawing); the pointers must outlive the calls. */
+/* Tests only: use these candidates [B][M] and noise [B][M][d] ([B][L+1][M][e]
+ * per layer) instead of drawing (NULL restores drawing); the pointers must
+ * outlive the calls. */
 void ans_testing_fix(void *state, const int32_t *cand, const float *r);
 void ans_testing_fix(void *state, const int32_t *cand, const float *r)
 {
