@@ -8,13 +8,14 @@
  * propagation and of all six gate/margin arrays); central finite
  * differences in double of the whole per-layer loss (BPR on the pooled
  * per-layer augmented negatives, L_c, D, O, regulariser; picks fixed) w.r.t.
- * E0 through the real propagation and every gate/margin weight, for mean and
- * concat pooling; the float plugin on the real lightgcn plugin against the
+ * E0 through the real propagation and every gate/margin weight, for mean,
+ * sum and concat pooling; the float plugin on the real lightgcn plugin against the
  * golden (concat: the official BPR score, 1e-4) and against the double
  * reference (mean); per_layer vs pooled differ where the per-layer picks
  * differ, pooled equals the MF code on the pooled rows, and on an MF view
- * the two modes are bit-identical; thread count independence and no
- * allocation in a step.
+ * the two modes are bit-identical; every ablation per layer, plugin against
+ * the double reference; thread count independence and no allocation in a
+ * step.
  *
  * The golden files use RecBole ids with PAD = 0; here PAD user 0 and PAD
  * item 0 are kept as isolated nodes (6 users, 8 items, 14 nodes), so the ids
@@ -69,6 +70,7 @@ static void r_setup(void)
  * the regulariser on ego rows of u, p and all M candidates. */
 typedef struct aref {
     int pool, reg_form, select;
+    int variant, dir_mode, mag_mode, augment; /* the plugin's values (ans_new) */
     double reg_w;
     ans_cfg cfg;
     double E0[NN * D];
@@ -102,6 +104,27 @@ static void aref_init(aref *a, double gamma, double eps)
     a->w.dbg_t = a->dbg_t; a->w.dbg_mu = a->dbg_mu;
     a->w.dbg_crit = a->dbg_crit; a->w.dbg_dir = a->dbg_dir;
     a->select = 1;
+    a->augment = 1;
+}
+
+/* Switch a to one of the ablations (the plugin's mapping in ans_init):
+ * 1 no_dis, 2 no_dir raw, 3 no_mag uniform, 4 no_mag easy, 5 augment false. */
+static const char *aref_variant(aref *a, int v)
+{
+    static const char *names[6] = { "full", "no_dis", "no_dir raw", "no_mag uniform",
+                                    "no_mag easy", "augment false" };
+    switch (v) {
+    case 1: a->variant = VAR_NO_DIS; a->cfg.gate = 0; break;
+    case 2: a->variant = VAR_NO_DIR; a->dir_mode = 1; a->cfg.dir = ANS_DIR_ONE; a->cfg.use_edif = 1; break;
+    case 3: a->variant = VAR_NO_MAG; a->cfg.use_mu = 0; a->cfg.rmode = ANS_R_RAW; break;
+    case 4:
+        a->variant = VAR_NO_MAG; a->mag_mode = 1; a->cfg.use_mu = 0; a->cfg.dir = ANS_DIR_ONE;
+        a->cfg.rmode = ANS_R_ONE; a->cfg.use_edif = 1;
+        break;
+    case 5: a->augment = 0; a->cfg.augment = 0; break;
+    default: break;
+    }
+    return names[v];
 }
 
 /* The loss; dE0 [N][d] and dpar (both nullable together) get the gradient. */
@@ -336,7 +359,7 @@ static void test_fd(int pool)
     /* w's gradients are ~1e-7 (BPR through mu only): 1e-5 relative is ~1e-12 absolute */
     ok(worst < 1e-6 && pworst < 1e-5 && gmax > 1e-3 && differ,
        "FD (L=2, %s, per-layer picks differ): E0 through the propagation %.2g; W_u %.2g b_u %.2g "
-       "W_i %.2g b_i %.2g w %.2g b_w %.2g", pool == LGCN_MEAN ? "mean" : "concat", worst, pw[0],
+       "W_i %.2g b_i %.2g w %.2g b_w %.2g", pool == LGCN_MEAN ? "mean" : pool == LGCN_SUM ? "sum" : "concat", worst, pw[0],
        pw[1], pw[2], pw[3], pw[4], pw[5]);
     free(a.mem);
 }
@@ -382,7 +405,8 @@ static void *ans_new(const nb_host *h, const aref *a, int mode, int32_t dim, int
                      int32_t e, float *rf, int32_t *cf)
 {
     nb_value vals[9] = { { .i = MM }, { .f = a->cfg.gamma }, { .f = a->cfg.eps }, { .i = 0 },
-                         { .i = 0 }, { .i = 0 }, { .i = 0 }, { .i = 1 }, { .i = mode } };
+                         { .i = a->variant }, { .i = a->dir_mode }, { .i = a->mag_mode },
+                         { .i = a->augment }, { .i = mode } };
     void *st = NULL;
     char *err = NULL;
     if (ans_vt_get()->init(h, vals, &r_train, dim, BB, 5, &st, &err) != NB_OK)
@@ -581,6 +605,41 @@ static void test_modes(void)
     json_free(j);
 }
 
+/* Every ablation per layer (mean pooling): the plugin = the double reference. */
+static void test_variants(void)
+{
+    json *j = gs_load("ans-lightgcn", "case1_L2_eps0.5_gamma0.3.json");
+    if (!j) { skip(1, "golden ans-lightgcn/case1 not readable"); return; }
+    double worst = 0;
+    int same = 1;
+    char *err = NULL;
+    for (int v = 1; v <= 5; v++) {
+        static aref a;
+        aref_load(j, &a);
+        a.pool = LGCN_MEAN;
+        const char *name = aref_variant(&a, v);
+        double dE0[NN * D], dpar[P_COUNT][D * D];
+        double loss = aref_run(&a, dE0, dpar);
+        static pres o;
+        plugin_run(testhost(), &a, 0, LGCN_MEAN, L, &o, &err);
+        for (int q = 0; q < NR; q++) same &= o.chosen[q] == a.chosen[q];
+        double vd[BB * D];
+        for (int k = 0; k < BB * D; k++) vd[k] = o.vec[k];
+        double e = fmax(fmax(gs_err(vd, a.vec, BB * D), fabs(o.loss / loss - 1)),
+                        fmax(gs_err(o.dE0, dE0, NN * D), par_err(o.dpar, dpar)));
+        if (a.cfg.gate == 0) /* no gates: only w, b_w are trained */
+            e = fmax(fmax(gs_err(o.dE0, dE0, NN * D), fabs(o.loss / loss - 1)),
+                     fmax(gs_err(o.dpar[P_W], dpar[P_W], D), gs_err(vd, a.vec, BB * D)));
+        diag("%s: %.2g (%s)", name, e, err ? err : "ok");
+        worst = fmax(worst, e);
+        free(a.mem);
+    }
+    ok(same && worst < 1e-4, "ablations per layer (no_dis, no_dir raw, no_mag uniform/easy, "
+       "augment false): plugin = double reference to 1e-4 (%.2g)", worst);
+    free(err);
+    json_free(j);
+}
+
 int main(void)
 {
     /* the 0-based MixGCF/DENS graph helpers of graph_sampler_test.h are unused here */
@@ -590,10 +649,12 @@ int main(void)
     test_golden_double("case1_L2_eps0.5_gamma0.3.json");
     test_golden_double("case2_L2_eps1_gamma0.1_pow.json");
     test_fd(LGCN_MEAN);
+    test_fd(LGCN_SUM);
     test_fd(LGCN_CONCAT);
     test_plugin_golden("case1_L2_eps0.5_gamma0.3.json");
     test_plugin_golden("case2_L2_eps1_gamma0.1_pow.json");
     test_modes();
+    test_variants();
     graph_free(&r_graph);
     return tap_done();
 }
