@@ -212,6 +212,10 @@ static int schema_ensure(nb_store *s, char **err)
     int version = 0, n_tables = 0, status;
     char now[32], *sql = NULL;
 
+    /* The common case, an existing store of this version, needs no write
+     * lock: a sweep worker opens the store once per run. */
+    if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) return status;
+    if (version == NB_STORE_SCHEMA_VERSION) return NB_OK;
     status = exec_sql(s, "BEGIN IMMEDIATE", "cannot begin a transaction", err);
     if (status) return status;
     if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) goto out;
@@ -687,4 +691,40 @@ int store_run_reopen(nb_store *s, const char *config_hash, char **err)
     rc = step_done(s, st, "reopen run", err);
     sqlite3_finalize(st);
     return rc;
+}
+
+/* ---- meta -------------------------------------------------------------- */
+
+int store_meta_get(nb_store *s, const char *key, char **value, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int result = 0;
+    *value = NULL;
+    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+        SQLITE_OK)
+        return db_fail(s, err, "cannot read meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *value = nb_xstrdup((const char *)sqlite3_column_text(st, 0));
+        result = 1;
+    } else if (rc != SQLITE_DONE) {
+        result = db_fail(s, err, "cannot read meta");
+    }
+    sqlite3_finalize(st);
+    return result;
+}
+
+int store_meta_set(nb_store *s, const char *key, const char *value, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int status;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_fail(s, err, "cannot write meta");
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    status = sqlite3_step(st) == SQLITE_DONE ? NB_OK : db_fail(s, err, "cannot write meta");
+    sqlite3_finalize(st);
+    return status;
 }

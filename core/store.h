@@ -94,6 +94,13 @@ typedef struct nb_run_result {
 int store_run_finish(nb_store *s, int64_t run_id, const nb_run_result *res,
                      char **err);
 
+/* The value of key in the meta table (malloc'd into *value): 1 found,
+ * 0 absent (*value NULL), < 0 error. */
+int store_meta_get(nb_store *s, const char *key, char **value, char **err);
+
+/* Set key to value in the meta table (one statement, atomic). */
+int store_meta_set(nb_store *s, const char *key, const char *value, char **err);
+
 /* The underlying handle, for tests and reports. */
 struct sqlite3 *store_db(nb_store *s);
 
