@@ -17,6 +17,14 @@ int cmd_data(int argc, char **argv);
 /* core/cmd_grid.c: the dry run of a grid, and negbench run on a grid file. */
 int cmd_grid(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+/* core/cmd_merge.c, core/cmd_slurm.c: shard stores and Slurm job arrays. */
+int cmd_merge(int argc, char **argv);
+int cmd_slurm(int argc, char **argv);
+
+struct nb_sweep;
+/* Load the plugins and expand and validate the grid at path (threads >= 0
+ * overrides train.threads); prints every problem. 0 or NB_EXIT_USAGE. */
+int cli_load_sweep(const char *path, int threads, nb_registry *reg, struct nb_sweep *sw);
 
 /* Load the plugin search path; prints the error and returns non-zero. */
 int cli_load_plugins(nb_registry *reg);

@@ -8,10 +8,12 @@
 #include "cli.h"
 #include "config.h"
 #include "grid.h"
+#include "shard.h"
 #include "sweep.h"
 #include "util.h"
 
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +35,7 @@ static void grid_usage(FILE *out)
 static void sweep_usage(FILE *out)
 {
     fputs("usage: negbench run GRID.yaml [-j N] [--threads T] [--db PATH] [--force]\n"
-          "                  [--fail-fast] [--quiet]\n"
+          "                  [--fail-fast] [--quiet] [--shard I/N | --no-shard]\n"
           "\n"
           "Run every point of a grid file into one store, each in its own worker process:\n"
           "done runs are skipped, unfinished ones restarted. One progress line per run;\n"
@@ -46,6 +48,11 @@ static void sweep_usage(FILE *out)
           "  --force        run done runs again\n"
           "  --fail-fast    start no run after the first failure\n"
           "  -q, --quiet    no progress lines\n"
+          "  --shard I/N    run only slice I (0-based) of N: distinct run k goes to shard\n"
+          "                 k %% N; the store is <db stem>.shard-I-of-N.sqlite (merge them\n"
+          "                 with negbench merge). Default: from SLURM_ARRAY_TASK_ID/COUNT,\n"
+          "                 SLURM_PROCID/NTASKS or OMPI_COMM_WORLD_RANK/SIZE when N > 1\n"
+          "  --no-shard     ignore those variables: run the whole grid\n"
           "  -h, --help     this help\n"
           "\n"
           "Exit status: 0 all runs done, 1 a run failed, 2 invalid grid (nothing run),\n"
@@ -61,8 +68,7 @@ static int parse_count(const char *s, int lo, int hi, int *out)
     return 0;
 }
 
-/* Load plugins and the sweep; prints diagnostics. 0 or an exit status. */
-static int load(const char *path, int threads, nb_registry *reg, nb_sweep *sw)
+int cli_load_sweep(const char *path, int threads, nb_registry *reg, nb_sweep *sw)
 {
     nb_diags d = {0};
     if (cli_load_plugins(reg) != 0) return NB_EXIT_USAGE;
@@ -104,7 +110,7 @@ int cmd_grid(int argc, char **argv)
         return NB_EXIT_USAGE;
     }
     memset(&sw, 0, sizeof sw);
-    if ((status = load(argv[optind], threads, &reg, &sw))) goto out;
+    if ((status = cli_load_sweep(argv[optind], threads, &reg, &sw))) goto out;
     if (db && sweep_read_status(&sw, db, &err) != 0) {
         fprintf(stderr, "%s\n", err);
         status = NB_EXIT_USAGE;
@@ -142,13 +148,15 @@ int cmd_sweep(int argc, char **argv)
         {"db", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
         {"jobs", required_argument, 0, 'j'}, {"force", no_argument, 0, 'f'},
         {"fail-fast", no_argument, 0, 'F'}, {"quiet", no_argument, 0, 'q'},
+        {"shard", required_argument, 0, 'S'}, {"no-shard", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},     {0, 0, 0, 0},
     };
     nb_sweep_opts o = {.jobs = 1};
-    int threads = -1, c, status;
+    int threads = -1, c, status, no_shard = 0;
+    const char *shard_src = "--shard";
     nb_registry reg = {0};
     nb_sweep sw;
-    char *db_default = NULL;
+    char *db_default = NULL, *db_shard = NULL, *err = NULL;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:t:j:fFqh", opts, NULL)) != -1) {
         switch (c) {
@@ -168,6 +176,14 @@ int cmd_sweep(int argc, char **argv)
         case 'f': o.force = 1; break;
         case 'F': o.fail_fast = 1; break;
         case 'q': o.quiet = 1; break;
+        case 'S':
+            if (shard_parse(optarg, &o.shard_index, &o.shard_count)) {
+                fprintf(stderr, "negbench run: --shard takes I/N with 0 <= I < N, got \"%s\"\n",
+                        optarg);
+                return NB_EXIT_USAGE;
+            }
+            break;
+        case 'N': no_shard = 1; break;
         case 'h': sweep_usage(stdout); return NB_EXIT_OK;
         default: sweep_usage(stderr); return NB_EXIT_USAGE;
         }
@@ -177,15 +193,35 @@ int cmd_sweep(int argc, char **argv)
         return NB_EXIT_USAGE;
     }
     memset(&sw, 0, sizeof sw);
-    if ((status = load(argv[optind], threads, &reg, &sw))) goto out;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (!o.shard_count && !no_shard &&
+        shard_from_env(&o.shard_index, &o.shard_count, &shard_src, &err) < 0) {
+        fprintf(stderr, "negbench run: %s\n", err);
+        status = NB_EXIT_USAGE;
+        goto out;
+    }
+    if (no_shard) o.shard_count = 0;
+    if ((status = cli_load_sweep(argv[optind], threads, &reg, &sw))) goto out;
+    /* the CPUs this process may use (a Slurm task's, under affinity or cgroups) */
+    cpu_set_t cpus;
+    long cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus)
+                                                               : sysconf(_SC_NPROCESSORS_ONLN);
+    const char *cpt = getenv("SLURM_CPUS_PER_TASK");
+    if (cpt && atol(cpt) > 0 && atol(cpt) < cores) cores = atol(cpt);
     if (cores < 1) cores = 1;
     o.threads = threads > 0 ? threads : (int)(cores / o.jobs > 0 ? cores / o.jobs : 1);
     if (!o.db) o.db = db_default = sweep_default_db(&sw);
+    if (o.shard_count > 0) {
+        o.db = db_shard = shard_db_path(o.db, o.shard_index, o.shard_count);
+        if (!o.quiet)
+            fprintf(stderr, "shard %d/%d (from %s) into %s\n", o.shard_index, o.shard_count,
+                    shard_src, o.db);
+    }
     status = sweep_execute(&sw, &o);
 out:
     sweep_free(&sw);
     registry_free(&reg);
     free(db_default);
+    free(db_shard);
+    free(err);
     return status;
 }

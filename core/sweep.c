@@ -12,6 +12,7 @@
 #include "host.h"
 #include "kernels.h"
 #include "sha256.h"
+#include "shard.h"
 #include "store.h"
 #include "train.h"
 #include "util.h"
@@ -144,7 +145,16 @@ int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *
         sha256_hex(r->json, strlen(r->json), r->hash);
         for (int j = 0; j < i && r->dup_of < 0; j++)
             if (sw->runs[j].dup_of < 0 && !strcmp(sw->runs[j].hash, r->hash)) r->dup_of = j;
-        if (r->dup_of < 0) sw->n_distinct++;
+        r->rank = r->dup_of < 0 ? sw->n_distinct++ : -1;
+    }
+    if (diags->n == before) {
+        nb_sha256 h;
+        sha256_init(&h);
+        for (int i = 0; i < sw->n; i++) {
+            sha256_update(&h, sw->runs[i].hash, 64);
+            sha256_update(&h, "\n", 1);
+        }
+        sha256_final_hex(&h, sw->identity);
     }
 out:
     for (int i = 0; i < cache.n; i++) free(cache.key[i]);
@@ -219,15 +229,16 @@ static char *log_dir(const char *db)
     return out;
 }
 
-/* The whole life of one run in a child process; returns its exit status. */
-static int child_run(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opts *o)
+/* The whole life of one run in a child process; returns its exit status.
+ * exp_id is the experiment row the parent stored. */
+static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id)
 {
     nb_store *store = NULL;
     nb_dataset ds;
     nb_train_out out;
     char *err = NULL;
     int have_ds = 0, have_out = 0, status = 1;
-    int64_t exp_id = 0, run_id = 0;
+    int64_t run_id = 0;
     const nb_config *cfg = &r->cfg;
     int threads = cfg->train.threads > 0 ? cfg->train.threads : o->threads;
     char hostname[256] = "unknown";
@@ -239,8 +250,6 @@ static int child_run(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_o
     fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
             cfg->model, cfg->sampler, threads);
     if (store_open(o->db, &store, &err) != 0) goto fail;
-    if (store_experiment(store, sw->name, sw->grid.text, &exp_id, &err) != 0)
-        goto fail;
     int load_rc = dataset_load(&cfg->data, &ds, &err);
     have_ds = load_rc == 0;
     nb_run_info info = {
@@ -293,7 +302,7 @@ done:
 }
 
 /* Fork the child of run r; its stdout and stderr go to its log. */
-static pid_t spawn(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opts *o,
+static pid_t spawn(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id,
                    const char *logs)
 {
     pid_t parent = getpid();
@@ -317,7 +326,7 @@ static pid_t spawn(const nb_sweep *sw, const nb_sweep_run *r, const nb_sweep_opt
         close(fd);
     }
     free(log);
-    int st = child_run(sw, r, o);
+    int st = child_run(r, o, exp_id);
     fflush(stdout);
     fflush(stderr);
     _exit(st);
@@ -344,6 +353,12 @@ static char *fmt_secs(double s)
     return nb_strf("%ldm%02lds", t / 60, t % 60);
 }
 
+int sweep_in_shard(const nb_sweep *sw, int i, int index, int count)
+{
+    const nb_sweep_run *r = &sw->runs[i];
+    return r->dup_of < 0 && (count <= 0 || r->rank % count == index);
+}
+
 int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
 {
     nb_store *s = NULL;
@@ -353,8 +368,9 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     int *slot_run = nb_xcalloc((size_t)o->jobs, sizeof *slot_run);
     double *slot_t0 = nb_xcalloc((size_t)o->jobs, sizeof *slot_t0);
     int n_todo = 0, next = 0, running = 0, finished = 0, failed = 0, interrupted = 0;
-    int status = 0, already = 0;
+    int status = 0, already = 0, n_mine = 0;
     int64_t exp_id;
+    char shard_label[48] = "", mine[48] = "";
     struct sigaction sa, old_int, old_term;
 
     if (mkdir(logs, 0777) != 0 && errno != EEXIST) {
@@ -369,10 +385,19 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
         status = 2;
         goto out;
     }
+    if (o->shard_count > 0) {
+        snprintf(shard_label, sizeof shard_label, " shard %d/%d", o->shard_index, o->shard_count);
+        if (shard_stamp(s, sw, o->shard_index, o->shard_count, &err) != 0) {
+            fprintf(stderr, "negbench: %s\n", err);
+            status = 2;
+            goto out;
+        }
+    }
     for (int i = 0; i < sw->n; i++) {
         nb_sweep_run *r = &sw->runs[i];
         int64_t id;
-        if (r->dup_of >= 0) continue;
+        if (!sweep_in_shard(sw, i, o->shard_index, o->shard_count)) continue;
+        n_mine++;
         int st = store_run_status(s, r->hash, &id, &err);
         if (st < 0) {
             fprintf(stderr, "%s\n", err);
@@ -391,10 +416,12 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     /* s stays open (never used by the children): while the parent holds a
      * connection, a child's close is not the last one, so it neither
      * checkpoints nor deletes the WAL (tens of ms per run otherwise). */
+    if (o->shard_count > 0)
+        snprintf(mine, sizeof mine, "; %d in this shard", n_mine);
     if (!o->quiet)
-        fprintf(stderr, "sweep %s: %d runs (%d distinct), %d already done, %d to run, "
-                "-j %d x %d threads; store %s, logs %s/\n", sw->name, sw->n, sw->n_distinct,
-                already, n_todo, o->jobs, o->threads, o->db, logs);
+        fprintf(stderr, "sweep %s%s: %d runs (%d distinct%s), %d already done, %d to run, "
+                "-j %d x %d threads; store %s, logs %s/\n", sw->name, shard_label, sw->n,
+                sw->n_distinct, mine, already, n_todo, o->jobs, o->threads, o->db, logs);
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_parent_signal; /* no SA_RESTART: waitpid returns EINTR */
@@ -408,7 +435,7 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
             int k = 0;
             while (pids[k]) k++;
             const nb_sweep_run *r = &sw->runs[todo[next]];
-            pid_t pid = spawn(sw, r, o, logs);
+            pid_t pid = spawn(r, o, exp_id, logs);
             if (pid < 0) {
                 fprintf(stderr, "negbench: fork: %s\n", strerror(errno));
                 sweep_stop = SIGTERM;
@@ -463,8 +490,8 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
             char *log = strcmp(what, "done") ? nb_strf("  (log %s/%.12s.log)", logs, r->hash)
                                              : nb_xstrdup("");
             fprintf(stderr, "[%*d/%d] %-11s %s  %.12s  %s  ETA %s%s\n",
-                    (int)snprintf(NULL, 0, "%d", sw->n_distinct), already + finished,
-                    sw->n_distinct, what, took, r->hash, *r->label ? r->label : "-", eta, log);
+                    (int)snprintf(NULL, 0, "%d", n_mine), already + finished,
+                    n_mine, what, took, r->hash, *r->label ? r->label : "-", eta, log);
             free(log);
             free(eta);
             free(took);
@@ -474,8 +501,8 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     sigaction(SIGTERM, &old_term, NULL);
     if (status == 0) {
         int not_started = n_todo - next;
-        printf("sweep %s: %d done (%d before), %d failed, %d interrupted, %d not started; store %s\n",
-               sw->name, already + finished - failed - interrupted, already, failed,
+        printf("sweep %s%s: %d done (%d before), %d failed, %d interrupted, %d not started; "
+               "store %s\n", sw->name, shard_label, already + finished - failed - interrupted, already, failed,
                interrupted, not_started, o->db);
         status = sweep_stop || interrupted ? 75 : failed || not_started ? 1 : 0;
     }

@@ -11,6 +11,10 @@
  * the store commits whole epochs, so a sweep killed at any point (even
  * SIGKILL) resumes with every run present exactly once: done runs are
  * skipped, unfinished ones restart from scratch under the same id.
+ *
+ * Sharding (--shard I/N, core/shard.h): distinct run k (in grid order) goes
+ * to shard k % N, so the slices are disjoint, cover the grid, and do not
+ * depend on what is already done (stable under resume).
  */
 #ifndef NB_SWEEP_H
 #define NB_SWEEP_H
@@ -28,6 +32,7 @@ typedef struct nb_sweep_run {
     char data_sum[65];           /* the data's checksum (dataset_checksum) */
     const char *label;           /* the point's axis values (owned by the grid) */
     int dup_of;                  /* index of the first identical run, or -1 */
+    int rank;                    /* 0-based among distinct runs in grid order, -1 if a dup */
     int status;                  /* in the store: 0 absent, 1 done, 2 unfinished */
 } nb_sweep_run;
 
@@ -37,6 +42,7 @@ typedef struct nb_sweep {
     int n;                       /* one run per grid point */
     nb_sweep_run *runs;
     int n_distinct;              /* runs with dup_of < 0 */
+    char identity[65];           /* SHA-256 hex of every point's hash in grid order */
     char *name;                  /* the experiment name */
 } nb_sweep;
 
@@ -62,7 +68,13 @@ typedef struct nb_sweep_opts {
     int force;                   /* re-run done runs */
     int fail_fast;               /* stop starting runs after a failure */
     int quiet;                   /* no progress lines */
+    int shard_index, shard_count; /* run only distinct runs with rank % count ==
+                                  * index (count 0: all); db is then the shard's
+                                  * file, stamped by shard_stamp */
 } nb_sweep_opts;
+
+/* 1 when run i is run by shard index of count (always with count 0). */
+int sweep_in_shard(const nb_sweep *sw, int i, int index, int count);
 
 /* Run every distinct run not done (all with force), jobs at a time. One
  * progress line per finished run on stderr. Returns the exit status: 0 all

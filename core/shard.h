@@ -1,0 +1,37 @@
+/*
+ * shard.h - slices of a sweep for clusters (`negbench run GRID --shard I/N`):
+ * parsing I/N, taking it from the launcher's environment (Slurm job arrays,
+ * srun, mpirun), the shard's store name, and the identity a shard records in
+ * its store's meta table so that `negbench merge` can tell missing, partial
+ * and foreign shards apart (core/merge.h).
+ *
+ * Meta keys of a shard store (all text): shard_index, shard_count,
+ * grid_identity (nb_sweep.identity), grid_runs (distinct runs of the grid),
+ * shard_runs (distinct runs of this shard), experiment (the name).
+ */
+#ifndef NB_SHARD_H
+#define NB_SHARD_H
+
+#include "store.h"
+#include "sweep.h"
+
+/* Parse "I/N" (0 <= I < N <= 100000). 0, or -1 when malformed. */
+int shard_parse(const char *text, int *index, int *count);
+
+/* I/N from the environment, in this order: SLURM_ARRAY_TASK_ID (minus
+ * SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_COUNT, SLURM_PROCID /
+ * SLURM_NTASKS, OMPI_COMM_WORLD_RANK / OMPI_COMM_WORLD_SIZE. Returns 1 and
+ * sets *source to the variable names when found with N > 1, 0 when none
+ * applies (or N is 1), -1 with *err (malloc'd) when a pair is malformed. */
+int shard_from_env(int *index, int *count, const char **source, char **err);
+
+/* The store of shard I/N of db: "results/x.sqlite" -> "results/x.shard-3-of-8.sqlite"
+ * (the extension of the last path component, if any, is replaced); malloc'd. */
+char *shard_db_path(const char *db, int index, int count);
+
+/* Record the shard's identity in s (first time) or check it against the
+ * one recorded: refuses a store of another grid, another I/N, or a plain
+ * store that already holds runs. 0 or an error code with *err. */
+int shard_stamp(nb_store *s, const nb_sweep *sw, int index, int count, char **err);
+
+#endif
