@@ -8,6 +8,7 @@
 #include "build_config.h"
 #include "sweep.h"
 #include "run_exec.h"
+#include "data_cache.h"
 #include "dataset.h"
 #include "host.h"
 #include "kernels.h"
@@ -230,19 +231,20 @@ static char *log_dir(const char *db)
 }
 
 /* The whole life of one run in a child process; returns its exit status.
- * exp_id is the experiment row the parent stored. */
-static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id)
+ * exp_id is the experiment row the parent stored, data the data set it
+ * loaded for the run (or the load error). */
+static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id,
+                     const nb_data_entry *data)
 {
     nb_store *store = NULL;
-    nb_dataset ds;
+    const nb_dataset *ds = data->loaded ? &data->ds : NULL;
     nb_train_out out;
     char *err = NULL;
-    int have_ds = 0, have_out = 0, status = 1;
+    int have_ds = ds != NULL, have_out = 0, status = 1;
     int64_t run_id = 0;
     const nb_config *cfg = &r->cfg;
     int threads = cfg->train.threads > 0 ? cfg->train.threads : o->threads;
     char hostname[256] = "unknown";
-    memset(&ds, 0, sizeof ds);
     memset(&out, 0, sizeof out);
 
     nb_set_threads(threads);
@@ -250,28 +252,25 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
     fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
             cfg->model, cfg->sampler, threads);
     if (store_open(o->db, &store, &err) != 0) goto fail;
-    int load_rc = dataset_load(&cfg->data, &ds, &err);
-    have_ds = load_rc == 0;
     nb_run_info info = {
         .experiment_id = exp_id, .config_json = r->json, .config_hash = r->hash,
         .seed = (int64_t)cfg->train.seed, .model = r->model->desc->name,
         .model_version = r->model->desc->version, .sampler = r->sampler->desc->name,
         .sampler_version = r->sampler->desc->version,
-        .dataset = have_ds ? ds.source : "(not loaded)",
-        .data_checksum = have_ds ? ds.checksum : r->data_sum, .threads = threads, .host = hostname,
+        .dataset = have_ds ? ds->source : "(not loaded)",
+        .data_checksum = have_ds ? ds->checksum : r->data_sum, .threads = threads, .host = hostname,
         .git_revision = NB_GIT_REVISION, .negbench_version = PACKAGE_VERSION,
     };
     if (store_run_begin(store, &info, &run_id, &err) != 0) goto fail;
     if (!have_ds) {
         out.status = NB_RUN_FAILED;
-        out.error = err;
-        err = NULL;
+        out.error = nb_xstrdup(data->err ? data->err : "the data set could not be loaded");
         have_out = 1;
         if (run_record(store, run_id, cfg, &out, &err) != 0) goto fail;
     } else {
-        fprintf(stderr, "data: %s: %d users, %d items\n", ds.source, ds.n_users, ds.n_items);
+        fprintf(stderr, "data: %s: %d users, %d items\n", ds->source, ds->n_users, ds->n_items);
         nb_train_in in = {
-            .cfg = cfg, .ds = &ds, .model = r->model->desc, .sampler = r->sampler->desc,
+            .cfg = cfg, .ds = ds, .model = r->model->desc, .sampler = r->sampler->desc,
             .model_values = r->mvals, .sampler_values = r->svals, .threads = threads,
             .store = store, .run_id = run_id, .verbose = 1, .stop = &child_stop,
         };
@@ -296,14 +295,13 @@ fail:
 done:
     if (have_out) train_out_free(&out);
     if (store) store_close(store);
-    if (have_ds) dataset_free(&ds);
     free(err);
     return status;
 }
 
 /* Fork the child of run r; its stdout and stderr go to its log. */
 static pid_t spawn(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id,
-                   const char *logs)
+                   const nb_data_entry *data, const char *logs)
 {
     pid_t parent = getpid();
     fflush(stdout);
@@ -326,7 +324,7 @@ static pid_t spawn(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id
         close(fd);
     }
     free(log);
-    int st = child_run(r, o, exp_id);
+    int st = child_run(r, o, exp_id, data);
     fflush(stdout);
     fflush(stderr);
     _exit(st);
@@ -372,6 +370,7 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     int64_t exp_id;
     char shard_label[48] = "", mine[48] = "";
     struct sigaction sa, old_int, old_term;
+    nb_data_cache data = {0};
 
     if (mkdir(logs, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "negbench: cannot create %s: %s\n", logs, strerror(errno));
@@ -435,7 +434,8 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
             int k = 0;
             while (pids[k]) k++;
             const nb_sweep_run *r = &sw->runs[todo[next]];
-            pid_t pid = spawn(r, o, exp_id, logs);
+            pid_t pid = spawn(r, o, exp_id, data_cache_get(&data, &r->cfg.data, r->data_sum),
+                              logs);
             if (pid < 0) {
                 fprintf(stderr, "negbench: fork: %s\n", strerror(errno));
                 sweep_stop = SIGTERM;
@@ -508,6 +508,7 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     }
 out:
     if (s) store_close(s);
+    data_cache_free(&data);
     free(err);
     free(logs);
     free(todo);
