@@ -26,6 +26,9 @@ struct nb_sweep;
  * overrides train.threads); prints every problem. 0 or NB_EXIT_USAGE. */
 int cli_load_sweep(const char *path, int threads, nb_registry *reg, struct nb_sweep *sw);
 
+/* main's argv, NULL-terminated (a sweep re-executes itself with it). */
+extern char **cli_argv;
+
 /* Load the plugin search path; prints the error and returns non-zero. */
 int cli_load_plugins(nb_registry *reg);
 

@@ -35,8 +35,11 @@ static void usage(FILE *out)
           "75 interrupted (run again to resume).\n", out);
 }
 
+char **cli_argv;
+
 int main(int argc, char **argv)
 {
+    cli_argv = argv;
     if (argc < 2) {
         usage(stderr);
         return NB_EXIT_USAGE;
