@@ -13,7 +13,9 @@ THREADS=${BENCH_THREADS:-2}
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbbench.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-[ -d "$DATA" ] || { echo "bench: $DATA not found: nothing to measure"; exit 0; }
+# sweep overhead per run (synthetic data: needs no data set)
+case "sweep-overhead" in *"$FILTER"*) sh "$S/experiments/bench/sweep-overhead.sh" "$B" ;; esac
+[ -d "$DATA" ] || { echo "bench: $DATA not found: nothing more to measure"; exit 0; }
 echo "negbench benchmarks: $("$B/negbench" --version), $THREADS threads, $EPOCHS epochs each, $(date -u +%Y-%m-%d)"
 echo "| case | s/epoch (median) | epochs | eval s | peak RSS MiB |"
 echo "|---|---|---|---|---|"
