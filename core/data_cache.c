@@ -17,8 +17,7 @@ static int same_num(double a, double b)
     return a == b || (isnan(a) && isnan(b));
 }
 
-/* Every field dataset_load reads. */
-static int same_spec(const nb_data_spec *a, const nb_data_spec *b)
+int data_spec_same(const nb_data_spec *a, const nb_data_spec *b)
 {
     return a->synthetic == b->synthetic && a->syn_users == b->syn_users &&
            a->syn_items == b->syn_items && a->syn_rank == b->syn_rank &&
@@ -45,7 +44,7 @@ const nb_data_entry *data_cache_get(nb_data_cache *c, const nb_data_spec *spec, 
     nb_data_entry *e = NULL;
     c->tick++;
     for (int i = 0; i < c->n; i++)
-        if (!strcmp(c->e[i].sum, sum) && same_spec(c->e[i].spec, spec)) {
+        if (!strcmp(c->e[i].sum, sum) && data_spec_same(c->e[i].spec, spec)) {
             c->e[i].used = c->tick;
             return &c->e[i];
         }

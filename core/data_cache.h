@@ -28,6 +28,9 @@ typedef struct nb_data_cache {
     unsigned long tick;
 } nb_data_cache;
 
+/* 1 when a and b describe the same data set (every field dataset_load reads). */
+int data_spec_same(const nb_data_spec *a, const nb_data_spec *b);
+
 /* The entry for spec (with checksum sum), loading it on first use; a load
  * failure is an entry with loaded 0 and its error. The pointer stays valid
  * until the next data_cache_get or data_cache_free. */

@@ -232,15 +232,22 @@ static char *log_dir(const char *db)
 
 /* The whole life of one run in a child process; returns its exit status.
  * exp_id is the experiment row the parent stored, data the data set it
- * loaded for the run (or the load error). */
+ * loaded for the run (or the load error), or NULL: the run loads its own. */
 static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id,
                      const nb_data_entry *data)
 {
     nb_store *store = NULL;
-    const nb_dataset *ds = data->loaded ? &data->ds : NULL;
+    nb_data_entry own;
     nb_train_out out;
     char *err = NULL;
-    int have_ds = ds != NULL, have_out = 0, status = 1;
+    int have_out = 0, status = 1;
+    memset(&own, 0, sizeof own);
+    if (!data) {
+        own.loaded = dataset_load(&r->cfg.data, &own.ds, &own.err) == 0;
+        data = &own;
+    }
+    const nb_dataset *ds = data->loaded ? &data->ds : NULL;
+    int have_ds = ds != NULL;
     int64_t run_id = 0;
     const nb_config *cfg = &r->cfg;
     int threads = cfg->train.threads > 0 ? cfg->train.threads : o->threads;
@@ -295,8 +302,22 @@ fail:
 done:
     if (have_out) train_out_free(&out);
     if (store) store_close(store);
+    if (own.loaded) dataset_free(&own.ds);
+    free(own.err);
     free(err);
     return status;
+}
+
+/* 1 when a run to do other than todo[k] reads the same data set. */
+static int data_shared(const nb_sweep *sw, const int *todo, int n_todo, int k)
+{
+    const nb_sweep_run *r = &sw->runs[todo[k]];
+    for (int j = 0; j < n_todo; j++) {
+        const nb_sweep_run *o = &sw->runs[todo[j]];
+        if (j != k && !strcmp(o->data_sum, r->data_sum) && data_spec_same(&o->cfg.data, &r->cfg.data))
+            return 1;
+    }
+    return 0;
 }
 
 /* Fork the child of run r; its stdout and stderr go to its log. */
@@ -434,8 +455,11 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
             int k = 0;
             while (pids[k]) k++;
             const nb_sweep_run *r = &sw->runs[todo[next]];
-            pid_t pid = spawn(r, o, exp_id, data_cache_get(&data, &r->cfg.data, r->data_sum),
-                              logs);
+            /* a data set several runs read is loaded once, here; others by the run */
+            const nb_data_entry *d = data_shared(sw, todo, n_todo, next)
+                                         ? data_cache_get(&data, &r->cfg.data, r->data_sum)
+                                         : NULL;
+            pid_t pid = spawn(r, o, exp_id, d, logs);
             if (pid < 0) {
                 fprintf(stderr, "negbench: fork: %s\n", strerror(errno));
                 sweep_stop = SIGTERM;

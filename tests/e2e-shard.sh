@@ -91,6 +91,13 @@ store_results "$T/ref.sqlite" > "$T/ref.txt"
 store_results "$T/m.sqlite" > "$T/m.txt"
 [ "$(grep -c '^epoch_metric|' "$T/ref.txt")" -eq 720 ] && cmp -s "$T/ref.txt" "$T/m.txt"
 ok $? "merged shards equal the single-process sweep row for row ($(wc -l < "$T/ref.txt") rows, bit-identical metrics)"
+# one run per shard: every run loads its own data set, where the sweep's
+# parent loaded each data set two runs share (core/data_cache.c)
+i=0
+while [ $i -lt 6 ]; do "$NB" run "$T/g.yaml" --shard $i/6 --db "$T/six.sqlite" -q >/dev/null 2>&1; i=$((i + 1)); done
+"$NB" merge "$T/six.sqlite" "$T"/six.shard-*-of-6.sqlite >"$T/mo" 2>"$T/me" &&
+  store_results "$T/six.sqlite" > "$T/six.txt" && cmp -s "$T/ref.txt" "$T/six.txt"
+ok $? "6 one-run shards (data loaded by each run) merged equal the sweep (data shared through its parent)"
 "$NB" merge "$T/p.sqlite" "$T"/m.shard-*-of-3.sqlite >"$T/mo" 2>"$T/me"
 store_results "$T/p.sqlite" > "$T/p.txt"
 cmp -s "$T/ref.txt" "$T/p.txt"; ok $? "re-merging into the store of the partial merge gives the same result"
