@@ -112,7 +112,8 @@ static void write_array(FILE *f, const slurm_job *j, const char *yaml)
             "# array.sbatch - written by negbench slurm from %s.\n"
             "# Task I of %d runs shard I/%d of the sweep into its own store; see submit.sh.\n"
             "#SBATCH --job-name=nb-%s\n", yaml, j->shards, j->shards, j->name);
-    if (j->max_parallel > 0) fprintf(f, "#SBATCH --array=0-%d%%%d\n", j->shards - 1, j->max_parallel);
+    if (j->max_parallel > 0)
+        fprintf(f, "#SBATCH --array=0-%d%%%d\n", j->shards - 1, j->max_parallel);
     else fprintf(f, "#SBATCH --array=0-%d\n", j->shards - 1);
     fprintf(f, "#SBATCH --output=%s/logs/shard-%%A_%%a.out\n"
             "#SBATCH --open-mode=append\n"
@@ -135,8 +136,9 @@ static void write_array(FILE *f, const slurm_job *j, const char *yaml)
             "wait $pid\n"
             "rc=$?\n"
             "if [ $rc -eq 75 ] && [ $requeue -eq 1 ]; then\n"
-            "  echo \"negbench slurm: time limit near: requeueing ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\" >&2\n"
-            "  scontrol requeue \"${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\"\n"
+            "  task=${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}\n"
+            "  echo \"negbench slurm: time limit near: requeueing $task\" >&2\n"
+            "  scontrol requeue \"$task\"\n"
             "fi\n"
             "exit $rc\n", j->nb, j->db, j->grid, j->db, j->shards);
 }
@@ -170,7 +172,8 @@ static void write_submit(FILE *f, const slurm_job *j)
             "cd \"$(dirname \"$0\")\"\n"
             "A=$(sbatch --parsable \"$@\" array.sbatch)\n"
             "A=${A%%%%;*}\n"
-            "M=$(sbatch --parsable \"$@\" --dependency=afterok:$A --kill-on-invalid-dep=yes merge.sbatch)\n"
+            "M=$(sbatch --parsable \"$@\" --dependency=afterok:$A --kill-on-invalid-dep=yes \\\n"
+            "  merge.sbatch)\n"
             "M=${M%%%%;*}\n"
             "echo \"array job $A (%d tasks), merge job $M; merged store: \"%s\n", j->shards, j->db);
 }
@@ -279,8 +282,8 @@ int cmd_slurm(int argc, char **argv)
     j.name = sw.name;
     j.nb = sh_quote(exe), j.grid = sh_quote(grid_abs), j.db = sh_quote(db_abs);
     j.stem = sh_quote(shard0), j.cwd = nb_xstrdup(cwd), j.dir_raw = dir;
-    if (write_file(dir, "array.sbatch", &j, grid_abs, 0) || write_file(dir, "merge.sbatch", &j, NULL, 1) ||
-        write_file(dir, "submit.sh", &j, NULL, 2)) {
+    if (write_file(dir, "array.sbatch", &j, grid_abs, 0) ||
+        write_file(dir, "merge.sbatch", &j, NULL, 1) || write_file(dir, "submit.sh", &j, NULL, 2)) {
         status = NB_EXIT_USAGE;
         goto out;
     }

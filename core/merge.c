@@ -76,7 +76,8 @@ static char *meta(sqlite3 *db, const char *key)
     if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) ==
         SQLITE_OK) {
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) v = nb_xstrdup((const char *)sqlite3_column_text(st, 0));
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = nb_xstrdup((const char *)sqlite3_column_text(st, 0));
     }
     sqlite3_finalize(st);
     return v;

@@ -314,7 +314,8 @@ static int data_shared(const nb_sweep *sw, const int *todo, int n_todo, int k)
     const nb_sweep_run *r = &sw->runs[todo[k]];
     for (int j = 0; j < n_todo; j++) {
         const nb_sweep_run *o = &sw->runs[todo[j]];
-        if (j != k && !strcmp(o->data_sum, r->data_sum) && data_spec_same(&o->cfg.data, &r->cfg.data))
+        if (j != k && !strcmp(o->data_sum, r->data_sum) &&
+            data_spec_same(&o->cfg.data, &r->cfg.data))
             return 1;
     }
     return 0;
@@ -526,8 +527,8 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     if (status == 0) {
         int not_started = n_todo - next;
         printf("sweep %s%s: %d done (%d before), %d failed, %d interrupted, %d not started; "
-               "store %s\n", sw->name, shard_label, already + finished - failed - interrupted, already, failed,
-               interrupted, not_started, o->db);
+               "store %s\n", sw->name, shard_label, already + finished - failed - interrupted,
+               already, failed, interrupted, not_started, o->db);
         status = sweep_stop || interrupted ? 75 : failed || not_started ? 1 : 0;
     }
 out:

@@ -144,7 +144,7 @@ ok $? "... which are valid shell"
 grep -q "^#SBATCH --array=0-2%2$" "$T/sl/array.sbatch" && grep -q "^#SBATCH --time=10:00$" "$T/sl/array.sbatch" &&
   grep -q -- "--shard \"\$SLURM_ARRAY_TASK_ID/3\"" "$T/sl/array.sbatch" &&
   grep -q "^#SBATCH --signal=B:USR1@120$" "$T/sl/array.sbatch" &&
-  grep -q -- "--dependency=afterok:\$A --kill-on-invalid-dep=yes merge.sbatch" "$T/sl/submit.sh" &&
+  grep -q -- "--dependency=afterok:\$A --kill-on-invalid-dep=yes" "$T/sl/submit.sh" &&
   grep -q "res/g'.shard-\$i-of-3.sqlite" "$T/sl/merge.sbatch"
 ok $? "... with the array, time limit, shard, requeue signal and afterok merge"
 "$NB" slurm "$T/g.yaml" --shards 7 --out "$T/sl7" >"$T/so" 2>"$T/se"
