@@ -220,6 +220,16 @@ char *node_render(const nb_node *n)
     return t;
 }
 
+/* The label of one axis value in a point's label (caller frees): scalars and
+ * lists as written; a mapping (a whole data set, say) by its 1-based position
+ * in the axis list and its line, "#2@line21", since rendering it in full
+ * buries what varies in a long line. */
+static char *grid_value_label(const nb_node *v, int index)
+{
+    if (v->kind != NB_NODE_MAP) return node_render(v);
+    return nb_strf("#%d@line%d", index + 1, v->line);
+}
+
 void diags_add_unique(nb_diags *dst, const nb_diags *src)
 {
     for (int i = 0; i < src->n; i++) {
@@ -703,7 +713,7 @@ int grid_load(const char *path, nb_grid *g, nb_diags *diags)
         for (int k = 0; k < ax->n_dims; k++)
             for (int a = ax->dim[k].first; a < ax->dim[k].first + ax->dim[k].n_axes; a++) {
                 const nb_node *v = ax->a[a].vals->items[idx[k]];
-                char *r = node_render(v);
+                char *r = grid_value_label(v, idx[k]);
                 char *l = nb_strf("%s%s%s=%s", label, *label ? " " : "", ax->a[a].label, r);
                 free(r);
                 free(label);

@@ -202,6 +202,22 @@ static void test_lists_and_dups(void)
     is_string(sw.runs[1].label, "eval.topk=[10, 20, 50]", "... labelled in flow style");
     sweep_free(&sw);
 
+    load_text("blocks.yaml",
+              "version: 1\n"
+              "model: {name: mf, dim: 8}\n"
+              "sampler: {name: rns}\n"
+              "data: {synthetic: {users: 60, items: 50, rank: 4, per_user: 8}}\n"
+              "grid:\n"
+              "  product:\n"
+              "    data:\n"
+              "      - {synthetic: {users: 60, items: 50, rank: 4, per_user: 8}}\n"
+              "      - {synthetic: {users: 70, items: 50, rank: 4, per_user: 8}}\n",
+              &sw);
+    ok(sw.n == 2 && sw.runs[1].cfg.data.syn_users == 70,
+       "an axis whose values are mappings: 2 runs, the second with 70 users");
+    is_string(sw.runs[1].label, "data=#2@line9", "... labelled by list position and line");
+    sweep_free(&sw);
+
     load_text("repeats.yaml",
               "version: 1\n" BASE
               "sampler: {name: rns}\n"
