@@ -2,7 +2,8 @@
  * test-sgl.c - the SGL backbone: the double instantiation of sgl_impl.h
  * against central finite differences (the SSL loss through both views'
  * 2-layer propagations, fixed dropped graphs, ED and per-layer RW graphs,
- * repeated anchors, blocked and unblocked score passes) and against the
+ * repeated anchors, chunked and blocked score passes, fixed and row-maximum
+ * shifts), the float kernel against the double one, and against the
  * RecBole golden vectors (../shared/golden/sgl, 1e-9): views, embeddings,
  * ssl_user / ssl_item and their gradients, and loss_total / grad_total with
  * a test-local SUM BPR and the host's EmbLoss. The float plugin through its
@@ -28,6 +29,11 @@
 #define SUF f64
 #define REAL double
 #include "../plugins/models/lightgcn_impl.h"
+#include "../plugins/models/sgl_impl.h"
+#undef SUF
+#undef REAL
+#define SUF f32
+#define REAL float
 #include "../plugins/models/sgl_impl.h"
 #undef SUF
 #undef REAL
@@ -85,7 +91,8 @@ typedef struct sctx {
     const nb_graph *gs[2][L];  /* graph of layer l in view v */
     double tau, weight;
     int sides;                 /* 1 users, 2 items, 3 both */
-    int64_t rb, sb;
+    int64_t rb, cb;            /* anchors per chunk, columns per block */
+    double max_span;           /* > 0: override the scratch's fixed-shift limit */
     double E0[N * D];
 } sctx;
 
@@ -93,9 +100,11 @@ typedef struct sctx {
 static double ssl_loss(sctx *c, double *grad)
 {
     static double Z[2][N * D], dZ[2][N * D], H0[N * D], H1[N * D];
-    static double An[N * D], gA[N * D], Cn[N * D], gC[N * D], den1[N], den2[N], lse[N], run[N];
-    static double S[64], PT[64];
-    sgl_scratch_f64 sc = {An, gA, Cn, gC, den1, den2, lse, run, S, PT, c->rb, c->sb};
+    static double mem[4096];
+    sgl_scratch_f64 sc;
+    if (sgl_scratch_bytes_f64(N, N, D, c->rb) > sizeof mem) tap_bail("ssl_loss: scratch too small");
+    sgl_scratch_carve_f64(&sc, mem, N, N, D, c->rb, c->cb);
+    if (c->max_span > 0) sc.max_span = c->max_span;
     int32_t cnt[N] = {0}, ids[N];
     double w[N];
     for (int v = 0; v < 2; v++) {
@@ -139,10 +148,10 @@ static void golden_keep(const json *j, int v, uint8_t *keep)
 static void test_fd(nb_graph *g, nb_graph *v1, nb_graph *v2)
 {
     static sctx c;
-    struct { const char *name; const nb_graph *gs[2][L]; int64_t rb, sb; double tau, w; } cases[3] = {
+    struct { const char *name; const nb_graph *gs[2][L]; int64_t rb, cb; double tau, w; } cases[3] = {
         {"ED views", {{v1, v1}, {v2, v2}}, 64, 64, 0.3, 0.7},
         {"RW graphs per layer", {{v1, v2}, {v2, g}}, 64, 64, 0.5, 1.3},
-        {"ED, 2-row chunks x 3-column blocks", {{v1, v1}, {v2, v2}}, 2, 6, 0.2, 0.4}};
+        {"ED, 2-row chunks x 3-column blocks", {{v1, v1}, {v2, v2}}, 2, 3, 0.2, 0.4}};
     nb_rng r;
     nb_rng_seed(&r, 23, 0, 0);
     for (int cs = 0; cs < 3; cs++) {
@@ -151,7 +160,7 @@ static void test_fd(nb_graph *g, nb_graph *v1, nb_graph *v2)
         c.weight = cases[cs].w;
         c.sides = 3;
         c.rb = cases[cs].rb;
-        c.sb = cases[cs].sb;
+        c.cb = cases[cs].cb;
         if (cs < 2) for (int k = 0; k < N * D; k++) c.E0[k] = nb_rng_uniform(&r) - 0.5;
         double grad[N * D];
         double loss = ssl_loss(&c, grad);
@@ -165,24 +174,83 @@ static void test_fd(nb_graph *g, nb_graph *v1, nb_graph *v2)
            cases[cs].name, worst);
         if (cs == 2) {
             /* the same loss with one score block */
-            c.rb = 64; c.sb = 64;
+            c.rb = 64; c.cb = 64;
             double g2[N * D];
             double l2 = ssl_loss(&c, g2);
             ok(fabs(l2 - loss) <= 1e-12 * fabs(l2) && scaled_err(grad, g2, N * D) < 1e-12,
-               "blocked score passes (streamed log-sum-exp) == one block (loss %.3g, grad err %.2g)",
+               "2-row chunks x 3-column blocks == one chunk and block (loss %.3g, grad err %.2g)",
                fabs(l2 - loss), scaled_err(grad, g2, N * D));
+            /* the row-maximum shift (taken when 2/tau > max_span) == the fixed 1/tau */
+            c.max_span = 1e-9;
+            double l3 = ssl_loss(&c, g2);
+            c.max_span = 0;
+            ok(fabs(l3 - loss) <= 1e-12 * fabs(l3) && scaled_err(grad, g2, N * D) < 1e-12,
+               "row-maximum shift == fixed shift 1/tau (loss %.3g, grad err %.2g)", fabs(l3 - loss),
+               scaled_err(grad, g2, N * D));
         }
     }
     /* the repeated anchor (user 1 twice) counts twice: users-only loss with
      * the batch equals the sum over rows computed one row at a time */
     c.sides = 1;
-    c.rb = 64; c.sb = 64;
+    c.rb = 64; c.cb = 64;
     double whole = ssl_loss(&c, NULL), wsave = c.weight;
     c.weight = 2 * wsave;
     double twice = ssl_loss(&c, NULL);
     c.weight = wsave;
     ok(fabs(twice - 2 * whole) < 1e-12 * fabs(whole) && whole > 0,
        "SSL loss is linear in ssl_weight and positive (%.6g)", whole);
+}
+
+/* The float kernel (16-lane exp with its scalar tail, the host's SGEMM
+ * contract, several chunks and column blocks) against the double one on a
+ * larger random side, with the fixed shift (tau 0.2) and the row-maximum
+ * shift (tau 0.01: 2/tau > the float max_span). */
+static void test_float_kernel(void)
+{
+    enum { n = 300, R = 70, d = 16 };
+    static double Z1[n * d], Z2[n * d], g1[n * d], g2[n * d], w[R];
+    static float f1[n * d], f2[n * d], h1[n * d], h2[n * d];
+    int32_t ids[R];
+    nb_rng r;
+    nb_rng_seed(&r, 29, 0, 0);
+    for (int k = 0; k < n * d; k++) {
+        Z1[k] = nb_rng_uniform(&r) - 0.5;
+        Z2[k] = Z1[k] + 0.5 * (nb_rng_uniform(&r) - 0.5);
+        f1[k] = (float)Z1[k];
+        f2[k] = (float)Z2[k];
+        Z1[k] = f1[k];
+        Z2[k] = f2[k];
+    }
+    for (int q = 0; q < R; q++) {
+        ids[q] = (q * 37 + 11) % n; /* distinct: gcd(37, 300) = 1 */
+        w[q] = 0.05 * (1 + q % 3);
+    }
+    void *md = malloc(sgl_scratch_bytes_f64(R, n, d, 64)), *mf = malloc(sgl_scratch_bytes_f32(R, n, d, 32));
+    if (!md || !mf) tap_bail("test_float_kernel: out of memory");
+    const double taus[2] = {0.2, 0.01}; /* exp(1/0.01) overflows a float */
+    for (int t = 0; t < 2; t++) {
+        sgl_scratch_f64 sd;
+        sgl_scratch_f32 sf;
+        sgl_scratch_carve_f64(&sd, md, R, n, d, 64, n);
+        sgl_scratch_carve_f32(&sf, mf, R, n, d, 32, 100); /* chunks 32, 32, 6; blocks of 100 */
+        memset(g1, 0, sizeof g1); memset(g2, 0, sizeof g2);
+        memset(h1, 0, sizeof h1); memset(h2, 0, sizeof h2);
+        double ld = sgl_infonce_f64(sgl_gemm_f64, d, taus[t], n, Z1, Z2, ids, w, R, g1, g2, &sd);
+        double lf = sgl_infonce_f32(testhost()->sgemm, d, taus[t], n, f1, f2, ids, w, R, h1, h2, &sf);
+        /* float scores carry ~1e-7 |s| <= 1e-7 / tau each: scale the loss error by sum w / tau */
+        double e1 = 0, e2 = 0, s1 = 0, s2 = 0, sw = 0;
+        for (int q = 0; q < R; q++) sw += w[q] / taus[t];
+        for (int k = 0; k < n * d; k++) { s1 = fmax(s1, fabs(g1[k])); s2 = fmax(s2, fabs(g2[k])); }
+        for (int k = 0; k < n * d; k++) {
+            e1 = fmax(e1, fabs(h1[k] - g1[k]) / s1);
+            e2 = fmax(e2, fabs(h2[k] - g2[k]) / s2);
+        }
+        ok(fabs(lf - ld) < 1e-6 * sw && e1 < 1e-4 && e2 < 1e-4 && (2 / taus[t] > sf.max_span) == t,
+           "float kernel == double (tau %g, %s shift): loss %.2g of sum w/tau, dZ1 %.2g, dZ2 %.2g",
+           taus[t], t ? "row-maximum" : "fixed", fabs(lf - ld) / sw, e1, e2);
+    }
+    free(md);
+    free(mf);
 }
 
 /* Test-local RecBole SGL BPR: SUM_b -log sigmoid(x_b), no 1e-10, on the
@@ -249,7 +317,7 @@ static void test_golden(nb_graph *g, const char *file)
     for (int l = 0; l < L; l++) { c.gs[0][l] = &vg[0]; c.gs[1][l] = &vg[1]; }
     c.tau = tau;
     c.weight = 1.0;
-    c.rb = 64; c.sb = 64;
+    c.rb = 64; c.cb = 64;
     flat2(j, "inputs", c.E0);
 
     /* embeddings */
@@ -476,7 +544,7 @@ static void test_views(void)
         static sctx s;
         for (int vv = 0; vv < 2; vv++)
             for (int l = 0; l < L; l++) s.gs[vv][l] = sgl_testing_view(st, vv, l);
-        s.tau = 0.5; s.weight = 0.1; s.sides = 3; s.rb = 64; s.sb = 64;
+        s.tau = 0.5; s.weight = 0.1; s.sides = 3; s.rb = 64; s.cb = 64;
         for (int k = 0; k < U * D; k++) s.E0[k] = blk[0].value[k];
         for (int k = 0; k < I * D; k++) s.E0[U * D + k] = blk[1].value[k];
         double gref[N * D], pg[N * D];
@@ -508,6 +576,7 @@ int main(void)
     graph_build(&train, k1, 1e-7, &v1, NULL);
     graph_build(&train, k2, 1e-7, &v2, NULL);
     test_fd(&g, &v1, &v2);
+    test_float_kernel();
     test_golden(&g, "case1_ED_tau0.5.json");
     test_golden(&g, "case2_ED_tau0.2.json");
     test_views();

@@ -32,8 +32,9 @@
  * SGL's is a SUM (both the SSL term and BPR are sums there).
  *
  * Memory: besides LightGCN's, 8 [N][d] float arrays (views, their
- * gradients, propagation scratch, normalised rows) and 2 score blocks of
- * SGL_BLOCK floats; no allocation after init except the per-epoch view
+ * gradients, propagation scratch, normalised rows) and the InfoNCE scratch
+ * (sgl_impl.h; mostly SGL_ROWS x max(U, I) floats of exponentiated scores,
+ * 42 MB on Gowalla); no allocation after init except the per-epoch view
  * graphs (graph.c, malloc).
  */
 #include "negbench/graph.h"
@@ -54,8 +55,13 @@
 enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS, P_SCALE };
 enum sgl_aug { SGL_ED = 0, SGL_ND = 1, SGL_RW = 2 };
 
-#define SGL_ROWS 1024         /* anchors per score block */
-#define SGL_BLOCK (1 << 21)   /* floats per score block (8 MiB) */
+/* Anchors per chunk (the scratch keeps SGL_ROWS x max(U, I) floats) and
+ * columns per block: all of them, so the chunk has one OpenMP region (the
+ * exp pass) between its GEMMs. With cache-sized blocks, libgomp's spinning
+ * workers competed with OpenBLAS's threads after every block's exp pass:
+ * 2.5x slower on 2 busy cores (bench-sgl). */
+#define SGL_ROWS 256
+#define SGL_COLS ((int64_t)1 << 40)
 #define SGL_MAX_LAYERS 8
 
 static const nb_param_spec sgl_params[] = {
@@ -94,7 +100,8 @@ typedef struct sgl {
     float *Z[2], *dZ[2];      /* [N][d] view rows and their SSL gradient */
     int32_t *cnt, *ids;       /* [max(U,I)] distinct-anchor helpers */
     double *w;                /* [max(U,I)] anchor weights */
-    sgl_scratch_f32 sc;
+    sgl_scratch_f32 sc;       /* InfoNCE scratch, carved from scbuf */
+    void *scbuf;
     nb_block params[2];
     nb_block vgb[4];          /* user_final, item_final, user_layers, item_layers */
     nb_view view;
@@ -118,8 +125,7 @@ static void sgl_free(void *state)
     sgl_free_views(s);
     void *arrs[] = {s->E0, s->E0g, s->layers, s->final, s->Gf, s->Gl, s->touch, s->rows,
                     s->mark, s->rowmark, s->H0, s->H1, s->Z[0], s->Z[1], s->dZ[0], s->dZ[1],
-                    s->cnt, s->ids, s->w, s->sc.An, s->sc.gA, s->sc.Cn, s->sc.gC,
-                    s->sc.den1, s->sc.den2, s->sc.lse, s->sc.run, s->sc.S, s->sc.PT};
+                    s->cnt, s->ids, s->w, s->scbuf};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) h->free(arrs[k]);
     h->free(s);
 }
@@ -180,27 +186,15 @@ static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *tr
     s->cnt = h->alloc((size_t)(side + 1) * sizeof(int32_t));
     s->ids = h->alloc((size_t)(side + 1) * sizeof(int32_t));
     s->w = h->alloc((size_t)(side + 1) * sizeof(double));
-    s->sc.rb = SGL_ROWS;
-    s->sc.sb = SGL_BLOCK;
-    s->sc.An = h->alloc((size_t)((side + 1) * d) * sizeof(float));
-    s->sc.gA = h->alloc((size_t)((side + 1) * d) * sizeof(float));
-    s->sc.Cn = h->alloc((size_t)((side + 1) * d) * sizeof(float));
-    s->sc.gC = h->alloc((size_t)((side + 1) * d) * sizeof(float));
-    s->sc.den1 = h->alloc((size_t)(side + 1) * sizeof(double));
-    s->sc.den2 = h->alloc((size_t)(side + 1) * sizeof(double));
-    s->sc.lse = h->alloc((size_t)SGL_ROWS * sizeof(double));
-    s->sc.run = h->alloc((size_t)SGL_ROWS * sizeof(double));
-    s->sc.S = h->alloc((size_t)SGL_BLOCK * sizeof(float));
-    s->sc.PT = h->alloc((size_t)SGL_BLOCK * sizeof(float));
+    s->scbuf = h->alloc(sgl_scratch_bytes_f32(side + 1, side + 1, dim, SGL_ROWS));
     if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
         !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->Z[0] || !s->Z[1] ||
-        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->sc.An || !s->sc.gA ||
-        !s->sc.Cn || !s->sc.gC || !s->sc.den1 || !s->sc.den2 || !s->sc.lse || !s->sc.run ||
-        !s->sc.S || !s->sc.PT) {
+        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->scbuf) {
         *err = h->mprintf("sgl: out of memory for %lld nodes x %d", (long long)N, dim);
         rc = NB_ENOMEM;
         goto out;
     }
+    sgl_scratch_carve_f32(&s->sc, s->scbuf, side + 1, side + 1, dim, SGL_ROWS, SGL_COLS);
     model_xavier_uniform(s->E0, s->U, dim, seed, 0x75736572u);
     model_xavier_uniform(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
 

@@ -21,10 +21,23 @@
  *   dc_v += sum_r w_r pi_rv a_r / tau,  dc_{v_r} -= w_r a_r / tau
  * with pi_rv = exp(s_rv - lse_r); normalisation x -> x / max(|x|, 1e-12)
  * (F.normalize) back-propagates as dx = (dy - y (y . dy)) / |x| (dy / 1e-12
- * below the floor). The all-row denominator is computed in blocks of at most
- * sb scores (rows in chunks of rb): pass 1 streams a log-sum-exp per row,
- * pass 2 recomputes the block, forms w pi / tau and accumulates
- * dA += P C and dC += P^T A with the gemm; no n-wide score row is kept.
+ * below the floor).
+ *
+ * The all-row denominator at SGEMM speed, in one pass: three GEMMs per
+ * chunk of rb anchors (the floor's three products), each score computed
+ * and exponentiated once. Since |a_r|, |c_v| <= 1, s_rv <= 1/tau, so the
+ * shift m_r = 1/tau needs no maximum pass (used while exp(-2/tau) stays a
+ * normal number: 2/tau <= max_span; otherwise m_r = max_v s_rv over a
+ * single block). Per column block of cb rows v (the plugin takes all n: see
+ * SGL_COLS in sgl.c), with A the chunk's anchors:
+ *   X = exp(C_blk A^T / tau - m)   ([nc][rc], GEMM, then exp and row sums)
+ *   G^T += C_blk^T X               ([d][rc], GEMM on the block while cached)
+ * X stays in ST ([n][rc] for the chunk). With S_r = sum_v exp(s_rv - m_r):
+ *   lse_r = m_r + log S_r, da_r = (w_r/tau) (G_r / S_r - c_{v_r}),
+ *   dC += ST (diag(w/(tau S)) A)   ([n][d], one GEMM over the chunk).
+ * The host's SGEMM has no op(A), hence C's transposed copy CT ([d][nc] per
+ * block, O(n d)) and the [n][rc] layout of ST: the scores are never
+ * transposed.
  */
 #include <math.h>
 #include <string.h>
@@ -37,6 +50,9 @@
 #define SGL_IMPL_COMMON
 /* Floor of F.normalize. */
 #define SGL_NORM_EPS 1e-12
+/* Row ranges of a column block that the exp pass splits over threads; a
+ * fixed count, so sums do not depend on the thread count. */
+#define SGL_SLABS 8
 
 /* Distinct ids of list [n] in first-seen order into out_ids, their counts
  * times weight into out_w; cnt [range] must be zero on entry and is left
@@ -54,67 +70,85 @@ static inline int64_t sgl_distinct(const int32_t *list, int64_t n, double weight
     return m;
 }
 
-/* x[c] = exp(x[c] - shift) * scale for c < n; returns sum of exp(x[c] - shift)
- * in double. Float: a 4-wide polynomial exp (Cody-Waite range reduction
- * x = k ln2 + r, |r| <= ln2/2, degree-6 Taylor polynomial of e^r, 2^k from
- * the exponent bits; relative error < 3e-7, arguments below -87 flush to
- * e^-87), written with GCC vector extensions so it vectorises on any target. */
-typedef float sgl_v4f __attribute__((vector_size(16)));
-typedef int32_t sgl_v4i __attribute__((vector_size(16)));
+/* The exp of the float instantiation: a 16-wide polynomial exp (Cody-Waite
+ * range reduction x = k ln2 + r, |r| <= ln2/2, degree-6 Taylor polynomial
+ * of e^r, 2^k from the exponent bits; relative error < 3e-7, arguments
+ * below -87 flush to e^-87), written with GCC vector extensions so it
+ * vectorises on any target. */
+typedef float sgl_v16f __attribute__((vector_size(64)));
+typedef int32_t sgl_v16i __attribute__((vector_size(64)));
 
-static inline sgl_v4f sgl_exp4(sgl_v4f x)
+static inline void sgl_exp16(sgl_v16f *px)
 {
-    const sgl_v4f lo = {-87.0f, -87.0f, -87.0f, -87.0f};
-    sgl_v4i below = x < lo;
-    x = (sgl_v4f)(((sgl_v4i)lo & below) | ((sgl_v4i)x & ~below));
-    sgl_v4f k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x/ln2) */
-    sgl_v4f r = x - k * 0.693359375f;                                     /* ln2 high part */
-    r = r + k * 2.12194440e-4f;                                           /* ln2 low part */
-    sgl_v4f p = r * (1.0f / 720.0f) + (1.0f / 120.0f);
+    sgl_v16f x = *px, lo = {0};
+    lo -= 87.0f;
+    sgl_v16i below = x < lo;
+    x = (sgl_v16f)(((sgl_v16i)lo & below) | ((sgl_v16i)x & ~below));
+    sgl_v16f k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round(x/ln2) */
+    sgl_v16f r = x - k * 0.693359375f;                                     /* ln2 high part */
+    r = r + k * 2.12194440e-4f;                                            /* ln2 low part */
+    sgl_v16f p = r * (1.0f / 720.0f) + (1.0f / 120.0f);
     p = p * r + (1.0f / 24.0f);
     p = p * r + (1.0f / 6.0f);
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    sgl_v4i e = (__builtin_convertvector(k, sgl_v4i) + 127) << 23;
-    return p * (sgl_v4f)e;
+    sgl_v16i e = (__builtin_convertvector(k, sgl_v16i) + 127) << 23;
+    *px = p * (sgl_v16f)e;
 }
 
-static inline double sgl_expscale_f32(float *x, int64_t n, double shift, double scale)
+/* x86-64 ELF with GCC: also compiled for AVX2 and AVX-512, picked at load
+ * time (ifunc); elsewhere the generic build. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define SGL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define SGL_CLONES
+#endif
+
+/* x[v][r] = exp(x[v][r] - shift[r]) for v < nv, r < rc (row stride rc) and
+ * sum[r] = sum over v of the new x[v][r] (float lanes over runs of 64 rows,
+ * then double); acc [rc] scratch. (unused: not every includer needs it.) */
+SGL_CLONES __attribute__((unused)) static void sgl_expsum_f32(float *x, int64_t nv, int64_t rc,
+                                                              const float *shift, float *acc,
+                                                              double *sum)
 {
-    double total = 0;
-    const float sh = (float)shift, sc = (float)scale;
-    int64_t c = 0;
-    while (c + 4 <= n) { /* chunks of up to 64 values summed in float lanes */
-        sgl_v4f acc = {0, 0, 0, 0};
-        int64_t end = c + 64 <= n ? c + 64 : n - (n - c) % 4;
-        for (; c < end; c += 4) {
-            sgl_v4f v;
-            memcpy(&v, x + c, sizeof v);
-            v = sgl_exp4(v - sh);
-            acc += v;
-            v *= sc;
-            memcpy(x + c, &v, sizeof v);
+    for (int64_t r = 0; r < rc; r++) sum[r] = 0;
+    for (int64_t v0 = 0; v0 < nv; v0 += 64) {
+        const int64_t v1 = v0 + 64 < nv ? v0 + 64 : nv;
+        memset(acc, 0, (size_t)rc * sizeof *acc);
+        for (int64_t v = v0; v < v1; v++) {
+            float *row = x + v * rc;
+            int64_t r = 0;
+            for (; r + 16 <= rc; r += 16) {
+                sgl_v16f e, sh, a;
+                memcpy(&e, row + r, sizeof e);
+                memcpy(&sh, shift + r, sizeof sh);
+                memcpy(&a, acc + r, sizeof a);
+                e -= sh;
+                sgl_exp16(&e);
+                a += e;
+                memcpy(row + r, &e, sizeof e);
+                memcpy(acc + r, &a, sizeof a);
+            }
+            for (; r < rc; r++) {
+                row[r] = expf(row[r] - shift[r]);
+                acc[r] += row[r];
+            }
         }
-        total += (double)acc[0] + (double)acc[1] + (double)acc[2] + (double)acc[3];
+        for (int64_t r = 0; r < rc; r++) sum[r] += acc[r];
     }
-    for (; c < n; c++) {
-        float v = expf(x[c] - sh);
-        total += v;
-        x[c] = v * sc;
-    }
-    return total;
 }
 
-static inline double sgl_expscale_f64(double *x, int64_t n, double shift, double scale)
+static inline void sgl_expsum_f64(double *x, int64_t nv, int64_t rc, const double *shift,
+                                  double *acc, double *sum)
 {
-    double total = 0;
-    for (int64_t c = 0; c < n; c++) {
-        double v = exp(x[c] - shift);
-        total += v;
-        x[c] = v * scale;
-    }
-    return total;
+    (void)acc;
+    for (int64_t r = 0; r < rc; r++) sum[r] = 0;
+    for (int64_t v = 0; v < nv; v++)
+        for (int64_t r = 0; r < rc; r++) {
+            x[v * rc + r] = exp(x[v * rc + r] - shift[r]);
+            sum[r] += x[v * rc + r];
+        }
 }
 
 /* The reference GEMM of the double instantiation (tests only; sizes are tiny):
@@ -133,7 +167,7 @@ static inline void sgl_gemm_f64(int trans_b, int64_t m, int64_t n, int64_t k, do
 
 /* Z [N][d] = mean-pooled propagation of E0 [N][d] over gs[0..L) (layer l+1
  * uses gs[l]). cur, nxt [N][d] scratch. */
-static void SGL_CAT(sgl_view_forward, SUF)(const nb_graph *const *gs, int32_t L, int32_t d,
+static inline void SGL_CAT(sgl_view_forward, SUF)(const nb_graph *const *gs, int32_t L, int32_t d,
                                            int64_t N, const REAL *E0, REAL *cur, REAL *nxt,
                                            REAL *Z)
 {
@@ -154,7 +188,7 @@ static void SGL_CAT(sgl_view_forward, SUF)(const nb_graph *const *gs, int32_t L,
 
 /* dE0 [N][d] += the transposed view propagation of dZ [N][d] (dZ is scaled
  * by 1/(L+1) in place). H0, H1 [N][d] scratch. */
-static void SGL_CAT(sgl_view_backward, SUF)(const nb_graph *const *gs, int32_t L, int32_t d,
+static inline void SGL_CAT(sgl_view_backward, SUF)(const nb_graph *const *gs, int32_t L, int32_t d,
                                             int64_t N, REAL *dZ, REAL *H0, REAL *H1, REAL *dE0)
 {
     const int64_t nd = N * d;
@@ -191,21 +225,74 @@ static inline void SGL_CAT(sgl_normalize_back, SUF)(const REAL *y, const REAL *d
     for (int32_t k = 0; k < d; k++) dx[k] += (REAL)(((double)dy[k] - (double)y[k] * yd) / den);
 }
 
-/* Scratch of sgl_infonce: rows_max anchors, n_max rows per side. */
+/* Scratch of sgl_infonce for at most r_max anchors and n_max rows a side,
+ * carved from one buffer by sgl_scratch_carve. */
 typedef struct SGL_CAT(sgl_scratch, SUF) {
-    REAL *An, *gA;     /* [rows_max][d] normalised anchors, their gradient */
+    REAL *An, *gA;     /* [r_max][d] normalised anchors, their gradient */
     REAL *Cn, *gC;     /* [n_max][d] normalised view-2 rows, their gradient */
-    double *den1;      /* [rows_max] anchor divisors */
+    REAL *CT;          /* [n_max * d] Cn by column blocks, each transposed to [d][nc] */
+    REAL *ST;          /* [n_max][rb] exp(score - shift) of a chunk, one row per column v */
+    REAL *gAT;         /* [d][rb] sum_v exp(score - shift) c_v of a chunk, transposed */
+    REAL *As;          /* [rb][d] anchors scaled by w / (tau sum) */
+    REAL *shift;       /* [rb] per-anchor shift of the exponent */
+    REAL *acc;         /* [SGL_SLABS][rb] per-slab float partial sums */
+    double *den1;      /* [r_max] anchor divisors */
     double *den2;      /* [n_max] view-2 divisors */
-    double *lse;       /* [rb] per-row log-sum-exp (and running max in pass 1) */
-    double *run;       /* [rb] running sums of pass 1 */
-    REAL *S, *PT;      /* [sb] a block of scores, and its transpose */
-    int64_t rb, sb;    /* rows per chunk, scores per block (sb >= rb) */
+    double *sum;       /* [rb] sum_v exp(score - shift) per anchor */
+    double *part;      /* [SGL_SLABS][rb] per-slab partial sums / maxima */
+    int64_t rb, cb;    /* anchors per chunk, columns per block */
+    double max_span;   /* shift = 1/tau when 2/tau <= max_span, else the row maximum */
 } SGL_CAT(sgl_scratch, SUF);
+
+/* Bytes of the buffer sgl_scratch_carve needs (64-byte aligned pieces). */
+static inline size_t SGL_CAT(sgl_scratch_bytes, SUF)(int64_t r_max, int64_t n_max, int32_t d,
+                                                     int64_t rb)
+{
+    const size_t rs = sizeof(REAL), ds = sizeof(double);
+    const size_t sizes[] = {r_max * d * rs, r_max * d * rs, n_max * d * rs, n_max * d * rs,
+                            n_max * d * rs, n_max * rb * rs, d * rb * rs, rb * d * rs, rb * rs,
+                            SGL_SLABS * rb * rs, r_max * ds, n_max * ds, rb * ds,
+                            SGL_SLABS * rb * ds};
+    size_t total = 0;
+    for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) total += (sizes[q] + 63) / 64 * 64;
+    return total;
+}
+
+/* Point sc's arrays into mem (sgl_scratch_bytes(r_max, n_max, d, rb) bytes,
+ * 64-byte aligned, owned by the caller); chunks of rb anchors, blocks of cb
+ * columns; the fixed shift up to 2/tau = 64 (float) or 1400 (double). */
+static inline void SGL_CAT(sgl_scratch_carve, SUF)(SGL_CAT(sgl_scratch, SUF) *sc, void *mem,
+                                                   int64_t r_max, int64_t n_max, int32_t d,
+                                                   int64_t rb, int64_t cb)
+{
+    char *p = mem;
+#define SGL_TAKE(field, count)                                  \
+    do {                                                        \
+        sc->field = (void *)p;                                  \
+        p += ((size_t)(count) * sizeof *sc->field + 63) / 64 * 64; \
+    } while (0)
+    SGL_TAKE(An, r_max * d); SGL_TAKE(gA, r_max * d); SGL_TAKE(Cn, n_max * d);
+    SGL_TAKE(gC, n_max * d); SGL_TAKE(CT, n_max * d); SGL_TAKE(ST, n_max * rb);
+    SGL_TAKE(gAT, d * rb); SGL_TAKE(As, rb * d); SGL_TAKE(shift, rb);
+    SGL_TAKE(acc, SGL_SLABS * rb); SGL_TAKE(den1, r_max); SGL_TAKE(den2, n_max);
+    SGL_TAKE(sum, rb); SGL_TAKE(part, SGL_SLABS * rb);
+#undef SGL_TAKE
+    sc->rb = rb;
+    sc->cb = cb;
+    sc->max_span = sizeof(REAL) == sizeof(float) ? 64.0 : 1400.0;
+}
 
 typedef void (*SGL_CAT(sgl_gemm_fn, SUF))(int trans_b, int64_t m, int64_t n, int64_t k,
                                          REAL alpha, const REAL *a, const REAL *b, REAL beta,
                                          REAL *c);
+
+/* mx[r] = max over rows v < nv of x[v][r] (row stride rc). */
+static inline void SGL_CAT(sgl_colmax, SUF)(const REAL *x, int64_t nv, int64_t rc, double *mx)
+{
+    for (int64_t r = 0; r < rc; r++) mx[r] = -HUGE_VAL;
+    for (int64_t v = 0; v < nv; v++)
+        for (int64_t r = 0; r < rc; r++) mx[r] = x[v * rc + r] > mx[r] ? x[v * rc + r] : mx[r];
+}
 
 /* One side of the SSL loss (see the top of the file). Z1, Z2 [n][d] are the
  * two views' rows of this side; anchors ids[R] (distinct) with weights w[R].
@@ -216,62 +303,71 @@ static double SGL_CAT(sgl_infonce, SUF)(SGL_CAT(sgl_gemm_fn, SUF) gemm, int32_t 
                                         const int32_t *ids, const double *w, int64_t R,
                                         REAL *dZ1, REAL *dZ2, SGL_CAT(sgl_scratch, SUF) *sc)
 {
-    REAL *An = sc->An, *gA = sc->gA, *Cn = sc->Cn, *gC = sc->gC, *S = sc->S, *PT = sc->PT;
+    REAL *An = sc->An, *gA = sc->gA, *Cn = sc->Cn, *gC = sc->gC, *CT = sc->CT, *ST = sc->ST;
     const double invt = 1.0 / tau;
+    const int fixed = 2.0 * invt <= sc->max_span;      /* |score| <= 1/tau: cosines */
+    const int64_t cb = fixed && sc->cb < n ? sc->cb : n; /* the row maximum needs one block */
     double loss = 0;
 #pragma omp parallel for schedule(static)
-    for (int64_t v = 0; v < n; v++)
+    for (int64_t v = 0; v < n; v++) {
         sc->den2[v] = SGL_CAT(sgl_normalize, SUF)(Z2 + v * d, d, Cn + v * d);
+        const int64_t c0 = v / cb * cb, nc = n - c0 < cb ? n - c0 : cb;
+        for (int32_t k = 0; k < d; k++) CT[c0 * d + k * nc + (v - c0)] = Cn[v * d + k];
+    }
     for (int64_t r = 0; r < R; r++)
         sc->den1[r] = SGL_CAT(sgl_normalize, SUF)(Z1 + (int64_t)ids[r] * d, d, An + r * d);
-    memset(gA, 0, (size_t)(R * d) * sizeof(REAL));
     memset(gC, 0, (size_t)(n * d) * sizeof(REAL));
 
     for (int64_t r0 = 0; r0 < R; r0 += sc->rb) {
         const int64_t rc = R - r0 < sc->rb ? R - r0 : sc->rb;
-        const int64_t cb = sc->sb / rc;
         const REAL *A = An + r0 * d;
-        double *m = sc->lse, *run = sc->run;
-        for (int64_t r = 0; r < rc; r++) { m[r] = -HUGE_VAL; run[r] = 0; }
-        /* pass 1: streamed log-sum-exp of every row over all n columns */
+        double *sum = sc->sum;
+        for (int64_t r = 0; r < rc; r++) { sum[r] = 0; sc->shift[r] = (REAL)invt; }
+        /* per column block: scores, exp and row sums, dA's sum_v e_rv c_v */
         for (int64_t c0 = 0; c0 < n; c0 += cb) {
             const int64_t nc = n - c0 < cb ? n - c0 : cb;
-            gemm(1, rc, nc, d, (REAL)invt, A, Cn + c0 * d, 0, S);
+            REAL *X = ST + c0 * rc;
+            gemm(1, nc, rc, d, (REAL)invt, Cn + c0 * d, A, 0, X);
+            if (!fixed) {
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rc; r++) {
-                REAL *s = S + r * nc;
-                double mx = s[0];
-                for (int64_t c = 1; c < nc; c++) mx = s[c] > mx ? s[c] : mx;
-                if (mx > m[r]) { run[r] *= exp(m[r] - mx); m[r] = mx; }
-                run[r] += SGL_CAT(sgl_expscale, SUF)(s, nc, m[r], 1.0);
+                for (int s = 0; s < SGL_SLABS; s++) {
+                    const int64_t lo = nc * s / SGL_SLABS, hi = nc * (s + 1) / SGL_SLABS;
+                    SGL_CAT(sgl_colmax, SUF)(X + lo * rc, hi - lo, rc, sc->part + s * rc);
+                }
+                for (int64_t r = 0; r < rc; r++) {
+                    double mx = -HUGE_VAL;
+                    for (int s = 0; s < SGL_SLABS; s++) mx = fmax(mx, sc->part[s * rc + r]);
+                    sc->shift[r] = (REAL)mx;
+                }
             }
-        }
-        for (int64_t r = 0; r < rc; r++) m[r] += log(run[r]); /* m = lse */
-        /* pass 2: P = w pi / tau, dA += P C, dC += P^T A */
-        for (int64_t c0 = 0; c0 < n; c0 += cb) {
-            const int64_t nc = n - c0 < cb ? n - c0 : cb;
-            gemm(1, rc, nc, d, (REAL)invt, A, Cn + c0 * d, 0, S);
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < rc; r++)
-                SGL_CAT(sgl_expscale, SUF)(S + r * nc, nc, m[r], w[r0 + r] * invt);
-            gemm(0, rc, d, nc, 1, S, Cn + c0 * d, 1, gA + r0 * d);
-#pragma omp parallel for schedule(static)
-            for (int64_t c = 0; c < nc; c++)
-                for (int64_t r = 0; r < rc; r++) PT[c * rc + r] = S[r * nc + c];
-            gemm(0, nc, d, rc, 1, PT, A, 1, gC + c0 * d);
+            for (int s = 0; s < SGL_SLABS; s++) {
+                const int64_t lo = nc * s / SGL_SLABS, hi = nc * (s + 1) / SGL_SLABS;
+                SGL_CAT(sgl_expsum, SUF)(X + lo * rc, hi - lo, rc, sc->shift, sc->acc + s * rc,
+                                         sc->part + s * rc);
+            }
+            for (int s = 0; s < SGL_SLABS; s++)
+                for (int64_t r = 0; r < rc; r++) sum[r] += sc->part[s * rc + r];
+            gemm(0, d, rc, nc, 1, CT + c0 * d, X, c0 ? 1 : 0, sc->gAT);
         }
-        /* the anchor's own pair */
+        /* loss, dA, and the anchors scaled for dC += P^T A */
         for (int64_t r = 0; r < rc; r++) {
-            const int64_t q = r0 + r, v = ids[q];
-            const REAL *a = An + q * d, *c = Cn + v * d;
+            const int64_t q = r0 + r;
+            const REAL *a = An + q * d, *c = Cn + (int64_t)ids[q] * d;
             double dot = 0;
             for (int32_t k = 0; k < d; k++) dot += (double)a[k] * (double)c[k];
-            loss += w[q] * (m[r] - dot * invt);
-            const double f = w[q] * invt;
+            loss += w[q] * ((double)sc->shift[r] + log(sum[r]) - dot * invt);
+            const double f = w[q] * invt, scale = f / sum[r];
             for (int32_t k = 0; k < d; k++) {
-                gA[q * d + k] -= (REAL)(f * c[k]);
-                gC[v * d + k] -= (REAL)(f * a[k]);
+                gA[q * d + k] = (REAL)(scale * sc->gAT[k * rc + r] - f * c[k]);
+                sc->As[r * d + k] = (REAL)(scale * a[k]);
             }
+        }
+        gemm(0, n, d, rc, 1, ST, sc->As, 1, gC);
+        for (int64_t r = 0; r < rc; r++) { /* the anchor's own pair */
+            const int64_t q = r0 + r;
+            const double f = w[q] * invt;
+            for (int32_t k = 0; k < d; k++) gC[(int64_t)ids[q] * d + k] -= (REAL)(f * An[q * d + k]);
         }
     }
     for (int64_t r = 0; r < R; r++)
@@ -282,7 +378,6 @@ static double SGL_CAT(sgl_infonce, SUF)(SGL_CAT(sgl_gemm_fn, SUF) gemm, int32_t 
         SGL_CAT(sgl_normalize_back, SUF)(Cn + v * d, gC + v * d, sc->den2[v], d, dZ2 + v * d);
     return loss;
 }
-
 #undef SGL_SPMM
 #undef SGL_CAT
 #undef SGL_CAT_
