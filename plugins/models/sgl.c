@@ -56,12 +56,10 @@ enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS, P_SCALE };
 enum sgl_aug { SGL_ED = 0, SGL_ND = 1, SGL_RW = 2 };
 
 /* Anchors per chunk (the scratch keeps SGL_ROWS x max(U, I) floats) and
- * columns per block: all of them, so the chunk has one OpenMP region (the
- * exp pass) between its GEMMs. With cache-sized blocks, libgomp's spinning
- * workers competed with OpenBLAS's threads after every block's exp pass:
- * 2.5x slower on 2 busy cores (bench-sgl). */
+ * columns per block (a 1 MiB block of scores stays cached from its GEMM
+ * through the exp pass into the next GEMM). */
 #define SGL_ROWS 256
-#define SGL_COLS ((int64_t)1 << 40)
+#define SGL_COLS 1024
 #define SGL_MAX_LAYERS 8
 
 static const nb_param_spec sgl_params[] = {

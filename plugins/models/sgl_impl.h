@@ -28,8 +28,7 @@
  * and exponentiated once. Since |a_r|, |c_v| <= 1, s_rv <= 1/tau, so the
  * shift m_r = 1/tau needs no maximum pass (used while exp(-2/tau) stays a
  * normal number: 2/tau <= max_span; otherwise m_r = max_v s_rv over a
- * single block). Per column block of cb rows v (the plugin takes all n: see
- * SGL_COLS in sgl.c), with A the chunk's anchors:
+ * single block). Per column block of cb rows v, with A the chunk's anchors:
  *   X = exp(C_blk A^T / tau - m)   ([nc][rc], GEMM, then exp and row sums)
  *   G^T += C_blk^T X               ([d][rc], GEMM on the block while cached)
  * X stays in ST ([n][rc] for the chunk). With S_r = sum_v exp(s_rv - m_r):
@@ -37,7 +36,10 @@
  *   dC += ST (diag(w/(tau S)) A)   ([n][d], one GEMM over the chunk).
  * The host's SGEMM has no op(A), hence C's transposed copy CT ([d][nc] per
  * block, O(n d)) and the [n][rc] layout of ST: the scores are never
- * transposed.
+ * transposed. Threads: the GEMMs use the host's (BLAS) threads; the exp
+ * pass runs on the calling thread, because an OpenMP region between two
+ * GEMMs leaves libgomp's workers spinning against BLAS's threads (2 cores:
+ * the step ran up to 2.5x slower with per-block OpenMP exp passes).
  */
 #include <math.h>
 #include <string.h>
@@ -50,9 +52,6 @@
 #define SGL_IMPL_COMMON
 /* Floor of F.normalize. */
 #define SGL_NORM_EPS 1e-12
-/* Row ranges of a column block that the exp pass splits over threads; a
- * fixed count, so sums do not depend on the thread count. */
-#define SGL_SLABS 8
 
 /* Distinct ids of list [n] in first-seen order into out_ids, their counts
  * times weight into out_w; cnt [range] must be zero on entry and is left
@@ -235,11 +234,11 @@ typedef struct SGL_CAT(sgl_scratch, SUF) {
     REAL *gAT;         /* [d][rb] sum_v exp(score - shift) c_v of a chunk, transposed */
     REAL *As;          /* [rb][d] anchors scaled by w / (tau sum) */
     REAL *shift;       /* [rb] per-anchor shift of the exponent */
-    REAL *acc;         /* [SGL_SLABS][rb] per-slab float partial sums */
+    REAL *acc;         /* [rb] float partial sums */
     double *den1;      /* [r_max] anchor divisors */
     double *den2;      /* [n_max] view-2 divisors */
     double *sum;       /* [rb] sum_v exp(score - shift) per anchor */
-    double *part;      /* [SGL_SLABS][rb] per-slab partial sums / maxima */
+    double *part;      /* [rb] a block's sums / maxima */
     int64_t rb, cb;    /* anchors per chunk, columns per block */
     double max_span;   /* shift = 1/tau when 2/tau <= max_span, else the row maximum */
 } SGL_CAT(sgl_scratch, SUF);
@@ -251,8 +250,7 @@ static inline size_t SGL_CAT(sgl_scratch_bytes, SUF)(int64_t r_max, int64_t n_ma
     const size_t rs = sizeof(REAL), ds = sizeof(double);
     const size_t sizes[] = {r_max * d * rs, r_max * d * rs, n_max * d * rs, n_max * d * rs,
                             n_max * d * rs, n_max * rb * rs, d * rb * rs, rb * d * rs, rb * rs,
-                            SGL_SLABS * rb * rs, r_max * ds, n_max * ds, rb * ds,
-                            SGL_SLABS * rb * ds};
+                            rb * rs, r_max * ds, n_max * ds, rb * ds, rb * ds};
     size_t total = 0;
     for (size_t q = 0; q < sizeof sizes / sizeof sizes[0]; q++) total += (sizes[q] + 63) / 64 * 64;
     return total;
@@ -274,8 +272,8 @@ static inline void SGL_CAT(sgl_scratch_carve, SUF)(SGL_CAT(sgl_scratch, SUF) *sc
     SGL_TAKE(An, r_max * d); SGL_TAKE(gA, r_max * d); SGL_TAKE(Cn, n_max * d);
     SGL_TAKE(gC, n_max * d); SGL_TAKE(CT, n_max * d); SGL_TAKE(ST, n_max * rb);
     SGL_TAKE(gAT, d * rb); SGL_TAKE(As, rb * d); SGL_TAKE(shift, rb);
-    SGL_TAKE(acc, SGL_SLABS * rb); SGL_TAKE(den1, r_max); SGL_TAKE(den2, n_max);
-    SGL_TAKE(sum, rb); SGL_TAKE(part, SGL_SLABS * rb);
+    SGL_TAKE(acc, rb); SGL_TAKE(den1, r_max); SGL_TAKE(den2, n_max);
+    SGL_TAKE(sum, rb); SGL_TAKE(part, rb);
 #undef SGL_TAKE
     sc->rb = rb;
     sc->cb = cb;
@@ -328,26 +326,14 @@ static double SGL_CAT(sgl_infonce, SUF)(SGL_CAT(sgl_gemm_fn, SUF) gemm, int32_t 
             const int64_t nc = n - c0 < cb ? n - c0 : cb;
             REAL *X = ST + c0 * rc;
             gemm(1, nc, rc, d, (REAL)invt, Cn + c0 * d, A, 0, X);
+            /* on the calling thread: an OpenMP region here would leave its
+             * workers spinning against OpenBLAS's threads in the next GEMM */
             if (!fixed) {
-#pragma omp parallel for schedule(static)
-                for (int s = 0; s < SGL_SLABS; s++) {
-                    const int64_t lo = nc * s / SGL_SLABS, hi = nc * (s + 1) / SGL_SLABS;
-                    SGL_CAT(sgl_colmax, SUF)(X + lo * rc, hi - lo, rc, sc->part + s * rc);
-                }
-                for (int64_t r = 0; r < rc; r++) {
-                    double mx = -HUGE_VAL;
-                    for (int s = 0; s < SGL_SLABS; s++) mx = fmax(mx, sc->part[s * rc + r]);
-                    sc->shift[r] = (REAL)mx;
-                }
+                SGL_CAT(sgl_colmax, SUF)(X, nc, rc, sc->part);
+                for (int64_t r = 0; r < rc; r++) sc->shift[r] = (REAL)sc->part[r];
             }
-#pragma omp parallel for schedule(static)
-            for (int s = 0; s < SGL_SLABS; s++) {
-                const int64_t lo = nc * s / SGL_SLABS, hi = nc * (s + 1) / SGL_SLABS;
-                SGL_CAT(sgl_expsum, SUF)(X + lo * rc, hi - lo, rc, sc->shift, sc->acc + s * rc,
-                                         sc->part + s * rc);
-            }
-            for (int s = 0; s < SGL_SLABS; s++)
-                for (int64_t r = 0; r < rc; r++) sum[r] += sc->part[s * rc + r];
+            SGL_CAT(sgl_expsum, SUF)(X, nc, rc, sc->shift, sc->acc, sc->part);
+            for (int64_t r = 0; r < rc; r++) sum[r] += sc->part[r];
             gemm(0, d, rc, nc, 1, CT + c0 * d, X, c0 ? 1 : 0, sc->gAT);
         }
         /* loss, dA, and the anchors scaled for dC += P^T A */
