@@ -3,10 +3,15 @@
  * (../shared/data/gowalla-lightgcn/train.txt) through the plugin's vtable
  * (sgl.c linked in, default parameters, ED views, d = 64, 3 layers, B =
  * 2048 random training pairs per step), next to what its floor is made
- * of: the host's SGEMM at the InfoNCE shapes and one SpMM on the main
- * graph. Not a TAP test: prints one line per measurement, e.g.
+ * of: the host's SGEMM at the InfoNCE shapes, one SpMM on the main graph,
+ * and the InfoNCE kernel alone (sgl_impl.h, random rows) against its FLOP
+ * floor. Not a TAP test: prints one line per measurement, e.g.
  *   sgemm trans_b=1 m=40981 n=256 k=64 threads=2 median_ms=... gflops=...
  *   sgl step forward_ms=... backward_ms=... steps_per_epoch=... s_per_epoch=...
+ *   infonce side=items n=40981 anchors=... median_ms=... floor_gflop=... gflops=...
+ * s_per_epoch = steps_per_epoch x the median model step (no BPR, sampler or
+ * Adam). A step's floor: floor_gflop of both sides / SGEMM GFLOP/s plus 18
+ * SpMMs (3 + 6 forward and backward: main graph and two views).
  * Usage: bench-sgl [steps [train.txt]] (defaults 8 and $NB_DATA_DIR or
  * ../shared/data); NB_BENCH_THREADS (default 2).
  */
@@ -60,7 +65,7 @@ static void bench_infonce(const nb_host *h, const char *side, int64_t n, const i
     for (int64_t q = 0; q < n * d; q++) Z2[q] = Z1[q] + 0.3f * (float)(nb_rng_uniform(&r) - 0.5);
     int64_t R = sgl_distinct(list, B, 0.05 / B, cnt, ids, w);
     sgl_scratch_f32 sc;
-    sgl_scratch_carve_f32(&sc, mem, n, n, d, 256, n);
+    sgl_scratch_carve_f32(&sc, mem, n, n, d, 256, 1024); /* sgl.c's SGL_ROWS, SGL_COLS */
     double loss = 0;
     if (reps > 16) reps = 16;
     for (int rep = 0; rep < reps; rep++) {
