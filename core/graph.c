@@ -128,13 +128,48 @@ out:
     return rc;
 }
 
-/* One SpMM body per precision. */
-#define GRAPH_SPMM(SUF, REAL, DEFVAL)                                                  \
-    void graph_spmm_##SUF(const nb_graph *g, const REAL *val, const REAL *x,           \
-                          int64_t ldx, const REAL *add, int64_t ldadd, REAL *y,        \
-                          int64_t ldy, int32_t d)                                      \
+/* Instruction sets the SpMM kernel is compiled for, chosen once at run time.
+ * This file is built with -ffp-contract=off (Makefile.am), so no variant
+ * fuses a multiply-add: every lane does the same IEEE multiply and add in
+ * the same order, and all variants give the same bits. */
+enum { GRAPH_ISA_BASE = 0, GRAPH_ISA_AVX2 = 1, GRAPH_ISA_AVX512 = 2 };
+#if defined(__x86_64__) && defined(__GNUC__)
+#define GRAPH_ATTR_AVX2 __attribute__((target("avx2")))
+#define GRAPH_ATTR_AVX512 __attribute__((target("avx512f", "prefer-vector-width=512")))
+#define GRAPH_HAVE_ISA 1
+#else
+#define GRAPH_HAVE_ISA 0
+#endif
+static int graph_isa = -1; /* -1: not chosen yet */
+
+static int graph_isa_detect(void)
+{
+#if GRAPH_HAVE_ISA
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) return GRAPH_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2")) return GRAPH_ISA_AVX2;
+#endif
+    return GRAPH_ISA_BASE;
+}
+
+int graph_spmm_set_isa(int isa)
+{
+    int best = graph_isa_detect();
+    if (isa < 0 || isa > best) isa = best;
+    graph_isa = isa;
+    return isa;
+}
+
+/* The row loop of y = Ahat x, one copy per precision and instruction set.
+ * Rows are independent and each is summed in entry order by one thread, so
+ * any schedule gives the same bits. Skipping an entry whose x row is zero
+ * (xmask) leaves the sum unchanged. */
+#define GRAPH_SPMM_ROWS(SUF, REAL, ISA, ATTR)                                          \
+    ATTR static void graph_spmm_rows_##SUF##_##ISA(                                    \
+        const nb_graph *g, const REAL *v, const uint8_t *xmask, const REAL *x,         \
+        int64_t ldx, const REAL *add, int64_t ldadd, REAL *y, int64_t ldy, REAL *y2,   \
+        int64_t ldy2, int32_t d)                                                       \
     {                                                                                  \
-        const REAL *v = val ? val : g->DEFVAL;                                         \
         const int64_t *ptr = g->ptr;                                                   \
         const int32_t *col = g->col;                                                   \
         int64_t n = g->n;                                                              \
@@ -147,14 +182,16 @@ out:
             } else {                                                                   \
                 for (int32_t k = 0; k < d; k++) yr[k] = 0;                             \
             }                                                                          \
+            int64_t e0 = ptr[r], e1 = ptr[r + 1];                                      \
             if (d == 64) { /* the common size: accumulate in registers */              \
                 REAL acc[64];                                                          \
                 for (int32_t k = 0; k < 64; k++) acc[k] = yr[k];                       \
-                int64_t e1 = ptr[r + 1];                                               \
-                for (int64_t e = ptr[r]; e < e1; e++) {                                \
+                for (int64_t e = e0; e < e1; e++) {                                    \
+                    if (xmask && !xmask[col[e]]) continue;                             \
                     const REAL w = v[e];                                               \
                     const REAL *xr = x + (int64_t)col[e] * ldx;                        \
-                    if (e + 4 < e1) { /* fetch the row needed 4 entries ahead */        \
+                    if (e + 4 < e1 && (!xmask || xmask[col[e + 4]])) {                 \
+                        /* fetch the row needed 4 entries ahead */                     \
                         const char *pf = (const char *)(x + (int64_t)col[e + 4] * ldx); \
                         for (size_t o = 0; o < 64 * sizeof(REAL); o += 64)             \
                             __builtin_prefetch(pf + o);                                \
@@ -162,20 +199,60 @@ out:
                     for (int32_t k = 0; k < 64; k++) acc[k] += w * xr[k];              \
                 }                                                                      \
                 for (int32_t k = 0; k < 64; k++) yr[k] = acc[k];                       \
-                continue;                                                              \
+            } else {                                                                   \
+                for (int64_t e = e0; e < e1; e++) {                                    \
+                    if (xmask && !xmask[col[e]]) continue;                             \
+                    const REAL w = v[e];                                               \
+                    const REAL *xr = x + (int64_t)col[e] * ldx;                        \
+                    for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                \
+                }                                                                      \
             }                                                                          \
-            for (int64_t e = ptr[r]; e < ptr[r + 1]; e++) {                            \
-                const REAL w = v[e];                                                   \
-                const REAL *xr = x + (int64_t)col[e] * ldx;                            \
-                for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                    \
+            if (y2) {                                                                  \
+                REAL *zr = y2 + r * ldy2;                                              \
+                for (int32_t k = 0; k < d; k++) zr[k] = yr[k];                         \
             }                                                                          \
         }                                                                              \
+    }
+
+/* The exported entry points of one precision: dispatch on graph_isa. */
+#if GRAPH_HAVE_ISA
+#define GRAPH_SPMM_DISPATCH(SUF, ...)                                                  \
+    switch (graph_isa) {                                                               \
+    case GRAPH_ISA_AVX512: graph_spmm_rows_##SUF##_avx512(__VA_ARGS__); break;         \
+    case GRAPH_ISA_AVX2: graph_spmm_rows_##SUF##_avx2(__VA_ARGS__); break;             \
+    default: graph_spmm_rows_##SUF##_base(__VA_ARGS__); break;                         \
+    }
+#else
+#define GRAPH_SPMM_DISPATCH(SUF, ...) graph_spmm_rows_##SUF##_base(__VA_ARGS__);
+#endif
+#define GRAPH_SPMM(SUF, REAL, DEFVAL)                                                  \
+    void graph_spmm_ex_##SUF(const nb_graph *g, const REAL *val, const uint8_t *xmask,  \
+                             const REAL *x, int64_t ldx, const REAL *add,              \
+                             int64_t ldadd, REAL *y, int64_t ldy, REAL *y2,            \
+                             int64_t ldy2, int32_t d)                                  \
+    {                                                                                  \
+        const REAL *v = val ? val : g->DEFVAL;                                         \
+        if (graph_isa < 0) graph_spmm_set_isa(GRAPH_ISA_AVX512);                       \
+        GRAPH_SPMM_DISPATCH(SUF, g, v, xmask, x, ldx, add, ldadd, y, ldy, y2, ldy2, d) \
+    }                                                                                  \
+    void graph_spmm_##SUF(const nb_graph *g, const REAL *val, const REAL *x, int64_t ldx, \
+                          const REAL *add, int64_t ldadd, REAL *y, int64_t ldy, int32_t d) \
+    {                                                                                  \
+        graph_spmm_ex_##SUF(g, val, NULL, x, ldx, add, ldadd, y, ldy, NULL, 0, d);     \
     }                                                                                  \
     void graph_transpose_vals_##SUF(const nb_graph *g, const REAL *val, REAL *valT)     \
     {                                                                                  \
         for (int64_t e = 0; e < g->nnz; e++) valT[e] = val[g->mirror[e]];              \
     }
 
+GRAPH_SPMM_ROWS(f32, float, base, )
+GRAPH_SPMM_ROWS(f64, double, base, )
+#if GRAPH_HAVE_ISA
+GRAPH_SPMM_ROWS(f32, float, avx2, GRAPH_ATTR_AVX2)
+GRAPH_SPMM_ROWS(f64, double, avx2, GRAPH_ATTR_AVX2)
+GRAPH_SPMM_ROWS(f32, float, avx512, GRAPH_ATTR_AVX512)
+GRAPH_SPMM_ROWS(f64, double, avx512, GRAPH_ATTR_AVX512)
+#endif
 GRAPH_SPMM(f32, float, val)
 GRAPH_SPMM(f64, double, dval)
 

@@ -19,26 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Naive C = A op(B) + beta C in double. */
-static void gemm_f64(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
-                     const double *a, const double *b, double beta, double *c)
-{
-    (void)ctx;
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < n; j++) {
-            double s = 0;
-            for (int64_t q = 0; q < k; q++) s += a[i * k + q] * (trans_b ? b[j * k + q] : b[q * n + j]);
-            c[i * n + j] = s + (beta == 0 ? 0 : beta * c[i * n + j]);
-        }
-}
-
-#define SUF f64
-#define REAL double
-#define NGCF_GEMM gemm_f64
-#include "../plugins/models/ngcf_impl.h"
-#undef NGCF_GEMM
-#undef SUF
-#undef REAL
+#include "ngcf_f64.h"
 
 const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);
 
@@ -128,7 +109,7 @@ static double ngcf_loss(nctx *c, double *grad)
     if (grad) {
         memset(grad, 0, sizeof(double) * NPAR);
         ngcf_backward_f64(NULL, &c->ws, &graph, c->valT, P + OFF_W1, P + OFF_W2, c->mask, c->p,
-                          Gf, Gl, NULL, 0, grad, grad + OFF_W1, grad + OFF_B1, grad + OFF_W2,
+                          Gf, Gl, NULL, 0, NULL, grad, grad + OFF_W1, grad + OFF_B1, grad + OFF_W2,
                           grad + OFF_B2);
     }
     return loss;

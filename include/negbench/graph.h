@@ -71,6 +71,30 @@ void graph_spmm_f32(const nb_graph *g, const float *val, const float *x, int64_t
 void graph_spmm_f64(const nb_graph *g, const double *val, const double *x, int64_t ldx,
                     const double *add, int64_t ldadd, double *y, int64_t ldy, int32_t d);
 
+/* The same product with two options of the fused graph passes:
+ *   xmask [N] (nullable): entries whose column c has xmask[c] == 0 are
+ *     skipped, which is exact when those rows of x are zero (a backward pass
+ *     whose input lives on the batch rows only) and saves their gathers;
+ *   y2 (nullable, row r at y2 + r*ldy2): receives a copy of each y row, so a
+ *     layer can go to a contiguous buffer (the next gather's source) and to
+ *     its slot of a layer stack in one pass.
+ * Gathering from a contiguous [N][d] x is about twice as fast as from a
+ * slot of a [N][L+1][d] stack on Gowalla (fewer pages and lines in flight). */
+void graph_spmm_ex_f32(const nb_graph *g, const float *val, const uint8_t *xmask,
+                       const float *x, int64_t ldx, const float *add, int64_t ldadd, float *y,
+                       int64_t ldy, float *y2, int64_t ldy2, int32_t d);
+void graph_spmm_ex_f64(const nb_graph *g, const double *val, const uint8_t *xmask,
+                       const double *x, int64_t ldx, const double *add, int64_t ldadd,
+                       double *y, int64_t ldy, double *y2, int64_t ldy2, int32_t d);
+
+/* The SpMM kernels exist for several x86-64 instruction sets (baseline,
+ * AVX2, AVX-512F), picked at the first call by what the CPU supports; none
+ * fuses multiply-adds, so all give the same bits. Force a set for tests and
+ * benchmarks: isa 0 = baseline, 1 = AVX2, 2 = AVX-512F (clamped to what the
+ * CPU supports; -1 = the best). Returns the set in use. Not thread-safe:
+ * call it outside parallel regions. */
+int graph_spmm_set_isa(int isa);
+
 /* Values of the transposed matrix on the same structure: valT[e] = val[mirror[e]]. */
 void graph_transpose_vals_f32(const nb_graph *g, const float *val, float *valT);
 void graph_transpose_vals_f64(const nb_graph *g, const double *val, double *valT);

@@ -68,7 +68,7 @@ typedef struct lgcn {
     uint8_t *mark;            /* [4][N] */
     int32_t *rows;            /* [N] union of touched nodes */
     uint8_t *rowmark;         /* [N] */
-    float *H0, *H1;           /* [N][d] backward scratch */
+    float *H0, *H1;           /* [N][d] forward and backward scratch */
     nb_block params[2];
     nb_block vg[4];           /* user_final, item_final, user_layers, item_layers */
     nb_view view;
@@ -160,7 +160,8 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
     lgcn *s = state;
     (void)batch; (void)err;
     if (mode == NB_MODE_TRAIN || !s->fresh)
-        lgcn_forward_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final);
+        lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final,
+                            s->H0, s->H1);
     s->fresh = 1;
     *view = &s->view;
     return NB_OK;
@@ -179,8 +180,8 @@ static int lgcn_backward(void *state, const nb_batch *batch, char **err)
     (void)batch; (void)err;
     /* the union of touched nodes of the four view-gradient blocks */
     int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
-    lgcn_backward_f32(&s->g, NULL, s->L, s->d, s->pool, s->Gf, s->Gl, s->rows, n_rows,
-                      s->H0, s->H1, s->E0g);
+    lgcn_backward_ex_f32(&s->g, NULL, s->L, s->d, s->pool, s->Gf, s->Gl, s->rows, n_rows,
+                         s->rowmark, s->H0, s->H1, s->E0g);
     for (int b = 0; b < 4; b++) {
         nb_block *blk = &s->vg[b];
         for (int64_t q = 0; q < blk->n_touched; q++) {

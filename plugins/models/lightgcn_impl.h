@@ -27,32 +27,57 @@ enum lgcn_pool { LGCN_MEAN = 0, LGCN_SUM = 1, LGCN_CONCAT = 2 };
 #define LGCN_CAT_(a, b) a##_##b
 #define LGCN_CAT(a, b) LGCN_CAT_(a, b)
 #define LGCN_SPMM LGCN_CAT(graph_spmm, SUF)
+#define LGCN_SPMM_EX LGCN_CAT(graph_spmm_ex, SUF)
 
 /* Propagate E0 through L layers of Ahat (val: nullable value override) into
- * layers, and pool into final (skipped when final == layers). */
-static void LGCN_CAT(lgcn_forward, SUF)(const nb_graph *g, const REAL *val, int32_t L,
-                                        int32_t d, int pool, const REAL *E0,
-                                        REAL *layers, REAL *final)
+ * layers, and pool into final (skipped when final == layers). T0, T1 [N][d]
+ * (nullable, both or neither) are scratch: with them every layer is gathered
+ * from a contiguous buffer instead of its slot in the stack (same bits,
+ * faster). */
+static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                           int32_t d, int pool, const REAL *E0,
+                                           REAL *layers, REAL *final, REAL *T0, REAL *T1)
 {
     int64_t N = g->n, ld = (int64_t)(L + 1) * d;
+#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) memcpy(layers + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
-    for (int32_t l = 0; l < L; l++)
-        LGCN_SPMM(g, val, layers + (int64_t)l * d, ld, NULL, 0,
-                  layers + (int64_t)(l + 1) * d, ld, d);
+    const REAL *x = E0;
+    int64_t ldx = d;
+    for (int32_t l = 0; l < L; l++) {
+        REAL *slot = layers + (int64_t)(l + 1) * d;
+        if (!T0) {
+            LGCN_SPMM(g, val, layers + (int64_t)l * d, ld, NULL, 0, slot, ld, d);
+        } else if (l == L - 1) { /* the last layer is only needed in the stack */
+            LGCN_SPMM_EX(g, val, NULL, x, ldx, NULL, 0, slot, ld, NULL, 0, d);
+        } else {
+            REAL *t = (l & 1) ? T1 : T0;
+            LGCN_SPMM_EX(g, val, NULL, x, ldx, NULL, 0, t, d, slot, ld, d);
+            x = t;
+            ldx = d;
+        }
+    }
     if (pool == LGCN_CONCAT) {
         if (final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) {
-        const REAL *x = layers + r * ld;
+        const REAL *xr = layers + r * ld;
         REAL *f = final + r * d;
         for (int32_t k = 0; k < d; k++) {
             REAL s = 0;
-            for (int32_t l = 0; l <= L; l++) s += x[(int64_t)l * d + k];
+            for (int32_t l = 0; l <= L; l++) s += xr[(int64_t)l * d + k];
             f[k] = pool == LGCN_MEAN ? s / (REAL)(L + 1) : s;
         }
     }
+}
+
+/* lgcn_forward_ex without scratch (gathers from the stack). */
+static inline void LGCN_CAT(lgcn_forward, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                               int32_t d, int pool, const REAL *E0,
+                                               REAL *layers, REAL *final)
+{
+    LGCN_CAT(lgcn_forward_ex, SUF)(g, val, L, d, pool, E0, layers, final, NULL, NULL);
 }
 
 /* h += Gamma_l row r, from Gf [N][df] and Gl [N][(L+1)d] (each nullable). */
@@ -79,12 +104,15 @@ static inline void LGCN_CAT(lgcn_add_gamma, SUF)(REAL *h, int64_t r, int32_t l, 
 }
 
 /* dE0 += sum_l Ahat^l Gamma_l. rows [n_rows] lists the nodes where Gf/Gl
- * may be nonzero (NULL: all N). H0, H1 [N][d] scratch. valT: the values of
- * Ahat^T (nullable: Ahat is symmetric). */
-static void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *valT, int32_t L,
-                                         int32_t d, int pool, const REAL *Gf, const REAL *Gl,
-                                         const int32_t *rows, int64_t n_rows, REAL *H0,
-                                         REAL *H1, REAL *dE0)
+ * may be nonzero (NULL: all N); rowmark [N] (nullable, needs rows) is 1
+ * exactly on rows[], which lets the first product skip the zero rows of
+ * Gamma_L (same bits). H0, H1 [N][d] scratch. valT: the values of Ahat^T
+ * (nullable: Ahat is symmetric). */
+static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT, int32_t L,
+                                            int32_t d, int pool, const REAL *Gf,
+                                            const REAL *Gl, const int32_t *rows, int64_t n_rows,
+                                            const uint8_t *rowmark, REAL *H0, REAL *H1,
+                                            REAL *dE0)
 {
     int64_t N = g->n, nr = rows ? n_rows : N;
     REAL *H = H0, *T = H1;
@@ -95,13 +123,18 @@ static void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *valT, in
         }
         return;
     }
-    memset(H, 0, (size_t)(N * d) * sizeof(REAL));
+    const uint8_t *mask = rows ? rowmark : NULL;
+    if (mask) { /* only the rows[] of H are read by the first product */
+        for (int64_t q = 0; q < nr; q++) memset(H + (int64_t)rows[q] * d, 0, (size_t)d * sizeof(REAL));
+    } else {
+        memset(H, 0, (size_t)(N * d) * sizeof(REAL));
+    }
     for (int64_t q = 0; q < nr; q++) {
         int64_t r = rows ? rows[q] : q;
         LGCN_CAT(lgcn_add_gamma, SUF)(H + r * d, r, L, L, d, pool, Gf, Gl);
     }
     for (int32_t l = L - 1; l >= 0; l--) {
-        LGCN_SPMM(g, valT, H, d, NULL, 0, T, d, d);
+        LGCN_SPMM_EX(g, valT, l == L - 1 ? mask : NULL, H, d, NULL, 0, T, d, NULL, 0, d);
         for (int64_t q = 0; q < nr; q++) {
             int64_t r = rows ? rows[q] : q;
             LGCN_CAT(lgcn_add_gamma, SUF)(T + r * d, r, l, L, d, pool, Gf, Gl);
@@ -112,6 +145,17 @@ static void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *valT, in
     for (int64_t i = 0; i < N * d; i++) dE0[i] += H[i];
 }
 
+/* lgcn_backward_ex without the row mask. */
+static inline void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *valT, int32_t L,
+                                                int32_t d, int pool, const REAL *Gf,
+                                                const REAL *Gl, const int32_t *rows,
+                                                int64_t n_rows, REAL *H0, REAL *H1, REAL *dE0)
+{
+    LGCN_CAT(lgcn_backward_ex, SUF)(g, valT, L, d, pool, Gf, Gl, rows, n_rows, NULL, H0, H1,
+                                    dE0);
+}
+
 #undef LGCN_SPMM
+#undef LGCN_SPMM_EX
 #undef LGCN_CAT
 #undef LGCN_CAT_

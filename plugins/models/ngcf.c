@@ -285,7 +285,7 @@ static int ngcf_backward(void *state, const nb_batch *batch, char **err)
     int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
     ngcf_backward_f32(s->h, &s->ws, &s->g, s->used_val ? s->valT : NULL, s->W1, s->W2,
                       s->used_mask ? s->mask : NULL, s->p_msg, s->Gf, s->Gl, s->rows, n_rows,
-                      s->E0g, s->gW1, s->gb1, s->gW2, s->gb2);
+                      s->rowmark, s->E0g, s->gW1, s->gb1, s->gW2, s->gb2);
     for (int b = 0; b < 4; b++) {
         nb_block *blk = &s->vg[b];
         for (int64_t q = 0; q < blk->n_touched; q++) {

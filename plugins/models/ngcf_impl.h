@@ -25,6 +25,7 @@
 #define NGCF_CAT(a, b) NGCF_CAT_(a, b)
 #define NGCF_WS NGCF_CAT(ngcf_ws, SUF)
 #define NGCF_SPMM NGCF_CAT(graph_spmm, SUF)
+#define NGCF_SPMM_EX NGCF_CAT(graph_spmm_ex, SUF)
 
 /* Activations kept for backward and scratch; every array is owned by the
  * caller (sizes in the comments, N nodes, width d, L layers). */
@@ -42,7 +43,7 @@ typedef struct NGCF_WS {
     REAL *Pt;    /* [d][N] P transposed */
     REAL *Q;     /* [N][d] */
     REAL *R;     /* [N][d] */
-    REAL *G0, *G1; /* [N][d] Gamma buffers */
+    REAL *G0, *G1; /* [N][d] Gamma buffers; G0 holds X^k contiguously in forward */
 } NGCF_WS;
 
 /* Forward. val: Ahat values used (nullable: the stored ones). W1/W2 [L][d][d],
@@ -57,6 +58,7 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
     int32_t d = w->d, L = w->L;
     int64_t ld = (int64_t)(L + 1) * d, nd = N * d;
     REAL scale = mask ? (REAL)(1.0 / (1.0 - p)) : (REAL)1;
+#pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) memcpy(w->X + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
     for (int32_t k = 0; k < L; k++) {
         REAL *Xk = w->X + (int64_t)k * d, *S = w->S + k * nd, *Z = w->Z + k * nd;
@@ -64,7 +66,8 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
         const uint8_t *mk = mask ? mask + k * nd : NULL;
         const REAL *w1 = W1 + (int64_t)k * d * d, *w2 = W2 + (int64_t)k * d * d;
         const REAL *c1 = b1 + (int64_t)k * d, *c2 = b2 + (int64_t)k * d;
-        NGCF_SPMM(g, val, Xk, ld, NULL, 0, S, d, d);
+        /* gather from a contiguous copy of X^k: E0, then G0 (written below) */
+        NGCF_SPMM(g, val, k == 0 ? E0 : w->G0, d, NULL, 0, S, d, d);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < N; r++)
             for (int32_t j = 0; j < d; j++) {
@@ -88,7 +91,8 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
             REAL n = (REAL)sqrt(ss);
             nrm[r] = n;
             REAL den = n > (REAL)1e-12 ? n : (REAL)1e-12;
-            for (int32_t j = 0; j < d; j++) y[j] /= den;
+            REAL *yc = w->G0 + r * d;
+            for (int32_t j = 0; j < d; j++) yc[j] = y[j] /= den;
         }
     }
 }
@@ -104,13 +108,16 @@ static inline void NGCF_CAT(ngcf_add_direct, SUF)(REAL *h, int64_t r, int32_t k,
 
 /* Backward after ngcf_forward with the same val/mask. valT: values of
  * Ahat^T on the same structure (nullable: symmetric, stored values).
- * Gf/Gl [N][(L+1)d] (nullable) are nonzero only on rows[] (NULL: all).
+ * Gf/Gl [N][(L+1)d] (nullable) are nonzero only on rows[] (NULL: all);
+ * rowmark [N] (nullable, needs rows) is 1 exactly on rows[]: the top
+ * layer's input gradient R + Q.X then lives on those rows only, and its
+ * product skips the others (same bits).
  * Accumulates (+=) into dE0 [N][d], dW1/dW2 [L][d][d], db1/db2 [L][d]. */
 static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_graph *g,
                                          const REAL *valT, const REAL *W1, const REAL *W2,
                                          const uint8_t *mask, double p, const REAL *Gf,
                                          const REAL *Gl, const int32_t *rows, int64_t n_rows,
-                                         REAL *dE0, REAL *dW1, REAL *db1, REAL *dW2, REAL *db2)
+                                         const uint8_t *rowmark, REAL *dE0, REAL *dW1, REAL *db1, REAL *dW2, REAL *db2)
 {
     int64_t N = w->N;
     int32_t d = w->d, L = w->L;
@@ -169,7 +176,8 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
                 w->A1[i] = w->R[i] + w->Q[i] * Xk[r * ld + j];
                 Gn[i] = w->R[i] + w->Q[i] * S[i];
             }
-        NGCF_SPMM(g, valT, w->A1, d, Gn, d, Gn, d, d);
+        NGCF_SPMM_EX(g, valT, k == L - 1 && rows ? rowmark : NULL, w->A1, d, Gn, d, Gn, d,
+                     NULL, 0, d);
         for (int64_t q = 0; q < nr; q++) {
             int64_t r = rows ? rows[q] : q;
             NGCF_CAT(ngcf_add_direct, SUF)(Gn + r * d, r, k, ld, d, Gf, Gl);
@@ -181,6 +189,7 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
 }
 
 #undef NGCF_SPMM
+#undef NGCF_SPMM_EX
 #undef NGCF_WS
 #undef NGCF_CAT
 #undef NGCF_CAT_

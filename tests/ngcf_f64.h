@@ -1,0 +1,32 @@
+/*
+ * ngcf_f64.h - ngcf_impl.h instantiated in double with a naive GEMM, for the
+ * NGCF tests (test-ngcf, test-graph-fused). Include after negbench/graph.h.
+ */
+#ifndef NB_TEST_NGCF_F64_H
+#define NB_TEST_NGCF_F64_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Naive C = A op(B) + beta C in double (the NGCF_GEMM contract). */
+static void gemm_f64(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
+                     const double *a, const double *b, double beta, double *c)
+{
+    (void)ctx;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t q = 0; q < k; q++) s += a[i * k + q] * (trans_b ? b[j * k + q] : b[q * n + j]);
+            c[i * n + j] = s + (beta == 0 ? 0 : beta * c[i * n + j]);
+        }
+}
+
+#define SUF f64
+#define REAL double
+#define NGCF_GEMM gemm_f64
+#include "../plugins/models/ngcf_impl.h"
+#undef NGCF_GEMM
+#undef SUF
+#undef REAL
+
+#endif /* NB_TEST_NGCF_F64_H */

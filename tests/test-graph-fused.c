@@ -1,0 +1,217 @@
+/*
+ * test-graph-fused.c - the fast paths of the graph backbones give the same
+ * bits as the plain ones: graph_spmm_ex (row mask, second output) against
+ * graph_spmm, every SpMM instruction-set variant against the baseline,
+ * LightGCN's forward with contiguous scratch and its backward with the row
+ * mask against the plain calls, and NGCF's backward with the row mask
+ * against the unmasked one, on a random bipartite graph, d = 64 (the
+ * register path) and d = 5 (the generic path), in float and double.
+ * Correctness of the plain paths themselves is test-graph / test-lightgcn /
+ * test-ngcf (dense references, finite differences, golden vectors).
+ */
+#include "negbench/graph.h"
+#include "tap/tap.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SUF f64
+#define REAL double
+#include "../plugins/models/lightgcn_impl.h"
+#undef SUF
+#undef REAL
+#define SUF f32
+#define REAL float
+#include "../plugins/models/lightgcn_impl.h"
+#undef SUF
+#undef REAL
+
+#include "ngcf_f64.h"
+
+enum { U = 37, I = 53 };
+static nb_graph G;
+static nb_rng rng;
+
+/* A random training set (about 12% density, every user with an item). */
+static void build_graph(void)
+{
+    static int64_t uptr[U + 1];
+    static int32_t items[U * I];
+    int64_t n = 0;
+    nb_rng_seed(&rng, 7, 11, 13);
+    for (int32_t u = 0; u < U; u++) {
+        for (int32_t i = 0; i < I; i++)
+            if (nb_rng_uniform(&rng) < 0.12 || i == (u * 7) % I) items[n++] = i;
+        uptr[u + 1] = n;
+    }
+    nb_train t = {U, I, n, uptr, items, NULL, NULL};
+    char *err = NULL;
+    if (graph_build(&t, NULL, 1e-7, &G, &err) != NB_OK) tap_bail("graph_build: %s", err);
+}
+
+static double *rand_f64(int64_t n)
+{
+    double *x = malloc((size_t)n * sizeof *x);
+    for (int64_t k = 0; k < n; k++) x[k] = nb_rng_uniform(&rng) - 0.5;
+    return x;
+}
+
+static float *to_f32(const double *x, int64_t n)
+{
+    float *y = malloc((size_t)n * sizeof *y);
+    for (int64_t k = 0; k < n; k++) y[k] = (float)x[k];
+    return y;
+}
+
+/* The batch rows of a backward pass: every 5th node, marked. */
+static int64_t batch_rows(int32_t *rows, uint8_t *mark)
+{
+    int64_t nr = 0;
+    memset(mark, 0, (size_t)G.n);
+    for (int64_t r = 0; r < G.n; r += 5) { rows[nr++] = (int32_t)r; mark[r] = 1; }
+    return nr;
+}
+
+static void test_spmm_ex(int32_t d)
+{
+    int64_t N = G.n, ldx = d + 3, ldy = d + 1;
+    double *x = rand_f64(N * ldx), *y = calloc((size_t)(N * ldy), sizeof(double));
+    double *ym = calloc((size_t)(N * ldy), sizeof(double)), *y2 = calloc((size_t)(N * d), sizeof(double));
+    int32_t *rows = malloc((size_t)N * sizeof *rows);
+    uint8_t *mark = malloc((size_t)N);
+    batch_rows(rows, mark);
+    for (int64_t r = 0; r < N; r++)
+        if (!mark[r]) memset(x + r * ldx, 0, (size_t)ldx * sizeof(double));
+    graph_spmm_f64(&G, NULL, x, ldx, NULL, 0, y, ldy, d);
+    graph_spmm_ex_f64(&G, NULL, mark, x, ldx, NULL, 0, ym, ldy, y2, d, d);
+    int same = !memcmp(y, ym, (size_t)(N * ldy) * sizeof(double)), copy = 1;
+    for (int64_t r = 0; r < N; r++)
+        copy &= !memcmp(y + r * ldy, y2 + r * d, (size_t)d * sizeof(double));
+    ok(same, "d=%d: masked SpMM = plain SpMM bit for bit when x is zero off the mask", d);
+    ok(copy, "d=%d: the second output holds the same rows", d);
+
+    /* instruction-set variants, float and double, with an added term */
+    float *xf = to_f32(x, N * ldx), *add = to_f32(x, N * ldx);
+    float *base = calloc((size_t)(N * ldy), sizeof(float)), *other = calloc((size_t)(N * ldy), sizeof(float));
+    double *based = calloc((size_t)(N * ldy), sizeof(double));
+    int best = graph_spmm_set_isa(-1);
+    graph_spmm_set_isa(0);
+    graph_spmm_f32(&G, NULL, xf, ldx, add, ldx, base, ldy, d);
+    graph_spmm_f64(&G, NULL, x, ldx, NULL, 0, based, ldy, d);
+    for (int isa = 1; isa <= 2; isa++) {
+        if (isa > best) { skip(2, "instruction set %d not supported here", isa); continue; }
+        graph_spmm_set_isa(isa);
+        graph_spmm_f32(&G, NULL, xf, ldx, add, ldx, other, ldy, d);
+        ok(!memcmp(base, other, (size_t)(N * ldy) * sizeof(float)),
+           "d=%d: float SpMM of instruction set %d = baseline bit for bit", d, isa);
+        graph_spmm_f64(&G, NULL, x, ldx, NULL, 0, ym, ldy, d);
+        ok(!memcmp(based, ym, (size_t)(N * ldy) * sizeof(double)),
+           "d=%d: double SpMM of instruction set %d = baseline bit for bit", d, isa);
+    }
+    graph_spmm_set_isa(-1);
+    free(x); free(y); free(ym); free(y2); free(rows); free(mark);
+    free(xf); free(add); free(base); free(other); free(based);
+}
+
+/* LightGCN forward with/without scratch and backward with/without the row
+ * mask, for one pool and width, in double and float. */
+static void test_lightgcn(int32_t d, int pool, int32_t L)
+{
+    int64_t N = G.n, nd = N * d, ld = (int64_t)(L + 1) * d;
+    int64_t df = pool == LGCN_CONCAT ? ld : d;
+    double *E0 = rand_f64(nd), *Gf = calloc((size_t)(N * df), sizeof(double));
+    double *Gl = calloc((size_t)(N * ld), sizeof(double));
+    int32_t *rows = malloc((size_t)N * sizeof *rows);
+    uint8_t *mark = malloc((size_t)N);
+    int64_t nr = batch_rows(rows, mark);
+    for (int64_t q = 0; q < nr; q++) {
+        for (int64_t k = 0; k < df; k++) Gf[rows[q] * df + k] = nb_rng_uniform(&rng) - 0.5;
+        if (q % 2) for (int64_t k = 0; k < ld; k++) Gl[rows[q] * ld + k] = nb_rng_uniform(&rng);
+    }
+    double *la = malloc((size_t)(N * ld) * sizeof(double)), *lb = malloc((size_t)(N * ld) * sizeof(double));
+    double *fa = malloc((size_t)(N * df) * sizeof(double)), *fb = malloc((size_t)(N * df) * sizeof(double));
+    double *H0 = malloc((size_t)nd * sizeof(double)), *H1 = malloc((size_t)nd * sizeof(double));
+    double *ga = calloc((size_t)nd, sizeof(double)), *gb = calloc((size_t)nd, sizeof(double));
+    lgcn_forward_f64(&G, NULL, L, d, pool, E0, la, pool == LGCN_CONCAT ? la : fa);
+    lgcn_forward_ex_f64(&G, NULL, L, d, pool, E0, lb, pool == LGCN_CONCAT ? lb : fb, H0, H1);
+    int same = !memcmp(la, lb, (size_t)(N * ld) * sizeof(double));
+    if (pool != LGCN_CONCAT) same &= !memcmp(fa, fb, (size_t)(N * df) * sizeof(double));
+    ok(same, "lightgcn d=%d pool=%d L=%d: forward with scratch = plain, double", d, pool, L);
+    lgcn_backward_f64(&G, NULL, L, d, pool, Gf, Gl, rows, nr, H0, H1, ga);
+    for (int64_t k = 0; k < nd; k++) H0[k] = H1[k] = NAN; /* stale scratch must not leak */
+    lgcn_backward_ex_f64(&G, NULL, L, d, pool, Gf, Gl, rows, nr, mark, H0, H1, gb);
+    ok(!memcmp(ga, gb, (size_t)nd * sizeof(double)),
+       "lightgcn d=%d pool=%d L=%d: backward with row mask = plain, double", d, pool, L);
+
+    float *E0f = to_f32(E0, nd), *Gff = to_f32(Gf, N * df), *Glf = to_f32(Gl, N * ld);
+    float *laf = malloc((size_t)(N * ld) * sizeof(float)), *lbf = malloc((size_t)(N * ld) * sizeof(float));
+    float *faf = malloc((size_t)(N * df) * sizeof(float)), *fbf = malloc((size_t)(N * df) * sizeof(float));
+    float *H0f = malloc((size_t)nd * sizeof(float)), *H1f = malloc((size_t)nd * sizeof(float));
+    float *gaf = calloc((size_t)nd, sizeof(float)), *gbf = calloc((size_t)nd, sizeof(float));
+    lgcn_forward_f32(&G, NULL, L, d, pool, E0f, laf, pool == LGCN_CONCAT ? laf : faf);
+    lgcn_forward_ex_f32(&G, NULL, L, d, pool, E0f, lbf, pool == LGCN_CONCAT ? lbf : fbf, H0f, H1f);
+    same = !memcmp(laf, lbf, (size_t)(N * ld) * sizeof(float));
+    if (pool != LGCN_CONCAT) same &= !memcmp(faf, fbf, (size_t)(N * df) * sizeof(float));
+    ok(same, "lightgcn d=%d pool=%d L=%d: forward with scratch = plain, float", d, pool, L);
+    lgcn_backward_f32(&G, NULL, L, d, pool, Gff, Glf, rows, nr, H0f, H1f, gaf);
+    lgcn_backward_ex_f32(&G, NULL, L, d, pool, Gff, Glf, rows, nr, mark, H0f, H1f, gbf);
+    ok(!memcmp(gaf, gbf, (size_t)nd * sizeof(float)),
+       "lightgcn d=%d pool=%d L=%d: backward with row mask = plain, float", d, pool, L);
+    free(E0); free(Gf); free(Gl); free(rows); free(mark); free(la); free(lb); free(fa);
+    free(fb); free(H0); free(H1); free(ga); free(gb); free(E0f); free(Gff); free(Glf);
+    free(laf); free(lbf); free(faf); free(fbf); free(H0f); free(H1f); free(gaf); free(gbf);
+}
+
+/* NGCF backward with and without the row mask (double, with message
+ * dropout and a non-symmetric entry-dropped matrix). */
+static void test_ngcf(int32_t d, int32_t L)
+{
+    int64_t N = G.n, nd = N * d, ld = (int64_t)(L + 1) * d, dd = (int64_t)d * d;
+    double *buf[13];
+    for (int b = 0; b < 13; b++) buf[b] = calloc((size_t)(L * N * ld + 1), sizeof(double));
+    ngcf_ws_f64 ws = {N, d, L, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6],
+                      buf[7], buf[8], buf[9], buf[10], buf[11], buf[12]};
+    double *E0 = rand_f64(nd), *W1 = rand_f64(L * dd), *W2 = rand_f64(L * dd);
+    double *b1 = rand_f64(L * d), *b2 = rand_f64(L * d);
+    double *val = malloc((size_t)G.nnz * sizeof(double)), *valT = malloc((size_t)G.nnz * sizeof(double));
+    for (int64_t e = 0; e < G.nnz; e++) val[e] = nb_rng_uniform(&rng) < 0.2 ? 0.0 : G.dval[e] * 1.25;
+    graph_transpose_vals_f64(&G, val, valT);
+    uint8_t *mask = malloc((size_t)(L * nd));
+    for (int64_t k = 0; k < L * nd; k++) mask[k] = nb_rng_uniform(&rng) < 0.9;
+    double *Gf = calloc((size_t)(N * ld), sizeof(double));
+    int32_t *rows = malloc((size_t)N * sizeof *rows);
+    uint8_t *mark = malloc((size_t)N);
+    int64_t nr = batch_rows(rows, mark);
+    for (int64_t q = 0; q < nr; q++)
+        for (int64_t k = 0; k < ld; k++) Gf[rows[q] * ld + k] = nb_rng_uniform(&rng) - 0.5;
+    int64_t np = nd + 2 * L * dd + 2 * L * d;
+    double *ga = calloc((size_t)np, sizeof(double)), *gb = calloc((size_t)np, sizeof(double));
+    double *out[2] = {ga, gb};
+    for (int m = 0; m < 2; m++) {
+        double *g = out[m];
+        ngcf_forward_f64(NULL, &ws, &G, val, W1, b1, W2, b2, mask, 0.1, E0);
+        ngcf_backward_f64(NULL, &ws, &G, valT, W1, W2, mask, 0.1, Gf, NULL, rows, nr,
+                          m ? mark : NULL, g, g + nd, g + nd + L * dd, g + nd + L * dd + L * d,
+                          g + nd + 2 * L * dd + L * d);
+    }
+    ok(!memcmp(ga, gb, (size_t)np * sizeof(double)),
+       "ngcf d=%d L=%d: backward with row mask = plain (all gradients), double", d, L);
+    for (int b = 0; b < 13; b++) free(buf[b]);
+    free(E0); free(W1); free(W2); free(b1); free(b2); free(val); free(valT); free(mask);
+    free(Gf); free(rows); free(mark); free(ga); free(gb);
+}
+
+int main(void)
+{
+    build_graph();
+    int32_t dims[2] = {64, 5};
+    for (int k = 0; k < 2; k++) {
+        test_spmm_ex(dims[k]);
+        for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) test_lightgcn(dims[k], pool, 3);
+        test_lightgcn(dims[k], LGCN_MEAN, 1);
+        test_ngcf(dims[k], 2);
+    }
+    graph_free(&G);
+    return tap_done();
+}
