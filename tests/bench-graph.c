@@ -2,11 +2,17 @@
  * bench-graph.c - SpMM timing on the real Gowalla training graph
  * (../shared/data/gowalla-lightgcn/train.txt, LightGCN line format
  * "user item item ...") and one LightGCN-3 propagation + backward
- * (6 SpMMs). Not a TAP test: prints one line per measurement,
- *   spmm nodes=... nnz=... d=64 threads=2 median_ms=...
+ * (6 SpMMs): the plain path with the baseline SpMM kernel (gathers from the
+ * layer stack, dense backward: the code before the fused paths) next to the
+ * fused one the plugin uses (contiguous gathers, masked first backward
+ * product, the best SpMM instruction set), run alternately.
+ * Not a TAP test: prints one line per measurement,
+ *   spmm nodes=... nnz=... d=64 isa=0|1|2 threads=2 median_ms=...
+ *   lightgcn3 step=plain|fused threads=2 median_ms=...
  * Usage: bench-graph [train.txt] (default: $NB_DATA_DIR or ../shared/data).
  */
 #include "negbench/graph.h"
+
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +21,12 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#define SUF f32
+#define REAL float
+#include "../plugins/models/lightgcn_impl.h"
+#undef SUF
+#undef REAL
 
 static double now_ms(void)
 {
@@ -82,21 +94,63 @@ int main(int argc, char **argv)
     nb_rng r;
     nb_rng_seed(&r, 1, 2, 3);
     for (int64_t k = 0; k < g.n * d; k++) x[k] = (float)(nb_rng_uniform(&r) - 0.5);
-    int threads[2] = {1, 2};
+    int threads[2] = {1, 2}, best = graph_spmm_set_isa(-1);
     for (int ti = 0; ti < 2; ti++) {
 #ifdef _OPENMP
         omp_set_num_threads(threads[ti]);
 #endif
-        double ms[9];
-        for (int rep = 0; rep < 9; rep++) {
-            double a = now_ms();
-            graph_spmm_f32(&g, NULL, x, d, NULL, 0, y, d, d);
-            ms[rep] = now_ms() - a;
+        double ms[3][9];
+        for (int rep = 0; rep < 9; rep++)
+            for (int isa = 0; isa <= best; isa++) {
+                graph_spmm_set_isa(isa);
+                double a = now_ms();
+                graph_spmm_f32(&g, NULL, x, d, NULL, 0, y, d, d);
+                ms[isa][rep] = now_ms() - a;
+            }
+        for (int isa = 0; isa <= best; isa++) {
+            qsort(ms[isa], 9, sizeof ms[0][0], cmp_d);
+            printf("spmm nodes=%lld nnz=%lld d=64 isa=%d threads=%d median_ms=%.2f\n",
+                   (long long)g.n, (long long)g.nnz, isa, threads[ti], ms[isa][4]);
         }
-        qsort(ms, 9, sizeof ms[0], cmp_d);
-        printf("spmm nodes=%lld nnz=%lld d=64 threads=%d median_ms=%.2f\n", (long long)g.n,
-               (long long)g.nnz, threads[ti], ms[4]);
     }
+    /* one LightGCN-3 step: forward, then backward from a batch of B users,
+     * B positives and B negatives (about the rows a batch of 2048 touches) */
+    int32_t L = 3, B = 2048;
+    int64_t nd = g.n * d, ld = (int64_t)(L + 1) * d;
+    float *layers = calloc((size_t)(g.n * ld), sizeof(float)), *fin = calloc((size_t)nd, sizeof(float));
+    float *H0 = calloc((size_t)nd, sizeof(float)), *H1 = calloc((size_t)nd, sizeof(float));
+    float *Gf = calloc((size_t)nd, sizeof(float)), *dE = calloc((size_t)nd, sizeof(float));
+    int32_t *rows = malloc((size_t)g.n * sizeof *rows);
+    uint8_t *mark = calloc((size_t)g.n, 1);
+    int64_t nr = 0;
+    for (int32_t b = 0; b < 3 * B; b++) {
+        int64_t node = b < B ? (int64_t)(nb_rng_u64(&r) % (uint64_t)U)
+                             : U + (int64_t)(nb_rng_u64(&r) % (uint64_t)I);
+        if (!mark[node]) { mark[node] = 1; rows[nr++] = (int32_t)node; }
+        Gf[node * d + b % d] += 1e-3f;
+    }
+    for (int ti = 0; ti < 2; ti++) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads[ti]);
+#endif
+        double ms[2][5];
+        for (int rep = 0; rep < 5; rep++)
+            for (int fused = 0; fused < 2; fused++) {
+                graph_spmm_set_isa(fused ? -1 : 0);
+                double a = now_ms();
+                lgcn_forward_ex_f32(&g, NULL, L, d, LGCN_MEAN, x, layers, fin, fused ? H0 : NULL,
+                                    fused ? H1 : NULL);
+                lgcn_backward_ex_f32(&g, NULL, L, d, LGCN_MEAN, Gf, NULL, rows, nr,
+                                     fused ? mark : NULL, H0, H1, dE);
+                ms[fused][rep] = now_ms() - a;
+            }
+        for (int fused = 0; fused < 2; fused++) {
+            qsort(ms[fused], 5, sizeof ms[0][0], cmp_d);
+            printf("lightgcn3 step=%s rows=%lld threads=%d median_ms=%.2f\n",
+                   fused ? "fused" : "plain", (long long)nr, threads[ti], ms[fused][2]);
+        }
+    }
+    free(layers); free(fin); free(H0); free(H1); free(Gf); free(dE); free(rows); free(mark);
     free(x); free(y); free(items); free(uptr);
     graph_free(&g);
     return 0;
