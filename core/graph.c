@@ -141,6 +141,9 @@ enum { GRAPH_ISA_BASE = 0, GRAPH_ISA_AVX2 = 1, GRAPH_ISA_AVX512 = 2 };
 #define GRAPH_HAVE_ISA 0
 #endif
 static int graph_isa = -1; /* -1: not chosen yet */
+/* Prefetch distance of the gathers in entries: 16 beat 4 and 8 on Gowalla
+ * (d = 64, 1 and 2 threads), crossing row ends helps the many short rows. */
+#define GRAPH_PF 16
 
 static int graph_isa_detect(void)
 {
@@ -172,7 +175,7 @@ int graph_spmm_set_isa(int isa)
     {                                                                                  \
         const int64_t *ptr = g->ptr;                                                   \
         const int32_t *col = g->col;                                                   \
-        int64_t n = g->n;                                                              \
+        int64_t n = g->n, nnz = g->nnz;                                                \
         _Pragma("omp parallel for schedule(dynamic, 512)")                             \
         for (int64_t r = 0; r < n; r++) {                                              \
             REAL *yr = y + r * ldy;                                                    \
@@ -190,9 +193,11 @@ int graph_spmm_set_isa(int isa)
                     if (xmask && !xmask[col[e]]) continue;                             \
                     const REAL w = v[e];                                               \
                     const REAL *xr = x + (int64_t)col[e] * ldx;                        \
-                    if (e + 4 < e1 && (!xmask || xmask[col[e + 4]])) {                 \
-                        /* fetch the row needed 4 entries ahead */                     \
-                        const char *pf = (const char *)(x + (int64_t)col[e + 4] * ldx); \
+                    if (e + GRAPH_PF < nnz && (!xmask || xmask[col[e + GRAPH_PF]])) {  \
+                        /* fetch the row needed GRAPH_PF entries ahead (the next      \
+                         * row's too: a thread's rows are consecutive) */             \
+                        const char *pf =                                               \
+                            (const char *)(x + (int64_t)col[e + GRAPH_PF] * ldx);      \
                         for (size_t o = 0; o < 64 * sizeof(REAL); o += 64)             \
                             __builtin_prefetch(pf + o);                                \
                     }                                                                  \
