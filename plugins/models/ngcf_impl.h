@@ -152,17 +152,25 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
                 w->A2[r * d + j] = S[r * d + j] * Xk[r * ld + j];
             }
         }
-        /* parameter gradients */
+        /* parameter gradients. P^T and the column sums in chunks of 64 bytes
+         * of columns: each chunk reads its cache line of every P row once
+         * (a column at a time re-read each line 16 times); every sum still
+         * runs over r ascending in double. */
+        const int32_t cw = (int32_t)(64 / sizeof(REAL)), nch = (d + cw - 1) / cw;
 #pragma omp parallel for schedule(static)
-        for (int32_t j = 0; j < d; j++) {
-            double s = 0;
-            for (int64_t r = 0; r < N; r++) {
-                REAL v = w->P[r * d + j];
-                w->Pt[(int64_t)j * N + r] = v;
-                s += (double)v;
+        for (int32_t c = 0; c < nch; c++) {
+            int32_t j0 = c * cw, j1 = j0 + cw < d ? j0 + cw : d;
+            double s[64 / sizeof(REAL)] = {0};
+            for (int64_t r = 0; r < N; r++)
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL v = w->P[r * d + j];
+                    w->Pt[(int64_t)j * N + r] = v;
+                    s[j - j0] += (double)v;
+                }
+            for (int32_t j = j0; j < j1; j++) {
+                db1[(int64_t)k * d + j] += (REAL)s[j - j0];
+                db2[(int64_t)k * d + j] += (REAL)s[j - j0];
             }
-            db1[(int64_t)k * d + j] += (REAL)s;
-            db2[(int64_t)k * d + j] += (REAL)s;
         }
         NGCF_GEMM(ctx, 0, d, d, N, w->Pt, w->A1, 1, dW1 + (int64_t)k * d * d);
         NGCF_GEMM(ctx, 0, d, d, N, w->Pt, w->A2, 1, dW2 + (int64_t)k * d * d);
