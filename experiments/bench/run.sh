@@ -2,6 +2,9 @@
 # run.sh - `make bench`: seconds per epoch (median over several epochs), one
 # full evaluation and peak RSS for the configurations of the issues' benchmark
 # sections, on ../shared/data (NB_DATA_DIR overrides). Skips what is absent.
+# Graph cases also get their floor (tests/bench-floor: the propagation's bytes
+# and FLOPs per epoch over this machine's measured bandwidth and SGEMM rate)
+# and the ratio s/epoch / floor.
 # Usage: run.sh BUILDDIR SRCDIR [FILTER]   (FILTER: substring of the case names)
 # Environment: BENCH_EPOCHS (default 5), BENCH_THREADS (default 2).
 B=${1:-.}
@@ -17,8 +20,14 @@ trap 'rm -rf "$T"' EXIT
 case "sweep-overhead" in *"$FILTER"*) sh "$S/experiments/bench/sweep-overhead.sh" "$B" ;; esac
 [ -d "$DATA" ] || { echo "bench: $DATA not found: nothing more to measure"; exit 0; }
 echo "negbench benchmarks: $("$B/negbench" --version), $THREADS threads, $EPOCHS epochs each, $(date -u +%Y-%m-%d)"
-echo "| case | s/epoch (median) | epochs | eval s | peak RSS MiB |"
-echo "|---|---|---|---|---|"
+: > "$T/floors"
+if [ -x "$B/tests/bench-floor" ]; then
+  "$B/tests/bench-floor" "$THREADS" > "$T/floor.out" 2>&1
+  grep '^#' "$T/floor.out"
+  awk '$1 == "floor" { print $2, $3 }' "$T/floor.out" > "$T/floors"
+fi
+echo "| case | s/epoch (median) | floor s/epoch | ratio | epochs | eval s | peak RSS MiB |"
+echo "|---|---|---|---|---|---|---|"
 
 # case NAME DATASET-BLOCK MODEL-BLOCK SAMPLER-BLOCK TRAIN-EXTRA
 case_run() {
@@ -35,7 +44,7 @@ eval: {every: 100000, topk: [20], metric: recall@20, patience: 100}
 Y
   db="$T/$name.sqlite"
   if ! "$B/negbench" run -q "$T/$name.yaml" --db "$db" > "$T/$name.out" 2> "$T/$name.err"; then
-    echo "| $name | failed: $(tail -n 1 "$T/$name.err") | | | |"
+    echo "| $name | failed: $(tail -n 1 "$T/$name.err") | | | | | |"
     return
   fi
   sqlite3 -separator ' ' "$db" "select train_seconds from epoch order by train_seconds" > "$T/secs"
@@ -43,7 +52,9 @@ Y
   med=$(awk -v n="$n" 'NR == int((n + 1) / 2) { printf "%.3f", $1 }' "$T/secs")
   ev=$(sqlite3 "$db" "select printf('%.2f', eval_seconds) from epoch where eval_seconds > 0 order by epoch desc limit 1")
   rss=$(sqlite3 "$db" "select printf('%.0f', peak_rss_bytes / 1048576.0) from run")
-  echo "| $name | $med | $n | ${ev:-} | $rss |"
+  floor=$(awk -v c="$name" '$1 == c { print $2 }' "$T/floors")
+  ratio=$([ -n "$floor" ] && awk -v a="$med" -v b="$floor" 'BEGIN { if (b > 0) printf "%.2f", a / b }')
+  echo "| $name | $med | ${floor:-} | ${ratio:-} | $n | ${ev:-} | $rss |"
 }
 
 G="{train: $DATA/gowalla-lightgcn/train.txt, test: $DATA/gowalla-lightgcn/test.txt, valid_share: 0.1}"
@@ -55,6 +66,7 @@ if [ -d "$DATA/gowalla-lightgcn" ]; then
   case_run gowalla-mf-ans32 "$G" "{name: mf, dim: 64}" "{name: ans, M: 32}" ""
   case_run gowalla-lightgcn3-rns "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: rns}" ""
   case_run gowalla-lightgcn3-dns32 "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: dns, M: 32}" ""
+  case_run gowalla-lightgcn3-mixgcf32 "$G" "{name: lightgcn, dim: 64, layers: 3}" "{name: mixgcf, M: 32}" ""
   case_run gowalla-ngcf3-rns "$G" "{name: ngcf, dim: 64, layers: 3}" "{name: rns}" ""
   case_run gowalla-sgl3-rns "$G" "{name: sgl, dim: 64, layers: 3}" "{name: rns}" ""
 else

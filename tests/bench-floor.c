@@ -1,0 +1,205 @@
+/*
+ * bench-floor.c - the per-epoch floors of the graph benchmark cases
+ * (experiments/bench/run.sh): what this machine's memory bandwidth and
+ * SGEMM throughput allow for the propagations of one epoch, computed from
+ * the dataset's shape. Not a TAP test.
+ *
+ * Usage: bench-floor [THREADS]   (default 2; data: $NB_DATA_DIR or
+ * ../shared/data, Gowalla train.txt with valid_share 0.1, as run.sh)
+ *
+ * Measured on this machine, THREADS OpenMP/BLAS threads, median of repeats:
+ *   copy / triad: STREAM-style a = b and a = b + s c over 128 MiB float
+ *     arrays (bytes counted as STREAM does: 2 and 3 arrays, no
+ *     write-allocate);
+ *   sgemm: nb_sgemm (OpenBLAS when configured) at the dense shapes of the
+ *     cases: 2048 x (U+I) x 64 (SGL's InfoNCE) and (U+I) x 64 x 64 (NGCF).
+ * Model (one epoch = ceil(pairs / 2048) steps, d = 64, L = 3, N = U + I,
+ * nnz = 2 x training pairs):
+ *   SpMM bytes (compulsory, perfect cache for x): row pointers 8(N+1) +
+ *     columns 4 nnz + values 4 nnz + x read once 4Nd + y written once 4Nd.
+ *     A product whose input lives on the batch rows only (the first one of
+ *     every backward pass) reads 4 R d of x, R = 3 x 2048 rows.
+ *     For reference the cache-free gather model reads 4 nnz d for x.
+ *   LightGCN-L: L products forward, L backward (the first sparse-input).
+ *   + DNS(M): the scored candidates' final rows, 4 B M d bytes per step.
+ *   + MixGCF(M): the candidates' layer rows, 4 B M (L+1) d bytes per step.
+ *   NGCF-L: the same 2L products + 6L GEMMs of N x d x d (2 per layer
+ *     forward, 4 backward) at the measured SGEMM rate.
+ *   SGL-L: 2L products on the main graph and on each of the two views
+ *     (edge dropout 0.1: 0.9 nnz), + InfoNCE: 3 GEMMs (scores, both
+ *     gradients) of B x (U+I) x d at the measured SGEMM rate.
+ * floor seconds = bytes / triad bandwidth + FLOPs / SGEMM rate (medians; the
+ * best repeats are printed too: on a loaded machine they are closer to
+ * what the hardware can do, so floors from medians flatter the ratios). The dense
+ * Adam update, the pooling and copies, and the samplers' own work beyond
+ * the gathers above are not counted: the floor is the propagation's.
+ * Output: "# ..." lines describing the machine, then one line per case
+ *   floor CASE SECONDS
+ */
+#include "dataset.h"
+#include "kernels.h"
+#include "negbench/graph.h"
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+enum { REPS = 7, D = 64, B = 2048, L = 3 };
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v; returns the median (and the minimum in *best). */
+static double median(double *v, int n, double *best)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    if (best) *best = v[0];
+    return v[n / 2];
+}
+
+/* STREAM copy and triad bandwidth in GB/s (1e9 bytes): median, and the
+ * best repeat in *triad_best. */
+static void stream_bw(double *copy_gbs, double *triad_gbs, double *triad_best)
+{
+    const int64_t n = (int64_t)32 << 20; /* 128 MiB per array */
+    float *a = nb_aligned_zalloc((size_t)n * sizeof(float));
+    float *b = nb_aligned_zalloc((size_t)n * sizeof(float));
+    float *c = nb_aligned_zalloc((size_t)n * sizeof(float));
+    double tc[REPS], tt[REPS];
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) { a[i] = 1.0f; b[i] = 2.0f; c[i] = 0.5f; }
+    for (int rep = 0; rep < REPS; rep++) {
+        double t0 = nb_now();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) a[i] = b[i];
+        double t1 = nb_now();
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < n; i++) a[i] = b[i] + 3.0f * c[i];
+        double t2 = nb_now();
+        tc[rep] = t1 - t0;
+        tt[rep] = t2 - t1;
+    }
+    double tmin;
+    *copy_gbs = 2.0 * (double)n * sizeof(float) / median(tc, REPS, NULL) / 1e9;
+    *triad_gbs = 3.0 * (double)n * sizeof(float) / median(tt, REPS, &tmin) / 1e9;
+    *triad_best = 3.0 * (double)n * sizeof(float) / tmin / 1e9;
+    free(a); free(b); free(c);
+}
+
+/* GFLOP/s of C[m][n] = A[m][k] B[n][k]^T (trans_b) or A B[k][n]: median,
+ * and the best repeat in *best. */
+static double sgemm_rate(int trans_b, int64_t m, int64_t n, int64_t k, double *best)
+{
+    float *a = nb_aligned_zalloc((size_t)(m * k) * sizeof(float));
+    float *b = nb_aligned_zalloc((size_t)(n * k) * sizeof(float));
+    float *c = nb_aligned_zalloc((size_t)(m * n) * sizeof(float));
+    for (int64_t i = 0; i < m * k; i++) a[i] = (float)(i % 7) * 0.1f;
+    for (int64_t i = 0; i < n * k; i++) b[i] = (float)(i % 5) * 0.1f;
+    double t[5];
+    nb_sgemm(trans_b, m, n, k, 1.0f, a, b, 0.0f, c); /* warm up */
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = nb_now();
+        nb_sgemm(trans_b, m, n, k, 1.0f, a, b, 0.0f, c);
+        t[rep] = nb_now() - t0;
+    }
+    free(a); free(b); free(c);
+    double flops = 2.0 * (double)m * (double)n * (double)k, tmin, med = median(t, 5, &tmin);
+    *best = flops / tmin / 1e9;
+    return flops / med / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    int threads = argc > 1 ? atoi(argv[1]) : 2;
+    if (threads < 1) threads = 1;
+    nb_set_threads(threads);
+    const char *dd = getenv("NB_DATA_DIR");
+    char train[4096], test[4096];
+    snprintf(train, sizeof train, "%s/gowalla-lightgcn/train.txt", dd ? dd : "../shared/data");
+    snprintf(test, sizeof test, "%s/gowalla-lightgcn/test.txt", dd ? dd : "../shared/data");
+    nb_data_spec spec;
+    data_spec_defaults(&spec);
+    spec.synthetic = 0;
+    spec.train_path = strdup(train);
+    spec.test_path = strdup(test);
+    spec.valid_share = 0.1;
+    nb_dataset ds;
+    char *err = NULL;
+    memset(&ds, 0, sizeof ds);
+    if (dataset_load(&spec, &ds, &err) != NB_OK) {
+        printf("# skip: %s\n", err ? err : "dataset not loaded");
+        free(err);
+        data_spec_free(&spec);
+        return 0;
+    }
+    nb_train t = {ds.n_users, ds.n_items, ds.train.nnz, ds.train.ptr, ds.train.idx,
+                  ds.train_by_item.ptr, ds.train_by_item.idx};
+    nb_graph g = {0};
+    if (graph_build(&t, NULL, 1e-7, &g, &err) != NB_OK) {
+        printf("# graph_build: %s\n", err ? err : "failed");
+        return 1;
+    }
+    const double N = (double)g.n, nnz = (double)g.nnz, U = ds.n_users, I = ds.n_items;
+    const double steps = ceil((double)t.n_pairs / B), R = fmin(3.0 * B, N);
+
+    double copy_gbs, triad_gbs, triad_best, sgl_best, ngcf_best;
+    stream_bw(&copy_gbs, &triad_gbs, &triad_best);
+    double gf_sgl = sgemm_rate(1, B, (int64_t)(U + I), D, &sgl_best);
+    double gf_ngcf = sgemm_rate(1, (int64_t)N, D, D, &ngcf_best);
+
+    /* one measured SpMM, for the achieved-bandwidth line */
+    float *x = nb_aligned_zalloc((size_t)(g.n * D) * sizeof(float));
+    float *y = nb_aligned_zalloc((size_t)(g.n * D) * sizeof(float));
+    for (int64_t i = 0; i < g.n * D; i++) x[i] = (float)(i % 13) * 0.01f;
+    double ts[REPS];
+    for (int rep = 0; rep < REPS; rep++) {
+        double t0 = nb_now();
+        graph_spmm_f32(&g, NULL, x, D, NULL, 0, y, D, D);
+        ts[rep] = nb_now() - t0;
+    }
+    double spmm_s = median(ts, REPS, NULL);
+
+    const double csr = 8.0 * (N + 1) + 8.0 * nnz;
+    const double full = csr + 8.0 * N * D;                 /* x read + y written */
+    const double sparse_in = csr + 4.0 * R * D + 4.0 * N * D;
+    const double gather = csr + 4.0 * nnz * D + 4.0 * N * D;
+    const double bw = triad_gbs * 1e9;
+    /* LightGCN-L per step: 2L - 1 full products + 1 with a sparse input */
+    const double lgcn_bytes = (2.0 * L - 1) * full + sparse_in;
+    const double vnnz = 2.0 * floor((double)t.n_pairs * 0.9);
+    const double vcsr = 8.0 * (N + 1) + 8.0 * vnnz;
+    const double view_bytes = (2.0 * L - 1) * (vcsr + 8.0 * N * D) + vcsr + 4.0 * R * D + 4.0 * N * D;
+    const double ngcf_flops = 6.0 * L * 2.0 * N * D * D;
+    const double sgl_flops = 3.0 * 2.0 * B * (U + I) * D;
+
+    printf("# floor model: %d threads, N = %.0f nodes, nnz = %.0f, %.0f steps of %d, d = %d, L = %d\n",
+           threads, N, nnz, steps, B, D, L);
+    printf("# memory: copy %.1f GB/s, triad %.1f GB/s (best repeat %.1f; STREAM-style, "
+           "3 x 128 MiB, medians)\n", copy_gbs, triad_gbs, triad_best);
+    printf("# sgemm: %.1f GFLOP/s at %d x %.0f x %d (best %.1f), %.1f GFLOP/s at %.0f x %d x %d "
+           "(best %.1f)\n", gf_sgl, B, U + I, D, sgl_best, gf_ngcf, N, D, D, ngcf_best);
+    printf("# one SpMM: %.1f MB compulsory (%.1f ms at triad), %.1f MB cache-free gather "
+           "(%.1f ms), measured %.1f ms\n",
+           full / 1e6, full / bw * 1e3, gather / 1e6, gather / bw * 1e3, spmm_s * 1e3);
+    double lgcn = steps * lgcn_bytes / bw;
+    printf("floor gowalla-lightgcn3-rns %.2f\n", lgcn);
+    printf("floor gowalla-lightgcn3-dns32 %.2f\n", lgcn + steps * 4.0 * B * 32 * D / bw);
+    printf("floor gowalla-lightgcn3-mixgcf32 %.2f\n",
+           lgcn + steps * 4.0 * B * 32 * (L + 1) * D / bw);
+    printf("floor gowalla-ngcf3-rns %.2f\n", lgcn + steps * ngcf_flops / (gf_ngcf * 1e9));
+    printf("floor gowalla-sgl3-rns %.2f\n",
+           steps * (lgcn_bytes + 2.0 * view_bytes) / bw + steps * sgl_flops / (gf_sgl * 1e9));
+    free(x); free(y);
+    graph_free(&g);
+    dataset_free(&ds);
+    data_spec_free(&spec);
+    return 0;
+}
