@@ -7,7 +7,7 @@
  * Usage: bench-floor [THREADS]   (default 2; data: $NB_DATA_DIR or
  * ../shared/data, Gowalla train.txt with valid_share 0.1, as run.sh)
  *
- * Measured on this machine, THREADS OpenMP/BLAS threads, median of repeats:
+ * Measured on this machine, THREADS OpenMP/BLAS threads, 7 repeats each:
  *   copy / triad: STREAM-style a = b and a = b + s c over 128 MiB float
  *     arrays (bytes counted as STREAM does: 2 and 3 arrays, no
  *     write-allocate);
@@ -28,9 +28,10 @@
  *   SGL-L: 2L products on the main graph and on each of the two views
  *     (edge dropout 0.1: 0.9 nnz), + InfoNCE: 3 GEMMs (scores, both
  *     gradients) of B x (U+I) x d at the measured SGEMM rate.
- * floor seconds = bytes / triad bandwidth + FLOPs / SGEMM rate (medians; the
- * best repeats are printed too: on a loaded machine they are closer to
- * what the hardware can do, so floors from medians flatter the ratios). The dense
+ * floor seconds = bytes / triad bandwidth + FLOPs / SGEMM rate, both from
+ * the best of the repeats: a floor is a lower bound, and on a machine
+ * shared with other jobs the medians swing 2-3x between runs (they are
+ * printed too). The dense
  * Adam update, the pooling and copies, and the samplers' own work beyond
  * the gathers above are not counted: the floor is the propagation's.
  * Output: "# ..." lines describing the machine, then one line per case
@@ -103,15 +104,15 @@ static double sgemm_rate(int trans_b, int64_t m, int64_t n, int64_t k, double *b
     float *c = nb_aligned_zalloc((size_t)(m * n) * sizeof(float));
     for (int64_t i = 0; i < m * k; i++) a[i] = (float)(i % 7) * 0.1f;
     for (int64_t i = 0; i < n * k; i++) b[i] = (float)(i % 5) * 0.1f;
-    double t[5];
+    double t[REPS];
     nb_sgemm(trans_b, m, n, k, 1.0f, a, b, 0.0f, c); /* warm up */
-    for (int rep = 0; rep < 5; rep++) {
+    for (int rep = 0; rep < REPS; rep++) {
         double t0 = nb_now();
         nb_sgemm(trans_b, m, n, k, 1.0f, a, b, 0.0f, c);
         t[rep] = nb_now() - t0;
     }
     free(a); free(b); free(c);
-    double flops = 2.0 * (double)m * (double)n * (double)k, tmin, med = median(t, 5, &tmin);
+    double flops = 2.0 * (double)m * (double)n * (double)k, tmin, med = median(t, REPS, &tmin);
     *best = flops / tmin / 1e9;
     return flops / med / 1e9;
 }
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
     const double full = csr + 8.0 * N * D;                 /* x read + y written */
     const double sparse_in = csr + 4.0 * R * D + 4.0 * N * D;
     const double gather = csr + 4.0 * nnz * D + 4.0 * N * D;
-    const double bw = triad_gbs * 1e9;
+    const double bw = triad_best * 1e9;
     /* LightGCN-L per step: 2L - 1 full products + 1 with a sparse input */
     const double lgcn_bytes = (2.0 * L - 1) * full + sparse_in;
     const double vnnz = 2.0 * floor((double)t.n_pairs * 0.9);
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
            "3 x 128 MiB, medians)\n", copy_gbs, triad_gbs, triad_best);
     printf("# sgemm: %.1f GFLOP/s at %d x %.0f x %d (best %.1f), %.1f GFLOP/s at %.0f x %d x %d "
            "(best %.1f)\n", gf_sgl, B, U + I, D, sgl_best, gf_ngcf, N, D, D, ngcf_best);
-    printf("# one SpMM: %.1f MB compulsory (%.1f ms at triad), %.1f MB cache-free gather "
+    printf("# one SpMM: %.1f MB compulsory (%.1f ms at the best triad), %.1f MB cache-free gather "
            "(%.1f ms), measured %.1f ms\n",
            full / 1e6, full / bw * 1e3, gather / 1e6, gather / bw * 1e3, spmm_s * 1e3);
     double lgcn = steps * lgcn_bytes / bw;
@@ -194,9 +195,9 @@ int main(int argc, char **argv)
     printf("floor gowalla-lightgcn3-dns32 %.2f\n", lgcn + steps * 4.0 * B * 32 * D / bw);
     printf("floor gowalla-lightgcn3-mixgcf32 %.2f\n",
            lgcn + steps * 4.0 * B * 32 * (L + 1) * D / bw);
-    printf("floor gowalla-ngcf3-rns %.2f\n", lgcn + steps * ngcf_flops / (gf_ngcf * 1e9));
+    printf("floor gowalla-ngcf3-rns %.2f\n", lgcn + steps * ngcf_flops / (ngcf_best * 1e9));
     printf("floor gowalla-sgl3-rns %.2f\n",
-           steps * (lgcn_bytes + 2.0 * view_bytes) / bw + steps * sgl_flops / (gf_sgl * 1e9));
+           steps * (lgcn_bytes + 2.0 * view_bytes) / bw + steps * sgl_flops / (sgl_best * 1e9));
     free(x); free(y);
     graph_free(&g);
     dataset_free(&ds);
