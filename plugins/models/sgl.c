@@ -274,7 +274,8 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
     s->view.aux_loss = 0;
     s->ssl_pending = 0;
     if (mode == NB_MODE_TRAIN || !s->fresh)
-        lgcn_forward_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->E0, s->layers, s->final);
+        lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->E0, s->layers, s->final,
+                            s->H0, s->H1);
     s->fresh = 1;
     if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
         if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
@@ -299,8 +300,8 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
     (void)batch; (void)err;
     /* the union of touched nodes of the four view-gradient blocks */
     int64_t n_rows = view_grads_touched(s->vgb, s->U, s->rowmark, s->rows);
-    lgcn_backward_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
-                      s->H0, s->H1, s->E0g);
+    lgcn_backward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
+                         s->rowmark, s->H0, s->H1, s->E0g);
     for (int b = 0; b < 4; b++) {
         nb_block *blk = &s->vgb[b];
         for (int64_t q = 0; q < blk->n_touched; q++) {
