@@ -2,7 +2,7 @@
 # report.sh - Tables 2/3 from sweep stores: test Recall/NDCG/Hit at 15 and 20 at
 # the best validation epoch, mean ± sample standard deviation over seeds,
 # per data set (the directory of the training file), model and sampler, with
-# the mean training seconds per epoch, as Markdown. Several stores (e.g. the
+# the training seconds per epoch (each run's median, averaged), as Markdown. Several stores (e.g. the
 # baselines and the ANS runs of one table) are read as one.
 #   experiments/paper/report.sh [DB...]     (default results/paper.sqlite)
 [ $# -gt 0 ] || set -- results/paper.sqlite
@@ -13,8 +13,12 @@ for db in "$@"; do
   attach="$attach ATTACH '$(printf %s "$db" | sed "s/'/''/g")' AS s$i;"
   sel="SELECT f.run_id AS run_id, f.split AS split, f.metric AS metric, f.k AS k, f.value AS value,
        r.config_json AS config_json, r.model AS model, r.sampler AS sampler, r.best_epoch AS best_epoch,
-       (SELECT avg(e.train_seconds) FROM s$i.epoch e WHERE e.run_id = r.id) AS spe
-       FROM s$i.final_metric f JOIN s$i.run r ON r.id = f.run_id WHERE r.status = 'done'"
+       m.t AS spe
+       FROM s$i.final_metric f JOIN s$i.run r ON r.id = f.run_id
+       LEFT JOIN (SELECT run_id, t FROM (SELECT run_id, train_seconds AS t,
+                    row_number() OVER (PARTITION BY run_id ORDER BY train_seconds) AS rn,
+                    count(*) OVER (PARTITION BY run_id) AS c FROM s$i.epoch) WHERE rn = c / 2 + 1) m
+         ON m.run_id = r.id WHERE r.status = 'done'"
   runs="${runs:+$runs UNION ALL }$sel"
 done
 echo '| data set | model | sampler | seeds | best epoch (mean) | s/epoch | Recall@15 | NDCG@15 | Hit@15 | Recall@20 | NDCG@20 | Hit@20 |'
