@@ -80,14 +80,20 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < N; r++) {
             REAL *z = Z + r * d, *t = w->T + r * d, *y = w->X + r * ld + (int64_t)(k + 1) * d;
-            double ss = 0;
+            /* branch-free passes that vectorise; the norm's double sum
+             * stays a separate in-order loop (same bits as one fused loop) */
             for (int32_t j = 0; j < d; j++) {
-                z[j] = (z[j] + c1[j]) + (t[j] + c2[j]);
-                REAL h = z[j] > 0 ? z[j] : (REAL)0.2 * z[j];
-                if (mk) h = mk[r * d + j] ? h * scale : (REAL)0;
-                y[j] = h;
-                ss += (double)h * h;
+                REAL v = (z[j] + c1[j]) + (t[j] + c2[j]), lo = (REAL)0.2 * v;
+                z[j] = v;
+                y[j] = v > 0 ? v : lo;
             }
+            if (mk)
+                for (int32_t j = 0; j < d; j++) {
+                    REAL v = y[j] * scale;
+                    y[j] = mk[r * d + j] ? v : (REAL)0;
+                }
+            double ss = 0;
+            for (int32_t j = 0; j < d; j++) ss += (double)y[j] * y[j];
             REAL n = (REAL)sqrt(ss);
             nrm[r] = n;
             REAL den = n > (REAL)1e-12 ? n : (REAL)1e-12;
@@ -145,11 +151,23 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
             } else {
                 for (int32_t j = 0; j < d; j++) pr[j] = gm[j] / (REAL)1e-12;
             }
+            /* separate passes, each vectorised (a fused loop with the
+             * conditionals was not); the same operations per element */
+            if (mk)
+                for (int32_t j = 0; j < d; j++) {
+                    REAL v = pr[j] * scale;
+                    pr[j] = mk[r * d + j] ? v : (REAL)0;
+                }
+            const REAL *zr = Z + r * d;
             for (int32_t j = 0; j < d; j++) {
-                if (mk) pr[j] = mk[r * d + j] ? pr[j] * scale : (REAL)0;
-                if (!(Z[r * d + j] > 0)) pr[j] *= (REAL)0.2;
-                w->A1[r * d + j] = Xk[r * ld + j] + S[r * d + j];
-                w->A2[r * d + j] = S[r * d + j] * Xk[r * ld + j];
+                REAL v = pr[j], lo = v * (REAL)0.2;
+                pr[j] = zr[j] > 0 ? v : lo;
+            }
+            REAL *a1 = w->A1 + r * d, *a2 = w->A2 + r * d;
+            const REAL *xr = Xk + r * ld, *sr = S + r * d;
+            for (int32_t j = 0; j < d; j++) {
+                a1[j] = xr[j] + sr[j];
+                a2[j] = sr[j] * xr[j];
             }
         }
         /* parameter gradients. P^T and the column sums in chunks of 64 bytes
