@@ -112,12 +112,28 @@ static inline void NGCF_CAT(ngcf_add_direct, SUF)(REAL *h, int64_t r, int32_t k,
     if (Gl) for (int32_t j = 0; j < d; j++) h[j] += Gl[r * ld + (int64_t)k * d + j];
 }
 
+/* Row r of the input-gradient terms A1 = R + Q . X^k and Gn = R + Q . S
+ * from row c of Q and R (c = r, or r's packed row). */
+static inline void NGCF_CAT(ngcf_input_row, SUF)(NGCF_WS *w, int64_t c, int64_t r, int64_t ld,
+                                                 const REAL *Xk, const REAL *S, REAL *Gn)
+{
+    int32_t d = w->d;
+    const REAL *q = w->Q + c * d, *rr = w->R + c * d, *x = Xk + r * ld, *s = S + r * d;
+    REAL *a = w->A1 + r * d, *gn = Gn + r * d;
+    for (int32_t j = 0; j < d; j++) {
+        a[j] = rr[j] + q[j] * x[j];
+        gn[j] = rr[j] + q[j] * s[j];
+    }
+}
+
 /* Backward after ngcf_forward with the same val/mask. valT: values of
  * Ahat^T on the same structure (nullable: symmetric, stored values).
  * Gf/Gl [N][(L+1)d] (nullable) are nonzero only on rows[] (NULL: all);
- * rowmark [N] (nullable, needs rows) is 1 exactly on rows[]: the top
- * layer's input gradient R + Q.X then lives on those rows only, and its
- * product skips the others (same bits).
+ * rowmark [N] (nullable, needs rows; rows[] distinct) is 1 exactly on
+ * rows[]: the top layer's dZ then lives on those rows only, and its weight
+ * and input-gradient GEMMs and Ahat^T product run over them alone (zero
+ * terms dropped: the same bits with an in-order GEMM, float rounding with
+ * a blocked BLAS).
  * Accumulates (+=) into dE0 [N][d], dW1/dW2 [L][d][d], db1/db2 [L][d]. */
 static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_graph *g,
                                          const REAL *valT, const REAL *W1, const REAL *W2,
@@ -139,9 +155,16 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
         const REAL *Xk = w->X + (int64_t)k * d, *Y = w->X + (int64_t)(k + 1) * d;
         const REAL *S = w->S + k * nd, *Z = w->Z + k * nd, *nrm = w->nrm + k * N;
         const uint8_t *mk = mask ? mask + k * nd : NULL;
+        /* top layer with a row mask: G, hence P = dZ, is exactly +0 off
+         * rows[], so P, X + S and S . X are packed to those m rows in
+         * ascending order and every product below runs over them only
+         * (zero terms dropped; the same bits with an in-order GEMM) */
+        int sp = k == L - 1 && rows && rowmark;
+        int64_t m = sp ? n_rows : N;
         /* through the row normalisation, dropout and LeakyReLU */
 #pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < N; r++) {
+        for (int64_t q = 0; q < m; q++) {
+            int64_t r = sp ? rows[q] : q;
             const REAL *y = Y + r * ld, *gm = G + r * d;
             REAL *pr = w->P + r * d;
             if (nrm[r] >= (REAL)1e-12) {
@@ -170,6 +193,17 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
                 a2[j] = sr[j] * xr[j];
             }
         }
+        if (sp) /* pack in place, ascending: a row only moves down */
+            for (int64_t r = 0, q = 0; r < N; r++) {
+                if (!rowmark[r]) continue;
+                if (q != r) {
+                    size_t b = (size_t)d * sizeof(REAL);
+                    memcpy(w->P + q * d, w->P + r * d, b);
+                    memcpy(w->A1 + q * d, w->A1 + r * d, b);
+                    memcpy(w->A2 + q * d, w->A2 + r * d, b);
+                }
+                q++;
+            }
         /* parameter gradients. P^T and the column sums in chunks of 64 bytes
          * of columns: each chunk reads its cache line of every P row once
          * (a column at a time re-read each line 16 times); every sum still
@@ -179,10 +213,10 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
         for (int32_t c = 0; c < nch; c++) {
             int32_t j0 = c * cw, j1 = j0 + cw < d ? j0 + cw : d;
             double s[64 / sizeof(REAL)] = {0};
-            for (int64_t r = 0; r < N; r++)
+            for (int64_t r = 0; r < m; r++)
                 for (int32_t j = j0; j < j1; j++) {
                     REAL v = w->P[r * d + j];
-                    w->Pt[(int64_t)j * N + r] = v;
+                    w->Pt[(int64_t)j * m + r] = v;
                     s[j - j0] += (double)v;
                 }
             for (int32_t j = j0; j < j1; j++) {
@@ -190,18 +224,26 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
                 db2[(int64_t)k * d + j] += (REAL)s[j - j0];
             }
         }
-        NGCF_GEMM(ctx, 0, d, d, N, w->Pt, w->A1, 1, dW1 + (int64_t)k * d * d);
-        NGCF_GEMM(ctx, 0, d, d, N, w->Pt, w->A2, 1, dW2 + (int64_t)k * d * d);
-        /* input gradient */
-        NGCF_GEMM(ctx, 0, N, d, d, w->P, W2 + (int64_t)k * d * d, 0, w->Q);
-        NGCF_GEMM(ctx, 0, N, d, d, w->P, W1 + (int64_t)k * d * d, 0, w->R);
-#pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < N; r++)
-            for (int32_t j = 0; j < d; j++) {
-                int64_t i = r * d + j;
-                w->A1[i] = w->R[i] + w->Q[i] * Xk[r * ld + j];
-                Gn[i] = w->R[i] + w->Q[i] * S[i];
+        if (m > 0) {
+            NGCF_GEMM(ctx, 0, d, d, m, w->Pt, w->A1, 1, dW1 + (int64_t)k * d * d);
+            NGCF_GEMM(ctx, 0, d, d, m, w->Pt, w->A2, 1, dW2 + (int64_t)k * d * d);
+            /* input gradient */
+            NGCF_GEMM(ctx, 0, m, d, d, w->P, W2 + (int64_t)k * d * d, 0, w->Q);
+            NGCF_GEMM(ctx, 0, m, d, d, w->P, W1 + (int64_t)k * d * d, 0, w->R);
+        }
+        if (sp) { /* +0 off rows[], as R + Q . X of a zero P row */
+            memset(w->A1, 0, (size_t)nd * sizeof(REAL));
+            memset(Gn, 0, (size_t)nd * sizeof(REAL));
+        }
+        if (sp) /* packed row q belongs to the q-th marked node */
+            for (int64_t r = 0, q = 0; r < N; r++) {
+                if (!rowmark[r]) continue;
+                NGCF_CAT(ngcf_input_row, SUF)(w, q, r, ld, Xk, S, Gn);
+                q++;
             }
+        else
+#pragma omp parallel for schedule(static)
+            for (int64_t r = 0; r < N; r++) NGCF_CAT(ngcf_input_row, SUF)(w, r, r, ld, Xk, S, Gn);
         NGCF_SPMM_EX(g, valT, k == L - 1 && rows ? rowmark : NULL, w->A1, d, Gn, d, Gn, d,
                      NULL, 0, d);
         for (int64_t q = 0; q < nr; q++) {
