@@ -80,8 +80,10 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < N; r++) {
             REAL *z = Z + r * d, *t = w->T + r * d, *y = w->X + r * ld + (int64_t)(k + 1) * d;
-            /* branch-free passes that vectorise; the norm's double sum
-             * stays a separate in-order loop (same bits as one fused loop) */
+            /* separate passes over the row (the same operations per element
+             * as one fused loop, so the same bits); the norm's double sum
+             * stays in order. The selects vectorise only with
+             * -fno-trapping-math; measured gain without it is within noise. */
             for (int32_t j = 0; j < d; j++) {
                 REAL v = (z[j] + c1[j]) + (t[j] + c2[j]), lo = (REAL)0.2 * v;
                 z[j] = v;
@@ -174,8 +176,8 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
             } else {
                 for (int32_t j = 0; j < d; j++) pr[j] = gm[j] / (REAL)1e-12;
             }
-            /* separate passes, each vectorised (a fused loop with the
-             * conditionals was not); the same operations per element */
+            /* separate passes, the same operations per element as a
+             * fused loop (see the forward's note) */
             if (mk)
                 for (int32_t j = 0; j < d; j++) {
                     REAL v = pr[j] * scale;
