@@ -11,6 +11,7 @@
 #define NB_MODEL_COMMON_H
 
 #include "negbench/plugin.h"
+#include <string.h>
 
 /* xavier_uniform_ of a [rows][d] table (torch: fan_in d, fan_out rows, so
  * the bound is sqrt(6 / (rows + d))), drawn from the stream (seed, tag, 0). */
@@ -87,6 +88,23 @@ static inline int64_t view_grads_touched(nb_block vg[4], int64_t U, uint8_t *row
         }
     }
     return n_rows;
+}
+
+/* After a backward pass: zero the touched rows of the four view blocks, clear
+ * their marks and touched lists, and clear rowmark[] on rows[0..n_rows). */
+static inline void view_grads_clear(nb_block vg[4], uint8_t *rowmark, const int32_t *rows,
+                                    int64_t n_rows)
+{
+    for (int b = 0; b < 4; b++) {
+        nb_block *blk = &vg[b];
+        for (int64_t q = 0; q < blk->n_touched; q++) {
+            int64_t r = blk->touched[q];
+            memset(blk->grad + r * blk->cols, 0, (size_t)blk->cols * sizeof(float));
+            blk->mark[r] = 0;
+        }
+        blk->n_touched = 0;
+    }
+    for (int64_t q = 0; q < n_rows; q++) rowmark[rows[q]] = 0;
 }
 
 #endif /* NB_MODEL_COMMON_H */

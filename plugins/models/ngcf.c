@@ -286,16 +286,7 @@ static int ngcf_backward(void *state, const nb_batch *batch, char **err)
     ngcf_backward_f32(s->h, &s->ws, &s->g, s->used_val ? s->valT : NULL, s->W1, s->W2,
                       s->used_mask ? s->mask : NULL, s->p_msg, s->Gf, s->Gl, s->rows, n_rows,
                       s->rowmark, s->E0g, s->gW1, s->gb1, s->gW2, s->gb2);
-    for (int b = 0; b < 4; b++) {
-        nb_block *blk = &s->vg[b];
-        for (int64_t q = 0; q < blk->n_touched; q++) {
-            int64_t r = blk->touched[q];
-            memset(blk->grad + r * blk->cols, 0, (size_t)blk->cols * sizeof(float));
-            blk->mark[r] = 0;
-        }
-        blk->n_touched = 0;
-    }
-    for (int64_t q = 0; q < n_rows; q++) s->rowmark[s->rows[q]] = 0;
+    view_grads_clear(s->vg, s->rowmark, s->rows, n_rows);
     s->trained = 0;
     return NB_OK;
 }

@@ -302,16 +302,7 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
     int64_t n_rows = view_grads_touched(s->vgb, s->U, s->rowmark, s->rows);
     lgcn_backward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
                          s->rowmark, s->H0, s->H1, s->E0g);
-    for (int b = 0; b < 4; b++) {
-        nb_block *blk = &s->vgb[b];
-        for (int64_t q = 0; q < blk->n_touched; q++) {
-            int64_t r = blk->touched[q];
-            memset(blk->grad + r * blk->cols, 0, (size_t)blk->cols * sizeof(float));
-            blk->mark[r] = 0;
-        }
-        blk->n_touched = 0;
-    }
-    for (int64_t q = 0; q < n_rows; q++) s->rowmark[s->rows[q]] = 0;
+    view_grads_clear(s->vgb, s->rowmark, s->rows, n_rows);
     /* the two views */
     if (s->ssl_pending)
         for (int v = 0; v < 2; v++)
