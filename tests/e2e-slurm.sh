@@ -81,8 +81,10 @@ A=$(sbatch --parsable "$T/slq/array.sbatch")
 A=${A%%;*}
 i=0
 while [ $i -lt 300 ]; do
-  e=$(sqlite3 "$T/q.shard-0-of-1.sqlite" "select count(*) from epoch" 2>/dev/null)
-  [ "${e:-0}" -ge 3 ] && break
+  # a run in progress with most of its 30 epochs to go: the signal lands inside it
+  e=$(sqlite3 "$T/q.shard-0-of-1.sqlite" \
+        "select count(*) from run where status = 'running' and epochs_run between 2 and 15" 2>/dev/null)
+  [ "${e:-0}" -ge 1 ] && break
   sleep 0.1; i=$((i + 1))
 done
 scancel --signal=USR1 --batch "${A}_0"
