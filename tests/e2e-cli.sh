@@ -8,9 +8,7 @@ S=${NB_TEST_SRCDIR:-tests}
 NB="$B/negbench"
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbcli.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+. "$S/tap.sh"
 # expect STATUS DESCRIPTION CMD...: run CMD, compare the exit status
 expect() { want=$1; shift; d=$1; shift; "$@" >"$T/out" 2>"$T/err"; got=$?; [ "$got" -eq "$want" ]; r=$?; ok $r "$d (exit $got)"; [ $r -eq 0 ] || { sed 's/^/# /' "$T/err" | head -5; }; }
 # has FILE PATTERN DESCRIPTION
@@ -84,5 +82,4 @@ expect 0 "data describe on a data file" "$NB" data describe "$S/fixtures/data/li
 has "$T/out" "users" "describe prints users"
 expect 2 "data describe on a missing file" "$NB" data describe "$T/nope.txt"
 
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done

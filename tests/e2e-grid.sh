@@ -10,9 +10,8 @@ B=${NB_BUILDDIR:-.}
 NB="$B/negbench"
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbgrid.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+S=${NB_TEST_SRCDIR:-$(dirname "$0")}
+. "$S/tap.sh"
 q() { sqlite3 "$1" "$2"; }
 
 cat > "$T/g.yaml" <<'Y'
@@ -125,5 +124,4 @@ sed -e 's/\[rns, dns\]/[rns, dnss]/' -e 's/seeds: \[1, 2, 3\]/seeds: [1, x]/' "$
 ok $? "... with file:line:col messages"
 sed 's/^/# /' "$T/err"
 
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done

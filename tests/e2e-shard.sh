@@ -13,9 +13,7 @@ NB="$B/negbench"
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbshard.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 . "$S/store-compare.sh"
-n=0
-fails=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+. "$S/tap.sh"
 q() { sqlite3 "$1" "$2"; }
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
@@ -157,5 +155,4 @@ sed -e 's/\[rns, dns\]/[rns, dnss]/' "$T/g.yaml" > "$T/bad.yaml"
 [ $? -eq 2 ] && [ ! -e "$T/slb" ] && grep -q "^$T/bad.yaml:[0-9]*:[0-9]*: " "$T/se"
 ok $? "an invalid grid: file:line:col, exit 2, nothing written"
 
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done

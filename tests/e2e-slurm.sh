@@ -24,9 +24,7 @@ trap 'slurm_down; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE SLURM_JOB_ID SLURM_CPUS_PER_TASK
-n=0
-fails=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+. "$S/tap.sh"
 
 cat > "$T/g.yaml" <<'Y'
 version: 1
@@ -117,5 +115,4 @@ else
   ok 0 "# SKIP mpirun absent"
 fi
 
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done

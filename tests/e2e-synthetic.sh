@@ -9,9 +9,8 @@ B=${NB_BUILDDIR:-.}
 NB="$B/negbench"
 T=$(mktemp -d "${TMPDIR:-/tmp}/nbe2e.XXXXXX")
 trap 'rm -rf "$T"' EXIT
-n=0
-fails=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+S=${NB_TEST_SRCDIR:-$(dirname "$0")}
+. "$S/tap.sh"
 q() { sqlite3 "$T/r.sqlite" "$1"; }
 
 for s in rns dns; do
@@ -114,5 +113,4 @@ Y
   [ "$fin" -eq 3 ]; ok $? "... with a finite loss at every epoch ($fin)"
 done
 
-echo "1..$n"
-[ $fails -eq 0 ]
+tap_done
