@@ -163,11 +163,55 @@ int graph_spmm_set_isa(int isa)
     return isa;
 }
 
+/* Vectors of each precision in the register width of each variant (GCC
+ * vector extensions: xmm for the baseline, ymm for AVX2, zmm for AVX-512F;
+ * a vector wider than the registers would be lowered through memory). */
+typedef float graph_vec16_f32 __attribute__((vector_size(16)));
+typedef double graph_vec16_f64 __attribute__((vector_size(16)));
+typedef float graph_vec32_f32 __attribute__((vector_size(32)));
+typedef double graph_vec32_f64 __attribute__((vector_size(32)));
+typedef float graph_vec64_f32 __attribute__((vector_size(64)));
+typedef double graph_vec64_f64 __attribute__((vector_size(64)));
+
+/* One row of y = Ahat x for d == 64: the row lives in 64 sizeof(REAL) / VB
+ * vector accumulators of VB bytes (registers, not memory), rows GRAPH_PF
+ * entries ahead are
+ * prefetched a line at a time, and entries whose x row is zero (xmask) are
+ * skipped. MASKED is a compile-time constant, so each caller gets a loop
+ * without the test it does not need. */
+#define GRAPH_ROW64(SUF, REAL, VB, MASKED)                                             \
+    do {                                                                               \
+        enum { NV = 64 * (int)sizeof(REAL) / VB, NL = VB / (int)sizeof(REAL) };        \
+        graph_vec##VB##_##SUF acc[NV];                                                 \
+        _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                          \
+            __builtin_memcpy(&acc[j], yr + j * NL, VB);                                \
+        for (int64_t e = e0; e < e1; e++) {                                            \
+            const int32_t c = col[e];                                                  \
+            if (MASKED && !xmask[c]) continue;                                         \
+            if (e + GRAPH_PF < nnz && (!MASKED || xmask[col[e + GRAPH_PF]])) {         \
+                const char *pf = (const char *)(x + (int64_t)col[e + GRAPH_PF] * ldx); \
+                _Pragma("GCC unroll 8") for (int j = 0; j < (int)sizeof(REAL); j++)    \
+                    __builtin_prefetch(pf + 64 * j); /* 64 REALs: sizeof(REAL) lines */\
+            }                                                                          \
+            const REAL w = v[e];                                                       \
+            const REAL *xr = x + (int64_t)c * ldx;                                     \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) {                    \
+                graph_vec##VB##_##SUF xv;                                              \
+                __builtin_memcpy(&xv, xr + j * NL, VB);                                \
+                acc[j] += w * xv;                                                      \
+            }                                                                          \
+        }                                                                              \
+        _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                          \
+            __builtin_memcpy(yr + j * NL, &acc[j], VB);                                \
+    } while (0)
+
 /* The row loop of y = Ahat x, one copy per precision and instruction set.
  * Rows are independent and each is summed in entry order by one thread, so
- * any schedule gives the same bits. Skipping an entry whose x row is zero
- * (xmask) leaves the sum unchanged. */
-#define GRAPH_SPMM_ROWS(SUF, REAL, ISA, ATTR)                                          \
+ * any schedule gives the same bits (every lane does the multiply, then the
+ * add, as the scalar loop does). Skipping an entry whose x row is zero
+ * (xmask) leaves the sum unchanged. Rows are prefetched across row ends:
+ * a thread's rows are consecutive. */
+#define GRAPH_SPMM_ROWS(SUF, REAL, ISA, VB, ATTR)                                        \
     ATTR static void graph_spmm_rows_##SUF##_##ISA(                                    \
         const nb_graph *g, const REAL *v, const uint8_t *xmask, const REAL *x,         \
         int64_t ldx, const REAL *add, int64_t ldadd, REAL *y, int64_t ldy, REAL *y2,   \
@@ -187,23 +231,8 @@ int graph_spmm_set_isa(int isa)
             }                                                                          \
             int64_t e0 = ptr[r], e1 = ptr[r + 1];                                      \
             if (d == 64) { /* the common size: accumulate in registers */              \
-                REAL acc[64];                                                          \
-                for (int32_t k = 0; k < 64; k++) acc[k] = yr[k];                       \
-                for (int64_t e = e0; e < e1; e++) {                                    \
-                    if (xmask && !xmask[col[e]]) continue;                             \
-                    const REAL w = v[e];                                               \
-                    const REAL *xr = x + (int64_t)col[e] * ldx;                        \
-                    if (e + GRAPH_PF < nnz && (!xmask || xmask[col[e + GRAPH_PF]])) {  \
-                        /* fetch the row needed GRAPH_PF entries ahead (the next      \
-                         * row's too: a thread's rows are consecutive) */             \
-                        const char *pf =                                               \
-                            (const char *)(x + (int64_t)col[e + GRAPH_PF] * ldx);      \
-                        for (size_t o = 0; o < 64 * sizeof(REAL); o += 64)             \
-                            __builtin_prefetch(pf + o);                                \
-                    }                                                                  \
-                    for (int32_t k = 0; k < 64; k++) acc[k] += w * xr[k];              \
-                }                                                                      \
-                for (int32_t k = 0; k < 64; k++) yr[k] = acc[k];                       \
+                if (xmask) GRAPH_ROW64(SUF, REAL, VB, 1);                              \
+                else GRAPH_ROW64(SUF, REAL, VB, 0);                                    \
             } else {                                                                   \
                 for (int64_t e = e0; e < e1; e++) {                                    \
                     if (xmask && !xmask[col[e]]) continue;                             \
@@ -250,13 +279,13 @@ int graph_spmm_set_isa(int isa)
         for (int64_t e = 0; e < g->nnz; e++) valT[e] = val[g->mirror[e]];              \
     }
 
-GRAPH_SPMM_ROWS(f32, float, base, )
-GRAPH_SPMM_ROWS(f64, double, base, )
+GRAPH_SPMM_ROWS(f32, float, base, 16, )
+GRAPH_SPMM_ROWS(f64, double, base, 16, )
 #if GRAPH_HAVE_ISA
-GRAPH_SPMM_ROWS(f32, float, avx2, GRAPH_ATTR_AVX2)
-GRAPH_SPMM_ROWS(f64, double, avx2, GRAPH_ATTR_AVX2)
-GRAPH_SPMM_ROWS(f32, float, avx512, GRAPH_ATTR_AVX512)
-GRAPH_SPMM_ROWS(f64, double, avx512, GRAPH_ATTR_AVX512)
+GRAPH_SPMM_ROWS(f32, float, avx2, 32, GRAPH_ATTR_AVX2)
+GRAPH_SPMM_ROWS(f64, double, avx2, 32, GRAPH_ATTR_AVX2)
+GRAPH_SPMM_ROWS(f32, float, avx512, 64, GRAPH_ATTR_AVX512)
+GRAPH_SPMM_ROWS(f64, double, avx512, 64, GRAPH_ATTR_AVX512)
 #endif
 GRAPH_SPMM(f32, float, val)
 GRAPH_SPMM(f64, double, dval)
