@@ -30,7 +30,8 @@ void *nb_xcalloc(size_t n, size_t size);
 void *nb_xrealloc(void *p, size_t n);
 char *nb_xstrdup(const char *s);
 
-/* 64-byte aligned, zeroed allocation (NULL on failure); free with free(). */
+/* 64-byte aligned, zeroed allocation (NULL on failure); free with free().
+ * From 2 MiB on: 2 MiB aligned, with transparent huge pages advised. */
 void *nb_aligned_zalloc(size_t bytes);
 
 /* Monotonic wall clock in seconds. */

@@ -39,8 +39,11 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
                                            REAL *layers, REAL *final, REAL *T0, REAL *T1)
 {
     int64_t N = g->n, ld = (int64_t)(L + 1) * d;
+    if (!T0) { /* the first product gathers from slot 0 */
 #pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < N; r++) memcpy(layers + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
+        for (int64_t r = 0; r < N; r++)
+            memcpy(layers + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
+    }
     const REAL *x = E0;
     int64_t ldx = d;
     for (int32_t l = 0; l < L; l++) {
@@ -56,20 +59,26 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
             ldx = d;
         }
     }
-    if (pool == LGCN_CONCAT) {
-        if (final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
-        return;
-    }
+    /* One pass over the stack: slot 0 (with scratch, not written yet) and
+     * the pooled row, summed per element in layer order from 0 as the
+     * reference pooling does (so the bits do not depend on the path). */
+    const int concat = pool == LGCN_CONCAT;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) {
-        const REAL *xr = layers + r * ld;
+        REAL *xr = layers + r * ld;
+        const REAL *e0 = E0 + r * d;
+        if (T0) memcpy(xr, e0, (size_t)d * sizeof(REAL));
+        if (concat) continue;
         REAL *f = final + r * d;
-        for (int32_t k = 0; k < d; k++) {
-            REAL s = 0;
-            for (int32_t l = 0; l <= L; l++) s += xr[(int64_t)l * d + k];
-            f[k] = pool == LGCN_MEAN ? s / (REAL)(L + 1) : s;
+        for (int32_t k = 0; k < d; k++) f[k] = (REAL)0 + e0[k];
+        for (int32_t l = 1; l <= L; l++) {
+            const REAL *xl = xr + (int64_t)l * d;
+            for (int32_t k = 0; k < d; k++) f[k] += xl[k];
         }
+        if (pool == LGCN_MEAN)
+            for (int32_t k = 0; k < d; k++) f[k] /= (REAL)(L + 1);
     }
+    if (concat && final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
 }
 
 /* lgcn_forward_ex without scratch (gathers from the stack). */
@@ -103,6 +112,24 @@ static inline void LGCN_CAT(lgcn_add_gamma, SUF)(REAL *h, int64_t r, int32_t l, 
     }
 }
 
+/* H row r += Gamma_l row r for the rows[] (NULL: all N rows). Rows are
+ * distinct, so the threads never share a row; the rows are scattered over
+ * H, so the one a few iterations ahead is prefetched. */
+static void LGCN_CAT(lgcn_add_gamma_rows, SUF)(REAL *H, const int32_t *rows, int64_t nr,
+                                               int32_t l, int32_t L, int32_t d, int pool,
+                                               const REAL *Gf, const REAL *Gl)
+{
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < nr; q++) {
+        int64_t r = rows ? rows[q] : q;
+        if (rows && q + 4 < nr) {
+            const char *pf = (const char *)(H + (int64_t)rows[q + 4] * d);
+            for (size_t o = 0; o < (size_t)d * sizeof(REAL); o += 64) __builtin_prefetch(pf + o, 1);
+        }
+        LGCN_CAT(lgcn_add_gamma, SUF)(H + r * d, r, l, L, d, pool, Gf, Gl);
+    }
+}
+
 /* dE0 += sum_l Ahat^l Gamma_l. rows [n_rows] lists the nodes where Gf/Gl
  * may be nonzero (NULL: all N); rowmark [N] (nullable, needs rows) is 1
  * exactly on rows[], which lets the first product skip the zero rows of
@@ -125,20 +152,15 @@ static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT,
     }
     const uint8_t *mask = rows ? rowmark : NULL;
     if (mask) { /* only the rows[] of H are read by the first product */
+#pragma omp parallel for schedule(static)
         for (int64_t q = 0; q < nr; q++) memset(H + (int64_t)rows[q] * d, 0, (size_t)d * sizeof(REAL));
     } else {
         memset(H, 0, (size_t)(N * d) * sizeof(REAL));
     }
-    for (int64_t q = 0; q < nr; q++) {
-        int64_t r = rows ? rows[q] : q;
-        LGCN_CAT(lgcn_add_gamma, SUF)(H + r * d, r, L, L, d, pool, Gf, Gl);
-    }
+    LGCN_CAT(lgcn_add_gamma_rows, SUF)(H, rows, nr, L, L, d, pool, Gf, Gl);
     for (int32_t l = L - 1; l >= 0; l--) {
         LGCN_SPMM_EX(g, valT, l == L - 1 ? mask : NULL, H, d, NULL, 0, T, d, NULL, 0, d);
-        for (int64_t q = 0; q < nr; q++) {
-            int64_t r = rows ? rows[q] : q;
-            LGCN_CAT(lgcn_add_gamma, SUF)(T + r * d, r, l, L, d, pool, Gf, Gl);
-        }
+        LGCN_CAT(lgcn_add_gamma_rows, SUF)(T, rows, nr, l, L, d, pool, Gf, Gl);
         REAL *s = H; H = T; T = s;
     }
 #pragma omp parallel for schedule(static)
