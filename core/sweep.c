@@ -439,10 +439,21 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
      * checkpoints nor deletes the WAL (tens of ms per run otherwise). */
     if (o->shard_count > 0)
         snprintf(mine, sizeof mine, "; %d in this shard", n_mine);
-    if (!o->quiet)
+    if (!o->quiet) { /* the threads the runs to do will use (train.threads or --threads) */
+        int tmin = o->threads, tmax = o->threads;
+        char tlabel[32];
+        for (int q = 0; q < n_todo; q++) {
+            int t = sw->runs[todo[q]].cfg.train.threads;
+            if (t <= 0) t = o->threads;
+            if (q == 0 || t < tmin) tmin = t;
+            if (q == 0 || t > tmax) tmax = t;
+        }
+        if (tmin == tmax) snprintf(tlabel, sizeof tlabel, "%d", tmin);
+        else snprintf(tlabel, sizeof tlabel, "%d-%d", tmin, tmax);
         fprintf(stderr, "sweep %s%s: %d runs (%d distinct%s), %d already done, %d to run, "
-                "-j %d x %d threads; store %s, logs %s/\n", sw->name, shard_label, sw->n,
-                sw->n_distinct, mine, already, n_todo, o->jobs, o->threads, o->db, logs);
+                "-j %d x %s threads; store %s, logs %s/\n", sw->name, shard_label, sw->n,
+                sw->n_distinct, mine, already, n_todo, o->jobs, tlabel, o->db, logs);
+    }
 
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_parent_signal; /* no SA_RESTART: waitpid returns EINTR */
