@@ -260,8 +260,7 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
         double mx = -INFINITY, mn = INFINITY;
         for (int32_t m = 0; m < M; m++) {
             const float *n = v->item + (int64_t)c[m] * d;
-            double x = 0.0;
-            for (int32_t j = 0; j < d; j++) x += (double)u[j] * (double)n[j];
+            double x = nb_dot_f32(u, n, d);
             if (x > mx) mx = x;
             if (x < mn) mn = x;
         }
