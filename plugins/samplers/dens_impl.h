@@ -39,6 +39,8 @@
 
 #include <math.h>
 #include <stdint.h>
+
+#include "sampler_common.h"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -88,23 +90,7 @@ static inline int64_t dens_select_work_size(int32_t d) { return (int64_t)3 * d; 
 #define DENS_CAT_(a, b) a##_##b
 #define DENS_CAT(a, b) DENS_CAT_(a, b)
 
-/* sum_i w[i] x[i] in double with four independent partial sums (a fixed
- * order, so results do not depend on anything but the inputs). */
-static inline double DENS_CAT(dens_dot, SUF)(const REAL *w, const REAL *x, int32_t d)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    int32_t i = 0;
-    for (; i + 4 <= d; i += 4) {
-        s0 += (double)w[i] * (double)x[i];
-        s1 += (double)w[i + 1] * (double)x[i + 1];
-        s2 += (double)w[i + 2] * (double)x[i + 2];
-        s3 += (double)w[i + 3] * (double)x[i + 3];
-    }
-    for (; i < d; i++) s0 += (double)w[i] * (double)x[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-/* The same with a double x. */
+/* w . x with a double x, in double with four partial sums (as nb_dot_*). */
 static inline double DENS_CAT(dens_dotd, SUF)(const REAL *w, const double *x, int32_t d)
 {
     double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
@@ -124,7 +110,7 @@ static void DENS_CAT(dens_matvec, SUF)(int32_t d, const REAL *W, const REAL *x, 
                                        int acc)
 {
     for (int32_t j = 0; j < d; j++) {
-        double s = DENS_CAT(dens_dot, SUF)(W + (int64_t)j * d, x, d);
+        double s = DENS_CAT(nb_dot, SUF)(W + (int64_t)j * d, x, d);
         y[j] = acc ? y[j] + s : s;
     }
 }
@@ -189,7 +175,7 @@ static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M, double beta,
         const REAL *n = I + (int64_t)cand[m] * d;
         double s = 0.0;
         for (int32_t j = 0; j < d; j++) {
-            double g = dens_sigmoid(c0[j] + DENS_CAT(dens_dot, SUF)(W + (int64_t)j * d, n, d));
+            double g = dens_sigmoid(c0[j] + DENS_CAT(nb_dot, SUF)(W + (int64_t)j * d, n, d));
             if (gate_n) gate_n[(int64_t)m * d + j] = (REAL)g;
             s += (double)u[j] * ((1.0 - beta) * (double)n[j] - g * (double)n[j]);
         }

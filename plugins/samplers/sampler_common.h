@@ -22,22 +22,27 @@ typedef struct nb_pass_stats {
     nb_stat out[3];
 } nb_pass_stats;
 
-/* a . b over d floats, in double with four independent partial sums (one
- * serial double sum is latency-bound: ~4 cycles per element); the order is
- * fixed, so the result depends on the inputs only. */
-static inline double nb_dot_f32(const float *a, const float *b, int32_t d)
-{
-    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-    int32_t j = 0;
-    for (; j + 4 <= d; j += 4) {
-        s0 += (double)a[j] * (double)b[j];
-        s1 += (double)a[j + 1] * (double)b[j + 1];
-        s2 += (double)a[j + 2] * (double)b[j + 2];
-        s3 += (double)a[j + 3] * (double)b[j + 3];
+/* a . b over d REALs (nb_dot_f32, nb_dot_f64), in double with four
+ * independent partial sums (one serial double sum is latency-bound: ~4
+ * cycles per element); the order is fixed, so the result depends on the
+ * inputs only. */
+#define NB_DOT_DEFINE(SUF, REAL)                                                       \
+    static inline double nb_dot_##SUF(const REAL *a, const REAL *b, int32_t d)         \
+    {                                                                                  \
+        double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;                                 \
+        int32_t j = 0;                                                                 \
+        for (; j + 4 <= d; j += 4) {                                                   \
+            s0 += (double)a[j] * (double)b[j];                                         \
+            s1 += (double)a[j + 1] * (double)b[j + 1];                                 \
+            s2 += (double)a[j + 2] * (double)b[j + 2];                                 \
+            s3 += (double)a[j + 3] * (double)b[j + 3];                                 \
+        }                                                                              \
+        for (; j < d; j++) s0 += (double)a[j] * (double)b[j];                          \
+        return (s0 + s1) + (s2 + s3);                                                  \
     }
-    for (; j < d; j++) s0 += (double)a[j] * (double)b[j];
-    return (s0 + s1) + (s2 + s3);
-}
+NB_DOT_DEFINE(f32, float)
+NB_DOT_DEFINE(f64, double)
+#undef NB_DOT_DEFINE
 
 /* Scatter-add d_neg[b] into the gradient row of item[b], in b order. */
 static inline void nb_scatter_rows(nb_block *g, const int32_t *item, const float *d_neg,
