@@ -255,6 +255,7 @@ static int32_t dens_draw(dens_state *s, const nb_batch *bt, const nb_view *v)
         double mx = -INFINITY, mn = INFINITY;
         for (int32_t m = 0; m < M; m++) {
             const float *n = v->item + (int64_t)c[m] * d;
+            if (m + 2 < M) nb_prefetch_row(v->item + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
             double x = nb_dot_f32(u, n, d);
             if (x > mx) mx = x;
             if (x < mn) mn = x;

@@ -24,6 +24,8 @@
  *   (1 - alpha_l) P_l^T g, with P_l^T g = c g (mean c = 1/(L+1), sum c = 1)
  *   or the l-th slice of g (concat).
  */
+#include "sampler_common.h"
+
 #define MIXGCF_CAT_(a, b) a##_##b
 #define MIXGCF_CAT(a, b) MIXGCF_CAT_(a, b)
 
@@ -40,6 +42,8 @@ static int32_t MIXGCF_CAT(mixgcf_select_one, SUF)(int32_t d, int32_t M, REAL alp
     REAL beta = (REAL)1 - alpha;
     for (int32_t m = 0; m < M; m++) {
         const REAL *n = I + (int64_t)cand[m] * d;
+        if (m + 2 < M) /* candidate rows are scattered: fetch one two ahead */
+            nb_prefetch_row(I + (int64_t)cand[m + 2] * d, (size_t)d * sizeof(REAL));
         /* four independent partial sums in a fixed order (a single serial
          * double sum made this the sampler's bottleneck) */
         double s4[4] = {0.0, 0.0, 0.0, 0.0};

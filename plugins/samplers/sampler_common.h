@@ -44,6 +44,12 @@ NB_DOT_DEFINE(f32, float)
 NB_DOT_DEFINE(f64, double)
 #undef NB_DOT_DEFINE
 
+/* Ask for the cache lines of a row of bytes bytes at p (a hint). */
+static inline void nb_prefetch_row(const void *p, size_t bytes)
+{
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o);
+}
+
 /* Scatter-add d_neg[b] into the gradient row of item[b], in b order. */
 static inline void nb_scatter_rows(nb_block *g, const int32_t *item, const float *d_neg,
                                    int32_t B, int32_t d)
