@@ -101,7 +101,9 @@ static double lgcn_loss(lctx *c, double *grad)
             }
     if (grad) {
         static double H0[N * D], H1[N * D];
-        lgcn_backward_f64(c->g, NULL, L, D, c->pool, Gf, Gl, NULL, 0, H0, H1, grad);
+        /* no layer term: Gl = NULL, the Horner recursion on Gf alone */
+        lgcn_backward_f64(c->g, NULL, L, D, c->pool, Gf, c->layer_w != 0 ? Gl : NULL, NULL, 0,
+                          H0, H1, grad);
     }
     return loss;
 }
@@ -111,11 +113,12 @@ static double loss_cb(void *ctx) { return lgcn_loss(ctx, NULL); }
 static void test_fd(nb_graph *g)
 {
     static lctx c;
-    struct { int pool; double lw; const char *name; } cases[3] = {
-        {LGCN_MEAN, 0.0, "mean"}, {LGCN_CONCAT, 0.0, "concat"}, {LGCN_SUM, 0.7, "sum + layer probe"}};
+    struct { int pool; double lw; const char *name; } cases[4] = {
+        {LGCN_MEAN, 0.0, "mean"}, {LGCN_CONCAT, 0.0, "concat"}, {LGCN_SUM, 0.7, "sum + layer probe"},
+        {LGCN_SUM, 0.0, "sum"}};
     nb_rng r;
     nb_rng_seed(&r, 17, 0, 0);
-    for (int cs = 0; cs < 3; cs++) {
+    for (int cs = 0; cs < 4; cs++) {
         c.g = g;
         c.L = 2;
         c.pool = cases[cs].pool;

@@ -151,6 +151,28 @@ static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT,
         return;
     }
     const uint8_t *mask = rows ? rowmark : NULL;
+    if (!Gl && Gf && pool != LGCN_CONCAT) {
+        /* Every Gamma_l is c Gf (c = 1/(L+1) for the mean, 1 for the sum):
+         * dE0 += c (Gf + Ahat (Gf + ... Ahat Gf)), Horner on Gf itself, its
+         * add folded into each product (Gf is zero off rows[]). No scattered
+         * row passes; the rounding differs from the general path below. */
+        const REAL *x = Gf;
+        for (int32_t l = L - 1; l >= 0; l--) {
+            LGCN_SPMM_EX(g, valT, l == L - 1 ? mask : NULL, x, d, Gf, d, H, d, NULL, 0, d);
+            x = H;
+            H = T;
+            T = (REAL *)x;
+        }
+        const REAL c = (REAL)(L + 1);
+        if (pool == LGCN_MEAN) {
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < N * d; i++) dE0[i] += x[i] / c;
+        } else {
+#pragma omp parallel for schedule(static)
+            for (int64_t i = 0; i < N * d; i++) dE0[i] += x[i];
+        }
+        return;
+    }
     if (mask) { /* only the rows[] of H are read by the first product */
 #pragma omp parallel for schedule(static)
         for (int64_t q = 0; q < nr; q++) memset(H + (int64_t)rows[q] * d, 0, (size_t)d * sizeof(REAL));

@@ -90,6 +90,13 @@ static inline int64_t view_grads_touched(nb_block vg[4], int64_t U, uint8_t *row
     return n_rows;
 }
 
+/* Whether a sampler wrote any per-layer view gradient (blocks vg[2], vg[3]);
+ * if not, the backward pass may skip the layer-gradient array. */
+static inline int view_grads_layers_touched(const nb_block vg[4])
+{
+    return vg[2].n_touched > 0 || vg[3].n_touched > 0;
+}
+
 /* After a backward pass: zero the touched rows of the four view blocks, clear
  * their marks and touched lists, and clear rowmark[] on rows[0..n_rows). */
 static inline void view_grads_clear(nb_block vg[4], uint8_t *rowmark, const int32_t *rows,

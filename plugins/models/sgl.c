@@ -300,7 +300,8 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
     (void)batch; (void)err;
     /* the union of touched nodes of the four view-gradient blocks */
     int64_t n_rows = view_grads_touched(s->vgb, s->U, s->rowmark, s->rows);
-    lgcn_backward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, s->Gl, s->rows, n_rows,
+    lgcn_backward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf,
+                         view_grads_layers_touched(s->vgb) ? s->Gl : NULL, s->rows, n_rows,
                          s->rowmark, s->H0, s->H1, s->E0g);
     view_grads_clear(s->vgb, s->rowmark, s->rows, n_rows);
     /* the two views */
