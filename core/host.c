@@ -54,6 +54,7 @@ static nb_host table = {
     .free = h_free,
     .sgemm = nb_sgemm,
     .threads = 1,
+    .sgemm_ex = nb_sgemm_ex,
 };
 
 const nb_host *host_table(int threads)

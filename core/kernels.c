@@ -1,6 +1,7 @@
 /*
- * kernels.c - dense SGEMM: CBLAS (OpenBLAS) when built with NB_HAVE_CBLAS,
- * else a portable cache-blocked C kernel (nb_sgemm_ref), always compiled.
+ * kernels.c - dense SGEMM (transposes, leading dimensions): CBLAS (OpenBLAS)
+ * when built with NB_HAVE_CBLAS, else a portable cache-blocked C kernel
+ * (nb_sgemm_ex_ref), always compiled.
  *
  * The fallback follows the usual GotoBLAS layering (Goto and van de Geijn,
  * "Anatomy of high-performance matrix multiplication", TOMS 2008): op(B) is
@@ -33,44 +34,48 @@ int openblas_get_num_threads(void);
 #define NC 512   /* columns of a packed panel (KC*NC floats = 512 KiB) */
 #define MC 64    /* rows per parallel work item */
 
-/* C[i][j] *= beta for an m x n row-major C; beta == 0 writes zeros (C is not
- * read, as in BLAS). */
-static void scale_c(int64_t m, int64_t n, float beta, float *c)
+/* C[i][j] *= beta for an m x n row-major C of row stride ldc; beta == 0
+ * writes zeros (C is not read, as in BLAS). */
+static void scale_c(int64_t m, int64_t n, float beta, float *c, int64_t ldc)
 {
     if (beta == 1.0f) return;
-    int64_t total = m * n;
-    if (beta == 0.0f) {
-        memset(c, 0, (size_t)total * sizeof *c);
-        return;
+    for (int64_t i = 0; i < m; i++) {
+        float *ci = c + i * ldc;
+        if (beta == 0.0f)
+            memset(ci, 0, (size_t)n * sizeof *c);
+        else
+            for (int64_t j = 0; j < n; j++) ci[j] *= beta;
     }
-    for (int64_t t = 0; t < total; t++) c[t] *= beta;
 }
 
 /* Pack op(B)[pc..pc+kc)[jc..jc+nc) into bp[kc][ncp] (ncp = nc rounded up to
- * NR; the padding columns are zero). */
-static void pack_b(int trans_b, int64_t n, int64_t k, const float *b,
+ * NR; the padding columns are zero). B has row stride ldb. */
+static void pack_b(int trans_b, int64_t ldb, const float *b,
                    int64_t pc, int64_t kc, int64_t jc, int64_t nc, int64_t ncp,
                    float *bp)
 {
     for (int64_t p = 0; p < kc; p++) {
         float *dst = bp + p * ncp;
         if (trans_b) {
-            const float *src = b + jc * k + (pc + p);
-            for (int64_t j = 0; j < nc; j++) dst[j] = src[j * k];
+            const float *src = b + jc * ldb + (pc + p);
+            for (int64_t j = 0; j < nc; j++) dst[j] = src[j * ldb];
         } else {
-            memcpy(dst, b + (pc + p) * n + jc, (size_t)nc * sizeof *dst);
+            memcpy(dst, b + (pc + p) * ldb + jc, (size_t)nc * sizeof *dst);
         }
         for (int64_t j = nc; j < ncp; j++) dst[j] = 0.0f;
     }
 }
 
-/* Pack A[i..i+mr)[pc..pc+kc) into ap[kc][MR] (rows past mr are zero). */
-static void pack_a(int64_t k, const float *a, int64_t i, int64_t mr,
+/* Pack op(A)[i..i+mr)[pc..pc+kc) into ap[kc][MR] (rows past mr are zero).
+ * A has row stride lda; op(A)[i][p] is a[p lda + i] when trans_a. */
+static void pack_a(int trans_a, int64_t lda, const float *a, int64_t i, int64_t mr,
                    int64_t pc, int64_t kc, float *ap)
 {
     for (int64_t p = 0; p < kc; p++)
         for (int r = 0; r < MR; r++)
-            ap[p * MR + r] = r < mr ? a[(i + r) * k + pc + p] : 0.0f;
+            ap[p * MR + r] = r >= mr ? 0.0f
+                             : trans_a ? a[(pc + p) * lda + i + r]
+                                       : a[(i + r) * lda + pc + p];
 }
 
 #if defined(__GNUC__)
@@ -124,15 +129,16 @@ static void micro_tile(int64_t kc, const float *ap, const float *bp, int64_t ldb
         for (int64_t j = 0; j < nr; j++) c[r * ldc + j] += alpha * acc[r][j];
 }
 
-/* Portable SGEMM (see kernels.h for the contract). OpenMP over blocks of MC
- * rows when called outside any parallel construct (inside one it runs on the
- * calling thread); each thread packs its panels into buffers allocated once
- * per call. */
-void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-                  const float *a, const float *b, float beta, float *c)
+/* Portable SGEMM with transposes and leading dimensions (see kernels.h for
+ * the contract). OpenMP over blocks of MC rows when called outside any
+ * parallel construct (inside one it runs on the calling thread); each thread
+ * packs its panels into buffers allocated once per call. */
+void nb_sgemm_ex_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc)
 {
     if (m <= 0 || n <= 0) return;
-    scale_c(m, n, beta, c);
+    scale_c(m, n, beta, c, ldc);
     if (k <= 0 || alpha == 0.0f) return;
 
     int64_t n_blocks = (m + MC - 1) / MC;
@@ -154,14 +160,14 @@ void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                 int64_t ncp = (nc + NR - 1) / NR * NR;
                 for (int64_t pc = 0; pc < k; pc += KC) {
                     int64_t kc = k - pc < KC ? k - pc : KC;
-                    pack_b(trans_b, n, k, b, pc, kc, jc, nc, ncp, bp);
+                    pack_b(trans_b, ldb, b, pc, kc, jc, nc, ncp, bp);
                     for (int64_t i = i0; i < i0 + mc; i += MR) {
                         int64_t mr = i0 + mc - i < MR ? i0 + mc - i : MR;
-                        pack_a(k, a, i, mr, pc, kc, ap);
+                        pack_a(trans_a, lda, a, i, mr, pc, kc, ap);
                         for (int64_t j = 0; j < nc; j += NR) {
                             int64_t nr = nc - j < NR ? nc - j : NR;
                             micro_tile(kc, ap, bp + j, ncp, alpha,
-                                       c + i * n + jc + j, n, mr, nr);
+                                       c + i * ldc + jc + j, ldc, mr, nr);
                         }
                     }
                 }
@@ -172,20 +178,36 @@ void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
     }
 }
 
-/* SGEMM through CBLAS when available (dimensions must fit in int), else the
- * portable kernel. */
-void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-              const float *a, const float *b, float beta, float *c)
+/* The compact case of nb_sgemm_ex_ref (A [m][k], B [n][k] or [k][n]). */
+void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                  const float *a, const float *b, float beta, float *c)
+{
+    nb_sgemm_ex_ref(0, trans_b, m, n, k, alpha, a, k, b, trans_b ? k : n, beta, c, n);
+}
+
+/* SGEMM with transposes and leading dimensions through CBLAS when available
+ * (dimensions and strides must fit in int), else the portable kernel. */
+void nb_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                 float *c, int64_t ldc)
 {
 #ifdef NB_HAVE_CBLAS
-    if (m > 0 && n > 0 && k > 0 && m <= INT_MAX && n <= INT_MAX && k <= INT_MAX) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                    (int)m, (int)n, (int)k, alpha, a, (int)k, b,
-                    trans_b ? (int)k : (int)n, beta, c, (int)n);
+    if (m > 0 && n > 0 && k > 0 && m <= INT_MAX && n <= INT_MAX && k <= INT_MAX &&
+        lda <= INT_MAX && ldb <= INT_MAX && ldc <= INT_MAX) {
+        cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                    trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k, alpha, a,
+                    (int)lda, b, (int)ldb, beta, c, (int)ldc);
         return;
     }
 #endif
-    nb_sgemm_ref(trans_b, m, n, k, alpha, a, b, beta, c);
+    nb_sgemm_ex_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+/* SGEMM on compact row-major arrays (see kernels.h). */
+void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+              const float *a, const float *b, float beta, float *c)
+{
+    nb_sgemm_ex(0, trans_b, m, n, k, alpha, a, k, b, trans_b ? k : n, beta, c, n);
 }
 
 /* Set the OpenMP and BLAS thread counts (threads <= 0: no change). */

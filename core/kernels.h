@@ -16,6 +16,19 @@ void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
 void nb_sgemm_ref(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                   const float *a, const float *b, float beta, float *c);
 
+/* C[m][ldc] = alpha * op(A) . op(B) + beta * C, row-major with leading
+ * dimensions: op(A) = A^T with A stored [k][lda] when trans_a, else A
+ * stored [m][lda]; op(B) = B^T with B stored [n][ldb] when trans_b, else B
+ * stored [k][ldb]. beta == 0 writes C without reading it. */
+void nb_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                 const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                 float *c, int64_t ldc);
+
+/* The portable fallback of nb_sgemm_ex, always compiled. */
+void nb_sgemm_ex_ref(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc);
+
 /* Set the thread count of BLAS and OpenMP. */
 void nb_set_threads(int threads);
 

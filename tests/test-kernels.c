@@ -2,7 +2,8 @@
  * test-kernels.c - nb_sgemm and nb_sgemm_ref against a naive double loop on
  * odd sizes (edges of every blocking level), both trans_b values, several
  * alpha/beta pairs (beta = 0 must not read C: it starts as NaN), plus
- * nb_dot and nb_blas_name.
+ * nb_dot and nb_blas_name; nb_sgemm_ex and nb_sgemm_ex_ref with all four
+ * transpose pairs and leading dimensions wider than the rows.
  */
 #include <math.h>
 #include <stdio.h>
@@ -66,6 +67,49 @@ static double check(gemm_fn fn, int trans_b, int m, int n, int k, float alpha,
     return worst;
 }
 
+typedef void (*gemm_ex_fn)(int, int, int64_t, int64_t, int64_t, float, const float *, int64_t,
+                           const float *, int64_t, float, float *, int64_t);
+
+/* fn with both transposes and leading dimensions wider than the rows (the
+ * padding of A and B is NaN, so reading it poisons C; C's padding holds a
+ * sentinel that must survive) against the naive double loop. Returns the
+ * scaled error, INFINITY on NaN or a clobbered sentinel. */
+static double check_ex(gemm_ex_fn fn, int ta, int tb, int m, int n, int k, float alpha,
+                       float beta, nb_rng *r)
+{
+    int ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    int lda = ac + 3, ldb = bc + 5, ldc = n + 2;
+    float *a = malloc(sizeof(float) * (size_t)ar * lda);
+    float *b = malloc(sizeof(float) * (size_t)br * ldb);
+    float *c = malloc(sizeof(float) * (size_t)m * ldc);
+    double *want = malloc(sizeof(double) * (size_t)m * n);
+    for (int i = 0; i < ar; i++)
+        for (int j = 0; j < lda; j++) a[i * lda + j] = j < ac ? (float)(nb_rng_uniform(r) * 2 - 1) : NAN;
+    for (int i = 0; i < br; i++)
+        for (int j = 0; j < ldb; j++) b[i * ldb + j] = j < bc ? (float)(nb_rng_uniform(r) * 2 - 1) : NAN;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++)
+            c[i * ldc + j] = j >= n ? 12345.0f : beta == 0.0f ? NAN : (float)(nb_rng_uniform(r) * 2 - 1);
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int p = 0; p < k; p++)
+                s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) *
+                     (tb ? b[j * ldb + p] : b[p * ldb + j]);
+            want[i * n + j] = alpha * s + (beta == 0.0f ? 0.0 : beta * (double)c[i * ldc + j]);
+        }
+    fn(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    double worst = 0.0, scale = (double)k * fabs(alpha) + fabs(beta) + 1.0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < ldc; j++) {
+            double e = j >= n ? (c[i * ldc + j] == 12345.0f ? 0.0 : INFINITY)
+                              : fabs((double)c[i * ldc + j] - want[i * n + j]) / scale;
+            if (!(e <= worst)) worst = isnan(e) ? INFINITY : e;
+        }
+    free(a); free(b); free(c); free(want);
+    return worst;
+}
+
 int main(void)
 {
     static const int sizes[][3] = {
@@ -75,7 +119,7 @@ int main(void)
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
     int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
     int n_ab = (int)(sizeof ab / sizeof ab[0]);
-    tap_plan(2 * 2 * n_sizes * n_ab + 5);
+    tap_plan(2 * 2 * n_sizes * n_ab + 2 * 4 * n_sizes + 5);
 
     nb_rng r;
     nb_rng_seed(&r, 42, 0, 0);
@@ -90,6 +134,20 @@ int main(void)
                     ok(e < 1e-6, "%s trans_b=%d m=%d n=%d k=%d alpha=%g beta=%g "
                        "(scaled err %.3g)", name, tb, m, n, k, ab[q][0], ab[q][1], e);
                 }
+    }
+
+    /* the _ex kernels: all four transpose pairs, ld > width */
+    for (int f = 0; f < 2; f++) {
+        gemm_ex_fn fn = f == 0 ? nb_sgemm_ex_ref : nb_sgemm_ex;
+        const char *name = f == 0 ? "nb_sgemm_ex_ref" : "nb_sgemm_ex";
+        for (int s = 0; s < n_sizes; s++)
+            for (int t = 0; t < 4; t++) {
+                int m = sizes[s][0], n = sizes[s][1], k = sizes[s][2], q = (s + t) % n_ab;
+                double e = check_ex(fn, t >> 1, t & 1, m, n, k, ab[q][0], ab[q][1], &r);
+                ok(e < 1e-6, "%s trans_a=%d trans_b=%d m=%d n=%d k=%d lda,ldb,ldc > widths "
+                   "alpha=%g beta=%g (scaled err %.3g)", name, t >> 1, t & 1, m, n, k,
+                   ab[q][0], ab[q][1], e);
+            }
     }
 
     /* alpha = 0 with beta = 1 leaves C unchanged; m = 0 touches nothing. */

@@ -54,6 +54,21 @@ static void th_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
         }
 }
 
+/* The same naive double loop with transposes and leading dimensions. */
+static void th_sgemm_ex(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                        float *c, int64_t ldc)
+{
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double s = 0;
+            for (int64_t q = 0; q < k; q++)
+                s += (double)(trans_a ? a[q * lda + i] : a[i * lda + q]) *
+                     (trans_b ? b[j * ldb + q] : b[q * ldb + j]);
+            c[i * ldc + j] = (float)(alpha * s + (beta == 0.0f ? 0.0 : beta * c[i * ldc + j]));
+        }
+}
+
 static const nb_host host = {
     .struct_size = sizeof(nb_host),
     .log = th_log,
@@ -62,6 +77,7 @@ static const nb_host host = {
     .free = th_free,
     .sgemm = th_sgemm,
     .threads = 1,
+    .sgemm_ex = th_sgemm_ex,
 };
 
 const nb_host *testhost(void) { return &host; }

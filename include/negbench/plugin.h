@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 0 /* bump when fields are appended */
+#define NB_ABI_MINOR 1 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -295,6 +295,14 @@ typedef struct nb_host {
                   const float *a, const float *b, float beta, float *c);
     /* Threads the run may use (the plugin may size scratch per thread). */
     int threads;
+    /* ABI 1.1: C = alpha * op(A) . op(B) + beta * C, row-major with leading
+     * dimensions (row strides): op(A) is m x k (A stored [k][lda] when
+     * trans_a, else [m][lda]), op(B) is k x n (B stored [n][ldb] when
+     * trans_b, else [k][ldb]), C is [m][ldc]. beta == 0 does not read C.
+     * Present when struct_size covers it. */
+    void (*sgemm_ex)(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                     const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                     float *c, int64_t ldc);
 } nb_host;
 
 /* ------------------------------------------------------------------------
