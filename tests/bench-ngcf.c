@@ -23,14 +23,17 @@
 
 static double gemm_ms[3]; /* forward, input gradient, weight gradient */
 
-/* The host SGEMM, timed into gemm_ms by shape (ctx is the nb_host). */
-static void bench_gemm(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
-                       const float *a, const float *b, float beta, float *c)
+/* The host sgemm_ex, timed into gemm_ms by shape (ctx is the nb_host):
+ * forward A Wc^T (trans_b), input gradient P Wc, weight gradient P^T A
+ * (trans_a). */
+static void bench_gemm(const void *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                       const float *a, int64_t lda, const float *b, int64_t ldb, float beta,
+                       float *c, int64_t ldc)
 {
     const nb_host *h = ctx;
     double t0 = nb_now();
-    h->sgemm(trans_b, m, n, k, 1.0f, a, b, beta, c);
-    gemm_ms[trans_b ? 0 : m > k ? 1 : 2] += (nb_now() - t0) * 1e3;
+    h->sgemm_ex(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    gemm_ms[trans_b ? 0 : trans_a ? 2 : 1] += (nb_now() - t0) * 1e3;
 }
 
 #define SUF f32
@@ -82,11 +85,8 @@ int main(int argc, char **argv)
     const int32_t d = 64, L = 3, B = 2048;
     int64_t N = g.n, nd = N * d, ld = (int64_t)(L + 1) * d;
     size_t fs = sizeof(float);
-    ngcf_ws_f32 w = {N, d, L, h->alloc((size_t)(N * ld) * fs), h->alloc((size_t)(L * nd) * fs),
-                     h->alloc((size_t)(L * nd) * fs), h->alloc((size_t)(L * N) * fs),
-                     h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                     h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                     h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs)};
+    ngcf_ws_f32 w;
+    ngcf_ws_bind_f32(&w, N, d, L, h->alloc(ngcf_ws_bytes_f32(N, d, L)));
     float *E0 = h->alloc((size_t)nd * fs), *dE0 = h->alloc((size_t)nd * fs);
     float *W = h->alloc((size_t)(4 * L * d * d) * fs), *Gf = h->alloc((size_t)(N * ld) * fs);
     uint8_t *mask = h->alloc((size_t)(L * nd)), *rowmark = h->alloc((size_t)N);

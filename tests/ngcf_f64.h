@@ -8,16 +8,19 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Naive C = A op(B) + beta C in double (the NGCF_GEMM contract). */
-static void gemm_f64(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
-                     const double *a, const double *b, double beta, double *c)
+/* Naive C = op(A) op(B) + beta C in double (the NGCF_GEMM contract). */
+static void gemm_f64(const void *ctx, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                     const double *a, int64_t lda, const double *b, int64_t ldb, double beta,
+                     double *c, int64_t ldc)
 {
     (void)ctx;
     for (int64_t i = 0; i < m; i++)
         for (int64_t j = 0; j < n; j++) {
             double s = 0;
-            for (int64_t q = 0; q < k; q++) s += a[i * k + q] * (trans_b ? b[j * k + q] : b[q * n + j]);
-            c[i * n + j] = s + (beta == 0 ? 0 : beta * c[i * n + j]);
+            for (int64_t q = 0; q < k; q++)
+                s += (trans_a ? a[q * lda + i] : a[i * lda + q]) *
+                     (trans_b ? b[j * ldb + q] : b[q * ldb + j]);
+            c[i * ldc + j] = s + (beta == 0 ? 0 : beta * c[i * ldc + j]);
         }
 }
 

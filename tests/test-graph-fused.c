@@ -191,10 +191,10 @@ static void test_lightgcn(int32_t d, int pool, int32_t L)
 static void test_ngcf(int32_t d, int32_t L)
 {
     int64_t N = G.n, nd = N * d, ld = (int64_t)(L + 1) * d, dd = (int64_t)d * d;
-    double *buf[13];
-    for (int b = 0; b < 13; b++) buf[b] = calloc((size_t)(L * N * ld + 1), sizeof(double));
-    ngcf_ws_f64 ws = {N, d, L, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6],
-                      buf[7], buf[8], buf[9], buf[10], buf[11], buf[12]};
+    void *wsbuf = NULL;
+    if (posix_memalign(&wsbuf, 64, ngcf_ws_bytes_f64(N, d, L)) != 0) tap_bail("out of memory");
+    ngcf_ws_f64 ws;
+    ngcf_ws_bind_f64(&ws, N, d, L, wsbuf);
     double *E0 = rand_f64(nd), *W1 = rand_f64(L * dd), *W2 = rand_f64(L * dd);
     double *b1 = rand_f64(L * d), *b2 = rand_f64(L * d);
     double *val = malloc((size_t)G.nnz * sizeof(double)), *valT = malloc((size_t)G.nnz * sizeof(double));
@@ -220,7 +220,7 @@ static void test_ngcf(int32_t d, int32_t L)
     }
     ok(!memcmp(ga, gb, (size_t)np * sizeof(double)),
        "ngcf d=%d L=%d: backward with row mask = plain (all gradients), double", d, L);
-    for (int b = 0; b < 13; b++) free(buf[b]);
+    free(wsbuf);
     free(E0); free(W1); free(W2); free(b1); free(b2); free(val); free(valT); free(mask);
     free(Gf); free(rows); free(mark); free(ga); free(gb);
 }

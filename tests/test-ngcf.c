@@ -5,7 +5,8 @@
  * per-layer gradient path) and against the RecBole golden vectors
  * (../shared/golden/ngcf case1 without dropout, case2 with the file's masks,
  * 1e-9); the float plugin through its vtable against case1 (1e-4); eval
- * without dropout; backward refused after an eval forward.
+ * without dropout; backward refused after an eval forward; the plugin on
+ * an ABI 1.0 host (no sgemm_ex) gives the same gradient bits.
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
@@ -15,6 +16,7 @@
 #include "testhost.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,13 +74,15 @@ typedef struct nctx {
     ngcf_ws_f64 ws;
 } nctx;
 
-static double buf[16][N * LD];
+static void *wsbuf; /* the workspace block, allocated once */
 
 static void ctx_init(nctx *c)
 {
     memset(c, 0, sizeof *c);
-    c->ws = (ngcf_ws_f64){N, D, L, buf[0], buf[1], buf[2], buf[3], buf[4], buf[5], buf[6],
-                          buf[7], buf[8], buf[9], buf[10], buf[11], buf[12]};
+    size_t bytes = ngcf_ws_bytes_f64(N, D, L);
+    if (!wsbuf && posix_memalign(&wsbuf, 64, bytes) != 0) tap_bail("out of memory");
+    memset(wsbuf, 0, bytes);
+    ngcf_ws_bind_f64(&c->ws, N, D, L, wsbuf);
 }
 
 /* RecBole's NGCF loss: BPR on the concatenated rows + reg on the same rows
@@ -346,6 +350,52 @@ static void test_modes(void)
     vt->free(st);
 }
 
+/* One training step of the float plugin on host h (both dropouts, a fixed
+ * view gradient on the batch rows); the parameter gradients into out. */
+static void plugin_step(const nb_host *h, float *out, int64_t n_out)
+{
+    const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+    nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
+    void *st = NULL;
+    char *perr = NULL;
+    vt->init(h, vals, &train, 8, 5, &st, &perr);
+    const nb_view *v;
+    nb_grads gr;
+    nb_batch bt = {.size = 0, .epoch = 0, .step = 3, .seed = 9};
+    vt->forward(st, NB_MODE_TRAIN, &bt, &v, &perr);
+    vt->grads(st, &gr);
+    for (int b = 0; b < B; b++) {
+        float *gu = nb_block_grad_row(gr.user, b_users[b]), *gi = nb_block_grad_row(gr.item, b_pos[b]);
+        for (int k = 0; k < v->dim; k++) { gu[k] += 0.1f * (float)(k - b); gi[k] -= 0.05f * (float)k; }
+    }
+    vt->backward(st, NULL, &perr);
+    nb_block *blk;
+    int nb;
+    vt->blocks(st, &blk, &nb);
+    int64_t n = 0;
+    for (int a = 0; a < nb; a++)
+        for (int64_t k = 0; k < blk[a].rows * blk[a].cols && n < n_out; k++) out[n++] = blk[a].grad[k];
+    vt->free(st);
+}
+
+/* A host of ABI 1.0 (struct_size ends before sgemm_ex): the plugin falls
+ * back to sgemm on a transposed copy; with the test host's in-order
+ * double loops both paths give the same bits. */
+static void test_old_host(void)
+{
+    nb_host old = *testhost();
+    old.struct_size = (uint32_t)offsetof(nb_host, sgemm_ex);
+    old.sgemm_ex = NULL;
+    enum { NG = N * 8 + 3 * (2 * 8 * 8 + 2 * 8) };
+    static float ga[NG], gb[NG];
+    plugin_step(testhost(), ga, NG);
+    plugin_step(&old, gb, NG);
+    double sum = 0;
+    for (int k = 0; k < NG; k++) sum += fabs(ga[k]);
+    ok(sum > 0 && !memcmp(ga, gb, sizeof ga),
+       "plugin on an ABI 1.0 host (no sgemm_ex) = with sgemm_ex, all gradients bit for bit");
+}
+
 int main(void)
 {
     build_train();
@@ -355,6 +405,7 @@ int main(void)
     test_golden("case1_nodropout.json", 0);
     test_golden("case2_dropout_fixed_masks.json", 1);
     test_modes();
+    test_old_host();
     graph_free(&graph);
     return tap_done();
 }

@@ -36,16 +36,40 @@
 #include "model_common.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* C = A op(B) + beta C through the host's SGEMM (BLAS when available). */
-static void ngcf_gemm_f32(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
-                          const float *a, const float *b, float beta, float *c)
+/* The GEMM context: the host and, for a host without sgemm_ex (ABI 1.0),
+ * scratch for op(A) made compact. */
+typedef struct ngcf_blas {
+    const nb_host *h;
+    int has_ex;    /* h->sgemm_ex exists (struct_size covers it) */
+    float *at;     /* [N][d] compact op(A), only without sgemm_ex */
+} ngcf_blas;
+
+/* C = op(A) op(B) + beta C (the NGCF_GEMM contract) through the host's
+ * sgemm_ex, or its plain sgemm after copying op(A) into compact scratch;
+ * that path needs compact B and C (ldb, ldc = widths) and m k <= N d, as
+ * every NGCF call has. */
+static void ngcf_gemm_f32(const void *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+                          int64_t k, const float *a, int64_t lda, const float *b, int64_t ldb,
+                          float beta, float *c, int64_t ldc)
 {
-    const nb_host *h = ctx;
-    h->sgemm(trans_b, m, n, k, 1.0f, a, b, beta, c);
+    const ngcf_blas *x = ctx;
+    if (x->has_ex) {
+        x->h->sgemm_ex(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    (void)ldb; (void)ldc;
+    if (trans_a || lda != k) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t p = 0; p < k; p++) x->at[i * k + p] = trans_a ? a[p * lda + i] : a[i * lda + p];
+        a = x->at;
+    }
+    x->h->sgemm(trans_b, m, n, k, 1.0f, a, b, beta, c);
 }
 
 #define SUF f32
@@ -76,7 +100,9 @@ typedef struct ngcf {
     int64_t N;
     double p_msg, p_node;
     nb_graph g;
+    ngcf_blas blas;
     ngcf_ws_f32 ws;
+    void *wsbuf;                  /* the block behind ws */
     float *E0, *E0g;              /* [N][d] */
     float *W, *Wg;                /* W1 [L][d][d] | b1 [L][d] | W2 [L][d][d] | b2 [L][d] */
     float *W1, *b1, *W2, *b2, *gW1, *gb1, *gW2, *gb2; /* into W / Wg */
@@ -100,9 +126,8 @@ static void ngcf_free(void *state)
     if (!s) return;
     const nb_host *h = s->h;
     graph_free(&s->g);
-    float *bufs[] = {s->ws.X, s->ws.S, s->ws.Z, s->ws.nrm, s->ws.A1, s->ws.A2, s->ws.T,
-                     s->ws.P, s->ws.Pt, s->ws.Q, s->ws.R, s->ws.G0, s->ws.G1, s->E0, s->E0g,
-                     s->W, s->Wg, s->val, s->valT, s->Gf, s->Gl};
+    float *bufs[] = {s->wsbuf, s->blas.at, s->E0, s->E0g, s->W, s->Wg, s->val, s->valT,
+                     s->Gf, s->Gl};
     for (size_t k = 0; k < sizeof bufs / sizeof bufs[0]; k++) h->free(bufs[k]);
     h->free(s->mask); h->free(s->touch); h->free(s->rows); h->free(s->mark);
     h->free(s->rowmark);
@@ -151,14 +176,12 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
     }
     int64_t N = s->N, d = dim, L = s->L, nd = N * d, ld = (L + 1) * d, per = 2 * d * d + 2 * d;
     size_t fs = sizeof(float);
-    s->ws = (ngcf_ws_f32){N, dim, s->L,
-                          h->alloc((size_t)(N * ld) * fs), h->alloc((size_t)(L * nd) * fs),
-                          h->alloc((size_t)(L * nd) * fs), h->alloc((size_t)(L * N) * fs),
-                          h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                          h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                          h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                          h->alloc((size_t)nd * fs), h->alloc((size_t)nd * fs),
-                          h->alloc((size_t)nd * fs)};
+    s->blas.h = h;
+    s->blas.has_ex = h->struct_size >= offsetof(nb_host, sgemm_ex) + sizeof h->sgemm_ex &&
+                     h->sgemm_ex != NULL;
+    int blas_ok = s->blas.has_ex || (s->blas.at = h->alloc((size_t)nd * fs)) != NULL;
+    s->wsbuf = h->alloc(ngcf_ws_bytes_f32(N, dim, s->L));
+    if (s->wsbuf) ngcf_ws_bind_f32(&s->ws, N, dim, s->L, s->wsbuf);
     s->E0 = h->alloc((size_t)nd * fs);
     s->E0g = h->alloc((size_t)nd * fs);
     s->W = h->alloc((size_t)(L * per) * fs);
@@ -172,9 +195,7 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
     s->mark = h->alloc((size_t)(4 * N + 1));
     s->rowmark = h->alloc((size_t)(N + 1));
-    if (!s->ws.X || !s->ws.S || !s->ws.Z || !s->ws.nrm || !s->ws.A1 || !s->ws.A2 || !s->ws.T ||
-        !s->ws.P || !s->ws.Pt || !s->ws.Q || !s->ws.R || !s->ws.G0 || !s->ws.G1 || !s->E0 ||
-        !s->E0g || !s->W || !s->Wg || !s->mask || !s->val || !s->valT || !s->Gf || !s->Gl ||
+    if (!blas_ok || !s->wsbuf || !s->E0 || !s->E0g || !s->W || !s->Wg || !s->mask || !s->val || !s->valT || !s->Gf || !s->Gl ||
         !s->touch || !s->rows || !s->mark || !s->rowmark) {
         *err = h->mprintf("ngcf: out of memory for %lld nodes x %d x %d layers", (long long)N,
                           dim, s->L);
@@ -226,7 +247,7 @@ static int ngcf_blocks(void *state, nb_block **blocks, int *n_blocks)
 
 static void ngcf_run_forward(ngcf *s, const float *val, const uint8_t *mask, double p)
 {
-    ngcf_forward_f32(s->h, &s->ws, &s->g, val, s->W1, s->b1, s->W2, s->b2, mask, p, s->E0);
+    ngcf_forward_f32(&s->blas, &s->ws, &s->g, val, s->W1, s->b1, s->W2, s->b2, mask, p, s->E0);
 }
 
 static int ngcf_forward(void *state, int mode, const nb_batch *batch, const nb_view **view,
@@ -283,7 +304,7 @@ static int ngcf_backward(void *state, const nb_batch *batch, char **err)
     }
     /* the union of touched nodes of the four view-gradient blocks */
     int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
-    ngcf_backward_f32(s->h, &s->ws, &s->g, s->used_val ? s->valT : NULL, s->W1, s->W2,
+    ngcf_backward_f32(&s->blas, &s->ws, &s->g, s->used_val ? s->valT : NULL, s->W1, s->W2,
                       s->used_mask ? s->mask : NULL, s->p_msg, s->Gf, s->Gl, s->rows, n_rows,
                       s->rowmark, s->E0g, s->gW1, s->gb1, s->gW2, s->gb2);
     view_grads_clear(s->vg, s->rowmark, s->rows, n_rows);

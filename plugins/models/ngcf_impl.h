@@ -3,10 +3,13 @@
  * v1.1.1 ngcf.py + layers.py BiGNNLayer, see
  * ../shared/specs/backbones-and-eval.md 2.3), written once and instantiated
  * per precision: define SUF, REAL and NGCF_GEMM (a function
- *   void NGCF_GEMM(const void *ctx, int trans_b, int64_t m, int64_t n, int64_t k,
- *                  const REAL *a, const REAL *b, REAL beta, REAL *c)
- * computing C[m][n] = A[m][k] op(B) + beta C, op(B) = B^T ([n][k]) when
- * trans_b, else B ([k][n])), then include this file after negbench/graph.h.
+ *   void NGCF_GEMM(const void *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
+ *                  int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,
+ *                  REAL beta, REAL *c, int64_t ldc)
+ * computing C = op(A) op(B) + beta C, row-major with row strides lda, ldb,
+ * ldc: op(A) = A^T (A stored [k][lda]) when trans_a, else A ([m][lda]);
+ * op(B) = B^T ([n][ldb]) when trans_b, else B ([k][ldb])), then include
+ * this file after negbench/graph.h.
  *
  * Layer k (all widths d), Linear(x) = x W^T + b with W stored [out][in]:
  *   S = Ahat X;  Z = (X + S) W1^T + b1 + (S . X) W2^T + b2
@@ -20,6 +23,14 @@
  *   dW1 += P^T (X + S);  dW2 += P^T (S . X);  db1 = db2 += sum_rows P
  *   Q = P W2, R = P W1;  dX = R + Q . S + Ahat^T (R + Q . X) (+ direct slice)
  * Ahat^T matters when node (entry) dropout made Ahat non-symmetric.
+ *
+ * Layout for speed: the two linear maps share one GEMM per direction with
+ * Wc = [W1 | W2] ([d][2d]) and A = [X + S | S . X] ([N][2d]):
+ *   Z = A Wc^T;  [dW1 | dW2] = P^T A;  [R | Q] = P Wc
+ * (transposes and strides through NGCF_GEMM, nothing transposed by hand).
+ * The per-row passes are OpenMP loops over rows with branch-free inner
+ * loops; the row norms and dots sum in double over 8 fixed lanes (the same
+ * bits for any thread count, not the bits of a serial loop).
  */
 #define NGCF_CAT_(a, b) a##_##b
 #define NGCF_CAT(a, b) NGCF_CAT_(a, b)
@@ -27,24 +38,165 @@
 #define NGCF_SPMM NGCF_CAT(graph_spmm, SUF)
 #define NGCF_SPMM_EX NGCF_CAT(graph_spmm_ex, SUF)
 
-/* Activations kept for backward and scratch; every array is owned by the
- * caller (sizes in the comments, N nodes, width d, L layers). */
+#ifndef NGCF_DB_ROWS
+#define NGCF_DB_ROWS 256 /* rows per partial bias sum (fixed: thread-count independent) */
+#endif
+
+/* Activations kept for backward and scratch, carved by ngcf_ws_bind from
+ * one caller-owned block of ngcf_ws_bytes (N nodes, width d, L layers). */
 typedef struct NGCF_WS {
     int64_t N;
     int32_t d, L;
-    REAL *X;     /* [N][L+1][d] layer stack = concatenated output */
-    REAL *S;     /* [L][N][d] Ahat X^k */
-    REAL *Z;     /* [L][N][d] pre-activation */
-    REAL *nrm;   /* [L][N] |D_row| */
-    REAL *A1;    /* [N][d] scratch: X + S, later R + Q.X */
-    REAL *A2;    /* [N][d] scratch: S . X */
-    REAL *T;     /* [N][d] scratch */
-    REAL *P;     /* [N][d] dZ */
-    REAL *Pt;    /* [d][N] P transposed */
-    REAL *Q;     /* [N][d] */
-    REAL *R;     /* [N][d] */
+    REAL *X;       /* [N][L+1][d] layer stack = concatenated output */
+    REAL *S;       /* [L][N][d] Ahat X^k */
+    REAL *Z;       /* [L][N][d] pre-activation */
+    REAL *nrm;     /* [L][N] |D_row| */
+    REAL *A;       /* [N][2d] [X + S | S . X] (backward: packed rows) */
+    REAL *P;       /* [N][d] dZ (packed rows), then the SpMM input R + Q . X */
+    REAL *RQ;      /* [N][2d] [R | Q] = P [W1 | W2] (packed rows) */
     REAL *G0, *G1; /* [N][d] Gamma buffers; G0 holds X^k contiguously in forward */
+    REAL *Wc;      /* [d][2d] [W1 | W2] of one layer */
+    REAL *dWc;     /* [d][2d] [dW1 | dW2] of one layer */
+    double *dbp;   /* [ceil(N / NGCF_DB_ROWS)][d] partial bias sums */
+    int32_t *srt;  /* [N] the marked rows, ascending */
 } NGCF_WS;
+
+/* Bytes of the workspace block for N nodes, width d, L layers (every array
+ * rounded up to 64 bytes). */
+static size_t NGCF_CAT(ngcf_ws_bytes, SUF)(int64_t N, int32_t d, int32_t L)
+{
+    size_t nd = (size_t)N * (size_t)d, r = sizeof(REAL), nb = (size_t)(N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
+    size_t sz[] = {nd * (size_t)(L + 1) * r, nd * (size_t)L * r, nd * (size_t)L * r,
+                   (size_t)N * (size_t)L * r, 2 * nd * r, nd * r, 2 * nd * r, nd * r, nd * r,
+                   2 * (size_t)d * (size_t)d * r, 2 * (size_t)d * (size_t)d * r,
+                   nb * (size_t)d * sizeof(double), (size_t)N * sizeof(int32_t)};
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof sz / sizeof sz[0]; k++) total += (sz[k] + 63) & ~(size_t)63;
+    return total;
+}
+
+/* Point w's arrays into base (ngcf_ws_bytes(N, d, L) bytes, 64-byte
+ * aligned, owned by the caller). */
+static void NGCF_CAT(ngcf_ws_bind, SUF)(NGCF_WS *w, int64_t N, int32_t d, int32_t L, void *base)
+{
+    size_t nd = (size_t)N * (size_t)d, r = sizeof(REAL), nb = (size_t)(N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
+    char *p = base;
+#define NGCF_TAKE(field, bytes) \
+    do { w->field = (void *)p; p += ((bytes) + 63) & ~(size_t)63; } while (0)
+    w->N = N; w->d = d; w->L = L;
+    NGCF_TAKE(X, nd * (size_t)(L + 1) * r);
+    NGCF_TAKE(S, nd * (size_t)L * r);
+    NGCF_TAKE(Z, nd * (size_t)L * r);
+    NGCF_TAKE(nrm, (size_t)N * (size_t)L * r);
+    NGCF_TAKE(A, 2 * nd * r);
+    NGCF_TAKE(P, nd * r);
+    NGCF_TAKE(RQ, 2 * nd * r);
+    NGCF_TAKE(G0, nd * r);
+    NGCF_TAKE(G1, nd * r);
+    NGCF_TAKE(Wc, 2 * (size_t)d * (size_t)d * r);
+    NGCF_TAKE(dWc, 2 * (size_t)d * (size_t)d * r);
+    NGCF_TAKE(dbp, nb * (size_t)d * sizeof(double));
+    NGCF_TAKE(srt, (size_t)N * sizeof(int32_t));
+#undef NGCF_TAKE
+}
+
+/* Wc = [W1_k | W2_k] ([d][2d]) from W1_k, W2_k [d][d]. */
+static void NGCF_CAT(ngcf_concat_w, SUF)(REAL *Wc, const REAL *w1, const REAL *w2, int32_t d)
+{
+    for (int32_t o = 0; o < d; o++) {
+        memcpy(Wc + (int64_t)o * 2 * d, w1 + (int64_t)o * d, (size_t)d * sizeof(REAL));
+        memcpy(Wc + (int64_t)o * 2 * d + d, w2 + (int64_t)o * d, (size_t)d * sizeof(REAL));
+    }
+}
+
+/* a [2d] = [x + s | s . x] for one row. */
+static inline void NGCF_CAT(ngcf_bi_row, SUF)(REAL *restrict a, const REAL *restrict x,
+                                              const REAL *restrict s, int32_t d)
+{
+#pragma omp simd
+    for (int32_t j = 0; j < d; j++) {
+        a[j] = x[j] + s[j];
+        a[d + j] = s[j] * x[j];
+    }
+}
+
+/* c ? a : b on the bits, for c in {0, 1}: integer masks, so the selects
+ * below compile without branches (GCC keeps a float select as a branch,
+ * and a branch on the sign or a dropout bit mispredicts half the time). */
+static inline REAL NGCF_CAT(ngcf_sel, SUF)(int c, REAL a, REAL b)
+{
+    if (sizeof(REAL) == sizeof(uint32_t)) {
+        uint32_t x, y, m = 0u - (uint32_t)c;
+        memcpy(&x, &a, sizeof x);
+        memcpy(&y, &b, sizeof y);
+        x = (x & m) | (y & ~m);
+        memcpy(&a, &x, sizeof x);
+        return a;
+    }
+    uint64_t x, y, m = 0u - (uint64_t)c;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x = (x & m) | (y & ~m);
+    memcpy(&a, &x, sizeof x);
+    return a;
+}
+
+/* 1 when v > 0 (and for a NaN of positive sign), from the bits. */
+static inline int NGCF_CAT(ngcf_pos, SUF)(REAL v)
+{
+    if (sizeof(REAL) == sizeof(int32_t)) {
+        int32_t b;
+        memcpy(&b, &v, sizeof b);
+        return b > 0;
+    }
+    int64_t b;
+    memcpy(&b, &v, sizeof b);
+    return b > 0;
+}
+
+/* sum_j a[j] b[j] over d entries in double, in 8 interleaved lanes (fixed
+ * order, independent of threads). */
+static inline double NGCF_CAT(ngcf_dot, SUF)(const REAL *restrict a, const REAL *restrict b,
+                                             int32_t d)
+{
+    double acc[8] = {0};
+    int32_t j = 0;
+    for (; j + 8 <= d; j += 8)
+        for (int t = 0; t < 8; t++) acc[t] += (double)a[j + t] * (double)b[j + t];
+    for (int t = 0; j < d; j++, t++) acc[t] += (double)a[j] * (double)b[j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+/* y [d] = y * mask / (1 - p) (scale), 0 where the mask is 0. */
+static inline void NGCF_CAT(ngcf_drop_row, SUF)(REAL *restrict y, const uint8_t *restrict mk,
+                                                REAL scale, int32_t d)
+{
+    for (int32_t j = 0; j < d; j++) {
+        REAL v = y[j] * scale;
+        y[j] = NGCF_CAT(ngcf_sel, SUF)(mk[j] != 0, v, (REAL)0);
+    }
+}
+
+/* One row of the layer output: z += c1 + c2 (kept), y = LeakyReLU(z)
+ * (. mask / (1 - p), mk nullable) normalised to unit length, also copied
+ * to yc. Returns the norm before normalisation (summed in double). */
+static inline REAL NGCF_CAT(ngcf_act_row, SUF)(REAL *restrict z, REAL *restrict y,
+                                               REAL *restrict yc, const REAL *restrict c1,
+                                               const REAL *restrict c2,
+                                               const uint8_t *restrict mk, REAL scale,
+                                               int32_t d)
+{
+    for (int32_t j = 0; j < d; j++) {
+        REAL v = z[j] + (c1[j] + c2[j]), lo = (REAL)0.2 * v;
+        z[j] = v;
+        y[j] = NGCF_CAT(ngcf_sel, SUF)(NGCF_CAT(ngcf_pos, SUF)(v), v, lo);
+    }
+    if (mk) NGCF_CAT(ngcf_drop_row, SUF)(y, mk, scale, d);
+    REAL n = (REAL)sqrt(NGCF_CAT(ngcf_dot, SUF)(y, y, d));
+    REAL den = n > (REAL)1e-12 ? n : (REAL)1e-12;
+    for (int32_t j = 0; j < d; j++) yc[j] = y[j] = y[j] / den;
+    return n;
+}
 
 /* Forward. val: Ahat values used (nullable: the stored ones). W1/W2 [L][d][d],
  * b1/b2 [L][d]. mask [L][N][d] 0/1 (nullable: no message dropout), p its
@@ -56,52 +208,27 @@ static void NGCF_CAT(ngcf_forward, SUF)(const void *ctx, NGCF_WS *w, const nb_gr
 {
     int64_t N = w->N;
     int32_t d = w->d, L = w->L;
-    int64_t ld = (int64_t)(L + 1) * d, nd = N * d;
+    int64_t ld = (int64_t)(L + 1) * d, nd = N * d, d2 = 2 * (int64_t)d;
     REAL scale = mask ? (REAL)(1.0 / (1.0 - p)) : (REAL)1;
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) memcpy(w->X + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
     for (int32_t k = 0; k < L; k++) {
-        REAL *Xk = w->X + (int64_t)k * d, *S = w->S + k * nd, *Z = w->Z + k * nd;
-        REAL *nrm = w->nrm + k * N;
+        /* X^k contiguously: E0, then G0 (written by the previous layer) */
+        const REAL *Xc = k == 0 ? E0 : w->G0;
+        REAL *S = w->S + k * nd, *Z = w->Z + k * nd, *nrm = w->nrm + k * N;
         const uint8_t *mk = mask ? mask + k * nd : NULL;
-        const REAL *w1 = W1 + (int64_t)k * d * d, *w2 = W2 + (int64_t)k * d * d;
         const REAL *c1 = b1 + (int64_t)k * d, *c2 = b2 + (int64_t)k * d;
-        /* gather from a contiguous copy of X^k: E0, then G0 (written below) */
-        NGCF_SPMM(g, val, k == 0 ? E0 : w->G0, d, NULL, 0, S, d, d);
+        NGCF_SPMM(g, val, Xc, d, NULL, 0, S, d, d);
+        NGCF_CAT(ngcf_concat_w, SUF)(w->Wc, W1 + (int64_t)k * d * d, W2 + (int64_t)k * d * d, d);
 #pragma omp parallel for schedule(static)
         for (int64_t r = 0; r < N; r++)
-            for (int32_t j = 0; j < d; j++) {
-                REAL x = Xk[r * ld + j], s = S[r * d + j];
-                w->A1[r * d + j] = x + s;
-                w->A2[r * d + j] = s * x;
-            }
-        NGCF_GEMM(ctx, 1, N, d, d, w->A1, w1, 0, Z);
-        NGCF_GEMM(ctx, 1, N, d, d, w->A2, w2, 0, w->T);
+            NGCF_CAT(ngcf_bi_row, SUF)(w->A + r * d2, Xc + r * d, S + r * d, d);
+        NGCF_GEMM(ctx, 0, 1, N, d, d2, w->A, d2, w->Wc, d2, 0, Z, d);
 #pragma omp parallel for schedule(static)
-        for (int64_t r = 0; r < N; r++) {
-            REAL *z = Z + r * d, *t = w->T + r * d, *y = w->X + r * ld + (int64_t)(k + 1) * d;
-            /* separate passes over the row (the same operations per element
-             * as one fused loop, so the same bits); the norm's double sum
-             * stays in order. The selects vectorise only with
-             * -fno-trapping-math; measured gain without it is within noise. */
-            for (int32_t j = 0; j < d; j++) {
-                REAL v = (z[j] + c1[j]) + (t[j] + c2[j]), lo = (REAL)0.2 * v;
-                z[j] = v;
-                y[j] = v > 0 ? v : lo;
-            }
-            if (mk)
-                for (int32_t j = 0; j < d; j++) {
-                    REAL v = y[j] * scale;
-                    y[j] = mk[r * d + j] ? v : (REAL)0;
-                }
-            double ss = 0;
-            for (int32_t j = 0; j < d; j++) ss += (double)y[j] * y[j];
-            REAL n = (REAL)sqrt(ss);
-            nrm[r] = n;
-            REAL den = n > (REAL)1e-12 ? n : (REAL)1e-12;
-            REAL *yc = w->G0 + r * d;
-            for (int32_t j = 0; j < d; j++) yc[j] = y[j] /= den;
-        }
+        for (int64_t r = 0; r < N; r++)
+            nrm[r] = NGCF_CAT(ngcf_act_row, SUF)(Z + r * d, w->X + r * ld + (int64_t)(k + 1) * d,
+                                                 w->G0 + r * d, c1, c2, mk ? mk + r * d : NULL,
+                                                 scale, d);
     }
 }
 
@@ -114,28 +241,46 @@ static inline void NGCF_CAT(ngcf_add_direct, SUF)(REAL *h, int64_t r, int32_t k,
     if (Gl) for (int32_t j = 0; j < d; j++) h[j] += Gl[r * ld + (int64_t)k * d + j];
 }
 
-/* Row r of the input-gradient terms A1 = R + Q . X^k and Gn = R + Q . S
- * from row c of Q and R (c = r, or r's packed row). */
-static inline void NGCF_CAT(ngcf_input_row, SUF)(NGCF_WS *w, int64_t c, int64_t r, int64_t ld,
-                                                 const REAL *Xk, const REAL *S, REAL *Gn)
+/* One row of dZ: pr [d] = Gamma gm through the row normalisation (y, n),
+ * the dropout mask (mk, nullable) and the LeakyReLU (z); a [2d] = [x + s |
+ * s . x] for the weight gradients. */
+static inline void NGCF_CAT(ngcf_dz_row, SUF)(REAL *restrict pr, REAL *restrict a,
+                                              const REAL *restrict y, const REAL *restrict gm,
+                                              REAL n, const uint8_t *restrict mk, REAL scale,
+                                              const REAL *restrict z, const REAL *restrict x,
+                                              const REAL *restrict s, int32_t d)
 {
-    int32_t d = w->d;
-    const REAL *q = w->Q + c * d, *rr = w->R + c * d, *x = Xk + r * ld, *s = S + r * d;
-    REAL *a = w->A1 + r * d, *gn = Gn + r * d;
-    for (int32_t j = 0; j < d; j++) {
-        a[j] = rr[j] + q[j] * x[j];
-        gn[j] = rr[j] + q[j] * s[j];
+    if (n >= (REAL)1e-12) {
+        REAL dot = (REAL)NGCF_CAT(ngcf_dot, SUF)(y, gm, d);
+        for (int32_t j = 0; j < d; j++) pr[j] = (gm[j] - y[j] * dot) / n;
+    } else {
+        for (int32_t j = 0; j < d; j++) pr[j] = gm[j] / (REAL)1e-12;
     }
+    if (mk) NGCF_CAT(ngcf_drop_row, SUF)(pr, mk, scale, d);
+    for (int32_t j = 0; j < d; j++) {
+        REAL v = pr[j], lo = v * (REAL)0.2;
+        pr[j] = NGCF_CAT(ngcf_sel, SUF)(NGCF_CAT(ngcf_pos, SUF)(z[j]), v, lo);
+    }
+    NGCF_CAT(ngcf_bi_row, SUF)(a, x, s, d);
+}
+
+/* acc [d] += (double) pr [d]. */
+static inline void NGCF_CAT(ngcf_colsum_row, SUF)(double *restrict acc, const REAL *restrict pr,
+                                                  int32_t d)
+{
+#pragma omp simd
+    for (int32_t j = 0; j < d; j++) acc[j] += (double)pr[j];
 }
 
 /* Backward after ngcf_forward with the same val/mask. valT: values of
  * Ahat^T on the same structure (nullable: symmetric, stored values).
- * Gf/Gl [N][(L+1)d] (nullable) are nonzero only on rows[] (NULL: all);
- * rowmark [N] (nullable, needs rows; rows[] distinct) is 1 exactly on
+ * Gf/Gl [N][(L+1)d] (nullable) are nonzero only on rows[] (NULL: all;
+ * rows[] distinct); rowmark [N] (nullable, needs rows) is 1 exactly on
  * rows[]: the top layer's dZ then lives on those rows only, and its weight
- * and input-gradient GEMMs and Ahat^T product run over them alone (zero
- * terms dropped: the same bits with an in-order GEMM, float rounding with
- * a blocked BLAS).
+ * and input-gradient GEMMs and Ahat^T product run over them alone, packed
+ * in ascending order (zero terms dropped: the same bits with an in-order
+ * GEMM, float rounding with a blocked BLAS). The bias sums run in double
+ * over fixed blocks of NGCF_DB_ROWS rows, also the same bits either way.
  * Accumulates (+=) into dE0 [N][d], dW1/dW2 [L][d][d], db1/db2 [L][d]. */
 static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_graph *g,
                                          const REAL *valT, const REAL *W1, const REAL *W2,
@@ -145,12 +290,25 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
 {
     int64_t N = w->N;
     int32_t d = w->d, L = w->L;
-    int64_t ld = (int64_t)(L + 1) * d, nd = N * d, nr = rows ? n_rows : N;
+    int64_t ld = (int64_t)(L + 1) * d, nd = N * d, nr = rows ? n_rows : N, d2 = 2 * (int64_t)d;
+    int64_t nblk = (N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
     REAL scale = mask ? (REAL)(1.0 / (1.0 - p)) : (REAL)1;
     REAL *G = w->G0, *Gn = w->G1;
-    memset(G, 0, (size_t)nd * sizeof(REAL));
+    int packed = rows && rowmark;
+    /* Gamma of the top layer: the direct gradients (only rows[] when packed:
+     * nothing else of G is read) */
+    if (packed) {
+        int64_t m = 0;
+        for (int64_t r = 0; r < N; r++)
+            if (rowmark[r]) w->srt[m++] = (int32_t)r;
+        n_rows = m;
+    } else if (rows) {
+        memset(G, 0, (size_t)nd * sizeof(REAL));
+    }
+#pragma omp parallel for schedule(static)
     for (int64_t q = 0; q < nr; q++) {
         int64_t r = rows ? rows[q] : q;
+        memset(G + r * d, 0, (size_t)d * sizeof(REAL));
         NGCF_CAT(ngcf_add_direct, SUF)(G + r * d, r, L, ld, d, Gf, Gl);
     }
     for (int32_t k = L - 1; k >= 0; k--) {
@@ -158,96 +316,62 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
         const REAL *S = w->S + k * nd, *Z = w->Z + k * nd, *nrm = w->nrm + k * N;
         const uint8_t *mk = mask ? mask + k * nd : NULL;
         /* top layer with a row mask: G, hence P = dZ, is exactly +0 off
-         * rows[], so P, X + S and S . X are packed to those m rows in
-         * ascending order and every product below runs over them only
-         * (zero terms dropped; the same bits with an in-order GEMM) */
-        int sp = k == L - 1 && rows && rowmark;
+         * rows[], so P and A hold those m rows packed (row q <-> srt[q]) */
+        int sp = k == L - 1 && packed;
         int64_t m = sp ? n_rows : N;
-        /* through the row normalisation, dropout and LeakyReLU */
+        NGCF_CAT(ngcf_concat_w, SUF)(w->Wc, W1 + (int64_t)k * d * d, W2 + (int64_t)k * d * d, d);
+        memset(w->dbp, 0, (size_t)(nblk * d) * sizeof(double));
+        /* through the row normalisation, dropout and LeakyReLU; bias sums
+         * per block of rows (in the loop when unpacked, rows = blocks) */
+        int64_t nqb = (m + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
 #pragma omp parallel for schedule(static)
-        for (int64_t q = 0; q < m; q++) {
-            int64_t r = sp ? rows[q] : q;
-            const REAL *y = Y + r * ld, *gm = G + r * d;
-            REAL *pr = w->P + r * d;
-            if (nrm[r] >= (REAL)1e-12) {
-                REAL dot = 0;
-                for (int32_t j = 0; j < d; j++) dot += y[j] * gm[j];
-                for (int32_t j = 0; j < d; j++) pr[j] = (gm[j] - y[j] * dot) / nrm[r];
-            } else {
-                for (int32_t j = 0; j < d; j++) pr[j] = gm[j] / (REAL)1e-12;
-            }
-            /* separate passes, the same operations per element as a
-             * fused loop (see the forward's note) */
-            if (mk)
-                for (int32_t j = 0; j < d; j++) {
-                    REAL v = pr[j] * scale;
-                    pr[j] = mk[r * d + j] ? v : (REAL)0;
-                }
-            const REAL *zr = Z + r * d;
-            for (int32_t j = 0; j < d; j++) {
-                REAL v = pr[j], lo = v * (REAL)0.2;
-                pr[j] = zr[j] > 0 ? v : lo;
-            }
-            REAL *a1 = w->A1 + r * d, *a2 = w->A2 + r * d;
-            const REAL *xr = Xk + r * ld, *sr = S + r * d;
-            for (int32_t j = 0; j < d; j++) {
-                a1[j] = xr[j] + sr[j];
-                a2[j] = sr[j] * xr[j];
+        for (int64_t b = 0; b < nqb; b++) {
+            int64_t q1 = (b + 1) * NGCF_DB_ROWS < m ? (b + 1) * NGCF_DB_ROWS : m;
+            for (int64_t q = b * NGCF_DB_ROWS; q < q1; q++) {
+                int64_t r = sp ? w->srt[q] : q;
+                REAL *pr = w->P + q * d;
+                NGCF_CAT(ngcf_dz_row, SUF)(pr, w->A + q * d2, Y + r * ld, G + r * d, nrm[r],
+                                           mk ? mk + r * d : NULL, scale, Z + r * d,
+                                           Xk + r * ld, S + r * d, d);
+                if (!sp) NGCF_CAT(ngcf_colsum_row, SUF)(w->dbp + b * d, pr, d);
             }
         }
-        if (sp) /* pack in place, ascending: a row only moves down */
-            for (int64_t r = 0, q = 0; r < N; r++) {
-                if (!rowmark[r]) continue;
-                if (q != r) {
-                    size_t b = (size_t)d * sizeof(REAL);
-                    memcpy(w->P + q * d, w->P + r * d, b);
-                    memcpy(w->A1 + q * d, w->A1 + r * d, b);
-                    memcpy(w->A2 + q * d, w->A2 + r * d, b);
-                }
-                q++;
-            }
-        /* parameter gradients. P^T and the column sums in chunks of 64 bytes
-         * of columns: each chunk reads its cache line of every P row once
-         * (a column at a time re-read each line 16 times); every sum still
-         * runs over r ascending in double. */
-        const int32_t cw = (int32_t)(64 / sizeof(REAL)), nch = (d + cw - 1) / cw;
-#pragma omp parallel for schedule(static)
-        for (int32_t c = 0; c < nch; c++) {
-            int32_t j0 = c * cw, j1 = j0 + cw < d ? j0 + cw : d;
-            double s[64 / sizeof(REAL)] = {0};
-            for (int64_t r = 0; r < m; r++)
-                for (int32_t j = j0; j < j1; j++) {
-                    REAL v = w->P[r * d + j];
-                    w->Pt[(int64_t)j * m + r] = v;
-                    s[j - j0] += (double)v;
-                }
-            for (int32_t j = j0; j < j1; j++) {
-                db1[(int64_t)k * d + j] += (REAL)s[j - j0];
-                db2[(int64_t)k * d + j] += (REAL)s[j - j0];
-            }
+        if (sp)
+            for (int64_t q = 0; q < m; q++)
+                NGCF_CAT(ngcf_colsum_row, SUF)(w->dbp + (w->srt[q] / NGCF_DB_ROWS) * d,
+                                               w->P + q * d, d);
+        for (int32_t j = 0; j < d; j++) {
+            double s = 0;
+            for (int64_t b = 0; b < nblk; b++) s += w->dbp[b * d + j];
+            db1[(int64_t)k * d + j] += (REAL)s;
+            db2[(int64_t)k * d + j] += (REAL)s;
         }
         if (m > 0) {
-            NGCF_GEMM(ctx, 0, d, d, m, w->Pt, w->A1, 1, dW1 + (int64_t)k * d * d);
-            NGCF_GEMM(ctx, 0, d, d, m, w->Pt, w->A2, 1, dW2 + (int64_t)k * d * d);
-            /* input gradient */
-            NGCF_GEMM(ctx, 0, m, d, d, w->P, W2 + (int64_t)k * d * d, 0, w->Q);
-            NGCF_GEMM(ctx, 0, m, d, d, w->P, W1 + (int64_t)k * d * d, 0, w->R);
+            /* [dW1 | dW2] = P^T A; [R | Q] = P [W1 | W2] */
+            NGCF_GEMM(ctx, 1, 0, d, d2, m, w->P, d, w->A, d2, 0, w->dWc, d2);
+            for (int64_t o = 0; o < d; o++)
+                for (int64_t i = 0; i < d; i++) {
+                    dW1[(int64_t)k * d * d + o * d + i] += w->dWc[o * d2 + i];
+                    dW2[(int64_t)k * d * d + o * d + i] += w->dWc[o * d2 + d + i];
+                }
+            NGCF_GEMM(ctx, 0, 0, m, d2, d, w->P, d, w->Wc, d2, 0, w->RQ, d2);
         }
-        if (sp) { /* +0 off rows[], as R + Q . X of a zero P row */
-            memset(w->A1, 0, (size_t)nd * sizeof(REAL));
-            memset(Gn, 0, (size_t)nd * sizeof(REAL));
-        }
-        if (sp) /* packed row q belongs to the q-th marked node */
-            for (int64_t r = 0, q = 0; r < N; r++) {
-                if (!rowmark[r]) continue;
-                NGCF_CAT(ngcf_input_row, SUF)(w, q, r, ld, Xk, S, Gn);
-                q++;
-            }
-        else
+        /* input gradient: P (dead) row r = R + Q . X^k (the SpMM input),
+         * Gn row r = R + Q . S (+0 off rows[] when packed) */
+        if (sp) memset(Gn, 0, (size_t)nd * sizeof(REAL));
 #pragma omp parallel for schedule(static)
-            for (int64_t r = 0; r < N; r++) NGCF_CAT(ngcf_input_row, SUF)(w, r, r, ld, Xk, S, Gn);
-        NGCF_SPMM_EX(g, valT, k == L - 1 && rows ? rowmark : NULL, w->A1, d, Gn, d, Gn, d,
-                     NULL, 0, d);
+        for (int64_t q = 0; q < m; q++) {
+            int64_t r = sp ? w->srt[q] : q;
+            const REAL *rr = w->RQ + q * d2, *qq = rr + d, *x = Xk + r * ld, *s = S + r * d;
+            REAL *a = w->P + r * d, *gn = Gn + r * d;
+#pragma omp simd
+            for (int32_t j = 0; j < d; j++) {
+                a[j] = rr[j] + qq[j] * x[j];
+                gn[j] = rr[j] + qq[j] * s[j];
+            }
+        }
+        NGCF_SPMM_EX(g, valT, sp ? rowmark : NULL, w->P, d, Gn, d, Gn, d, NULL, 0, d);
+#pragma omp parallel for schedule(static)
         for (int64_t q = 0; q < nr; q++) {
             int64_t r = rows ? rows[q] : q;
             NGCF_CAT(ngcf_add_direct, SUF)(Gn + r * d, r, k, ld, d, Gf, Gl);
