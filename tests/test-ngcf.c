@@ -365,8 +365,12 @@ static void plugin_step(const nb_host *h, float *out, int64_t n_out)
     vt->forward(st, NB_MODE_TRAIN, &bt, &v, &perr);
     vt->grads(st, &gr);
     for (int b = 0; b < B; b++) {
-        float *gu = nb_block_grad_row(gr.user, b_users[b]), *gi = nb_block_grad_row(gr.item, b_pos[b]);
-        for (int k = 0; k < v->dim; k++) { gu[k] += 0.1f * (float)(k - b); gi[k] -= 0.05f * (float)k; }
+        float *gu = nb_block_grad_row(gr.user, b_users[b]);
+        float *gi = nb_block_grad_row(gr.item, b_pos[b]);
+        for (int k = 0; k < v->dim; k++) {
+            gu[k] += 0.1f * (float)(k - b);
+            gi[k] -= 0.05f * (float)k;
+        }
     }
     vt->backward(st, NULL, &perr);
     nb_block *blk;
@@ -374,7 +378,8 @@ static void plugin_step(const nb_host *h, float *out, int64_t n_out)
     vt->blocks(st, &blk, &nb);
     int64_t n = 0;
     for (int a = 0; a < nb; a++)
-        for (int64_t k = 0; k < blk[a].rows * blk[a].cols && n < n_out; k++) out[n++] = blk[a].grad[k];
+        for (int64_t k = 0; k < blk[a].rows * blk[a].cols && n < n_out; k++)
+            out[n++] = blk[a].grad[k];
     vt->free(st);
 }
 

@@ -66,7 +66,8 @@ static void ngcf_gemm_f32(const void *ctx, int trans_a, int trans_b, int64_t m, 
     if (trans_a || lda != k) {
 #pragma omp parallel for schedule(static)
         for (int64_t i = 0; i < m; i++)
-            for (int64_t p = 0; p < k; p++) x->at[i * k + p] = trans_a ? a[p * lda + i] : a[i * lda + p];
+            for (int64_t p = 0; p < k; p++)
+                x->at[i * k + p] = trans_a ? a[p * lda + i] : a[i * lda + p];
         a = x->at;
     }
     x->h->sgemm(trans_b, m, n, k, 1.0f, a, b, beta, c);
@@ -195,7 +196,8 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
     s->mark = h->alloc((size_t)(4 * N + 1));
     s->rowmark = h->alloc((size_t)(N + 1));
-    if (!blas_ok || !s->wsbuf || !s->E0 || !s->E0g || !s->W || !s->Wg || !s->mask || !s->val || !s->valT || !s->Gf || !s->Gl ||
+    if (!blas_ok || !s->wsbuf || !s->E0 || !s->E0g || !s->W || !s->Wg || !s->mask || !s->val ||
+        !s->valT || !s->Gf || !s->Gl ||
         !s->touch || !s->rows || !s->mark || !s->rowmark) {
         *err = h->mprintf("ngcf: out of memory for %lld nodes x %d x %d layers", (long long)N,
                           dim, s->L);

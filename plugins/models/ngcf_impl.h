@@ -61,28 +61,18 @@ typedef struct NGCF_WS {
     int32_t *srt;  /* [N] the marked rows, ascending */
 } NGCF_WS;
 
-/* Bytes of the workspace block for N nodes, width d, L layers (every array
- * rounded up to 64 bytes). */
-static size_t NGCF_CAT(ngcf_ws_bytes, SUF)(int64_t N, int32_t d, int32_t L)
+/* Point w's arrays into base (the block of ngcf_ws_bytes(N, d, L) bytes,
+ * 64-byte aligned, owned by the caller; NULL: only measure, pointers NULL)
+ * and return the bytes used (every array rounded up to 64 bytes). */
+static size_t NGCF_CAT(ngcf_ws_bind, SUF)(NGCF_WS *w, int64_t N, int32_t d, int32_t L, void *base)
 {
-    size_t nd = (size_t)N * (size_t)d, r = sizeof(REAL), nb = (size_t)(N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
-    size_t sz[] = {nd * (size_t)(L + 1) * r, nd * (size_t)L * r, nd * (size_t)L * r,
-                   (size_t)N * (size_t)L * r, 2 * nd * r, nd * r, 2 * nd * r, nd * r, nd * r,
-                   2 * (size_t)d * (size_t)d * r, 2 * (size_t)d * (size_t)d * r,
-                   nb * (size_t)d * sizeof(double), (size_t)N * sizeof(int32_t)};
-    size_t total = 0;
-    for (size_t k = 0; k < sizeof sz / sizeof sz[0]; k++) total += (sz[k] + 63) & ~(size_t)63;
-    return total;
-}
-
-/* Point w's arrays into base (ngcf_ws_bytes(N, d, L) bytes, 64-byte
- * aligned, owned by the caller). */
-static void NGCF_CAT(ngcf_ws_bind, SUF)(NGCF_WS *w, int64_t N, int32_t d, int32_t L, void *base)
-{
-    size_t nd = (size_t)N * (size_t)d, r = sizeof(REAL), nb = (size_t)(N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS;
-    char *p = base;
-#define NGCF_TAKE(field, bytes) \
-    do { w->field = (void *)p; p += ((bytes) + 63) & ~(size_t)63; } while (0)
+    size_t nd = (size_t)N * (size_t)d, r = sizeof(REAL), dd = (size_t)d * (size_t)d;
+    size_t nb = (size_t)(N + NGCF_DB_ROWS - 1) / NGCF_DB_ROWS, off = 0;
+#define NGCF_TAKE(field, bytes)                                    \
+    do {                                                           \
+        w->field = base ? (void *)((char *)base + off) : NULL;     \
+        off += ((bytes) + 63) & ~(size_t)63;                       \
+    } while (0)
     w->N = N; w->d = d; w->L = L;
     NGCF_TAKE(X, nd * (size_t)(L + 1) * r);
     NGCF_TAKE(S, nd * (size_t)L * r);
@@ -93,11 +83,19 @@ static void NGCF_CAT(ngcf_ws_bind, SUF)(NGCF_WS *w, int64_t N, int32_t d, int32_
     NGCF_TAKE(RQ, 2 * nd * r);
     NGCF_TAKE(G0, nd * r);
     NGCF_TAKE(G1, nd * r);
-    NGCF_TAKE(Wc, 2 * (size_t)d * (size_t)d * r);
-    NGCF_TAKE(dWc, 2 * (size_t)d * (size_t)d * r);
+    NGCF_TAKE(Wc, 2 * dd * r);
+    NGCF_TAKE(dWc, 2 * dd * r);
     NGCF_TAKE(dbp, nb * (size_t)d * sizeof(double));
     NGCF_TAKE(srt, (size_t)N * sizeof(int32_t));
 #undef NGCF_TAKE
+    return off;
+}
+
+/* Bytes of the workspace block for N nodes, width d, L layers. */
+static size_t NGCF_CAT(ngcf_ws_bytes, SUF)(int64_t N, int32_t d, int32_t L)
+{
+    NGCF_WS w;
+    return NGCF_CAT(ngcf_ws_bind, SUF)(&w, N, d, L, NULL);
 }
 
 /* Wc = [W1_k | W2_k] ([d][2d]) from W1_k, W2_k [d][d]. */
@@ -286,7 +284,8 @@ static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_g
                                          const REAL *valT, const REAL *W1, const REAL *W2,
                                          const uint8_t *mask, double p, const REAL *Gf,
                                          const REAL *Gl, const int32_t *rows, int64_t n_rows,
-                                         const uint8_t *rowmark, REAL *dE0, REAL *dW1, REAL *db1, REAL *dW2, REAL *db2)
+                                         const uint8_t *rowmark, REAL *dE0, REAL *dW1,
+                                         REAL *db1, REAL *dW2, REAL *db2)
 {
     int64_t N = w->N;
     int32_t d = w->d, L = w->L;
