@@ -70,8 +70,11 @@ ok $? "the merged store equals the local run row for row ($(wc -l < "$T/local.tx
 # requeue near the time limit: USR1 to the batch shell (what --signal=B:USR1@120
 # sends) -> negbench commits its epoch and exits 75 -> the task requeues itself
 # and, started again, resumes the shard
-sed -e 's/name: e2e-slurm/name: e2e-requeue/' -e 's/epochs: 4/epochs: 30/' \
-  -e 's/users: 300, items: 200/users: 900, items: 500/' -e 's/seeds: \[1, 2, 3, 4\]/seeds: [1, 2]/' \
+# (runs big enough for ~50 ms epochs: with 900 x 500 on a quiet machine a whole
+# run took 0.4 s and the poll below could miss it, seen once in CI)
+sed -e 's/name: e2e-slurm/name: e2e-requeue/' -e 's/epochs: 4/epochs: 40/' \
+  -e 's/users: 300, items: 200, rank: 6, per_user: 15/users: 3000, items: 1500, rank: 6, per_user: 25/' \
+  -e 's/seeds: \[1, 2, 3, 4\]/seeds: [1, 2]/' \
   -e 's/sampler.name: \[rns, dns\]/sampler.name: [rns]/' "$T/g.yaml" > "$T/r.yaml"
 "$NB" run "$T/r.yaml" --db "$T/rlocal.sqlite" -q >"$T/out" 2>"$T/err"
 (cd "$T" && "$NB" slurm r.yaml --shards 1 --out slq --db q.sqlite) >"$T/so" 2>"$T/se"
@@ -79,9 +82,9 @@ A=$(sbatch --parsable "$T/slq/array.sbatch")
 A=${A%%;*}
 i=0
 while [ $i -lt 300 ]; do
-  # a run in progress with most of its 30 epochs to go: the signal lands inside it
+  # a run in progress with most of its 40 epochs to go: the signal lands inside it
   e=$(sqlite3 "$T/q.shard-0-of-1.sqlite" \
-        "select count(*) from run where status = 'running' and epochs_run between 2 and 15" 2>/dev/null)
+        "select count(*) from run where status = 'running' and epochs_run between 2 and 25" 2>/dev/null)
   [ "${e:-0}" -ge 1 ] && break
   sleep 0.1; i=$((i + 1))
 done
@@ -100,7 +103,7 @@ scontrol show job "$A" | grep -q "JobState=COMPLETED .*" && scontrol show job "$
 ok $? "... it runs again (Restarts=1) and completes"
 "$NB" merge "$T/q.sqlite" "$T/q.shard-0-of-1.sqlite" >"$T/mo" 2>"$T/me" &&
   store_results "$T/rlocal.sqlite" > "$T/rl.txt" && store_results "$T/q.sqlite" > "$T/q.txt" &&
-  [ "$(grep -c '^epoch|' "$T/q.txt")" -eq 60 ] && cmp -s "$T/rl.txt" "$T/q.txt"
+  [ "$(grep -c '^epoch|' "$T/q.txt")" -eq 80 ] && cmp -s "$T/rl.txt" "$T/q.txt"
 ok $? "... and its store equals an uninterrupted local run"
 sed 's/^/# /' "$T"/slq/logs/shard-*.out | grep -v "^# \[" 
 
