@@ -85,7 +85,7 @@ void *nb_aligned_zalloc(size_t bytes)
 #endif
     if (posix_memalign(&p, align, n ? n : 64) != 0) return NULL;
 #ifdef MADV_HUGEPAGE
-    if (align > 64) madvise(p, (n + align - 1) & ~(align - 1), MADV_HUGEPAGE);
+    if (align > 64) madvise(p, n & ~(align - 1), MADV_HUGEPAGE); /* whole huge pages of p only */
 #endif
     memset(p, 0, n ? n : 64);
     return p;
