@@ -43,19 +43,7 @@ static nb_graph g_graph;   /* Ahat without epsilon, as the MixGCF/DENS repos */
 
 static void gs_setup(void)
 {
-    uint8_t R[GU][GI] = {{0}};
-    for (int k = 0; k < 14; k++) R[g_pairs[k][0]][g_pairs[k][1]] = 1;
-    int64_t p = 0;
-    for (int u = 0; u < GU; u++) {
-        for (int i = 0; i < GI; i++) if (R[u][i]) g_uit[p++] = i;
-        g_uptr[u + 1] = p;
-    }
-    p = 0;
-    for (int i = 0; i < GI; i++) {
-        for (int u = 0; u < GU; u++) if (R[u][i]) g_ius[p++] = u;
-        g_iptr[i + 1] = p;
-    }
-    g_train = (nb_train){GU, GI, 14, g_uptr, g_uit, g_iptr, g_ius};
+    test_train_from_pairs(GU, GI, g_pairs, 14, 0, g_uptr, g_uit, g_iptr, g_ius, &g_train);
     char *err = NULL;
     if (graph_build(&g_train, NULL, 0.0, &g_graph, &err) != NB_OK) tap_bail("graph: %s", err);
 }

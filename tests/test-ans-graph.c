@@ -47,19 +47,7 @@ static nb_graph r_graph; /* RecBole's Ahat: deg + 1e-7, PAD nodes isolated */
 
 static void r_setup(void)
 {
-    uint8_t R[NU][NI] = { { 0 } };
-    for (int k = 0; k < 14; k++) R[r_pairs[k][0]][r_pairs[k][1]] = 1;
-    int64_t p = 0;
-    for (int u = 0; u < NU; u++) {
-        for (int i = 0; i < NI; i++) if (R[u][i]) r_uit[p++] = i;
-        r_uptr[u + 1] = p;
-    }
-    p = 0;
-    for (int i = 0; i < NI; i++) {
-        for (int u = 0; u < NU; u++) if (R[u][i]) r_ius[p++] = u;
-        r_iptr[i + 1] = p;
-    }
-    r_train = (nb_train){ NU, NI, 14, r_uptr, r_uit, r_iptr, r_ius };
+    test_train_from_pairs(NU, NI, r_pairs, 14, 0, r_uptr, r_uit, r_iptr, r_ius, &r_train);
     char *err = NULL;
     if (graph_build(&r_train, NULL, 1e-7, &r_graph, &err) != NB_OK) tap_bail("graph: %s", err);
 }

@@ -38,19 +38,7 @@ static nb_train train;
 
 static void build_train(void)
 {
-    uint8_t R[U][I] = {{0}};
-    for (int k = 0; k < 14; k++) R[pairs[k][0] - 1][pairs[k][1] - 1] = 1;
-    int64_t p = 0;
-    for (int u = 0; u < U; u++) {
-        for (int i = 0; i < I; i++) if (R[u][i]) uitems[p++] = i;
-        uptr[u + 1] = p;
-    }
-    p = 0;
-    for (int i = 0; i < I; i++) {
-        for (int u = 0; u < U; u++) if (R[u][i]) iusers[p++] = u;
-        iptr[i + 1] = p;
-    }
-    train = (nb_train){U, I, 14, uptr, uitems, iptr, iusers};
+    test_train_from_pairs(U, I, pairs, 14, 1, uptr, uitems, iptr, iusers, &train);
 }
 
 /* Max over the array of |a - b| / max(|b|, 1e-3 scale) (golden README). */

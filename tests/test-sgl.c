@@ -54,19 +54,7 @@ static nb_train train;
 
 static void build_train(void)
 {
-    uint8_t R[U][I] = {{0}};
-    for (int k = 0; k < NP; k++) R[pairs[k][0]][pairs[k][1]] = 1;
-    int64_t p = 0;
-    for (int u = 0; u < U; u++) {
-        for (int i = 0; i < I; i++) if (R[u][i]) uitems[p++] = i;
-        uptr[u + 1] = p;
-    }
-    p = 0;
-    for (int i = 0; i < I; i++) {
-        for (int u = 0; u < U; u++) if (R[u][i]) iusers[p++] = u;
-        iptr[i + 1] = p;
-    }
-    train = (nb_train){U, I, NP, uptr, uitems, iptr, iusers};
+    test_train_from_pairs(U, I, pairs, NP, 0, uptr, uitems, iptr, iusers, &train);
 }
 
 /* Position of pair (u, i) in train.user_items. */

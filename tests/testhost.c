@@ -93,3 +93,26 @@ double fd_central(double (*f)(void *ctx), void *ctx, double *x, double h)
     *x = x0;
     return (fp - fm) / (2.0 * h);
 }
+
+void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int n, int base,
+                           int64_t *uptr, int32_t *uitems, int64_t *iptr, int32_t *iusers,
+                           nb_train *t)
+{
+    uint8_t *R = calloc((size_t)U * (size_t)I, 1);
+    if (!R) abort();
+    for (int k = 0; k < n; k++) R[(int64_t)(pairs[k][0] - base) * I + (pairs[k][1] - base)] = 1;
+    int64_t p = 0;
+    uptr[0] = 0;
+    for (int32_t u = 0; u < U; u++) {
+        for (int32_t i = 0; i < I; i++) if (R[(int64_t)u * I + i]) uitems[p++] = i;
+        uptr[u + 1] = p;
+    }
+    p = 0;
+    iptr[0] = 0;
+    for (int32_t i = 0; i < I; i++) {
+        for (int32_t u = 0; u < U; u++) if (R[(int64_t)u * I + i]) iusers[p++] = u;
+        iptr[i + 1] = p;
+    }
+    *t = (nb_train){U, I, n, uptr, uitems, iptr, iusers};
+    free(R);
+}
