@@ -29,6 +29,12 @@ int cli_load_sweep(const char *path, int threads, nb_registry *reg, struct nb_sw
 /* main's argv, NULL-terminated (a sweep re-executes itself with it). */
 extern char **cli_argv;
 
+/* Before a single run: set the thread settings the libraries read when they
+ * load (OPENBLAS_THREAD_TIMEOUT=4 unless set) and, if that changed the
+ * environment, re-execute this process with it (same pid and arguments).
+ * Returns only when nothing had to change or exec failed. */
+void cli_run_prepare_env(void);
+
 /* Load the plugin search path; prints the error and returns non-zero. */
 int cli_load_plugins(nb_registry *reg);
 

@@ -113,6 +113,7 @@ int cmd_run(int argc, char **argv)
         return NB_EXIT_USAGE;
     }
     const char *path = argv[optind];
+    cli_run_prepare_env();
 
     int status = NB_EXIT_USAGE;
     nb_config cfg;
