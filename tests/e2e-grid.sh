@@ -53,6 +53,10 @@ ok $? "running the sweep again exits 0"
 grep -q "6 already done, 0 to run" "$T/err"; ok $? "... and runs nothing"
 "$NB" grid "$T/g.yaml" --db "$T/ref.sqlite" >"$T/dry" 2>&1
 [ "$(grep -c '  done  ' "$T/dry")" -eq 6 ]; ok $? "negbench grid --db shows the 6 runs done"
+# experiments/paper/report.sh reads several stores as one: a run in two counts once
+sh "$S/../experiments/paper/report.sh" "$T/ref.sqlite" "$T/ref.sqlite" >"$T/rep" 2>&1 &&
+  [ "$(grep -c '| mf | rns | 3 |' "$T/rep")" -eq 1 ] && [ "$(grep -c '| mf | dns | 3 |' "$T/rep")" -eq 1 ]
+ok $? "report.sh: the runs of a store read twice count once (3 seeds per sampler)"
 
 # kill -9 mid-way, then resume
 "$NB" run "$T/g.yaml" -j 2 --db "$T/k.sqlite" >"$T/out" 2>"$T/err" &

@@ -3,7 +3,8 @@
 # the best validation epoch, mean ± sample standard deviation over seeds,
 # per data set (the directory of the training file), model and sampler, with
 # the training seconds per epoch (each run's median, averaged), as Markdown. Several stores (e.g. the
-# baselines and the ANS runs of one table) are read as one.
+# baselines and the ANS runs of one table) are read as one; a run (config hash) found in
+# more than one store counts once.
 #   experiments/paper/report.sh [DB...]     (default results/paper.sqlite)
 [ $# -gt 0 ] || set -- results/paper.sqlite
 attach= runs= i=0
@@ -11,7 +12,7 @@ for db in "$@"; do
   [ -f "$db" ] || { echo "report.sh: $db: no such store" >&2; exit 2; }
   i=$((i + 1))
   attach="$attach ATTACH '$(printf %s "$db" | sed "s/'/''/g")' AS s$i;"
-  sel="SELECT f.run_id AS run_id, f.split AS split, f.metric AS metric, f.k AS k, f.value AS value,
+  sel="SELECT r.config_hash AS hash, f.run_id AS run_id, f.split AS split, f.metric AS metric, f.k AS k, f.value AS value,
        r.config_json AS config_json, r.model AS model, r.sampler AS sampler, r.best_epoch AS best_epoch,
        m.t AS spe
        FROM s$i.final_metric f JOIN s$i.run r ON r.id = f.run_id
@@ -27,7 +28,7 @@ sqlite3 -separator '	' :memory: "$attach
 WITH f AS (
   SELECT json_extract(config_json, '\$.data.train') AS ds, model || ' ' || sampler AS sampler,
          metric || '@' || k AS m, value AS v, best_epoch AS best, spe
-  FROM ($runs)
+  FROM (SELECT * FROM ($runs) GROUP BY hash, split, metric, k) -- a run in several stores counts once
   WHERE split = 'test' AND k IN (15, 20) AND metric IN ('recall', 'ndcg', 'hit')
 )
 SELECT ds, sampler, m, count(*), avg(v),
