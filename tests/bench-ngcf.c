@@ -10,6 +10,7 @@
  * (medians over steps) and a hash of the gradients' bits. Usage: bench-ngcf [steps [train.txt]] (defaults 7
  * and $NB_DATA_DIR or ../shared/data); NB_BENCH_THREADS (default 2).
  */
+#include "benchdata.h"
 #include "dataset.h"
 #include "host.h"
 #include "kernels.h"
@@ -57,29 +58,18 @@ static double median(double *v, int n)
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 7;
-    const char *dd = getenv("NB_DATA_DIR"), *te = getenv("NB_BENCH_THREADS");
+    const char *te = getenv("NB_BENCH_THREADS");
     int threads = te ? atoi(te) : 2;
     char path[4096];
-    if (argc > 2) snprintf(path, sizeof path, "%s", argv[2]);
-    else snprintf(path, sizeof path, "%s/gowalla-lightgcn/train.txt", dd ? dd : "../shared/data");
-    FILE *probe = fopen(path, "r");
-    if (!probe) { printf("# skip: %s not found\n", path); return 0; }
-    fclose(probe);
+    nb_dataset ds;
+    nb_train tr;
+    int got = bench_load_train(argc, argv, path, &ds, &tr);
+    if (got <= 0) return got < 0;
     if (steps < 1) steps = 1;
     if (steps > 64) steps = 64;
     nb_set_threads(threads);
     const nb_host *h = host_table(threads);
-    nb_data_spec spec;
-    data_spec_defaults(&spec);
-    spec.synthetic = 0;
-    spec.format = NB_FMT_LINES;
-    spec.valid_share = 0;
-    spec.train_path = strdup(path);
-    nb_dataset ds;
     char *err = NULL;
-    if (dataset_load(&spec, &ds, &err) != NB_OK) { printf("# %s\n", err); return 1; }
-    nb_train tr = {ds.n_users, ds.n_items, ds.train.nnz, ds.train.ptr, ds.train.idx,
-                   ds.train_by_item.ptr, ds.train_by_item.idx};
     nb_graph g = {0};
     if (graph_build(&tr, NULL, 1e-7, &g, &err) != NB_OK) { printf("# %s\n", err); return 1; }
     const int32_t d = 64, L = 3, B = 2048;
@@ -140,6 +130,5 @@ int main(int argc, char **argv)
            357 * (mf + mb) * 1e-3, chk, (unsigned long long)hash);
     graph_free(&g);
     dataset_free(&ds);
-    data_spec_free(&spec);
     return 0;
 }

@@ -15,6 +15,7 @@
  * Usage: bench-sgl [steps [train.txt]] (defaults 8 and $NB_DATA_DIR or
  * ../shared/data); NB_BENCH_THREADS (default 2).
  */
+#include "benchdata.h"
 #include "dataset.h"
 #include "host.h"
 #include "kernels.h"
@@ -104,29 +105,17 @@ static void bench_sgemm(const nb_host *h, int trans_b, int64_t m, int64_t n, int
 int main(int argc, char **argv)
 {
     int steps = argc > 1 ? atoi(argv[1]) : 8;
-    const char *dd = getenv("NB_DATA_DIR"), *te = getenv("NB_BENCH_THREADS");
+    const char *te = getenv("NB_BENCH_THREADS");
     int threads = te ? atoi(te) : 2;
     char path[4096];
-    if (argc > 2) snprintf(path, sizeof path, "%s", argv[2]);
-    else snprintf(path, sizeof path, "%s/gowalla-lightgcn/train.txt", dd ? dd : "../shared/data");
-    FILE *probe = fopen(path, "r");
-    if (!probe) { printf("# skip: %s not found\n", path); return 0; }
-    fclose(probe);
+    nb_dataset ds;
+    nb_train tr;
+    int got = bench_load_train(argc, argv, path, &ds, &tr);
+    if (got <= 0) return got < 0;
     if (steps < 1) steps = 1;
     nb_set_threads(threads);
     const nb_host *h = host_table(threads);
-
-    nb_data_spec spec;
-    data_spec_defaults(&spec);
-    spec.synthetic = 0;
-    spec.format = NB_FMT_LINES;
-    spec.valid_share = 0; /* all 810k training pairs, as the brief counts them */
-    spec.train_path = strdup(path);
-    nb_dataset ds;
     char *err = NULL;
-    if (dataset_load(&spec, &ds, &err) != NB_OK) { printf("# %s\n", err); return 1; }
-    nb_train tr = {ds.n_users, ds.n_items, ds.train.nnz, ds.train.ptr, ds.train.idx,
-                   ds.train_by_item.ptr, ds.train_by_item.idx};
     const int32_t d = 64, B = 2048, RB = 256;
     printf("# %s: %d users, %d items, %lld pairs, d=%d, B=%d, threads=%d, blas=%s\n", path, tr.n_users,
            tr.n_items, (long long)tr.n_pairs, d, B, threads, nb_blas_name());
@@ -191,6 +180,5 @@ int main(int argc, char **argv)
     free(fw); free(bw); free(bu); free(bp); free(x); free(y);
     graph_free(&g);
     dataset_free(&ds);
-    data_spec_free(&spec);
     return 0;
 }

@@ -1,0 +1,19 @@
+/*
+ * benchdata.h - the training data of the graph benchmark harnesses
+ * (bench-ngcf, bench-sgl; not TAP tests).
+ */
+#ifndef NB_TEST_BENCHDATA_H
+#define NB_TEST_BENCHDATA_H
+
+#include "dataset.h"
+#include "negbench/plugin.h"
+
+/* Load the Gowalla training file: argv[2] when argc > 2, else
+ * $NB_DATA_DIR (default ../shared/data)/gowalla-lightgcn/train.txt, LightGCN
+ * line format, every pair (no validation carve). The file name goes to
+ * path [4096]; *ds owns the data and *tr points into it. Returns 1 when
+ * loaded, 0 when the file is absent ("# skip: ..." printed), -1 on an error
+ * (printed as "# ..."). */
+int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train *tr);
+
+#endif
