@@ -142,8 +142,12 @@ enum { GRAPH_ISA_BASE = 0, GRAPH_ISA_AVX2 = 1, GRAPH_ISA_AVX512 = 2 };
 #endif
 static int graph_isa = -1; /* -1: not chosen yet */
 /* Prefetch distance of the gathers in entries: 16 beat 4 and 8 on Gowalla
- * (d = 64, 1 and 2 threads), crossing row ends helps the many short rows. */
-#define GRAPH_PF 16
+ * (d = 64, 1 and 2 threads), and 32-64 beat 16 by 10-20% on 2 threads
+ * (alternating builds, medians of 31 products); crossing row ends helps the
+ * many short rows. */
+#ifndef GRAPH_PF
+#define GRAPH_PF 64
+#endif
 
 static int graph_isa_detect(void)
 {
@@ -173,78 +177,205 @@ typedef double graph_vec32_f64 __attribute__((vector_size(32)));
 typedef float graph_vec64_f32 __attribute__((vector_size(64)));
 typedef double graph_vec64_f64 __attribute__((vector_size(64)));
 
+/* Stores of one vector: plain, or non-temporal (no read-for-ownership of
+ * the line; for output that is not read again soon). p is aligned to the
+ * vector's width when streaming (the caller checks). */
+#if GRAPH_HAVE_ISA
+#include <immintrin.h>
+static inline void graph_stream_f32_16(float *p, graph_vec16_f32 v) { _mm_stream_ps(p, (__m128)v); }
+static inline void graph_stream_f64_16(double *p, graph_vec16_f64 v) { _mm_stream_pd(p, (__m128d)v); }
+GRAPH_ATTR_AVX2 static inline void graph_stream_f32_32(float *p, graph_vec32_f32 v)
+{
+    _mm256_stream_ps(p, (__m256)v);
+}
+GRAPH_ATTR_AVX2 static inline void graph_stream_f64_32(double *p, graph_vec32_f64 v)
+{
+    _mm256_stream_pd(p, (__m256d)v);
+}
+GRAPH_ATTR_AVX512 static inline void graph_stream_f32_64(float *p, graph_vec64_f32 v)
+{
+    _mm512_stream_ps(p, (__m512)v);
+}
+GRAPH_ATTR_AVX512 static inline void graph_stream_f64_64(double *p, graph_vec64_f64 v)
+{
+    _mm512_stream_pd(p, (__m512d)v);
+}
+#define GRAPH_SFENCE() _mm_sfence()
+#else
+#define GRAPH_STREAM_PLAIN(SUF, REAL, VB)                                               \
+    static inline void graph_stream_##SUF##_##VB(REAL *p, graph_vec##VB##_##SUF v)      \
+    {                                                                                  \
+        __builtin_memcpy(p, &v, VB);                                                   \
+    }
+GRAPH_STREAM_PLAIN(f32, float, 16)
+GRAPH_STREAM_PLAIN(f64, double, 16)
+#define GRAPH_SFENCE() ((void)0)
+#endif
+
+/* Entries of a row examined per step of the masked loop: their positions
+ * whose x row is nonzero are first collected without branches (a mask
+ * with a few percent of ones made the per-entry test mispredict often). */
+enum { GRAPH_MASK_CHUNK = 64 };
+
+/* Inside GRAPH_ROW64: prefetch row c of x (64 REALs: sizeof(REAL) lines),
+ * and add entry e's weighted x row to the accumulators. */
+#define GRAPH_PREFETCH_ROW(REAL, c)                                                    \
+    do {                                                                               \
+        const char *pf = (const char *)(x + (int64_t)(c) * ldx);                       \
+        _Pragma("GCC unroll 8") for (int j = 0; j < (int)sizeof(REAL); j++)            \
+            __builtin_prefetch(pf + 64 * j);                                           \
+    } while (0)
+#define GRAPH_ACC_ENTRY(REAL, VB, e)                                                     \
+    do {                                                                               \
+        const REAL w = v[e];                                                           \
+        const REAL *xr = x + (int64_t)col[e] * ldx;                                    \
+        _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) {                        \
+            vec xv;                                                                    \
+            __builtin_memcpy(&xv, xr + j * NL, VB);                                    \
+            acc[j] += w * xv;                                                          \
+        }                                                                              \
+    } while (0)
+
 /* One row of y = Ahat x for d == 64: the row lives in 64 sizeof(REAL) / VB
  * vector accumulators of VB bytes (registers, not memory), rows GRAPH_PF
- * entries ahead are
- * prefetched a line at a time, and entries whose x row is zero (xmask) are
- * skipped. MASKED is a compile-time constant, so each caller gets a loop
- * without the test it does not need. */
+ * entries ahead are prefetched a line at a time, and entries whose x row is
+ * zero (xmask) are skipped. MASKED is a compile-time constant, so each
+ * caller gets a loop without the test it does not need. The finished row
+ * goes through the fused tail (graph_spmm_opts) while still in registers. */
 #define GRAPH_ROW64(SUF, REAL, VB, MASKED)                                             \
     do {                                                                               \
         enum { NV = 64 * (int)sizeof(REAL) / VB, NL = VB / (int)sizeof(REAL) };        \
-        graph_vec##VB##_##SUF acc[NV];                                                 \
-        _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                          \
-            __builtin_memcpy(&acc[j], yr + j * NL, VB);                                \
-        for (int64_t e = e0; e < e1; e++) {                                            \
-            const int32_t c = col[e];                                                  \
-            if (MASKED && !xmask[c]) continue;                                         \
-            if (e + GRAPH_PF < nnz && (!MASKED || xmask[col[e + GRAPH_PF]])) {         \
-                const char *pf = (const char *)(x + (int64_t)col[e + GRAPH_PF] * ldx); \
-                _Pragma("GCC unroll 8") for (int j = 0; j < (int)sizeof(REAL); j++)    \
-                    __builtin_prefetch(pf + 64 * j); /* 64 REALs: sizeof(REAL) lines */\
+        typedef graph_vec##VB##_##SUF vec;                                             \
+        vec acc[NV];                                                                   \
+        if (ar) {                                                                      \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                      \
+                __builtin_memcpy(&acc[j], ar + j * NL, VB);                            \
+        } else {                                                                       \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) acc[j] = (vec){0};   \
+        }                                                                              \
+        if (MASKED) {                                                                  \
+            int32_t sel[GRAPH_MASK_CHUNK];                                             \
+            for (int64_t c0 = e0; c0 < e1; c0 += GRAPH_MASK_CHUNK) {                   \
+                const int64_t c1 = c0 + GRAPH_MASK_CHUNK < e1 ? c0 + GRAPH_MASK_CHUNK : e1; \
+                int32_t ns = 0;                                                        \
+                for (int64_t e = c0; e < c1; e++) {                                    \
+                    sel[ns] = (int32_t)(e - c0);                                       \
+                    ns += xmask[col[e]] != 0;                                          \
+                }                                                                      \
+                for (int32_t q = 0; q < ns; q++) {                                     \
+                    if (q + 4 < ns) GRAPH_PREFETCH_ROW(REAL, col[c0 + sel[q + 4]]);    \
+                    GRAPH_ACC_ENTRY(REAL, VB, c0 + sel[q]);                            \
+                }                                                                      \
             }                                                                          \
-            const REAL w = v[e];                                                       \
-            const REAL *xr = x + (int64_t)c * ldx;                                     \
-            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) {                    \
-                graph_vec##VB##_##SUF xv;                                              \
-                __builtin_memcpy(&xv, xr + j * NL, VB);                                \
-                acc[j] += w * xv;                                                      \
+        } else {                                                                       \
+            for (int64_t e = e0; e < e1; e++) {                                        \
+                if (e + GRAPH_PF < nnz) GRAPH_PREFETCH_ROW(REAL, col[e + GRAPH_PF]);   \
+                GRAPH_ACC_ENTRY(REAL, VB, e);                                          \
             }                                                                          \
         }                                                                              \
-        _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                          \
-            __builtin_memcpy(yr + j * NL, &acc[j], VB);                                \
+        if (o->y2) {                                                                   \
+            REAL *zr = o->y2 + r * o->ldy2;                                            \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                      \
+                __builtin_memcpy(zr + j * NL, &acc[j], VB);                            \
+        }                                                                              \
+        if (o->accum) {                                                                \
+            REAL *qr = o->accum + r * d;                                               \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) {                    \
+                vec q;                                                                 \
+                __builtin_memcpy(&q, qr + j * NL, VB);                                 \
+                q += acc[j] / o->accum_div;                                            \
+                __builtin_memcpy(qr + j * NL, &q, VB);                                 \
+            }                                                                          \
+        }                                                                              \
+        if (o->n_pool) { /* (0 + P_0) + P_1 + ... + P_{n-1} + y, then / div */        \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++) {                    \
+                vec f, t;                                                              \
+                __builtin_memcpy(&t, o->pool[0] + r * d + j * NL, VB);                 \
+                f = (vec){0} + t;                                                      \
+                for (int32_t q = 1; q < o->n_pool; q++) {                              \
+                    __builtin_memcpy(&t, o->pool[q] + r * d + j * NL, VB);             \
+                    f += t;                                                            \
+                }                                                                      \
+                f += acc[j];                                                           \
+                acc[j] = f / o->pool_div;                                              \
+            }                                                                          \
+        }                                                                              \
+        if (stream) {                                                                  \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                      \
+                graph_stream_##SUF##_##VB(yr + j * NL, acc[j]);                        \
+        } else if (!o->y_scratch) {                                                    \
+            _Pragma("GCC unroll 32") for (int j = 0; j < NV; j++)                      \
+                __builtin_memcpy(yr + j * NL, &acc[j], VB);                            \
+        }                                                                              \
+    } while (0)
+
+/* The tail of one row for any d, on the row already in y (the same
+ * operations in the same order as GRAPH_ROW64's). */
+#define GRAPH_ROW_TAIL(REAL)                                                           \
+    do {                                                                               \
+        if (o->y2) {                                                                   \
+            REAL *zr = o->y2 + r * o->ldy2;                                            \
+            for (int32_t k = 0; k < d; k++) zr[k] = yr[k];                             \
+        }                                                                              \
+        if (o->accum) {                                                                \
+            REAL *qr = o->accum + r * d;                                               \
+            for (int32_t k = 0; k < d; k++) qr[k] += yr[k] / o->accum_div;             \
+        }                                                                              \
+        if (o->n_pool)                                                                 \
+            for (int32_t k = 0; k < d; k++) {                                          \
+                REAL f = (REAL)0 + o->pool[0][r * d + k];                              \
+                for (int32_t q = 1; q < o->n_pool; q++) f += o->pool[q][r * d + k];    \
+                f += yr[k];                                                            \
+                yr[k] = f / o->pool_div;                                               \
+            }                                                                          \
     } while (0)
 
 /* The row loop of y = Ahat x, one copy per precision and instruction set.
  * Rows are independent and each is summed in entry order by one thread, so
  * any schedule gives the same bits (every lane does the multiply, then the
  * add, as the scalar loop does). Skipping an entry whose x row is zero
- * (xmask) leaves the sum unchanged. Rows are prefetched across row ends:
- * a thread's rows are consecutive. */
+ * (xmask) leaves the sum unchanged, as does not reading an add row that is
+ * zero (addmask). Rows are prefetched across row ends: a thread's rows are
+ * consecutive. */
 #define GRAPH_SPMM_ROWS(SUF, REAL, ISA, VB, ATTR)                                        \
-    ATTR static void graph_spmm_rows_##SUF##_##ISA(                                    \
-        const nb_graph *g, const REAL *v, const uint8_t *xmask, const REAL *x,         \
-        int64_t ldx, const REAL *add, int64_t ldadd, REAL *y, int64_t ldy, REAL *y2,   \
-        int64_t ldy2, int32_t d)                                                       \
+    ATTR static void graph_spmm_rows_##SUF##_##ISA(const nb_graph *g, const REAL *v,   \
+                                                   const REAL *x, int64_t ldx, REAL *y,  \
+                                                   int64_t ldy, int32_t d,               \
+                                                   const graph_spmm_opts_##SUF *o)       \
     {                                                                                  \
         const int64_t *ptr = g->ptr;                                                   \
         const int32_t *col = g->col;                                                   \
+        const uint8_t *xmask = o->xmask;                                               \
         int64_t n = g->n, nnz = g->nnz;                                                \
-        _Pragma("omp parallel for schedule(dynamic, 512)")                             \
+        const int stream = o->y_stream && d == 64 && ldy % (VB / (int)sizeof(REAL)) == 0 \
+                           && (uintptr_t)y % VB == 0;                                  \
+        _Pragma("omp parallel")                                                        \
+        {                                                                              \
+        _Pragma("omp for schedule(dynamic, 512) nowait")                               \
         for (int64_t r = 0; r < n; r++) {                                              \
             REAL *yr = y + r * ldy;                                                    \
-            if (add) {                                                                 \
-                const REAL *ar = add + r * ldadd;                                      \
-                if (ar != yr) for (int32_t k = 0; k < d; k++) yr[k] = ar[k];           \
-            } else {                                                                   \
-                for (int32_t k = 0; k < d; k++) yr[k] = 0;                             \
-            }                                                                          \
+            const REAL *ar = o->add && (!o->addmask || o->addmask[r])                  \
+                                 ? o->add + r * o->ldadd : NULL;                       \
             int64_t e0 = ptr[r], e1 = ptr[r + 1];                                      \
             if (d == 64) { /* the common size: accumulate in registers */              \
                 if (xmask) GRAPH_ROW64(SUF, REAL, VB, 1);                              \
                 else GRAPH_ROW64(SUF, REAL, VB, 0);                                    \
+                continue;                                                              \
+            }                                                                          \
+            if (ar) {                                                                  \
+                if (ar != yr) for (int32_t k = 0; k < d; k++) yr[k] = ar[k];           \
             } else {                                                                   \
-                for (int64_t e = e0; e < e1; e++) {                                    \
-                    if (xmask && !xmask[col[e]]) continue;                             \
-                    const REAL w = v[e];                                               \
-                    const REAL *xr = x + (int64_t)col[e] * ldx;                        \
-                    for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                \
-                }                                                                      \
+                for (int32_t k = 0; k < d; k++) yr[k] = 0;                             \
             }                                                                          \
-            if (y2) {                                                                  \
-                REAL *zr = y2 + r * ldy2;                                              \
-                for (int32_t k = 0; k < d; k++) zr[k] = yr[k];                         \
+            for (int64_t e = e0; e < e1; e++) {                                        \
+                if (xmask && !xmask[col[e]]) continue;                                 \
+                const REAL w = v[e];                                                   \
+                const REAL *xr = x + (int64_t)col[e] * ldx;                            \
+                for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                    \
             }                                                                          \
+            GRAPH_ROW_TAIL(REAL);                                                      \
+        }                                                                              \
+        if (stream) GRAPH_SFENCE(); /* order this thread's streamed rows */            \
         }                                                                              \
     }
 
@@ -260,14 +391,24 @@ typedef double graph_vec64_f64 __attribute__((vector_size(64)));
 #define GRAPH_SPMM_DISPATCH(SUF, ...) graph_spmm_rows_##SUF##_base(__VA_ARGS__);
 #endif
 #define GRAPH_SPMM(SUF, REAL, DEFVAL)                                                  \
+    void graph_spmm_run_##SUF(const nb_graph *g, const REAL *val, const REAL *x,        \
+                              int64_t ldx, REAL *y, int64_t ldy, int32_t d,             \
+                              const graph_spmm_opts_##SUF *opts)                        \
+    {                                                                                  \
+        static const graph_spmm_opts_##SUF none;                                       \
+        const graph_spmm_opts_##SUF *o = opts ? opts : &none;                          \
+        const REAL *v = val ? val : g->DEFVAL;                                         \
+        if (graph_isa < 0) graph_spmm_set_isa(GRAPH_ISA_AVX512);                       \
+        GRAPH_SPMM_DISPATCH(SUF, g, v, x, ldx, y, ldy, d, o)                           \
+    }                                                                                  \
     void graph_spmm_ex_##SUF(const nb_graph *g, const REAL *val, const uint8_t *xmask,  \
                              const REAL *x, int64_t ldx, const REAL *add,              \
                              int64_t ldadd, REAL *y, int64_t ldy, REAL *y2,            \
                              int64_t ldy2, int32_t d)                                  \
     {                                                                                  \
-        const REAL *v = val ? val : g->DEFVAL;                                         \
-        if (graph_isa < 0) graph_spmm_set_isa(GRAPH_ISA_AVX512);                       \
-        GRAPH_SPMM_DISPATCH(SUF, g, v, xmask, x, ldx, add, ldadd, y, ldy, y2, ldy2, d) \
+        graph_spmm_opts_##SUF o = {.xmask = xmask, .add = add, .ldadd = ldadd,         \
+                                   .y2 = y2, .ldy2 = ldy2};                            \
+        graph_spmm_run_##SUF(g, val, x, ldx, y, ldy, d, &o);                           \
     }                                                                                  \
     void graph_spmm_##SUF(const nb_graph *g, const REAL *val, const REAL *x, int64_t ldx, \
                           const REAL *add, int64_t ldadd, REAL *y, int64_t ldy, int32_t d) \

@@ -444,7 +444,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
                 t.bp[b] = t.pair_item[j];
             }
             nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
-                               .step = step, .first = first, .seed = cfg->train.seed };
+                               .step = step, .first = first, .seed = cfg->train.seed,
+                               .final_only = (t.svt->flags & NB_SAMPLER_FINAL_ONLY) != 0 };
             double l = 0.0;
             if ((rc = train_step(&t, &batch, &l, &out->error)) != NB_OK) {
                 out->status = NB_RUN_FAILED;

@@ -5,7 +5,10 @@
  * LightGCN's forward with contiguous scratch and its backward with the row
  * mask against the plain calls, and NGCF's backward with the row mask
  * against the unmasked one, on a random bipartite graph, d = 64 (the
- * register path) and d = 5 (the generic path), in float and double.
+ * register path) and d = 5 (the generic path), in float and double. The
+ * fused tails of graph_spmm_run (pool, accum, addmask, y_scratch,
+ * y_stream) against the same operations written out, and LightGCN's
+ * stack-free forward against the stack path.
  * Correctness of the plain paths themselves is test-graph / test-lightgcn /
  * test-ngcf (dense references, finite differences, golden vectors).
  */
@@ -29,11 +32,12 @@
 
 #include "ngcf_f64.h"
 
-enum { U = 37, I = 53 };
+enum { U = 37, I = 150 };
 static nb_graph G;
 static nb_rng rng;
 
-/* A random training set (about 12% density, every user with an item). */
+/* A random training set (about 12% density, every user with an item), and
+ * user 0 with every item: a row longer than two chunks of the masked loop. */
 static void build_graph(void)
 {
     static int64_t uptr[U + 1];
@@ -42,7 +46,7 @@ static void build_graph(void)
     nb_rng_seed(&rng, 7, 11, 13);
     for (int32_t u = 0; u < U; u++) {
         for (int32_t i = 0; i < I; i++)
-            if (nb_rng_uniform(&rng) < 0.12 || i == (u * 7) % I) items[n++] = i;
+            if (u == 0 || nb_rng_uniform(&rng) < 0.12 || i == (u * 7) % I) items[n++] = i;
         uptr[u + 1] = n;
     }
     nb_train t = {U, I, n, uptr, items, NULL, NULL};
@@ -112,6 +116,103 @@ static void test_spmm_ex(int32_t d)
     graph_spmm_set_isa(-1);
     free(x); free(y); free(ym); free(y2); free(rows); free(mark);
     free(xf); free(add); free(base); free(other); free(based);
+}
+
+/* The tails of graph_spmm_run_f64/f32 against the plain product followed
+ * by the same scalar operations, for every instruction set. */
+#define TAILS_TEST(SUF, REAL)                                                          \
+    static int tails_##SUF(int32_t d, const uint8_t *mark, const double *src)          \
+    {                                                                                  \
+        int64_t N = G.n, nd = N * d;                                                   \
+        REAL *x = malloc((size_t)nd * sizeof(REAL)), *add = calloc((size_t)nd, sizeof(REAL)); \
+        REAL *P[3], *acc0 = malloc((size_t)nd * sizeof(REAL));                         \
+        REAL *acc = malloc((size_t)nd * sizeof(REAL)), *ref = malloc((size_t)nd * sizeof(REAL)); \
+        REAL *plain = malloc((size_t)nd * sizeof(REAL)), *y = NULL;                    \
+        if (posix_memalign((void **)&y, 64, (size_t)nd * sizeof(REAL))) tap_bail("oom"); \
+        for (int j = 0; j < 3; j++) {                                                  \
+            P[j] = malloc((size_t)nd * sizeof(REAL));                                  \
+            for (int64_t k = 0; k < nd; k++) P[j][k] = (REAL)src[(k * (j + 3) + j) % nd]; \
+        }                                                                              \
+        for (int64_t k = 0; k < nd; k++) {                                             \
+            x[k] = (REAL)src[k];                                                       \
+            acc0[k] = (REAL)src[(k * 7 + 1) % nd];                                     \
+            if (mark[k / d]) add[k] = (REAL)src[(k * 5 + 2) % nd];                     \
+        }                                                                              \
+        int good = 1;                                                                  \
+        const REAL div = (REAL)4;                                                      \
+        graph_spmm_##SUF(&G, NULL, x, d, add, d, plain, d, d);                         \
+        int best = graph_spmm_set_isa(-1);                                             \
+        for (int isa = 0; isa <= best; isa++) {                                        \
+            graph_spmm_set_isa(isa);                                                   \
+            /* addmask: the zero rows of add are not read */                          \
+            graph_spmm_opts_##SUF om = {.add = add, .ldadd = d, .addmask = mark};      \
+            graph_spmm_run_##SUF(&G, NULL, x, d, y, d, d, &om);                        \
+            good &= !memcmp(y, plain, (size_t)nd * sizeof(REAL));                      \
+            /* pool: ((0 + P0) + P1 + P2 + y) / div, and streamed stores */            \
+            const REAL *pools[3] = {P[0], P[1], P[2]};                                 \
+            graph_spmm_opts_##SUF op = {.add = add, .ldadd = d, .pool = pools,         \
+                                        .n_pool = 3, .pool_div = div, .y_stream = 1};  \
+            graph_spmm_run_##SUF(&G, NULL, x, d, y, d, d, &op);                        \
+            for (int64_t k = 0; k < nd; k++) {                                         \
+                REAL f = (REAL)0 + P[0][k];                                            \
+                f += P[1][k];                                                          \
+                f += P[2][k];                                                          \
+                f += plain[k];                                                         \
+                ref[k] = f / div;                                                      \
+            }                                                                          \
+            good &= !memcmp(y, ref, (size_t)nd * sizeof(REAL));                        \
+            /* accum: acc += y / div, y itself kept or treated as scratch */           \
+            for (int scratch = 0; scratch < 2; scratch++) {                            \
+                memcpy(acc, acc0, (size_t)nd * sizeof(REAL));                          \
+                graph_spmm_opts_##SUF oa = {.add = add, .ldadd = d, .accum = acc,      \
+                                            .accum_div = div, .y_scratch = scratch};   \
+                graph_spmm_run_##SUF(&G, NULL, x, d, y, d, d, &oa);                    \
+                for (int64_t k = 0; k < nd; k++) ref[k] = acc0[k] + plain[k] / div;    \
+                good &= !memcmp(acc, ref, (size_t)nd * sizeof(REAL));                  \
+                if (!scratch) good &= !memcmp(y, plain, (size_t)nd * sizeof(REAL));    \
+            }                                                                          \
+        }                                                                              \
+        graph_spmm_set_isa(-1);                                                        \
+        free(x); free(add); free(acc0); free(acc); free(ref); free(plain); free(y);    \
+        for (int j = 0; j < 3; j++) free(P[j]);                                        \
+        return good;                                                                   \
+    }
+TAILS_TEST(f64, double)
+TAILS_TEST(f32, float)
+
+static void test_spmm_tails(int32_t d)
+{
+    int32_t *rows = malloc((size_t)G.n * sizeof *rows);
+    uint8_t *mark = malloc((size_t)G.n);
+    batch_rows(rows, mark);
+    double *src = rand_f64(G.n * d);
+    ok(tails_f64(d, mark, src), "d=%d: pool, accum, addmask, scratch and streamed tails = "
+                                "the operations written out, double, every instruction set", d);
+    ok(tails_f32(d, mark, src), "d=%d: the same in float", d);
+    free(rows); free(mark); free(src);
+}
+
+/* LightGCN's stack-free forward gives the stack path's final rows bit for
+ * bit (pool mean and sum), in double and float. */
+static void test_forward_final(int32_t d, int pool, int32_t L)
+{
+    int64_t N = G.n, nd = N * d, ld = (int64_t)(L + 1) * d;
+    double *E0 = rand_f64(nd), *la = malloc((size_t)(N * ld) * sizeof(double));
+    double *fa = malloc((size_t)nd * sizeof(double)), *fb = malloc((size_t)nd * sizeof(double));
+    double *S = malloc((size_t)(N * ld) * sizeof(double));
+    lgcn_forward_f64(&G, NULL, L, d, pool, E0, la, fa);
+    lgcn_forward_final_f64(&G, NULL, L, d, pool, E0, S, fb);
+    int same = !memcmp(fa, fb, (size_t)nd * sizeof(double));
+    float *E0f = to_f32(E0, nd), *laf = malloc((size_t)(N * ld) * sizeof(float));
+    float *faf = malloc((size_t)nd * sizeof(float)), *fbf = malloc((size_t)nd * sizeof(float));
+    float *Sf = malloc((size_t)(N * ld) * sizeof(float));
+    lgcn_forward_f32(&G, NULL, L, d, pool, E0f, laf, faf);
+    lgcn_forward_final_f32(&G, NULL, L, d, pool, E0f, Sf, fbf);
+    same &= !memcmp(faf, fbf, (size_t)nd * sizeof(float));
+    ok(same, "lightgcn d=%d pool=%d L=%d: stack-free forward = stack path, double and float",
+       d, pool, L);
+    free(E0); free(la); free(fa); free(fb); free(S);
+    free(E0f); free(laf); free(faf); free(fbf); free(Sf);
 }
 
 /* LightGCN forward with/without scratch and backward with/without the row
@@ -231,6 +332,11 @@ int main(void)
     int32_t dims[2] = {64, 5};
     for (int k = 0; k < 2; k++) {
         test_spmm_ex(dims[k]);
+        test_spmm_tails(dims[k]);
+        for (int32_t L = 0; L <= 3; L++) {
+            test_forward_final(dims[k], LGCN_MEAN, L);
+            test_forward_final(dims[k], LGCN_SUM, L);
+        }
         for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) test_lightgcn(dims[k], pool, 3);
         test_lightgcn(dims[k], LGCN_MEAN, 1);
         test_ngcf(dims[k], 2);

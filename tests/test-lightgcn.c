@@ -350,6 +350,44 @@ static void test_eval_cache(void)
     vt->free(st);
 }
 
+/* A training step whose sampler reads only final rows (batch final_only):
+ * the view has the same final rows bit for bit and no layer stack; the next
+ * EVAL forward brings the stack back. */
+static void test_final_only(void)
+{
+    const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+    for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) {
+        nb_value vals[3] = {{.i = 3}, {.i = pool}, {.f = 1e-7}};
+        void *st = NULL;
+        char *perr = NULL;
+        vt->init(testhost(), vals, &train, D, 11, &st, &perr);
+        const nb_view *v;
+        nb_batch full = {.size = 0}, fonly = {.size = 0, .final_only = 1};
+        vt->forward(st, NB_MODE_TRAIN, &full, &v, &perr);
+        int64_t n = (int64_t)(U + I) * v->dim, nl = (int64_t)(U + I) * 4 * D;
+        float *ref = malloc((size_t)n * sizeof(float)), *lay = malloc((size_t)nl * sizeof(float));
+        memcpy(ref, v->user, (size_t)n * sizeof(float));
+        memcpy(lay, v->user_layers, (size_t)nl * sizeof(float));
+        vt->forward(st, NB_MODE_TRAIN, &fonly, &v, &perr);
+        int same = !memcmp(ref, v->user, (size_t)n * sizeof(float));
+        int stackless = !v->user_layers && !v->item_layers;
+        if (pool == LGCN_CONCAT) {
+            ok(same && !stackless, "pool concat: final_only keeps the stack (it is the final row)");
+        } else {
+            ok(same && stackless,
+               "pool %s: a final_only step has the same final rows, bit for bit, and no stack",
+               pool == LGCN_MEAN ? "mean" : "sum");
+            vt->forward(st, NB_MODE_EVAL, NULL, &v, &perr);
+            ok(v->user_layers && !memcmp(lay, v->user_layers, (size_t)nl * sizeof(float)) &&
+                   !memcmp(ref, v->user, (size_t)n * sizeof(float)),
+               "pool %s: the EVAL forward after it rebuilds the stack",
+               pool == LGCN_MEAN ? "mean" : "sum");
+        }
+        free(ref); free(lay);
+        vt->free(st);
+    }
+}
+
 int main(void)
 {
     build_train();
@@ -361,6 +399,7 @@ int main(void)
     test_golden(&g, "case2_L2_reg1e-2_pow.json");
     test_mf();
     test_eval_cache();
+    test_final_only();
     graph_free(&g);
     return tap_done();
 }

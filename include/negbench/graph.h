@@ -87,6 +87,55 @@ void graph_spmm_ex_f64(const nb_graph *g, const double *val, const uint8_t *xmas
                        const double *x, int64_t ldx, const double *add, int64_t ldadd,
                        double *y, int64_t ldy, double *y2, int64_t ldy2, int32_t d);
 
+/* Optional work fused into one product (graph_spmm_run_*); a zeroed struct
+ * (or NULL) is the plain y = Ahat x. Each output row is finished, then
+ * passes through the tail in this order while it is still in registers:
+ *   xmask [N]: entries whose column c has xmask[c] == 0 are skipped (exact
+ *     when those rows of x are zero: a backward input on the batch rows);
+ *   add (row r at add + r*ldadd): y starts from it (may alias y only when
+ *     ldadd == ldy); addmask [N]: rows r with addmask[r] == 0 of add are
+ *     zero and not read;
+ *   y2 (row r at y2 + r*ldy2): a copy of each y row (a layer to its slot of
+ *     a layer stack and to the next gather's contiguous source in one pass);
+ *   accum [N][d]: accum_r += y_r / accum_div (1 adds y_r itself: x / 1 is
+ *     exact), so a sum that would be a pass of its own is folded in;
+ *   pool [n_pool] tables [N][d]: y_r becomes
+ *     ((((0 + pool[0]_r) + pool[1]_r) + ...) + y_r) / pool_div, element by
+ *     element in that order (LightGCN's layer mean, or sum with div 1).
+ *   y_scratch: y's rows are not needed after the call (only the tails'
+ *     outputs): when d == 64 they are not stored;
+ *   y_stream: y is not read again soon: when d == 64 (and y is aligned to
+ *     the vector width) its rows are written with non-temporal stores, which
+ *     skip reading each line before writing it.
+ * Otherwise y is written. */
+#define GRAPH_SPMM_OPTS(SUF, REAL)                                                     \
+    typedef struct graph_spmm_opts_##SUF {                                             \
+        const uint8_t *xmask;                                                          \
+        const REAL *add;                                                               \
+        int64_t ldadd;                                                                 \
+        const uint8_t *addmask;                                                        \
+        REAL *y2;                                                                      \
+        int64_t ldy2;                                                                  \
+        REAL *accum;                                                                   \
+        REAL accum_div;                                                                \
+        const REAL *const *pool;                                                       \
+        int32_t n_pool;                                                                \
+        REAL pool_div;                                                                 \
+        int y_scratch;                                                                 \
+        int y_stream;                                                                  \
+    } graph_spmm_opts_##SUF;
+GRAPH_SPMM_OPTS(f32, float)
+GRAPH_SPMM_OPTS(f64, double)
+#undef GRAPH_SPMM_OPTS
+
+/* y = Ahat x with the fused options o (nullable); the other arguments as in
+ * graph_spmm_*. The result does not depend on the thread count or the
+ * instruction set. */
+void graph_spmm_run_f32(const nb_graph *g, const float *val, const float *x, int64_t ldx,
+                        float *y, int64_t ldy, int32_t d, const graph_spmm_opts_f32 *o);
+void graph_spmm_run_f64(const nb_graph *g, const double *val, const double *x, int64_t ldx,
+                        double *y, int64_t ldy, int32_t d, const graph_spmm_opts_f64 *o);
+
 /* The SpMM kernels exist for several x86-64 instruction sets (baseline,
  * AVX2, AVX-512F), picked at the first call by what the CPU supports; none
  * fuses multiply-adds, so all give the same bits. Force a set for tests and

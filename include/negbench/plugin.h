@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 1 /* bump when fields are appended */
+#define NB_ABI_MINOR 2 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -255,6 +255,11 @@ typedef struct nb_batch {
     int64_t step;              /* global optimizer step, 0-based */
     int64_t first;             /* index of users[0] in the epoch's order */
     uint64_t seed;             /* run seed; streams: nb_rng_seed(seed, epoch, first + b) */
+    /* ABI 1.2: 1 when nothing in this step reads the per-layer stack or
+     * writes its gradient (the sampler declared NB_SAMPLER_FINAL_ONLY): a
+     * graph model may then skip filling it and set view->user_layers and
+     * item_layers to NULL for the step. */
+    int32_t final_only;
 } nb_batch;
 
 /* What sampler.negatives fills; the host sizes every array for the largest
@@ -362,7 +367,10 @@ typedef struct nb_sampler_vt {
     uint32_t flags;
 } nb_sampler_vt;
 
-enum nb_sampler_flags { NB_SAMPLER_SYNCS_ROWS = 1 };
+/* NB_SAMPLER_FINAL_ONLY (ABI 1.2): negatives, backward and epoch_begin
+ * read only the view's final and ego rows and write no per-layer gradient,
+ * so the host lets a graph model skip the layer stack in training steps. */
+enum nb_sampler_flags { NB_SAMPLER_SYNCS_ROWS = 1, NB_SAMPLER_FINAL_ONLY = 2 };
 
 /* ------------------------------------------------------------------------
  * The descriptor.

@@ -15,6 +15,10 @@
  * Every TRAIN forward recomputes the full propagation (as RecBole does per
  * batch); an EVAL forward reuses it while the parameters have not changed
  * since (backward marks them dirty, because the optimizer step follows).
+ * A TRAIN forward whose batch says final_only (the sampler reads no layer)
+ * skips the layer stack: view->user_layers/item_layers are NULL for that
+ * step, the final rows have the same bits, and a third of the forward's
+ * memory traffic is gone.
  * A host that writes parameter values by other means must run a TRAIN
  * forward before an EVAL one.
  *
@@ -158,11 +162,22 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
                         char **err)
 {
     lgcn *s = state;
-    (void)batch; (void)err;
-    if (mode == NB_MODE_TRAIN || !s->fresh)
-        lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final,
-                            s->H0, s->H1);
-    s->fresh = 1;
+    (void)err;
+    const int64_t U = s->U, ld = (int64_t)(s->L + 1) * s->d;
+    if (mode == NB_MODE_TRAIN && batch && batch->final_only && s->pool != LGCN_CONCAT &&
+        s->L < LGCN_MAX_POOLED) {
+        /* nothing reads the stack this step: its memory holds E^1..E^{L-1} */
+        lgcn_forward_final_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final);
+        s->view.user_layers = s->view.item_layers = NULL;
+        s->fresh = 0; /* an EVAL forward rebuilds the stack */
+    } else {
+        if (mode == NB_MODE_TRAIN || !s->fresh)
+            lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final,
+                                s->H0, s->H1);
+        s->view.user_layers = s->layers;
+        s->view.item_layers = s->layers + U * ld;
+        s->fresh = 1;
+    }
     *view = &s->view;
     return NB_OK;
 }

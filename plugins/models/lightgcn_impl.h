@@ -28,6 +28,11 @@ enum lgcn_pool { LGCN_MEAN = 0, LGCN_SUM = 1, LGCN_CONCAT = 2 };
 #define LGCN_CAT(a, b) LGCN_CAT_(a, b)
 #define LGCN_SPMM LGCN_CAT(graph_spmm, SUF)
 #define LGCN_SPMM_EX LGCN_CAT(graph_spmm_ex, SUF)
+#define LGCN_SPMM_RUN LGCN_CAT(graph_spmm_run, SUF)
+#define LGCN_OPTS LGCN_CAT(graph_spmm_opts, SUF)
+#ifndef LGCN_MAX_POOLED
+#define LGCN_MAX_POOLED 16 /* layers the stack-free forward pools (more: the stack path) */
+#endif
 
 /* Propagate E0 through L layers of Ahat (val: nullable value override) into
  * layers, and pool into final (skipped when final == layers). T0, T1 [N][d]
@@ -79,6 +84,37 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
             for (int32_t k = 0; k < d; k++) f[k] /= (REAL)(L + 1);
     }
     if (concat && final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
+}
+
+/* The forward pass without the layer stack, for steps that read only the
+ * final rows (pool mean or sum; the caller uses lgcn_forward_ex otherwise):
+ * E^1..E^{L-1} go layer-major to S (layer l at S + (l-1)*N*d; S holds
+ * (L-1)*N*d) and the last product pools in its tail,
+ *   final_r = ((((0 + E^0_r) + E^1_r) + ...) + E^L_r) / (L+1)   (sum: / 1),
+ * the stack path's pooling operations in its order, so the same bits. E^L
+ * is never stored. Each product gathers from a contiguous table and writes
+ * one output. */
+static void LGCN_CAT(lgcn_forward_final, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                              int32_t d, int pool, const REAL *E0, REAL *S,
+                                              REAL *final)
+{
+    int64_t N = g->n;
+    const REAL *src[LGCN_MAX_POOLED];
+    const REAL div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1;
+    if (L == 0) {
+#pragma omp parallel for schedule(static)
+        for (int64_t i = 0; i < N * d; i++) final[i] = ((REAL)0 + E0[i]) / div;
+        return;
+    }
+    src[0] = E0;
+    for (int32_t l = 0; l < L - 1; l++) {
+        REAL *y = S + (int64_t)l * N * d;
+        LGCN_SPMM_RUN(g, val, src[l], d, y, d, d, NULL);
+        src[l + 1] = y;
+    }
+    /* the final rows are read sparsely (the batch's rows): streamed out */
+    LGCN_OPTS o = {.pool = src, .n_pool = L, .pool_div = div, .y_stream = 1};
+    LGCN_SPMM_RUN(g, val, src[L - 1], d, final, d, d, &o);
 }
 
 /* lgcn_forward_ex without scratch (gathers from the stack). */
@@ -156,20 +192,21 @@ static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT,
          * dE0 += c (Gf + Ahat (Gf + ... Ahat Gf)), Horner on Gf itself, its
          * add folded into each product (Gf is zero off rows[]). No scattered
          * row passes; the rounding differs from the general path below. */
+        /* Gf's zero rows are not read (addmask), and the last product adds
+         * its rows into dE0 in its tail: dE0 += x / (L+1) (mean) or x / 1. */
         const REAL *x = Gf;
         for (int32_t l = L - 1; l >= 0; l--) {
-            LGCN_SPMM_EX(g, valT, l == L - 1 ? mask : NULL, x, d, Gf, d, H, d, NULL, 0, d);
+            LGCN_OPTS o = {.xmask = l == L - 1 ? mask : NULL, .add = Gf, .ldadd = d,
+                           .addmask = mask};
+            if (l == 0) { /* only the sum into dE0 is kept of the last product */
+                o.accum = dE0;
+                o.accum_div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1;
+                o.y_scratch = 1;
+            }
+            LGCN_SPMM_RUN(g, valT, x, d, H, d, d, &o);
             x = H;
             H = T;
             T = (REAL *)x;
-        }
-        const REAL c = (REAL)(L + 1);
-        if (pool == LGCN_MEAN) {
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < N * d; i++) dE0[i] += x[i] / c;
-        } else {
-#pragma omp parallel for schedule(static)
-            for (int64_t i = 0; i < N * d; i++) dE0[i] += x[i];
         }
         return;
     }
@@ -201,5 +238,7 @@ static inline void LGCN_CAT(lgcn_backward, SUF)(const nb_graph *g, const REAL *v
 
 #undef LGCN_SPMM
 #undef LGCN_SPMM_EX
+#undef LGCN_SPMM_RUN
+#undef LGCN_OPTS
 #undef LGCN_CAT
 #undef LGCN_CAT_

@@ -46,7 +46,8 @@
 
 #define SGL_CAT_(a, b) a##_##b
 #define SGL_CAT(a, b) SGL_CAT_(a, b)
-#define SGL_SPMM SGL_CAT(graph_spmm, SUF)
+#define SGL_SPMM_RUN SGL_CAT(graph_spmm_run, SUF)
+#define SGL_OPTS SGL_CAT(graph_spmm_opts, SUF)
 
 #ifndef SGL_IMPL_COMMON
 #define SGL_IMPL_COMMON
@@ -173,10 +174,9 @@ static inline void SGL_CAT(sgl_view_forward, SUF)(const nb_graph *const *gs, int
     const int64_t nd = N * d;
     memcpy(Z, E0, (size_t)nd * sizeof(REAL));
     const REAL *x = E0;
+    SGL_OPTS o = {.accum = Z, .accum_div = (REAL)1}; /* Z += each layer, in its tail */
     for (int32_t l = 0; l < L; l++) {
-        SGL_SPMM(gs[l], NULL, x, d, NULL, 0, nxt, d, d);
-#pragma omp parallel for schedule(static)
-        for (int64_t q = 0; q < nd; q++) Z[q] += nxt[q];
+        SGL_SPMM_RUN(gs[l], NULL, x, d, nxt, d, d, &o);
         x = nxt;
         REAL *t = cur; cur = nxt; nxt = t;
     }
@@ -196,12 +196,17 @@ static inline void SGL_CAT(sgl_view_backward, SUF)(const nb_graph *const *gs, in
     for (int64_t q = 0; q < nd; q++) dZ[q] *= inv;
     const REAL *h = dZ;
     for (int32_t l = L - 1; l >= 0; l--) {
-        SGL_SPMM(gs[l], NULL, h, d, dZ, d, H0, d, d); /* H0 = G + Ahat_l h */
+        /* H0 = G + Ahat_l h; the last product also does dE0 += H0 in its tail */
+        SGL_OPTS o = {.add = dZ, .ldadd = d, .accum = l == 0 ? dE0 : NULL,
+                      .accum_div = (REAL)1, .y_scratch = l == 0};
+        SGL_SPMM_RUN(gs[l], NULL, h, d, H0, d, d, &o);
         h = H0;
         REAL *t = H0; H0 = H1; H1 = t;
     }
+    if (L == 0) {
 #pragma omp parallel for schedule(static)
-    for (int64_t q = 0; q < nd; q++) dE0[q] += h[q];
+        for (int64_t q = 0; q < nd; q++) dE0[q] += h[q];
+    }
 }
 
 /* y = x / max(|x|, 1e-12) for the d-vector x; returns the divisor. */
@@ -364,6 +369,7 @@ static double SGL_CAT(sgl_infonce, SUF)(SGL_CAT(sgl_gemm_fn, SUF) gemm, int32_t 
         SGL_CAT(sgl_normalize_back, SUF)(Cn + v * d, gC + v * d, sc->den2[v], d, dZ2 + v * d);
     return loss;
 }
-#undef SGL_SPMM
+#undef SGL_SPMM_RUN
+#undef SGL_OPTS
 #undef SGL_CAT
 #undef SGL_CAT_

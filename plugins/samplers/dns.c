@@ -143,7 +143,7 @@ static const nb_sampler_vt dns_vt = {
     .backward = dns_backward,
     .epoch_stats = dns_epoch_stats,
     .free = dns_free,
-    .flags = NB_SAMPLER_SYNCS_ROWS,
+    .flags = NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY,
 };
 
 static const nb_plugin_desc dns_desc = NB_PLUGIN_DESC_INIT(

@@ -217,6 +217,7 @@ static const nb_sampler_vt pns_vt = {
     .backward = pns_backward,
     .epoch_stats = pns_epoch_stats,
     .free = pns_free,
+    .flags = NB_SAMPLER_FINAL_ONLY,
 };
 
 static const nb_plugin_desc pns_desc = NB_PLUGIN_DESC_INIT(

@@ -503,6 +503,7 @@ static const nb_sampler_vt srns_vt = {
     .backward = srns_backward,
     .epoch_stats = srns_epoch_stats,
     .free = srns_free,
+    .flags = NB_SAMPLER_FINAL_ONLY,
 };
 
 static const nb_plugin_desc srns_desc = NB_PLUGIN_DESC_INIT(
