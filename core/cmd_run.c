@@ -32,9 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef NB_GIT_REVISION
-#define NB_GIT_REVISION "unknown"
-#endif
+#include "core/git_revision.h" /* NB_GIT_REVISION, generated at each build */
 
 static volatile sig_atomic_t stop_requested;
 

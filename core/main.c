@@ -9,9 +9,7 @@
 
 #include "build_config.h" /* PACKAGE_VERSION */
 
-#ifndef NB_GIT_REVISION
-#define NB_GIT_REVISION "unknown"
-#endif
+#include "core/git_revision.h" /* NB_GIT_REVISION, generated at each build */
 
 static void usage(FILE *out)
 {

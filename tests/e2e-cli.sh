@@ -19,6 +19,12 @@ expect 0 "--help" "$NB" --help
 has "$T/out" "usage: negbench" "--help prints usage"
 expect 0 "--version" "$NB" --version
 has "$T/out" "negbench 0" "--version prints the version"
+# the revision is read at build time: it is HEAD's (plus -dirty for local edits)
+if rev=$(git -C "$S/.." rev-parse --short=12 HEAD 2>/dev/null) && [ -n "$rev" ]; then
+  has "$T/out" "(git $rev[,-]" "--version names the checkout's revision $rev"
+else
+  skip "not a git checkout: the revision is configure's"
+fi
 for c in run plugins data; do
   expect 0 "$c --help" "$NB" $c --help
   has "$T/out" "usage: negbench $c" "$c --help prints its usage"
