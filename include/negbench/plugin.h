@@ -85,6 +85,19 @@ typedef union nb_value {
     double f;               /* FLOAT */
 } nb_value;
 
+/* NB_ISA_CLONES before a hot function of a plugin: GCC also compiles it
+ * (and the OpenMP regions inside it) for x86-64-v3 (AVX2, FMA) and v4
+ * (AVX-512) and picks the copy at load time, where the baseline build would
+ * run 4-float SSE vectors. Floating-point results of the copies may differ
+ * in the last bits between CPUs (fused multiply-adds), as OpenBLAS's do; on
+ * one machine they do not change between runs or with the thread count.
+ * Empty where GCC's target_clones is unavailable. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define NB_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define NB_ISA_CLONES
+#endif
+
 /* ------------------------------------------------------------------------
  * Random numbers: xoshiro256** (Blackman and Vigna, 2018) seeded through
  * splitmix64. Inline so that the per-sample paths of plugins stay cheap. The

@@ -97,18 +97,11 @@ static inline void sgl_exp16(sgl_v16f *px)
     *px = p * (sgl_v16f)e;
 }
 
-/* x86-64 ELF with GCC: also compiled for AVX2 and AVX-512, picked at load
- * time (ifunc); elsewhere the generic build. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
-#define SGL_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SGL_CLONES
-#endif
 
 /* x[v][r] = exp(x[v][r] - shift[r]) for v < nv, r < rc (row stride rc) and
  * sum[r] = sum over v of the new x[v][r] (float lanes over runs of 64 rows,
  * then double); acc [rc] scratch. (unused: not every includer needs it.) */
-SGL_CLONES __attribute__((unused)) static void sgl_expsum_f32(float *x, int64_t nv, int64_t rc,
+NB_ISA_CLONES __attribute__((unused)) static void sgl_expsum_f32(float *x, int64_t nv, int64_t rc,
                                                               const float *shift, float *acc,
                                                               double *sum)
 {

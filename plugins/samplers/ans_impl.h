@@ -154,6 +154,7 @@ static inline float ans_sigmoidf(float x)
 
 #define ANS_INLINE static inline __attribute__((always_inline, unused))
 
+
 #endif /* NB_ANS_IMPL_COMMON */
 
 /* ---------------------------------------------------------------------- */
@@ -379,7 +380,7 @@ static inline ANS_UNUSED REAL ANS_FN(ans_rnorm)(const ans_cfg *cfg, const REAL *
 }
 
 /* The augmented row n~ = n + s q E of one candidate into out [d]. */
-static inline ANS_UNUSED void ANS_FN(ans_augment_row)(const ans_cfg *cfg, const REAL *p,
+ANS_INLINE void ANS_FN(ans_augment_row)(const ans_cfg *cfg, const REAL *p,
                                                       const REAL *n, const REAL *g,
                                                       const REAL *r, const REAL *rad,
                                                       REAL s, REAL *out)
@@ -436,7 +437,7 @@ ANS_INLINE void ANS_FN(ans_cand_fwd)(const int gate, const int fast, const int32
  * caller's w->chosen (finite-difference checks). Fills vec, chosen, dns,
  * smax/smin, gain, Lc/D/O/aux. Returns NB_OK, or NB_ENUMERIC when a
  * non-finite value appears. */
-static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
+NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                           ANS_FN(ans_gemm_fn) gemm, int select)
 {
     const int32_t d = cfg->d, M = cfg->M, B = w->B, nU = w->nU;
@@ -612,7 +613,7 @@ ANS_INLINE void ANS_FN(ans_cand_bwd)(const int32_t d, const REAL kc, const REAL 
  * (per positive) and w->GnU [nU][d] (per distinct candidate item uitem[j]),
  * overwriting (the caller scatters them), and ACCUMULATES the parameter
  * gradients into pg. Returns NB_OK or NB_ENUMERIC. */
-static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
+NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                            const REAL *d_neg, ANS_FN(ans_gemm_fn) gemm,
                                            const ANS_FN(ans_pgrad) *pg)
 {
@@ -735,10 +736,16 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
         /* Gu += Ga W_u; dW_u += Ga^T Ub; db_u += sum_b Ga */
         gemm(0, B, d, d, 1, w->Ga, w->Wu, 1, w->Gu);
         for (int32_t b = 0; b < B; b++)
-            for (int32_t k = 0; k < d; k++) {
-                w->GaT[(int64_t)k * B + b] = w->Ga[(int64_t)b * d + k];
-                pg->bu[k] += w->Ga[(int64_t)b * d + k];
-            }
+            for (int32_t k = 0; k < d; k++) pg->bu[k] += w->Ga[(int64_t)b * d + k];
+        /* GaT = Ga^T in blocks of 16 rows, so each store run fills a line: a
+         * row at a time wrote d floats B apart, and with B a multiple of 1024
+         * they all fell into one L1 set */
+        for (int32_t b0 = 0; b0 < B; b0 += 16) {
+            const int32_t b1 = b0 + 16 < B ? b0 + 16 : B;
+            for (int32_t k = 0; k < d; k++)
+                for (int32_t b = b0; b < b1; b++)
+                    w->GaT[(int64_t)k * B + b] = w->Ga[(int64_t)b * d + k];
+        }
         gemm(0, d, d, B, 1, w->GaT, w->Ub, 1, pg->Wu);
     }
     if (margin) {
@@ -749,8 +756,12 @@ static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch)
         }
     }
     /* a NaN or Inf anywhere upstream reaches these sums */
+    /* (in any order: only "not zero" matters, so the sums may be vectorised;
+     * a serial sum was a chain of dependent adds as long as the arrays) */
     REAL chk = 0;
+    #pragma omp simd reduction(+ : chk)
     for (int64_t i = 0; i < (int64_t)nU * d; i++) chk += w->GnU[i] * 0;
+    #pragma omp simd reduction(+ : chk)
     for (int64_t i = 0; i < (int64_t)B * d; i++) chk += (w->Gu[i] + w->Gp[i]) * 0;
     if (chk != 0) return NB_ENUMERIC;
     return NB_OK;
