@@ -106,7 +106,7 @@ static inline double DENS_CAT(dens_dotd, SUF)(const REAL *w, const double *x, in
 }
 
 /* y[j] = sum_i W[j][i] x[i] (+= when acc), W [d][d] [out][in]. */
-static void DENS_CAT(dens_matvec, SUF)(int32_t d, const REAL *W, const REAL *x, double *y,
+NB_ISA_CLONES static void DENS_CAT(dens_matvec, SUF)(int32_t d, const REAL *W, const REAL *x, double *y,
                                        int acc)
 {
     for (int32_t j = 0; j < d; j++) {
@@ -116,7 +116,7 @@ static void DENS_CAT(dens_matvec, SUF)(int32_t d, const REAL *W, const REAL *x, 
 }
 
 /* y[i] += sum_j W[j][i] g[j] (W^T g), W [d][d] [out][in]. */
-static void DENS_CAT(dens_matvec_t, SUF)(int32_t d, const REAL *W, const double *g, double *y)
+NB_ISA_CLONES static void DENS_CAT(dens_matvec_t, SUF)(int32_t d, const REAL *W, const double *g, double *y)
 {
     for (int32_t j = 0; j < d; j++) {
         const REAL *w = W + (int64_t)j * d;
@@ -128,7 +128,7 @@ static void DENS_CAT(dens_matvec_t, SUF)(int32_t d, const REAL *W, const double 
 
 /* The positive gate: gp = sigmoid(W_ig p + b_ig + W_ug u + b_ug), pr = p*gp
  * (all [d], double). */
-static void DENS_CAT(dens_pos_gate, SUF)(int32_t d, const REAL *const *gw, const REAL *u,
+NB_ISA_CLONES static void DENS_CAT(dens_pos_gate, SUF)(int32_t d, const REAL *const *gw, const REAL *u,
                                          const REAL *p, double *gp, double *pr)
 {
     DENS_CAT(dens_matvec, SUF)(d, gw[DENS_W_ITEM], p, gp, 0);
@@ -141,7 +141,7 @@ static void DENS_CAT(dens_pos_gate, SUF)(int32_t d, const REAL *const *gw, const
 
 /* c0 = W_pg pr + b_pg + b_ng: the candidate-independent part of the
  * negative gate's pre-activation ([d], double). */
-static void DENS_CAT(dens_neg_base, SUF)(int32_t d, const REAL *const *gw, const double *pr,
+NB_ISA_CLONES static void DENS_CAT(dens_neg_base, SUF)(int32_t d, const REAL *const *gw, const double *pr,
                                          double *c0)
 {
     const REAL *W = gw[DENS_W_POS];
@@ -158,7 +158,7 @@ static void DENS_CAT(dens_neg_base, SUF)(int32_t d, const REAL *const *gw, const
  * no score is a number). gate_p [d] and gate_n [M][d] receive the gates when
  * non-NULL (tests); work holds dens_select_work_size(d) doubles.
  */
-static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M, double beta,
+NB_ISA_CLONES static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M, double beta,
                                               const REAL *const *gw, const REAL *u,
                                               const REAL *p, const REAL *I,
                                               const int32_t *cand, double *scores,
@@ -195,7 +195,7 @@ static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M, double beta,
  * pr_out [d] (p_r, the input of pos_gate). work holds dens_aux_work_size(d, K)
  * doubles.
  */
-static double DENS_CAT(dens_aux_one, SUF)(int32_t d, int32_t K, double scale,
+NB_ISA_CLONES static double DENS_CAT(dens_aux_one, SUF)(int32_t d, int32_t K, double scale,
                                           const REAL *const *gw, const REAL *u,
                                           const REAL *p, const REAL *const *nk,
                                           double *t, REAL *gu, REAL *gp, REAL *gn,
@@ -297,7 +297,7 @@ static double DENS_CAT(dens_aux_one, SUF)(int32_t d, int32_t K, double scale,
  * non-NULL. OpenMP over positives with nt threads; work is [nt][select work].
  * Returns the number of (b, k) with no finite score (chosen set to -1).
  */
-static int64_t DENS_CAT(dens_select_batch, SUF)(int32_t B, int32_t K, int32_t M, int32_t d,
+NB_ISA_CLONES static int64_t DENS_CAT(dens_select_batch, SUF)(int32_t B, int32_t K, int32_t M, int32_t d,
                                                 double beta, const REAL *const *gw,
                                                 const REAL *U, const REAL *I,
                                                 const int32_t *users, const int32_t *pos,
@@ -341,7 +341,7 @@ static int64_t DENS_CAT(dens_select_batch, SUF)(int32_t B, int32_t K, int32_t M,
  * The per-positive sums are added serially, so the result does not depend on
  * the thread count.
  */
-static double DENS_CAT(dens_aux_batch, SUF)(int32_t B, int32_t K, int32_t d, double gamma,
+NB_ISA_CLONES static double DENS_CAT(dens_aux_batch, SUF)(int32_t B, int32_t K, int32_t d, double gamma,
                                             const REAL *const *gw, const REAL *U,
                                             const REAL *I, const int32_t *users,
                                             const int32_t *pos, const int32_t *negs,
@@ -385,7 +385,7 @@ static double DENS_CAT(dens_aux_batch, SUF)(int32_t B, int32_t K, int32_t d, dou
  * Each thread owns a range of output rows and every row sums over b in
  * order, so the result is the same for any thread count.
  */
-static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, int32_t d, const REAL *U,
+NB_ISA_CLONES static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, int32_t d, const REAL *U,
                                           const REAL *I, const int32_t *users,
                                           const int32_t *pos, const int32_t *negs,
                                           const REAL *ga, const REAL *gc, const REAL *pr,
