@@ -174,7 +174,7 @@ static int32_t mixgcf_reg_rows(void *state)
 /* Hop mixing of positive b on a graph view (candidates in s->cand): fills
  * alphal/negl, chosen (0, or -1 when a layer has no finite score), neg (the
  * layer-0 pick), out->vec and out->reg_vec. Called from the parallel loop. */
-NB_ISA_CLONES static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, const nb_view *v, int32_t b,
+static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, const nb_view *v, int32_t b,
                              nb_negatives *out)
 {
     const nb_view_layers *vl = &s->vl;
@@ -208,7 +208,7 @@ NB_ISA_CLONES static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, 
                    out->reg_vec + (int64_t)b * e);
 }
 
-NB_ISA_CLONES static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
+static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
                             nb_negatives *out, char **err)
 {
     mixgcf_state *s = state;
