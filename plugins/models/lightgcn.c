@@ -47,6 +47,7 @@
 #include "lightgcn_impl.h"
 #undef SUF
 #undef REAL
+#include "lgcn_view.h"
 
 enum { P_LAYERS = 0, P_POOL, P_DEGREE_EPS };
 
@@ -163,21 +164,8 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
 {
     lgcn *s = state;
     (void)err;
-    const int64_t U = s->U, ld = (int64_t)(s->L + 1) * s->d;
-    if (mode == NB_MODE_TRAIN && batch && batch->final_only && s->pool != LGCN_CONCAT &&
-        s->L < LGCN_MAX_POOLED) {
-        /* nothing reads the stack this step: its memory holds E^1..E^{L-1} */
-        lgcn_forward_final_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final);
-        s->view.user_layers = s->view.item_layers = NULL;
-        s->fresh = 0; /* an EVAL forward rebuilds the stack */
-    } else {
-        if (mode == NB_MODE_TRAIN || !s->fresh)
-            lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, s->pool, s->E0, s->layers, s->final,
-                                s->H0, s->H1);
-        s->view.user_layers = s->layers;
-        s->view.item_layers = s->layers + U * ld;
-        s->fresh = 1;
-    }
+    lgcn_view_forward(&s->g, s->L, s->d, s->pool, s->U, mode, batch, s->E0, s->layers, s->final,
+                      s->H0, s->H1, &s->fresh, &s->view);
     *view = &s->view;
     return NB_OK;
 }

@@ -51,6 +51,7 @@
 #include "sgl_impl.h"
 #undef SUF
 #undef REAL
+#include "lgcn_view.h"
 
 enum { P_LAYERS = 0, P_TAU, P_WEIGHT, P_DROP, P_AUG, P_DEGREE_EPS, P_SCALE };
 enum sgl_aug { SGL_ED = 0, SGL_ND = 1, SGL_RW = 2 };
@@ -273,20 +274,8 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
     int rc = NB_OK;
     s->view.aux_loss = 0;
     s->ssl_pending = 0;
-    const int64_t ld = (int64_t)(s->L + 1) * s->d;
-    if (mode == NB_MODE_TRAIN && batch && batch->final_only && s->L < LGCN_MAX_POOLED) {
-        /* nothing reads the stack this step (lightgcn.c does the same) */
-        lgcn_forward_final_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->E0, s->layers, s->final);
-        s->view.user_layers = s->view.item_layers = NULL;
-        s->fresh = 0;
-    } else {
-        if (mode == NB_MODE_TRAIN || !s->fresh)
-            lgcn_forward_ex_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->E0, s->layers, s->final,
-                                s->H0, s->H1);
-        s->view.user_layers = s->layers;
-        s->view.item_layers = s->layers + (int64_t)s->U * ld;
-        s->fresh = 1;
-    }
+    lgcn_view_forward(&s->g, s->L, s->d, LGCN_MEAN, s->U, mode, batch, s->E0, s->layers,
+                      s->final, s->H0, s->H1, &s->fresh, &s->view);
     if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
         if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
             return rc;
