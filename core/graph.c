@@ -1,6 +1,7 @@
 /*
  * graph.c - the normalised bipartite adjacency, SpMM and graph dropout
- * (negbench/graph.h). Self-contained: libc, libm and OpenMP only.
+ * (negbench/graph.h). Self-contained: libc, libm, OpenMP and, on x86-64,
+ * the compiler's intrinsics.
  *
  * Ahat = D^{-1/2} A D^{-1/2} follows RecBole v1.1.1 LightGCN/NGCF
  * (get_norm_adj_mat: deg = nonzeros per row + 1e-7, np.power(deg, -0.5)),
@@ -13,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h> /* the non-temporal stores of the SpMM's output */
+#endif
 
 /* Set *err (if wanted and unset) to a malloc'd message; return code. */
 static int graph_fail(char **err, int code, const char *fmt, ...)
@@ -181,7 +185,6 @@ typedef double graph_vec64_f64 __attribute__((vector_size(64)));
  * the line; for output that is not read again soon). p is aligned to the
  * vector's width when streaming (the caller checks). */
 #if GRAPH_HAVE_ISA
-#include <immintrin.h>
 static inline void graph_stream_f32_16(float *p, graph_vec16_f32 v) { _mm_stream_ps(p, (__m128)v); }
 static inline void graph_stream_f64_16(double *p, graph_vec16_f64 v) { _mm_stream_pd(p, (__m128d)v); }
 GRAPH_ATTR_AVX2 static inline void graph_stream_f32_32(float *p, graph_vec32_f32 v)
