@@ -147,8 +147,9 @@ enum { GRAPH_ISA_BASE = 0, GRAPH_ISA_AVX2 = 1, GRAPH_ISA_AVX512 = 2 };
 static int graph_isa = -1; /* -1: not chosen yet */
 /* Prefetch distance of the gathers in entries: 16 beat 4 and 8 on Gowalla
  * (d = 64, 1 and 2 threads), and 32-64 beat 16 by 10-20% on 2 threads
- * (alternating builds, medians of 31 products); crossing row ends helps the
- * many short rows. */
+ * (alternating builds, medians of 31 products); 96 and 128, or a second,
+ * L2-only prefetch 128-256 entries ahead, were 10-20% slower than 64.
+ * Crossing row ends helps the many short rows. */
 #ifndef GRAPH_PF
 #define GRAPH_PF 64
 #endif
