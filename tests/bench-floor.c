@@ -179,28 +179,28 @@ int main(int argc, char **argv)
     }
     double spmm_s = median(ts, REPS, NULL);
     /* the gather ceiling: the same rows, columns within a cache-resident table */
-    nb_graph small = g;
-    small.col = malloc((size_t)g.nnz * sizeof *small.col);
-    if (!small.col) { printf("# out of memory\n"); return 1; }
+    nb_graph synth = g; /* the real rows, synthetic columns */
+    synth.col = malloc((size_t)g.nnz * sizeof *synth.col);
+    if (!synth.col) { printf("# out of memory\n"); return 1; }
     nb_rng r;
     nb_rng_seed(&r, 2020, 7, 0);
-    for (int64_t e = 0; e < g.nnz; e++) small.col[e] = (int32_t)nb_rng_below(&r, 256);
+    for (int64_t e = 0; e < g.nnz; e++) synth.col[e] = (int32_t)nb_rng_below(&r, 256);
     for (int rep = 0; rep < REPS; rep++) {
         double t0 = nb_now();
-        graph_spmm_f32(&small, NULL, x, D, NULL, 0, y, D, D);
+        graph_spmm_f32(&synth, NULL, x, D, NULL, 0, y, D, D);
         ts[rep] = nb_now() - t0;
     }
     double small_best, small_med = median(ts, REPS, &small_best);
     /* the same rows with columns uniform over all N rows: how much of the
      * real product's time the graph's own locality saves (not a floor) */
-    for (int64_t e = 0; e < g.nnz; e++) small.col[e] = (int32_t)nb_rng_below(&r, (uint32_t)g.n);
+    for (int64_t e = 0; e < g.nnz; e++) synth.col[e] = (int32_t)nb_rng_below(&r, (uint32_t)g.n);
     for (int rep = 0; rep < REPS; rep++) {
         double t0 = nb_now();
-        graph_spmm_f32(&small, NULL, x, D, NULL, 0, y, D, D);
+        graph_spmm_f32(&synth, NULL, x, D, NULL, 0, y, D, D);
         ts[rep] = nb_now() - t0;
     }
     double uni_med = median(ts, REPS, NULL);
-    free(small.col);
+    free(synth.col);
     const double gather_rate = nnz / small_best; /* row gathers per second */
 
     const double csr = 8.0 * (N + 1) + 8.0 * nnz;

@@ -190,10 +190,10 @@ static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT,
     if (!Gl && Gf && pool != LGCN_CONCAT) {
         /* Every Gamma_l is c Gf (c = 1/(L+1) for the mean, 1 for the sum):
          * dE0 += c (Gf + Ahat (Gf + ... Ahat Gf)), Horner on Gf itself, its
-         * add folded into each product (Gf is zero off rows[]). No scattered
+         * add folded into each product (Gf is zero off rows[], and those
+         * rows are not read: addmask); the last product adds its rows into
+         * dE0 in its tail, dE0 += x / (L+1) (mean) or x / 1. No scattered
          * row passes; the rounding differs from the general path below. */
-        /* Gf's zero rows are not read (addmask), and the last product adds
-         * its rows into dE0 in its tail: dE0 += x / (L+1) (mean) or x / 1. */
         const REAL *x = Gf;
         for (int32_t l = L - 1; l >= 0; l--) {
             LGCN_OPTS o = {.xmask = l == L - 1 ? mask : NULL, .add = Gf, .ldadd = d,
