@@ -153,6 +153,11 @@ static int graph_isa = -1; /* -1: not chosen yet */
 #ifndef GRAPH_PF
 #define GRAPH_PF 64
 #endif
+/* A row computed alone prefetches its first entries before the loop, then
+ * this far ahead. */
+#ifndef GRAPH_PF_ONE
+#define GRAPH_PF_ONE 16
+#endif
 
 static int graph_isa_detect(void)
 {
@@ -162,6 +167,13 @@ static int graph_isa_detect(void)
     if (__builtin_cpu_supports("avx2")) return GRAPH_ISA_AVX2;
 #endif
     return GRAPH_ISA_BASE;
+}
+
+/* Choose the best set when the library loads: graph_spmm_row_* may be
+ * called first from inside a parallel region. */
+__attribute__((constructor)) static void graph_isa_init(void)
+{
+    if (graph_isa < 0) graph_isa = graph_isa_detect();
 }
 
 int graph_spmm_set_isa(int isa)
@@ -273,7 +285,7 @@ enum { GRAPH_MASK_CHUNK = 64 };
             }                                                                          \
         } else {                                                                       \
             for (int64_t e = e0; e < e1; e++) {                                        \
-                if (e + GRAPH_PF < nnz) GRAPH_PREFETCH_ROW(REAL, col[e + GRAPH_PF]);   \
+                if (e + pf_dist < pf_end) GRAPH_PREFETCH_ROW(REAL, col[e + pf_dist]); \
                 GRAPH_ACC_ENTRY(REAL, VB, e);                                          \
             }                                                                          \
         }                                                                              \
@@ -334,6 +346,34 @@ enum { GRAPH_MASK_CHUNK = 64 };
             }                                                                          \
     } while (0)
 
+/* Row r of y = Ahat x and its tail, in the scope of GRAPH_SPMM_ROWS or
+ * GRAPH_SPMM_ONE (g, v, x, ldx, y, ldy, d, o, ptr, col, xmask, stream and
+ * pf_end, the entry before which gathers are prefetched, in scope). */
+#define GRAPH_ROW(SUF, REAL, VB)                                                       \
+    do {                                                                               \
+        REAL *yr = y + r * ldy;                                                        \
+        const REAL *ar = o->add && (!o->addmask || o->addmask[r])                      \
+                             ? o->add + r * o->ldadd : NULL;                           \
+        int64_t e0 = ptr[r], e1 = ptr[r + 1];                                          \
+        if (d == 64) { /* the common size: accumulate in registers */                  \
+            if (xmask) GRAPH_ROW64(SUF, REAL, VB, 1);                                  \
+            else GRAPH_ROW64(SUF, REAL, VB, 0);                                        \
+        } else {                                                                       \
+            if (ar) {                                                                  \
+                if (ar != yr) for (int32_t k = 0; k < d; k++) yr[k] = ar[k];           \
+            } else {                                                                   \
+                for (int32_t k = 0; k < d; k++) yr[k] = 0;                             \
+            }                                                                          \
+            for (int64_t e = e0; e < e1; e++) {                                        \
+                if (xmask && !xmask[col[e]]) continue;                                 \
+                const REAL w = v[e];                                                   \
+                const REAL *xr = x + (int64_t)col[e] * ldx;                            \
+                for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                    \
+            }                                                                          \
+            GRAPH_ROW_TAIL(REAL);                                                      \
+        }                                                                              \
+    } while (0)
+
 /* The row loop of y = Ahat x, one copy per precision and instruction set.
  * Rows are independent and each is summed in entry order by one thread, so
  * any schedule gives the same bits (every lane does the multiply, then the
@@ -350,49 +390,51 @@ enum { GRAPH_MASK_CHUNK = 64 };
         const int64_t *ptr = g->ptr;                                                   \
         const int32_t *col = g->col;                                                   \
         const uint8_t *xmask = o->xmask;                                               \
-        int64_t n = g->n, nnz = g->nnz;                                                \
+        const int64_t n = g->n, pf_end = g->nnz, pf_dist = GRAPH_PF;                   \
         const int stream = o->y_stream && d == 64 && ldy % (VB / (int)sizeof(REAL)) == 0 \
                            && (uintptr_t)y % VB == 0;                                  \
         _Pragma("omp parallel")                                                        \
         {                                                                              \
         _Pragma("omp for schedule(dynamic, 512) nowait")                               \
-        for (int64_t r = 0; r < n; r++) {                                              \
-            REAL *yr = y + r * ldy;                                                    \
-            const REAL *ar = o->add && (!o->addmask || o->addmask[r])                  \
-                                 ? o->add + r * o->ldadd : NULL;                       \
-            int64_t e0 = ptr[r], e1 = ptr[r + 1];                                      \
-            if (d == 64) { /* the common size: accumulate in registers */              \
-                if (xmask) GRAPH_ROW64(SUF, REAL, VB, 1);                              \
-                else GRAPH_ROW64(SUF, REAL, VB, 0);                                    \
-                continue;                                                              \
-            }                                                                          \
-            if (ar) {                                                                  \
-                if (ar != yr) for (int32_t k = 0; k < d; k++) yr[k] = ar[k];           \
-            } else {                                                                   \
-                for (int32_t k = 0; k < d; k++) yr[k] = 0;                             \
-            }                                                                          \
-            for (int64_t e = e0; e < e1; e++) {                                        \
-                if (xmask && !xmask[col[e]]) continue;                                 \
-                const REAL w = v[e];                                                   \
-                const REAL *xr = x + (int64_t)col[e] * ldx;                            \
-                for (int32_t k = 0; k < d; k++) yr[k] += w * xr[k];                    \
-            }                                                                          \
-            GRAPH_ROW_TAIL(REAL);                                                      \
-        }                                                                              \
+        for (int64_t r = 0; r < n; r++) GRAPH_ROW(SUF, REAL, VB);                      \
         if (stream) GRAPH_SFENCE(); /* order this thread's streamed rows */            \
         }                                                                              \
     }
 
+/* Row r alone, on the calling thread (no OpenMP): the same operations as
+ * the row loop's, so the same bits; gathers are prefetched within the row
+ * only, and the row is stored plainly (y_stream is ignored). */
+#define GRAPH_SPMM_ONE(SUF, REAL, ISA, VB, ATTR)                                         \
+    ATTR static void graph_spmm_one_##SUF##_##ISA(const nb_graph *g, const REAL *v,    \
+                                                  const REAL *x, int64_t ldx, REAL *y,   \
+                                                  int64_t ldy, int32_t d,                \
+                                                  const graph_spmm_opts_##SUF *o,        \
+                                                  int64_t r)                             \
+    {                                                                                  \
+        const int64_t *ptr = g->ptr;                                                   \
+        const int32_t *col = g->col;                                                   \
+        const uint8_t *xmask = o->xmask;                                               \
+        const int64_t pf_end = ptr[r + 1], pf_dist = GRAPH_PF_ONE;                     \
+        const int stream = 0;                                                          \
+        for (int32_t q = 0; q < o->n_pool; q++) /* the tail's rows: loaded early */   \
+            for (int32_t k = 0; k < d; k += 64 / (int)sizeof(REAL))                   \
+                __builtin_prefetch(o->pool[q] + r * d + k);                            \
+        if (!xmask)                                                                    \
+            for (int64_t e = ptr[r]; e < pf_end && e < ptr[r] + pf_dist; e++)          \
+                GRAPH_PREFETCH_ROW(REAL, col[e]);                                      \
+        GRAPH_ROW(SUF, REAL, VB);                                                      \
+    }
+
 /* The exported entry points of one precision: dispatch on graph_isa. */
 #if GRAPH_HAVE_ISA
-#define GRAPH_SPMM_DISPATCH(SUF, ...)                                                  \
+#define GRAPH_SPMM_DISPATCH(KIND, SUF, ...)                                            \
     switch (graph_isa) {                                                               \
-    case GRAPH_ISA_AVX512: graph_spmm_rows_##SUF##_avx512(__VA_ARGS__); break;         \
-    case GRAPH_ISA_AVX2: graph_spmm_rows_##SUF##_avx2(__VA_ARGS__); break;             \
-    default: graph_spmm_rows_##SUF##_base(__VA_ARGS__); break;                         \
+    case GRAPH_ISA_AVX512: graph_spmm_##KIND##_##SUF##_avx512(__VA_ARGS__); break;     \
+    case GRAPH_ISA_AVX2: graph_spmm_##KIND##_##SUF##_avx2(__VA_ARGS__); break;         \
+    default: graph_spmm_##KIND##_##SUF##_base(__VA_ARGS__); break;                     \
     }
 #else
-#define GRAPH_SPMM_DISPATCH(SUF, ...) graph_spmm_rows_##SUF##_base(__VA_ARGS__);
+#define GRAPH_SPMM_DISPATCH(KIND, SUF, ...) graph_spmm_##KIND##_##SUF##_base(__VA_ARGS__);
 #endif
 #define GRAPH_SPMM(SUF, REAL, DEFVAL)                                                  \
     void graph_spmm_run_##SUF(const nb_graph *g, const REAL *val, const REAL *x,        \
@@ -403,7 +445,16 @@ enum { GRAPH_MASK_CHUNK = 64 };
         const graph_spmm_opts_##SUF *o = opts ? opts : &none;                          \
         const REAL *v = val ? val : g->DEFVAL;                                         \
         if (graph_isa < 0) graph_spmm_set_isa(GRAPH_ISA_AVX512);                       \
-        GRAPH_SPMM_DISPATCH(SUF, g, v, x, ldx, y, ldy, d, o)                           \
+        GRAPH_SPMM_DISPATCH(rows, SUF, g, v, x, ldx, y, ldy, d, o)                     \
+    }                                                                                  \
+    void graph_spmm_row_##SUF(const nb_graph *g, const REAL *val, const REAL *x,        \
+                              int64_t ldx, int64_t r, REAL *y, int64_t ldy, int32_t d,  \
+                              const graph_spmm_opts_##SUF *opts)                        \
+    {                                                                                  \
+        static const graph_spmm_opts_##SUF none;                                       \
+        const graph_spmm_opts_##SUF *o = opts ? opts : &none;                          \
+        const REAL *v = val ? val : g->DEFVAL;                                         \
+        GRAPH_SPMM_DISPATCH(one, SUF, g, v, x, ldx, y, ldy, d, o, r)                   \
     }                                                                                  \
     void graph_spmm_ex_##SUF(const nb_graph *g, const REAL *val, const uint8_t *xmask,  \
                              const REAL *x, int64_t ldx, const REAL *add,              \
@@ -424,13 +475,16 @@ enum { GRAPH_MASK_CHUNK = 64 };
         for (int64_t e = 0; e < g->nnz; e++) valT[e] = val[g->mirror[e]];              \
     }
 
-GRAPH_SPMM_ROWS(f32, float, base, 16, )
-GRAPH_SPMM_ROWS(f64, double, base, 16, )
+#define GRAPH_KERNELS(SUF, REAL, ISA, VB, ATTR)                                        \
+    GRAPH_SPMM_ROWS(SUF, REAL, ISA, VB, ATTR)                                          \
+    GRAPH_SPMM_ONE(SUF, REAL, ISA, VB, ATTR)
+GRAPH_KERNELS(f32, float, base, 16, )
+GRAPH_KERNELS(f64, double, base, 16, )
 #if GRAPH_HAVE_ISA
-GRAPH_SPMM_ROWS(f32, float, avx2, 32, GRAPH_ATTR_AVX2)
-GRAPH_SPMM_ROWS(f64, double, avx2, 32, GRAPH_ATTR_AVX2)
-GRAPH_SPMM_ROWS(f32, float, avx512, 64, GRAPH_ATTR_AVX512)
-GRAPH_SPMM_ROWS(f64, double, avx512, 64, GRAPH_ATTR_AVX512)
+GRAPH_KERNELS(f32, float, avx2, 32, GRAPH_ATTR_AVX2)
+GRAPH_KERNELS(f64, double, avx2, 32, GRAPH_ATTR_AVX2)
+GRAPH_KERNELS(f32, float, avx512, 64, GRAPH_ATTR_AVX512)
+GRAPH_KERNELS(f64, double, avx512, 64, GRAPH_ATTR_AVX512)
 #endif
 GRAPH_SPMM(f32, float, val)
 GRAPH_SPMM(f64, double, dval)

@@ -39,6 +39,7 @@ typedef struct trainer {
     float *d_neg, *d_reg;           /* [max_batch][vdim] */
     nb_view view;                   /* host copy of the model's view + sync */
     int profile;                    /* NB_PROFILE set: time the phases of a step */
+    int on_demand;                  /* batches may have rows_on_demand (NB_ON_DEMAND=0: never) */
     double phase[6];                /* forward, negatives, loss, backward, adam, sync */
 } trainer;
 
@@ -51,6 +52,16 @@ static void view_sync(void *ctx, int which, int32_t row)
     trainer *t = ctx;
     int bi = which == NB_USERS ? t->ublock : t->iblock;
     if (bi >= 0) optim_sync_row(t->opt, bi, row);
+}
+
+/* 1 when the view's final rows are optimizer blocks that dense Adam updates
+ * lazily (MF with adam: lazy): the host then syncs rows itself. */
+/* The sampler flags that let a graph model compute final rows on demand. */
+#define ON_DEMAND (NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY | NB_SAMPLER_FEW_ROWS)
+
+static int host_syncs(const trainer *t)
+{
+    return t->opt && (t->ublock >= 0 || t->iblock >= 0);
 }
 
 static int collect_blocks(trainer *t, char **err)
@@ -188,14 +199,16 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
     if ((rc = t->mvt->forward(t->model, NB_MODE_TRAIN, batch, &mv, &perr)) != NB_OK) goto fail;
     PHASE(0);
     t->view = *mv;
-    if (t->opt && (t->ublock >= 0 || t->iblock >= 0)) {
+    if (host_syncs(t)) {
         t->view.sync = view_sync;
         t->view.sync_ctx = t;
+    }
+    if (t->view.sync) { /* the host's lazy Adam rows, or the model's rows on demand */
         /* bring the batch's rows up to date (thread-safe per row) */
         #pragma omp parallel for schedule(static) num_threads(t->in->threads)
         for (int32_t b = 0; b < B; b++) {
-            view_sync(t, NB_USERS, batch->users[b]);
-            view_sync(t, NB_ITEMS, batch->pos[b]);
+            nb_view_sync(&t->view, NB_USERS, batch->users[b]);
+            nb_view_sync(&t->view, NB_ITEMS, batch->pos[b]);
         }
     }
     PHASE(5);
@@ -394,6 +407,9 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     const char *prof = getenv("NB_PROFILE");
     t.profile = prof && *prof && strcmp(prof, "0");
     if (rc != NB_OK) goto out;
+    const char *od = getenv("NB_ON_DEMAND");
+    t.on_demand = (t.svt->flags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
+                  !(od && !strcmp(od, "0"));
 
     int metric = 0, kidx = 0;
     nb_metrics probe = { 0 };
@@ -445,7 +461,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             }
             nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
                                .step = step, .first = first, .seed = cfg->train.seed,
-                               .final_only = (t.svt->flags & NB_SAMPLER_FINAL_ONLY) != 0 };
+                               .final_only = (t.svt->flags & NB_SAMPLER_FINAL_ONLY) != 0,
+                               .rows_on_demand = t.on_demand };
             double l = 0.0;
             if ((rc = train_step(&t, &batch, &l, &out->error)) != NB_OK) {
                 out->status = NB_RUN_FAILED;

@@ -7,7 +7,8 @@
  * against the unmasked one, on a random bipartite graph, d = 64 (the
  * register path) and d = 5 (the generic path), in float and double. The
  * fused tails of graph_spmm_run (pool, accum, addmask, y_scratch,
- * y_stream) against the same operations written out, and LightGCN's
+ * y_stream) against the same operations written out, each row computed
+ * alone (graph_spmm_row) against the full product, and LightGCN's
  * stack-free forward against the stack path.
  * Correctness of the plain paths themselves is test-graph / test-lightgcn /
  * test-ngcf (dense references, finite differences, golden vectors).
@@ -180,6 +181,55 @@ static void test_spmm_ex(int32_t d)
 TAILS_TEST(f64, double)
 TAILS_TEST(f32, float)
 
+/* graph_spmm_row_* against graph_spmm_run_*: every row computed alone (in
+ * reverse order, from several threads) equals the full product's, with
+ * each tail option, for every instruction set. */
+#define ROW_TEST(SUF, REAL)                                                            \
+    static int rows_##SUF(int32_t d, const uint8_t *mark, const double *src)           \
+    {                                                                                  \
+        int64_t N = G.n, nd = N * d;                                                   \
+        REAL *x = malloc((size_t)nd * sizeof(REAL)), *add = malloc((size_t)nd * sizeof(REAL)); \
+        REAL *P0 = malloc((size_t)nd * sizeof(REAL)), *P1 = malloc((size_t)nd * sizeof(REAL)); \
+        REAL *yf = malloc((size_t)nd * sizeof(REAL)), *yr = malloc((size_t)nd * sizeof(REAL)); \
+        REAL *af = malloc((size_t)nd * sizeof(REAL)), *ar = malloc((size_t)nd * sizeof(REAL)); \
+        for (int64_t k = 0; k < nd; k++) {                                             \
+            x[k] = mark[k / d] ? (REAL)src[k] : (REAL)0;                               \
+            add[k] = (REAL)src[(k * 5 + 2) % nd];                                      \
+            P0[k] = (REAL)src[(k * 3 + 1) % nd];                                       \
+            P1[k] = (REAL)src[(k * 7 + 4) % nd];                                       \
+        }                                                                              \
+        const REAL *pools[2] = {P0, P1};                                               \
+        graph_spmm_opts_##SUF opts[5] = {                                              \
+            {0},                                                                       \
+            {.xmask = mark},                                                           \
+            {.add = add, .ldadd = d, .addmask = mark},                                 \
+            {.pool = pools, .n_pool = 2, .pool_div = (REAL)3, .y_stream = 1},          \
+            {.accum = NULL, .accum_div = (REAL)3, .y2 = NULL},                         \
+        };                                                                             \
+        int good = 1, best = graph_spmm_set_isa(-1);                                   \
+        for (int isa = 0; isa <= best; isa++) {                                        \
+            graph_spmm_set_isa(isa);                                                   \
+            for (int k = 0; k < 5; k++) {                                              \
+                graph_spmm_opts_##SUF of = opts[k], orow = opts[k];                    \
+                memcpy(af, add, (size_t)nd * sizeof(REAL));                            \
+                memcpy(ar, add, (size_t)nd * sizeof(REAL));                            \
+                memset(yr, 0xff, (size_t)nd * sizeof(REAL));                           \
+                if (k == 4) { of.accum = af; orow.accum = ar; }                        \
+                graph_spmm_run_##SUF(&G, NULL, x, d, yf, d, d, &of);                   \
+                _Pragma("omp parallel for schedule(dynamic, 3)")                       \
+                for (int64_t r = N - 1; r >= 0; r--)                                   \
+                    graph_spmm_row_##SUF(&G, NULL, x, d, r, yr, d, d, &orow);          \
+                good &= !memcmp(yf, yr, (size_t)nd * sizeof(REAL));                    \
+                good &= !memcmp(af, ar, (size_t)nd * sizeof(REAL));                    \
+            }                                                                          \
+        }                                                                              \
+        graph_spmm_set_isa(-1);                                                        \
+        free(x); free(add); free(P0); free(P1); free(yf); free(yr); free(af); free(ar); \
+        return good;                                                                   \
+    }
+ROW_TEST(f64, double)
+ROW_TEST(f32, float)
+
 static void test_spmm_tails(int32_t d)
 {
     int32_t *rows = malloc((size_t)G.n * sizeof *rows);
@@ -189,6 +239,9 @@ static void test_spmm_tails(int32_t d)
     ok(tails_f64(d, mark, src), "d=%d: pool, accum, addmask, scratch and streamed tails = "
                                 "the operations written out, double, every instruction set", d);
     ok(tails_f32(d, mark, src), "d=%d: the same in float", d);
+    ok(rows_f64(d, mark, src), "d=%d: each row alone (graph_spmm_row, several threads) = the "
+                               "full product's row, every tail, double, every instruction set", d);
+    ok(rows_f32(d, mark, src), "d=%d: the same in float", d);
     free(rows); free(mark); free(src);
 }
 

@@ -4,7 +4,8 @@
  * 2-layer propagation, every E0 entry, mean and concat pooling, and the
  * per-layer gradient path) and against the RecBole golden vectors
  * (../shared/golden/lightgcn, 1e-9); the float plugin through its vtable
- * against the same vectors (1e-4); layers = 0 equals MF; the eval cache.
+ * against the same vectors (1e-4); layers = 0 equals MF; the eval cache;
+ * the stack-free step and the final rows computed on demand.
  */
 #include "negbench/graph.h"
 #include "negbench/plugin.h"
@@ -388,6 +389,70 @@ static void test_final_only(void)
     }
 }
 
+/* Final rows on demand (batch rows_on_demand): the forward computes the
+ * batch's users' and positives' rows and leaves the others (poisoned with
+ * NaN here, so a full last product would show) to view->sync, which gives
+ * every row of the full forward bit for bit, from several threads at once,
+ * and recomputes rows of an earlier step after the parameters move. */
+static void test_rows_on_demand(int32_t dim, int pool, int32_t L)
+{
+    const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+    const char *pn = pool == LGCN_MEAN ? "mean" : pool == LGCN_SUM ? "sum" : "concat";
+    nb_value vals[3] = {{.i = L}, {.i = pool}, {.f = 1e-7}};
+    void *st = NULL;
+    char *perr = NULL;
+    if (vt->init(testhost(), vals, &train, dim, 5, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
+    nb_block *pb = NULL;
+    int npb = 0;
+    vt->blocks(st, &pb, &npb);
+    const nb_view *v;
+    const int64_t n = (int64_t)N * dim;
+    float *ref = malloc((size_t)n * sizeof(float));
+    nb_batch full = {.size = 0};
+    nb_batch lazy = {.size = B, .users = b_users, .pos = b_pos, .final_only = 1,
+                     .rows_on_demand = 1};
+    const int on_demand = pool != LGCN_CONCAT && L >= 1;
+    for (int step = 0; step < 2; step++) {
+        if (step == 1) /* the parameters move: rows of step 0 are stale */
+            for (int k = 0; k < npb; k++)
+                for (int64_t e = 0; e < pb[k].rows * pb[k].cols; e++) pb[k].value[e] += 0.01f * (float)(e % 7);
+        vt->forward(st, NB_MODE_TRAIN, &full, &v, &perr);
+        memcpy(ref, v->user, (size_t)n * sizeof(float));
+        if (on_demand) memset((float *)v->user, 0xff, (size_t)n * sizeof(float));
+        vt->forward(st, NB_MODE_TRAIN, &lazy, &v, &perr);
+        if (!on_demand) {
+            ok(!v->sync && !memcmp(ref, v->user, (size_t)n * sizeof(float)),
+               "dim %d, pool %s, L %d: no rows on demand; the final rows are all there", dim, pn, L);
+            break;
+        }
+        int batch_done = 1;
+        for (int b = 0; b < B; b++) {
+            batch_done &= !memcmp(v->user + (int64_t)b_users[b] * dim, ref + (int64_t)b_users[b] * dim,
+                                  (size_t)dim * sizeof(float));
+            batch_done &= !memcmp(v->item + (int64_t)b_pos[b] * dim,
+                                  ref + (int64_t)(U + b_pos[b]) * dim, (size_t)dim * sizeof(float));
+        }
+        int lazy_left = v->sync && !v->user_layers && isnan(v->user[1 * dim]) && isnan(v->item[0]);
+        /* every row, three times over, in a scrambled order, from 4 threads */
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(4)
+        for (int32_t q = 0; q < 3 * N; q++) {
+            int32_t r = (q * 7 + 3) % N;
+            nb_view_sync(v, r < U ? NB_USERS : NB_ITEMS, r < U ? r : r - U);
+        }
+        ok(batch_done && lazy_left && !memcmp(ref, v->user, (size_t)n * sizeof(float)),
+           "dim %d, pool %s, L %d, step %d: the batch's rows come with the forward, the others "
+           "only when synced, all bit for bit as the full forward's", dim, pn, L, step);
+    }
+    if (on_demand) {
+        vt->forward(st, NB_MODE_EVAL, NULL, &v, &perr);
+        ok(!v->sync && v->user_layers && !memcmp(ref, v->user, (size_t)n * sizeof(float)),
+           "dim %d, pool %s, L %d: the EVAL forward after it has every row and the stack", dim, pn,
+           L);
+    }
+    free(ref);
+    vt->free(st);
+}
+
 int main(void)
 {
     build_train();
@@ -400,6 +465,9 @@ int main(void)
     test_mf();
     test_eval_cache();
     test_final_only();
+    for (int32_t dim = 4; dim <= 64; dim += 60)
+        for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++)
+            for (int32_t L = 0; L <= 3; L++) test_rows_on_demand(dim, pool, L);
     graph_free(&g);
     return tap_done();
 }

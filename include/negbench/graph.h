@@ -136,6 +136,17 @@ void graph_spmm_run_f32(const nb_graph *g, const float *val, const float *x, int
 void graph_spmm_run_f64(const nb_graph *g, const double *val, const double *x, int64_t ldx,
                         double *y, int64_t ldy, int32_t d, const graph_spmm_opts_f64 *o);
 
+/* Row r of graph_spmm_run_* alone (written at y + r*ldy, with its tail:
+ * the same operations, so the same bits as the full product's row r;
+ * y_stream is ignored). Runs on the calling thread without OpenMP, so
+ * threads may compute distinct rows at once (rows computed on demand). */
+void graph_spmm_row_f32(const nb_graph *g, const float *val, const float *x, int64_t ldx,
+                        int64_t r, float *y, int64_t ldy, int32_t d,
+                        const graph_spmm_opts_f32 *o);
+void graph_spmm_row_f64(const nb_graph *g, const double *val, const double *x, int64_t ldx,
+                        int64_t r, double *y, int64_t ldy, int32_t d,
+                        const graph_spmm_opts_f64 *o);
+
 /* The SpMM kernels exist for several x86-64 instruction sets (baseline,
  * AVX2, AVX-512F), picked at the first call by what the CPU supports; none
  * fuses multiply-adds, so all give the same bits. Force a set for tests and

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 2 /* bump when fields are appended */
+#define NB_ABI_MINOR 3 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -233,11 +233,13 @@ typedef struct nb_view {
     const float *user_ego;     /* [U][d] layer-0 rows the regulariser reads */
     const float *item_ego;     /* [I][d] */
     double aux_loss;           /* the model's own loss term (SGL), weighted */
-    /* Set by the host, not the model. When non-NULL, rows of user/item may
-     * lag behind the optimizer (dense Adam applied lazily, optim.h), and a
-     * sampler whose vtable declares NB_SAMPLER_SYNCS_ROWS calls
-     * nb_view_sync() before reading a row other than the batch's own users
-     * and positives (those the host syncs). Thread-safe. */
+    /* When non-NULL, rows of user/item may not be current: they lag behind
+     * the optimizer (dense Adam applied lazily, optim.h; set by the host),
+     * or they are computed on demand (set by the model's forward in a batch
+     * with rows_on_demand). A sampler whose vtable declares
+     * NB_SAMPLER_SYNCS_ROWS calls nb_view_sync() before reading a row other
+     * than the batch's own users and positives (those the host syncs).
+     * Thread-safe. */
     void (*sync)(void *ctx, int which, int32_t row);
     void *sync_ctx;
 } nb_view;
@@ -273,6 +275,14 @@ typedef struct nb_batch {
      * graph model may then skip filling it and set view->user_layers and
      * item_layers to NULL for the step. */
     int32_t final_only;
+    /* ABI 1.3: 1 when every reader of the view's final rows in this step
+     * syncs them first and they are few: the host syncs the batch's users
+     * and positives, and the sampler declared NB_SAMPLER_SYNCS_ROWS and
+     * NB_SAMPLER_FEW_ROWS. A model may then leave
+     * final rows unfilled in forward and set view->sync to fill a row when
+     * it is asked for (the host keeps the model's sync; it sets this only
+     * when it has none of its own). */
+    int32_t rows_on_demand;
 } nb_batch;
 
 /* What sampler.negatives fills; the host sizes every array for the largest
@@ -382,8 +392,16 @@ typedef struct nb_sampler_vt {
 
 /* NB_SAMPLER_FINAL_ONLY (ABI 1.2): negatives, backward and epoch_begin
  * read only the view's final and ego rows and write no per-layer gradient,
- * so the host lets a graph model skip the layer stack in training steps. */
-enum nb_sampler_flags { NB_SAMPLER_SYNCS_ROWS = 1, NB_SAMPLER_FINAL_ONLY = 2 };
+ * so the host lets a graph model skip the layer stack in training steps.
+ * NB_SAMPLER_FEW_ROWS (ABI 1.3): beyond the batch's users and positives,
+ * negatives reads a few final rows per positive (RNS, PNS: one), not a
+ * candidate pool; with NB_SAMPLER_SYNCS_ROWS the host then lets a graph
+ * model compute final rows on demand (nb_batch.rows_on_demand). */
+enum nb_sampler_flags {
+    NB_SAMPLER_SYNCS_ROWS = 1,
+    NB_SAMPLER_FINAL_ONLY = 2,
+    NB_SAMPLER_FEW_ROWS = 4,
+};
 
 /* ------------------------------------------------------------------------
  * The descriptor.

@@ -1,29 +1,113 @@
 /*
  * lgcn_view.h - the forward step the LightGCN-style models share (lightgcn.c,
- * sgl.c): which propagation a TRAIN or EVAL forward runs and where the
- * view's layer stacks point. Float only; include after lightgcn_impl.h
- * instantiated with SUF f32.
+ * sgl.c): which propagation a TRAIN or EVAL forward runs, where the view's
+ * layer stacks point, and the final rows computed on demand. Float only;
+ * include after lightgcn_impl.h instantiated with SUF f32.
  */
 #ifndef NB_LGCN_VIEW_H
 #define NB_LGCN_VIEW_H
 
+#include <string.h>
+
 #include "negbench/plugin.h"
+
+/* The final rows of a stack-free TRAIN forward left to be computed on
+ * demand (the batch says rows_on_demand): the view's sync fills row r the
+ * first time the step asks for it, with the last product's row r and its
+ * pooling tail (graph_spmm_row_f32: the same bits as the full product).
+ * The model owns it; state [N] (zeroed) and list [N] are allocated with it. */
+typedef struct lgcn_lazy {
+    const nb_graph *g;
+    int32_t d;
+    int64_t U;
+    const float *src[LGCN_MAX_POOLED]; /* E^0 .. E^{L-1}; the product reads the last */
+    int32_t L;
+    graph_spmm_opts_f32 o;             /* the pooling tail, o.pool = src */
+    float *final;                      /* [N][d] */
+    uint32_t *state;                   /* [N]: 2 stamp done, 2 stamp + 1 being computed */
+    uint32_t stamp;                    /* this step's; rows of older steps are stale */
+    int32_t *list;                     /* [N] scratch: the batch's distinct rows */
+} lgcn_lazy;
+
+/* nb_view.sync of an on-demand step: make final row `row` of table `which`
+ * current. Thread-safe: the first caller of a row computes it, the others
+ * wait for it (a row costs one row of a product). */
+static void lgcn_lazy_sync(void *ctx, int which, int32_t row)
+{
+    lgcn_lazy *z = ctx;
+    const int64_t r = which == NB_ITEMS ? z->U + row : row;
+    const uint32_t done = 2 * z->stamp;
+    uint32_t st = __atomic_load_n(&z->state[r], __ATOMIC_ACQUIRE);
+    if (st == done) return;
+    if (st != done + 1 && __atomic_compare_exchange_n(&z->state[r], &st, done + 1, 0,
+                                                      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+        graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, r, z->final, z->d, z->d, &z->o);
+        __atomic_store_n(&z->state[r], done, __ATOMIC_RELEASE);
+        return;
+    }
+    while (__atomic_load_n(&z->state[r], __ATOMIC_ACQUIRE) != done) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+}
+
+/* Compute the final rows of the batch's users and positives (every step
+ * reads them) in one parallel pass, in node order, and mark them done. */
+static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
+{
+    const uint32_t done = 2 * z->stamp;
+    for (int32_t b = 0; b < batch->size; b++) {
+        z->state[batch->users[b]] = done;
+        z->state[z->U + batch->pos[b]] = done;
+    }
+    int64_t n = 0;
+    for (int64_t r = 0; r < z->g->n; r++)
+        if (z->state[r] == done) z->list[n++] = (int32_t)r;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t q = 0; q < n; q++)
+        graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, z->list[q], z->final, z->d, z->d,
+                           &z->o);
+}
 
 /* Propagate E0 [N][d] (N = U + I) for a forward of `mode` over `batch`
  * (NULL for EVAL). When the batch reads no layer (final_only) and the
  * pooling is mean or sum, the stack-free path runs: layers [N][L+1][d] is
  * scratch, view->user_layers/item_layers become NULL and *fresh 0, so the
- * next EVAL forward rebuilds the stack. Otherwise the stack path runs (an
- * EVAL forward reuses the last one while *fresh), the view points at the
- * stack and *fresh becomes 1. H0, H1 [N][d] scratch. */
+ * next EVAL forward rebuilds the stack; if the batch also has
+ * rows_on_demand and lazy is non-NULL (L >= 1), the last product is not run
+ * and view->sync computes the final rows the step reads (those of the
+ * batch's users and positives at once, here). Otherwise the
+ * stack path runs (an EVAL forward reuses the last one while *fresh), the
+ * view points at the stack and *fresh becomes 1. view->sync is NULL but in
+ * on-demand steps. H0, H1 [N][d] scratch. */
 static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, int pool,
                                      int64_t U, int mode, const nb_batch *batch,
                                      const float *E0, float *layers, float *final, float *H0,
-                                     float *H1, int *fresh, nb_view *view)
+                                     float *H1, int *fresh, lgcn_lazy *lazy, nb_view *view)
 {
+    view->sync = NULL;
+    view->sync_ctx = NULL;
     if (mode == NB_MODE_TRAIN && batch && batch->final_only && pool != LGCN_CONCAT &&
         L < LGCN_MAX_POOLED) {
-        lgcn_forward_final_f32(g, NULL, L, d, pool, E0, layers, final);
+        if (lazy && batch->rows_on_demand && L >= 1) {
+            lgcn_forward_layers_f32(g, NULL, L, d, E0, layers, lazy->src);
+            lazy->g = g;
+            lazy->d = d;
+            lazy->U = U;
+            lazy->L = L;
+            lazy->o = lgcn_pool_opts_f32(L, pool, lazy->src);
+            lazy->final = final;
+            if (++lazy->stamp >= 0x7fffffffu) { /* 2 stamp + 1 must fit: start over */
+                memset(lazy->state, 0, (size_t)g->n * sizeof *lazy->state);
+                lazy->stamp = 1;
+            }
+            lgcn_lazy_fill_batch(lazy, batch);
+            view->sync = lgcn_lazy_sync;
+            view->sync_ctx = lazy;
+        } else {
+            lgcn_forward_final_f32(g, NULL, L, d, pool, E0, layers, final);
+        }
         view->user_layers = view->item_layers = NULL;
         *fresh = 0;
         return;

@@ -74,6 +74,7 @@ typedef struct lgcn {
     int32_t *rows;            /* [N] union of touched nodes */
     uint8_t *rowmark;         /* [N] */
     float *H0, *H1;           /* [N][d] forward and backward scratch */
+    lgcn_lazy lazy;           /* final rows on demand; lazy.state [N] */
     nb_block params[2];
     nb_block vg[4];           /* user_final, item_final, user_layers, item_layers */
     nb_view view;
@@ -90,6 +91,7 @@ static void lgcn_free(void *state)
     if (s->final != s->layers) h->free(s->final);
     h->free(s->Gf); h->free(s->Gl); h->free(s->touch); h->free(s->mark);
     h->free(s->rows); h->free(s->rowmark); h->free(s->H0); h->free(s->H1);
+    h->free(s->lazy.state); h->free(s->lazy.list);
     h->free(s);
 }
 
@@ -131,8 +133,11 @@ static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->rowmark = h->alloc((size_t)(N + 1));
     s->H0 = h->alloc((size_t)(N * d) * sizeof(float));
     s->H1 = h->alloc((size_t)(N * d) * sizeof(float));
+    s->lazy.state = h->alloc((size_t)(N + 1) * sizeof(uint32_t));
+    s->lazy.list = h->alloc((size_t)(N + 1) * sizeof(int32_t));
     if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
-        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1) {
+        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->lazy.state ||
+        !s->lazy.list) {
         *err = h->mprintf("lightgcn: out of memory for %lld nodes x %d", (long long)N, dim);
         rc = NB_ENOMEM;
         goto out;
@@ -165,7 +170,7 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
     lgcn *s = state;
     (void)err;
     lgcn_view_forward(&s->g, s->L, s->d, s->pool, s->U, mode, batch, s->E0, s->layers, s->final,
-                      s->H0, s->H1, &s->fresh, &s->view);
+                      s->H0, s->H1, &s->fresh, &s->lazy, &s->view);
     *view = &s->view;
     return NB_OK;
 }

@@ -86,34 +86,53 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
     if (concat && final != layers) memcpy(final, layers, (size_t)(N * ld) * sizeof(REAL));
 }
 
-/* The forward pass without the layer stack, for steps that read only the
- * final rows (pool mean or sum; the caller uses lgcn_forward_ex otherwise):
- * E^1..E^{L-1} go layer-major to S (layer l at S + (l-1)*N*d; S holds
- * (L-1)*N*d) and the last product pools in its tail,
- *   final_r = ((((0 + E^0_r) + E^1_r) + ...) + E^L_r) / (L+1)   (sum: / 1),
- * the stack path's pooling operations in its order, so the same bits. E^L
- * is never stored. Each product gathers from a contiguous table and writes
- * one output. */
-static void LGCN_CAT(lgcn_forward_final, SUF)(const nb_graph *g, const REAL *val, int32_t L,
-                                              int32_t d, int pool, const REAL *E0, REAL *S,
-                                              REAL *final)
+/* The layers E^1..E^{L-1} of the stack-free forward (L >= 1): layer-major
+ * to S (layer l at S + (l-1)*N*d; S holds (L-1)*N*d), each product
+ * gathering from a contiguous table; src[0..L) receives E0, E^1, ...,
+ * E^{L-1}, the tables the last layer pools. */
+static void LGCN_CAT(lgcn_forward_layers, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                               int32_t d, const REAL *E0, REAL *S,
+                                               const REAL **src)
 {
     int64_t N = g->n;
-    const REAL *src[LGCN_MAX_POOLED];
-    const REAL div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1;
-    if (L == 0) {
-#pragma omp parallel for schedule(static)
-        for (int64_t i = 0; i < N * d; i++) final[i] = ((REAL)0 + E0[i]) / div;
-        return;
-    }
     src[0] = E0;
     for (int32_t l = 0; l < L - 1; l++) {
         REAL *y = S + (int64_t)l * N * d;
         LGCN_SPMM_RUN(g, val, src[l], d, y, d, d, NULL);
         src[l + 1] = y;
     }
+}
+
+/* The options of the last product, which pools in its tail:
+ *   final_r = ((((0 + E^0_r) + E^1_r) + ...) + E^L_r) / (L+1)   (sum: / 1),
+ * the stack path's pooling operations in its order, so the same bits. */
+static inline LGCN_OPTS LGCN_CAT(lgcn_pool_opts, SUF)(int32_t L, int pool, const REAL **src)
+{
+    LGCN_OPTS o = {.pool = src, .n_pool = L,
+                   .pool_div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1};
+    return o;
+}
+
+/* The forward pass without the layer stack, for steps that read only the
+ * final rows (pool mean or sum; the caller uses lgcn_forward_ex otherwise):
+ * lgcn_forward_layers, then the last product pools in its tail (E^L is
+ * never stored) and streams the final rows out. S as in
+ * lgcn_forward_layers. */
+static void LGCN_CAT(lgcn_forward_final, SUF)(const nb_graph *g, const REAL *val, int32_t L,
+                                              int32_t d, int pool, const REAL *E0, REAL *S,
+                                              REAL *final)
+{
+    int64_t N = g->n;
+    const REAL *src[LGCN_MAX_POOLED];
+    if (L == 0) {
+#pragma omp parallel for schedule(static) /* the pooling of one layer: / 1 */
+        for (int64_t i = 0; i < N * d; i++) final[i] = (REAL)0 + E0[i];
+        return;
+    }
+    LGCN_CAT(lgcn_forward_layers, SUF)(g, val, L, d, E0, S, src);
     /* the final rows are read sparsely (the batch's rows): streamed out */
-    LGCN_OPTS o = {.pool = src, .n_pool = L, .pool_div = div, .y_stream = 1};
+    LGCN_OPTS o = LGCN_CAT(lgcn_pool_opts, SUF)(L, pool, src);
+    o.y_stream = 1;
     LGCN_SPMM_RUN(g, val, src[L - 1], d, final, d, d, &o);
 }
 

@@ -96,6 +96,7 @@ typedef struct sgl {
     int32_t *touch, *rows;
     uint8_t *mark, *rowmark;
     float *H0, *H1;           /* [N][d] scratch */
+    lgcn_lazy lazy;           /* main final rows on demand; lazy.state [N] */
     float *Z[2], *dZ[2];      /* [N][d] view rows and their SSL gradient */
     int32_t *cnt, *ids;       /* [max(U,I)] distinct-anchor helpers */
     double *w;                /* [max(U,I)] anchor weights */
@@ -124,7 +125,8 @@ static void sgl_free(void *state)
     sgl_free_views(s);
     void *arrs[] = {s->E0, s->E0g, s->layers, s->final, s->Gf, s->Gl, s->touch, s->rows,
                     s->mark, s->rowmark, s->H0, s->H1, s->Z[0], s->Z[1], s->dZ[0], s->dZ[1],
-                    s->cnt, s->ids, s->w, s->scbuf};
+                    s->cnt, s->ids, s->w, s->scbuf, s->lazy.state,
+                    s->lazy.list};
     for (size_t k = 0; k < sizeof arrs / sizeof arrs[0]; k++) h->free(arrs[k]);
     h->free(s);
 }
@@ -178,6 +180,8 @@ static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *tr
     s->rowmark = h->alloc((size_t)(N + 1));
     s->H0 = h->alloc(nd);
     s->H1 = h->alloc(nd);
+    s->lazy.state = h->alloc((size_t)(N + 1) * sizeof(uint32_t));
+    s->lazy.list = h->alloc((size_t)(N + 1) * sizeof(int32_t));
     for (int v = 0; v < 2; v++) {
         s->Z[v] = h->alloc(nd);
         s->dZ[v] = h->alloc(nd);
@@ -188,7 +192,8 @@ static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *tr
     s->scbuf = h->alloc(sgl_scratch_bytes_f32(side + 1, side + 1, dim, SGL_ROWS));
     if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
         !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->Z[0] || !s->Z[1] ||
-        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->scbuf) {
+        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->scbuf || !s->lazy.state ||
+        !s->lazy.list) {
         *err = h->mprintf("sgl: out of memory for %lld nodes x %d", (long long)N, dim);
         rc = NB_ENOMEM;
         goto out;
@@ -275,7 +280,7 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
     s->view.aux_loss = 0;
     s->ssl_pending = 0;
     lgcn_view_forward(&s->g, s->L, s->d, LGCN_MEAN, s->U, mode, batch, s->E0, s->layers,
-                      s->final, s->H0, s->H1, &s->fresh, &s->view);
+                      s->final, s->H0, s->H1, &s->fresh, &s->lazy, &s->view);
     if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
         if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
             return rc;

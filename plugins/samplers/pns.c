@@ -183,6 +183,7 @@ static int pns_negatives(void *state, const nb_batch *batch, const nb_view *view
         s->chosen[b] = i;
         out->item[b] = i;
         out->reg_items[b] = i; /* R = 1 */
+        nb_view_sync(view, NB_ITEMS, i);
         memcpy(out->vec + (int64_t)b * d, view->item + (int64_t)i * d, (size_t)d * sizeof(float));
     }
     out->reg_rows = 1;
@@ -217,7 +218,7 @@ static const nb_sampler_vt pns_vt = {
     .backward = pns_backward,
     .epoch_stats = pns_epoch_stats,
     .free = pns_free,
-    .flags = NB_SAMPLER_FINAL_ONLY,
+    .flags = NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY | NB_SAMPLER_FEW_ROWS, /* the drawn row is synced */
 };
 
 static const nb_plugin_desc pns_desc = NB_PLUGIN_DESC_INIT(

@@ -105,7 +105,7 @@ static const nb_sampler_vt rns_vt = {
     .backward = rns_backward,
     .epoch_stats = rns_epoch_stats,
     .free = rns_free,
-    .flags = NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY,
+    .flags = NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY | NB_SAMPLER_FEW_ROWS,
 };
 
 static const nb_plugin_desc rns_desc = NB_PLUGIN_DESC_INIT(
