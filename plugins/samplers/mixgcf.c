@@ -251,6 +251,13 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
                 break;
             }
             nb_view_sync(v, NB_ITEMS, c[m]);
+            /* every pass below reads the candidates' rows, scattered over the
+             * tables: fetch them all now, while the other draws run (in the
+             * layer passes a fetch two candidates ahead stalled on memory) */
+            nb_prefetch_row(v->item + (int64_t)c[m] * d, (size_t)d * sizeof(float));
+            if (s->graph)
+                nb_prefetch_row(v->item_layers + (int64_t)c[m] * s->vl.nl * s->vl.e,
+                                (size_t)s->vl.nl * (size_t)s->vl.e * sizeof(float));
         }
         s->draws[b] = ds;
         s->chosen[b] = -1;
