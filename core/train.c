@@ -54,11 +54,11 @@ static void view_sync(void *ctx, int which, int32_t row)
     if (bi >= 0) optim_sync_row(t->opt, bi, row);
 }
 
-/* 1 when the view's final rows are optimizer blocks that dense Adam updates
- * lazily (MF with adam: lazy): the host then syncs rows itself. */
 /* The sampler flags that let a graph model compute final rows on demand. */
 #define ON_DEMAND (NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY | NB_SAMPLER_FEW_ROWS)
 
+/* 1 when the view's final rows are optimizer blocks whose dense Adam update
+ * is deferred (MF): the host then syncs rows itself. */
 static int host_syncs(const trainer *t)
 {
     return t->opt && (t->ublock >= 0 || t->iblock >= 0);

@@ -148,7 +148,7 @@ void graph_spmm_row_f64(const nb_graph *g, const double *val, const double *x, i
                         const graph_spmm_opts_f64 *o);
 
 /* The SpMM kernels exist for several x86-64 instruction sets (baseline,
- * AVX2, AVX-512F), picked at the first call by what the CPU supports; none
+ * AVX2, AVX-512F), picked when the library loads by what the CPU supports; none
  * fuses multiply-adds, so all give the same bits. Force a set for tests and
  * benchmarks: isa 0 = baseline, 1 = AVX2, 2 = AVX-512F (clamped to what the
  * CPU supports; -1 = the best). Returns the set in use. Not thread-safe:

@@ -277,8 +277,8 @@ typedef struct nb_batch {
     int32_t final_only;
     /* ABI 1.3: 1 when every reader of the view's final rows in this step
      * syncs them first and they are few: the host syncs the batch's users
-     * and positives, and the sampler declared NB_SAMPLER_SYNCS_ROWS and
-     * NB_SAMPLER_FEW_ROWS. A model may then leave
+     * and positives, and the sampler declared NB_SAMPLER_SYNCS_ROWS,
+     * NB_SAMPLER_FINAL_ONLY and NB_SAMPLER_FEW_ROWS. A model may then leave
      * final rows unfilled in forward and set view->sync to fill a row when
      * it is asked for (the host keeps the model's sync; it sets this only
      * when it has none of its own). */

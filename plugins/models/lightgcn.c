@@ -18,7 +18,10 @@
  * A TRAIN forward whose batch says final_only (the sampler reads no layer)
  * skips the layer stack: view->user_layers/item_layers are NULL for that
  * step, the final rows have the same bits, and a third of the forward's
- * memory traffic is gone.
+ * memory traffic is gone. If the batch also says rows_on_demand (RNS, PNS:
+ * a few final rows read, each synced first), the last product is not run:
+ * the batch's users' and positives' final rows are computed in forward and
+ * any other row by view->sync when a sampler asks for it (lgcn_view.h).
  * A host that writes parameter values by other means must run a TRAIN
  * forward before an EVAL one.
  *

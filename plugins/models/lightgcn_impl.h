@@ -130,7 +130,8 @@ static void LGCN_CAT(lgcn_forward_final, SUF)(const nb_graph *g, const REAL *val
         return;
     }
     LGCN_CAT(lgcn_forward_layers, SUF)(g, val, L, d, E0, S, src);
-    /* the final rows are read sparsely (the batch's rows): streamed out */
+    /* streamed out: not read again in this product (plain stores were no
+     * faster for DNS, which reads most item rows next) */
     LGCN_OPTS o = LGCN_CAT(lgcn_pool_opts, SUF)(L, pool, src);
     o.y_stream = 1;
     LGCN_SPMM_RUN(g, val, src[L - 1], d, final, d, d, &o);
