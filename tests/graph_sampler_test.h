@@ -174,7 +174,8 @@ static double gs_step(const nb_sampler_vt *svt, void *sst, void *mst, int32_t ep
     const nb_model_vt *mvt = gs_lgcn();
     const nb_view *v;
     nb_grads g;
-    nb_batch bt = {GB, g_users, g_pos, epoch, 0, 0, 2020};
+    nb_batch bt = {.size = GB, .users = g_users, .pos = g_pos, .epoch = epoch, .step = 0,
+                   .first = 0, .seed = 2020};
     if (mvt->forward(mst, NB_MODE_TRAIN, &bt, &v, err) != NB_OK) return NAN;
     memset(&g, 0, sizeof g);
     mvt->grads(mst, &g);

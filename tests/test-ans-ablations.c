@@ -151,7 +151,8 @@ static nb_view world_view(const world *w)
 static int run_negatives(run *r, const world *w, int32_t epoch, int64_t first)
 {
     nb_view view = world_view(w);
-    nb_batch batch = { w->B, w->users, w->pos, epoch, 0, first, 2023 };
+    nb_batch batch = {.size = w->B, .users = w->users, .pos = w->pos, .epoch = epoch, .step = 0,
+                      .first = first, .seed = 2023};
     nb_negatives out = { r->vec, r->item, 0, r->reg_items, 0, NULL, 0.0 };
     char *err = NULL;
     r->rc = r->vt->negatives(r->state, &batch, &view, &out, &err);
@@ -165,7 +166,8 @@ static int run_backward(run *r, world *w, int32_t epoch, int64_t first)
 {
     for (int64_t i = 0; i < (int64_t)w->B * w->d; i++) r->d_neg[i] = (float)(0.01 * ((i % 7) - 3));
     nb_view view = world_view(w);
-    nb_batch batch = { w->B, w->users, w->pos, epoch, 0, first, 2023 };
+    nb_batch batch = {.size = w->B, .users = w->users, .pos = w->pos, .epoch = epoch, .step = 0,
+                      .first = first, .seed = 2023};
     nb_block ub = { "user", w->U, w->gU, w->nu, w->d, NB_BLOCK_DENSE, NULL, 0, NULL };
     nb_block ib = { "item", w->I, w->gI, w->ni, w->d, NB_BLOCK_DENSE, NULL, 0, NULL };
     nb_grads g = { &ub, &ib, NULL, NULL, &ub, &ib };
@@ -505,7 +507,8 @@ static void timing(void)
     float *vec = malloc((size_t)2048 * 64 * sizeof(float)), *dn = calloc((size_t)2048 * 64, 4);
     int32_t *item = malloc(2048 * sizeof(int32_t)), *reg = malloc((size_t)2048 * 32 * 4);
     nb_view view = world_view(&w);
-    nb_batch batch = { 2048, w.users, w.pos, 0, 0, 0, 1 };
+    nb_batch batch = {.size = 2048, .users = w.users, .pos = w.pos, .epoch = 0, .step = 0,
+                      .first = 0, .seed = 1};
     nb_negatives out = { vec, item, 0, reg, 0, NULL, 0.0 };
     nb_block ub = { "user", w.U, w.gU, w.nu, 64, NB_BLOCK_DENSE, NULL, 0, NULL };
     nb_block ib = { "item", w.I, w.gI, w.ni, 64, NB_BLOCK_DENSE, NULL, 0, NULL };

@@ -419,7 +419,8 @@ static double step_run(void *ast, void *mst, const aref *a, nb_negatives *out, c
     const nb_model_vt *mvt = gs_lgcn();
     const nb_view *v;
     nb_grads g;
-    nb_batch bt = { BB, a->users, a->pos, 0, 0, 0, 2020 };
+    nb_batch bt = {.size = BB, .users = a->users, .pos = a->pos, .epoch = 0, .step = 0, .first = 0,
+                   .seed = 2020};
     if (mvt->forward(mst, NB_MODE_TRAIN, &bt, &v, err) != NB_OK) return NAN;
     memset(&g, 0, sizeof g);
     mvt->grads(mst, &g);

@@ -283,7 +283,8 @@ static int fcase_run(fcase *f, const dcase *c, const variant *v, double gamma, d
     f->item = calloc((size_t)B, sizeof(int32_t));
     f->reg_items = calloc((size_t)B * M, sizeof(int32_t));
     nb_view view = { c->nu, c->ni, d, 0, f->U, f->I, f->U, f->I, f->U, f->I, 0.0, NULL, NULL };
-    nb_batch batch = { B, c->users, c->pos, 0, 0, 0, 7 };
+    nb_batch batch = {.size = B, .users = c->users, .pos = c->pos, .epoch = 0, .step = 0,
+                      .first = 0, .seed = 7};
     nb_negatives out = { f->vec, f->item, 0, f->reg_items, 0, NULL, 0.0 };
     if (f->vt->negatives(f->state, &batch, &view, &out, &err) != NB_OK) {
         diag("negatives: %s", err);

@@ -366,7 +366,8 @@ static void golden_float(const char *file)
     for (int i = 0; i < c.nI * d; i++) I[i] = (float)c.I[i];
     nb_view v = {.n_users = c.nU, .n_items = c.nI, .dim = d, .user = U, .item = I,
                  .user_layers = U, .item_layers = I, .user_ego = U, .item_ego = I};
-    nb_batch bt = {B, c.users, c.pos, c.cur_epoch, 0, 0, 7};
+    nb_batch bt = {.size = B, .users = c.users, .pos = c.pos, .epoch = c.cur_epoch, .step = 0,
+                   .first = 0, .seed = 7};
     float vec[64], regvec[64];
     int32_t item[8], regit[8];
     nb_negatives out = {vec, item, 1, regit, 0, regvec, 0.0};
@@ -539,7 +540,8 @@ static void beta_schedule(void)
     nb_negatives out = {vec, item, 1, regit, 0, regvec, 0.0};
     int epochs[4] = {0, 4, 10, 25}, want[4] = {2, 2, 3, 3};
     for (int q = 0; q < 4; q++) {
-        nb_batch bt = {1, users, pos, epochs[q], 0, 0, 1};
+        nb_batch bt = {.size = 1, .users = users, .pos = pos, .epoch = epochs[q], .step = 0,
+                       .first = 0, .seed = 1};
         int rc = vt->negatives(st, &bt, &v, &out, &err);
         is_int(rc == NB_OK ? item[0] : -1, want[q], "beta schedule: warmup 10, epoch %d picks %d",
                epochs[q], want[q]);
@@ -595,7 +597,8 @@ static void plugin_behaviour(void)
         float dneg[B * D];
         for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
         for (int step = 0; step < 5; step++) {
-            nb_batch bt = {B, users, pos, 2, step, (int64_t)step * B, 1234};
+            nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 2, .step = step,
+                           .first = (int64_t)step * B, .seed = 1234};
             long a0 = testhost_allocs();
             rc |= vt->negatives(st[q], &bt, &v, &out, &err);
             rc |= vt->backward(st[q], &bt, &v, dneg, NULL, &tg[q].g, &err);
@@ -633,7 +636,8 @@ static void plugin_behaviour(void)
 
     /* NaN in an embedding -> NB_ENUMERIC with a message */
     U[0] = NAN;
-    nb_batch bt = {B, users, pos, 2, 0, 0, 1234};
+    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 2, .step = 0, .first = 0,
+                   .seed = 1234};
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec, 0.0};
     free(err);
     err = NULL;

@@ -217,7 +217,8 @@ static void routing(void)
     float vec[B * D], regvec[B * D];
     int32_t item[B], regit[B];
     nb_negatives out = {vec, item, 1, regit, 0, regvec, 1.0};
-    nb_batch bt = {B, users, pos, 3, 11, 40, 99};
+    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 3, .step = 11, .first = 40,
+                   .seed = 99};
     int rc = vt->negatives(st, &bt, &v, &out, &err);
     is_int(rc, NB_OK, "negatives with fixed candidates");
     ok(out.use_reg_vec == 1 && out.aux_loss == 0.0, "use_reg_vec = 1, no aux loss");
@@ -316,7 +317,8 @@ static void plugin_behaviour(void)
         float dneg[B * D];
         for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
         for (int step = 0; step < 6; step++) {
-            nb_batch bt = {B, users, pos, 1, step, (int64_t)step * B, 4321};
+            nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = step,
+                           .first = (int64_t)step * B, .seed = 4321};
             long a0 = testhost_allocs();
             rc |= vt->negatives(st[q], &bt, &v, &out, &err);
             rc |= vt->backward(st[q], &bt, &v, dneg, dneg, &tg[q].g, &err);
@@ -346,7 +348,8 @@ static void plugin_behaviour(void)
     I[2 * D + 1] = INFINITY;
     I[3 * D + 1] = NAN;
     for (int i = 0; i < NI; i++) I[i * D] = NAN;
-    nb_batch bt = {B, users, pos, 1, 0, 0, 4321};
+    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = 0, .first = 0,
+                   .seed = 4321};
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec[0], 0.0};
     free(err);
     err = NULL;

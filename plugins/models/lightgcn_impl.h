@@ -118,6 +118,7 @@ static inline LGCN_OPTS LGCN_CAT(lgcn_pool_opts, SUF)(int32_t L, int pool, const
  * lgcn_forward_layers, then the last product pools in its tail (E^L is
  * never stored) and streams the final rows out. S as in
  * lgcn_forward_layers. */
+__attribute__((unused)) /* a test may instantiate a precision it does not call */
 static void LGCN_CAT(lgcn_forward_final, SUF)(const nb_graph *g, const REAL *val, int32_t L,
                                               int32_t d, int pool, const REAL *E0, REAL *S,
                                               REAL *final)
