@@ -21,6 +21,12 @@
  *     every backward pass) reads 4 R d of x, R = 3 x 2048 rows.
  *     For reference the cache-free gather model reads 4 nnz d for x.
  *   LightGCN-L: L products forward, L backward (the first sparse-input).
+ *   + RNS: the last forward product on demand (final rows on demand): only
+ *     the rows a step reads (the batch's users, positives and negatives,
+ *     sampled as an epoch draws them): their entries 8 B each, their
+ *     distinct neighbours' x rows, L pooled rows read and the final row
+ *     written per row; its gathers count against the ceiling as a full
+ *     product's do. SGL-L + RNS: the same on its main graph.
  *   + DNS(M): the scored candidates' final rows, 4 B M d bytes per step.
  *   + MixGCF(M): the candidates' layer rows, 4 B M (L+1) d bytes per step.
  *   NGCF-L: the same 2L products + 6L GEMMs of N x d x d (2 per layer
