@@ -53,7 +53,8 @@ static void lgcn_lazy_sync(void *ctx, int which, int32_t row)
 }
 
 /* Compute the final rows of the batch's users and positives (every step
- * reads them) in one parallel pass, in node order, and mark them done. */
+ * reads them) in one parallel pass, in node order. They are marked done
+ * before they are computed: nothing syncs a row while forward runs. */
 static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
 {
     const uint32_t done = 2 * z->stamp;
