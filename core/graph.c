@@ -144,7 +144,7 @@ enum { GRAPH_ISA_BASE = 0, GRAPH_ISA_AVX2 = 1, GRAPH_ISA_AVX512 = 2 };
 #else
 #define GRAPH_HAVE_ISA 0
 #endif
-static int graph_isa = -1; /* -1: not chosen yet */
+static int graph_isa = -1; /* chosen when the library loads (graph_isa_init) */
 /* Prefetch distance of the gathers in entries: 16 beat 4 and 8 on Gowalla
  * (d = 64, 1 and 2 threads), and 32-64 beat 16 by 10-20% on 2 threads
  * (alternating builds, medians of 31 products); 96 and 128, or a second,
@@ -152,11 +152,6 @@ static int graph_isa = -1; /* -1: not chosen yet */
  * Crossing row ends helps the many short rows. */
 #ifndef GRAPH_PF
 #define GRAPH_PF 64
-#endif
-/* A row computed alone prefetches its first entries before the loop, then
- * this far ahead. */
-#ifndef GRAPH_PF_ONE
-#define GRAPH_PF_ONE 16
 #endif
 
 static int graph_isa_detect(void)
@@ -253,9 +248,9 @@ enum { GRAPH_MASK_CHUNK = 64 };
     } while (0)
 
 /* One row of y = Ahat x for d == 64: the row lives in 64 sizeof(REAL) / VB
- * vector accumulators of VB bytes (registers, not memory), rows GRAPH_PF
- * entries ahead are prefetched a line at a time, and entries whose x row is
- * zero (xmask) are skipped. MASKED is a compile-time constant, so each
+ * vector accumulators of VB bytes (registers, not memory), rows pf_dist
+ * entries ahead (before entry pf_end) are prefetched a line at a time, and
+ * entries whose x row is zero (xmask) are skipped. MASKED is a compile-time constant, so each
  * caller gets a loop without the test it does not need. The finished row
  * goes through the fused tail (graph_spmm_opts) while still in registers. */
 #define GRAPH_ROW64(SUF, REAL, VB, MASKED)                                             \
@@ -403,7 +398,9 @@ enum { GRAPH_MASK_CHUNK = 64 };
 
 /* Row r alone, on the calling thread (no OpenMP): the same operations as
  * the row loop's, so the same bits; gathers are prefetched within the row
- * only, and the row is stored plainly (y_stream is ignored). */
+ * only, and the row is stored plainly (y_stream is ignored). Prefetching
+ * the row's first entries and its pooled rows before the loop made a
+ * batch's rows 10-20% slower (1.4-1.5 against 1.2-1.3 ms for 3,750 rows). */
 #define GRAPH_SPMM_ONE(SUF, REAL, ISA, VB, ATTR)                                         \
     ATTR static void graph_spmm_one_##SUF##_##ISA(const nb_graph *g, const REAL *v,    \
                                                   const REAL *x, int64_t ldx, REAL *y,   \
@@ -414,14 +411,8 @@ enum { GRAPH_MASK_CHUNK = 64 };
         const int64_t *ptr = g->ptr;                                                   \
         const int32_t *col = g->col;                                                   \
         const uint8_t *xmask = o->xmask;                                               \
-        const int64_t pf_end = ptr[r + 1], pf_dist = GRAPH_PF_ONE;                     \
+        const int64_t pf_end = ptr[r + 1], pf_dist = GRAPH_PF;                         \
         const int stream = 0;                                                          \
-        for (int32_t q = 0; q < o->n_pool; q++) /* the tail's rows: loaded early */   \
-            for (int32_t k = 0; k < d; k += 64 / (int)sizeof(REAL))                   \
-                __builtin_prefetch(o->pool[q] + r * d + k);                            \
-        if (!xmask)                                                                    \
-            for (int64_t e = ptr[r]; e < pf_end && e < ptr[r] + pf_dist; e++)          \
-                GRAPH_PREFETCH_ROW(REAL, col[e]);                                      \
         GRAPH_ROW(SUF, REAL, VB);                                                      \
     }
 
@@ -444,7 +435,6 @@ enum { GRAPH_MASK_CHUNK = 64 };
         static const graph_spmm_opts_##SUF none;                                       \
         const graph_spmm_opts_##SUF *o = opts ? opts : &none;                          \
         const REAL *v = val ? val : g->DEFVAL;                                         \
-        if (graph_isa < 0) graph_spmm_set_isa(GRAPH_ISA_AVX512);                       \
         GRAPH_SPMM_DISPATCH(rows, SUF, g, v, x, ldx, y, ldy, d, o)                     \
     }                                                                                  \
     void graph_spmm_row_##SUF(const nb_graph *g, const REAL *val, const REAL *x,        \

@@ -29,6 +29,13 @@ typedef struct lgcn_lazy {
     int32_t *list;                     /* [N] scratch: the batch's distinct rows */
 } lgcn_lazy;
 
+/* Final row r (node index) of the step: the last product's row r and its
+ * pooling tail. */
+static inline void lgcn_lazy_row(const lgcn_lazy *z, int64_t r)
+{
+    graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, r, z->final, z->d, z->d, &z->o);
+}
+
 /* nb_view.sync of an on-demand step: make final row `row` of table `which`
  * current. Thread-safe: the first caller of a row computes it, the others
  * wait for it (a row costs one row of a product). */
@@ -41,7 +48,7 @@ static void lgcn_lazy_sync(void *ctx, int which, int32_t row)
     if (st == done) return;
     if (st != done + 1 && __atomic_compare_exchange_n(&z->state[r], &st, done + 1, 0,
                                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-        graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, r, z->final, z->d, z->d, &z->o);
+        lgcn_lazy_row(z, r);
         __atomic_store_n(&z->state[r], done, __ATOMIC_RELEASE);
         return;
     }
@@ -66,9 +73,7 @@ static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
     for (int64_t r = 0; r < z->g->n; r++)
         if (z->state[r] == done) z->list[n++] = (int32_t)r;
 #pragma omp parallel for schedule(dynamic, 16)
-    for (int64_t q = 0; q < n; q++)
-        graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, z->list[q], z->final, z->d, z->d,
-                           &z->o);
+    for (int64_t q = 0; q < n; q++) lgcn_lazy_row(z, z->list[q]);
 }
 
 /* Propagate E0 [N][d] (N = U + I) for a forward of `mode` over `batch`
@@ -76,12 +81,13 @@ static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
  * pooling is mean or sum, the stack-free path runs: layers [N][L+1][d] is
  * scratch, view->user_layers/item_layers become NULL and *fresh 0, so the
  * next EVAL forward rebuilds the stack; if the batch also has
- * rows_on_demand and lazy is non-NULL (L >= 1), the last product is not run
+ * rows_on_demand (and L >= 1), the last product is not run
  * and view->sync computes the final rows the step reads (those of the
  * batch's users and positives at once, here). Otherwise the
  * stack path runs (an EVAL forward reuses the last one while *fresh), the
  * view points at the stack and *fresh becomes 1. view->sync is NULL but in
- * on-demand steps. H0, H1 [N][d] scratch. */
+ * on-demand steps. H0, H1 [N][d] scratch; lazy: the model's on-demand
+ * state. */
 static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, int pool,
                                      int64_t U, int mode, const nb_batch *batch,
                                      const float *E0, float *layers, float *final, float *H0,
@@ -91,7 +97,7 @@ static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, in
     view->sync_ctx = NULL;
     if (mode == NB_MODE_TRAIN && batch && batch->final_only && pool != LGCN_CONCAT &&
         L < LGCN_MAX_POOLED) {
-        if (lazy && batch->rows_on_demand && L >= 1) {
+        if (batch->rows_on_demand && L >= 1) {
             lgcn_forward_layers_f32(g, NULL, L, d, E0, layers, lazy->src);
             lazy->g = g;
             lazy->d = d;
