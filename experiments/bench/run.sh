@@ -76,6 +76,13 @@ if [ -d "$DATA/ml-100k" ]; then
   case_run ml100k-mf-dns32 "$ML" "{name: mf, dim: 64}" "{name: dns, M: 32}" ""
   case_run ml100k-mf-ans32 "$ML" "{name: mf, dim: 64}" "{name: ans, M: 32}" ""
 fi
+# the propagation alone of a LightGCN-3 step, each path the plugin runs
+# (tests/bench-graph: the whole training file, no validation share)
+case "graph-propagation" in *"$FILTER"*)
+  if [ -x "$B/tests/bench-graph" ] && [ -f "$DATA/gowalla-lightgcn/train.txt" ]; then
+    "$B/tests/bench-graph" "$DATA/gowalla-lightgcn/train.txt" | sed 's/^/# /'
+  fi ;;
+esac
 case "eval" in *"$FILTER"*)
   if [ -x "$B/tests/bench-eval" ]; then "$B/tests/bench-eval"; fi ;;
 esac
