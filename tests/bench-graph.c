@@ -69,6 +69,91 @@ static int cmp_i(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The paths of one LightGCN-3 step's propagation that bench-graph times. */
+enum step_path { PATH_PLAIN, PATH_FUSED, PATH_TRAIN_DNS, PATH_TRAIN_RNS };
+static const char *const step_path_name[] = {"plain", "fused", "train-dns", "train-rns"};
+
+/* What a step reads and writes: tables [N][d] (layers [N][L+1][d], S
+ * [2][N][d]) allocated by main; rows/mark: the nodes with a final-row
+ * gradient (Gf nonzero there only). */
+typedef struct step_bench {
+    const nb_graph *g;
+    int32_t L, d, B;
+    const float *x;
+    float *layers, *fin, *S, *H0, *H1, *Gf, *dE;
+    int32_t *rows;
+    uint8_t *mark;
+    int64_t nr;
+    const int32_t *negs;   /* [B] the negatives RNS syncs */
+    const nb_batch *batch; /* users and positives of the TRAIN paths */
+    lgcn_lazy *z;
+} step_bench;
+
+/* Put a small gradient on the final rows of nodes[0..3B) (users, positives,
+ * negatives) and list them, distinct, in s->rows. */
+static void step_mark_rows(step_bench *s, const int64_t *nodes)
+{
+    memset(s->mark, 0, (size_t)s->g->n);
+    memset(s->Gf, 0, (size_t)(s->g->n * s->d) * sizeof(float));
+    s->nr = 0;
+    for (int32_t b = 0; b < 3 * s->B; b++) {
+        int64_t node = nodes[b];
+        if (!s->mark[node]) { s->mark[node] = 1; s->rows[s->nr++] = (int32_t)node; }
+        s->Gf[node * s->d + b % s->d] += 1e-3f;
+    }
+}
+
+/* One step's forward and backward along path; returns its milliseconds,
+ * the forward's in *fw_ms. */
+static double step_run(step_bench *s, int path, double *fw_ms)
+{
+    const nb_graph *g = s->g;
+    const int32_t L = s->L, d = s->d;
+    graph_spmm_set_isa(path == PATH_PLAIN ? 0 : -1);
+    double a = now_ms();
+    if (path == PATH_PLAIN || path == PATH_FUSED) {
+        const int fused = path == PATH_FUSED;
+        lgcn_forward_ex_f32(g, NULL, L, d, LGCN_MEAN, s->x, s->layers, s->fin,
+                            fused ? s->H0 : NULL, fused ? s->H1 : NULL);
+    } else if (path == PATH_TRAIN_DNS) {
+        lgcn_forward_final_f32(g, NULL, L, d, LGCN_MEAN, s->x, s->S, s->fin);
+    } else { /* as lgcn_view_forward, then the sampler's syncs */
+        lgcn_lazy *z = s->z;
+        lgcn_forward_layers_f32(g, NULL, L, d, s->x, s->S, z->src);
+        z->o = lgcn_pool_opts_f32(L, LGCN_MEAN, z->src);
+        z->stamp++;
+        lgcn_lazy_fill_batch(z, s->batch);
+#pragma omp parallel for schedule(static)
+        for (int32_t b = 0; b < s->B; b++) lgcn_lazy_sync(z, NB_ITEMS, s->negs[b]);
+    }
+    *fw_ms = now_ms() - a;
+    lgcn_backward_ex_f32(g, NULL, L, d, LGCN_MEAN, s->Gf, NULL, s->rows, s->nr,
+                         path == PATH_PLAIN ? NULL : s->mark, s->H0, s->H1, s->dE);
+    return now_ms() - a;
+}
+
+/* Time paths pa and pb alternately, 5 steps each, with 1 and 2 threads;
+ * print the medians. */
+static void step_time_pair(step_bench *s, int pa, int pb)
+{
+    static const int threads[2] = {1, 2};
+    for (int ti = 0; ti < 2; ti++) {
+#ifdef _OPENMP
+        omp_set_num_threads(threads[ti]);
+#endif
+        double ms[2][5], fw[2][5];
+        for (int rep = 0; rep < 5; rep++)
+            for (int k = 0; k < 2; k++) ms[k][rep] = step_run(s, k ? pb : pa, &fw[k][rep]);
+        for (int k = 0; k < 2; k++) {
+            qsort(ms[k], 5, sizeof ms[0][0], cmp_d);
+            qsort(fw[k], 5, sizeof fw[0][0], cmp_d);
+            printf("lightgcn3 step=%s rows=%lld threads=%d median_ms=%.2f forward_median_ms=%.2f\n",
+                   step_path_name[k ? pb : pa], (long long)s->nr, threads[ti], ms[k][2],
+                   fw[k][2]);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     char path[4096];
@@ -139,48 +224,25 @@ int main(int argc, char **argv)
      * B positives and B negatives (about the rows a batch of 2048 touches) */
     int32_t L = 3, B = 2048;
     int64_t nd = g.n * d, ld = (int64_t)(L + 1) * d;
-    float *layers = table_alloc(g.n * ld), *fin = table_alloc(nd);
-    float *H0 = table_alloc(nd), *H1 = table_alloc(nd);
-    float *Gf = table_alloc(nd), *dE = table_alloc(nd);
-    int32_t *rows = malloc((size_t)g.n * sizeof *rows);
-    uint8_t *mark = calloc((size_t)g.n, 1);
-    int64_t nr = 0;
-    for (int32_t b = 0; b < 3 * B; b++) {
-        int64_t node = b < B ? (int64_t)(nb_rng_u64(&r) % (uint64_t)U)
-                             : U + (int64_t)(nb_rng_u64(&r) % (uint64_t)I);
-        if (!mark[node]) { mark[node] = 1; rows[nr++] = (int32_t)node; }
-        Gf[node * d + b % d] += 1e-3f;
-    }
-    for (int ti = 0; ti < 2; ti++) {
-#ifdef _OPENMP
-        omp_set_num_threads(threads[ti]);
-#endif
-        double ms[2][5], fw[2][5];
-        for (int rep = 0; rep < 5; rep++)
-            for (int fused = 0; fused < 2; fused++) {
-                graph_spmm_set_isa(fused ? -1 : 0);
-                double a = now_ms();
-                lgcn_forward_ex_f32(&g, NULL, L, d, LGCN_MEAN, x, layers, fin, fused ? H0 : NULL,
-                                    fused ? H1 : NULL);
-                fw[fused][rep] = now_ms() - a;
-                lgcn_backward_ex_f32(&g, NULL, L, d, LGCN_MEAN, Gf, NULL, rows, nr,
-                                     fused ? mark : NULL, H0, H1, dE);
-                ms[fused][rep] = now_ms() - a;
-            }
-        for (int fused = 0; fused < 2; fused++) {
-            qsort(ms[fused], 5, sizeof ms[0][0], cmp_d);
-            qsort(fw[fused], 5, sizeof fw[0][0], cmp_d);
-            printf("lightgcn3 step=%s rows=%lld threads=%d median_ms=%.2f forward_median_ms=%.2f\n",
-                   fused ? "fused" : "plain", (long long)nr, threads[ti], ms[fused][2],
-                   fw[fused][2]);
-        }
-    }
-    /* the TRAIN paths: B training pairs drawn as an epoch draws them */
+    int64_t *nodes = malloc((size_t)(3 * B) * sizeof *nodes);
     int32_t *bu = malloc((size_t)B * sizeof *bu), *bp = malloc((size_t)B * sizeof *bp);
     int32_t *negs = malloc((size_t)B * sizeof *negs);
-    float *S = table_alloc(2 * nd); /* E^1, E^2 */
-    lgcn_lazy z = {.state = calloc((size_t)g.n, sizeof(uint32_t)),
+    nb_batch batch = {.size = B, .users = bu, .pos = bp, .final_only = 1, .rows_on_demand = 1};
+    lgcn_lazy z = {.g = &g, .d = d, .U = U, .L = L,
+                   .state = calloc((size_t)g.n, sizeof(uint32_t)),
                    .list = malloc((size_t)g.n * sizeof(int32_t))};
+    step_bench sb = {.g = &g, .L = L, .d = d, .B = B, .x = x, .negs = negs, .batch = &batch,
+                     .z = &z, .layers = table_alloc(g.n * ld), .fin = table_alloc(nd),
+                     .S = table_alloc(2 * nd), .H0 = table_alloc(nd), .H1 = table_alloc(nd),
+                     .Gf = table_alloc(nd), .dE = table_alloc(nd),
+                     .rows = malloc((size_t)g.n * sizeof(int32_t)), .mark = calloc((size_t)g.n, 1)};
+    z.final = sb.fin;
+    for (int32_t b = 0; b < 3 * B; b++)
+        nodes[b] = b < B ? (int64_t)(nb_rng_u64(&r) % (uint64_t)U)
+                         : U + (int64_t)(nb_rng_u64(&r) % (uint64_t)I);
+    step_mark_rows(&sb, nodes);
+    step_time_pair(&sb, PATH_PLAIN, PATH_FUSED);
+    /* the TRAIN paths: B training pairs drawn as an epoch draws them */
     for (int32_t b = 0; b < B; b++) {
         int64_t e = (int64_t)(nb_rng_u64(&r) % (uint64_t)n), lo = 0, hi = U;
         while (hi - lo > 1) { /* the user whose row holds entry e */
@@ -190,55 +252,15 @@ int main(int argc, char **argv)
         bu[b] = (int32_t)lo;
         bp[b] = items[e];
         negs[b] = (int32_t)(nb_rng_u64(&r) % (uint64_t)I);
+        nodes[b] = bu[b];
+        nodes[B + b] = U + (int64_t)bp[b];
+        nodes[2 * B + b] = U + (int64_t)negs[b];
     }
-    nb_batch batch = {.size = B, .users = bu, .pos = bp, .final_only = 1, .rows_on_demand = 1};
-    memset(mark, 0, (size_t)g.n);
-    memset(Gf, 0, (size_t)nd * sizeof(float));
-    nr = 0;
-    for (int32_t b = 0; b < 3 * B; b++) { /* the rows BPR writes a gradient to */
-        int64_t node = b < B ? bu[b] : U + (int64_t)(b < 2 * B ? bp[b - B] : negs[b - 2 * B]);
-        if (!mark[node]) { mark[node] = 1; rows[nr++] = (int32_t)node; }
-        Gf[node * d + b % d] += 1e-3f;
-    }
-    for (int ti = 0; ti < 2; ti++) {
-#ifdef _OPENMP
-        omp_set_num_threads(threads[ti]);
-#endif
-        graph_spmm_set_isa(-1);
-        double ms[2][5], fw[2][5];
-        for (int rep = 0; rep < 5; rep++)
-            for (int on_demand = 0; on_demand < 2; on_demand++) {
-                double a = now_ms();
-                if (on_demand) {
-                    lgcn_forward_layers_f32(&g, NULL, L, d, x, S, z.src);
-                    z.g = &g;
-                    z.d = d;
-                    z.U = U;
-                    z.L = L;
-                    z.o = lgcn_pool_opts_f32(L, LGCN_MEAN, z.src);
-                    z.final = fin;
-                    z.stamp++;
-                    lgcn_lazy_fill_batch(&z, &batch);
-#pragma omp parallel for schedule(static)
-                    for (int32_t b = 0; b < B; b++) lgcn_lazy_sync(&z, NB_ITEMS, negs[b]);
-                } else {
-                    lgcn_forward_final_f32(&g, NULL, L, d, LGCN_MEAN, x, S, fin);
-                }
-                fw[on_demand][rep] = now_ms() - a;
-                lgcn_backward_ex_f32(&g, NULL, L, d, LGCN_MEAN, Gf, NULL, rows, nr, mark, H0, H1,
-                                     dE);
-                ms[on_demand][rep] = now_ms() - a;
-            }
-        for (int on_demand = 0; on_demand < 2; on_demand++) {
-            qsort(ms[on_demand], 5, sizeof ms[0][0], cmp_d);
-            qsort(fw[on_demand], 5, sizeof fw[0][0], cmp_d);
-            printf("lightgcn3 step=%s rows=%lld threads=%d median_ms=%.2f forward_median_ms=%.2f\n",
-                   on_demand ? "train-rns" : "train-dns", (long long)nr, threads[ti],
-                   ms[on_demand][2], fw[on_demand][2]);
-        }
-    }
-    free(bu); free(bp); free(negs); free(S); free(z.state); free(z.list);
-    free(layers); free(fin); free(H0); free(H1); free(Gf); free(dE); free(rows); free(mark);
+    step_mark_rows(&sb, nodes);
+    step_time_pair(&sb, PATH_TRAIN_DNS, PATH_TRAIN_RNS);
+    free(nodes); free(bu); free(bp); free(negs); free(z.state); free(z.list);
+    free(sb.layers); free(sb.fin); free(sb.S); free(sb.H0); free(sb.H1); free(sb.Gf);
+    free(sb.dE); free(sb.rows); free(sb.mark);
     free(x); free(y); free(items); free(uptr);
     graph_free(&g);
     return 0;
