@@ -515,7 +515,7 @@ static void load_plugin_sect(cfg_ctx *c, const nb_node *m, sect_pos at, const ch
 static void load_train(cfg_ctx *c, const nb_node *m, nb_train_opts *t)
 {
     static const char *const keys[] = {"epochs", "batch_size", "batch_mode", "lr", "beta1",
-                                       "beta2", "adam_eps", "adam", "reg_weight", "reg",
+                                       "beta2", "adam_eps", "adam", "adam_defer", "reg_weight", "reg",
                                        "seed", "threads", NULL};
     if (!sect_is_map(c, m, "train")) return;
     for (int i = 0; i < m->n; i++) {
@@ -531,6 +531,7 @@ static void load_train(cfg_ctx *c, const nb_node *m, nb_train_opts *t)
         else if (!strcmp(k, "beta2")) get_float(c, v, "train.beta2", 0, 0, 1, 1, &t->beta2);
         else if (!strcmp(k, "adam_eps")) get_float(c, v, "train.adam_eps", 0, 1, 1, 0, &t->adam_eps);
         else if (!strcmp(k, "adam")) get_choice(c, v, "train.adam", "dense|lazy", &t->adam_mode);
+        else if (!strcmp(k, "adam_defer")) get_choice(c, v, "train.adam_defer", "auto|on|off", &t->adam_defer);
         else if (!strcmp(k, "reg_weight")) get_float(c, v, "train.reg_weight", 0, 0, 1e6, 0, &t->reg_weight);
         else if (!strcmp(k, "reg")) get_choice(c, v, "train.reg", "norm|squared", &t->reg_form);
         else if (!strcmp(k, "seed")) {
@@ -710,6 +711,7 @@ static void config_defaults(nb_config *cfg)
     cfg->train.beta2 = 0.999;
     cfg->train.adam_eps = 1e-8;
     cfg->train.adam_mode = NB_ADAM_DENSE;
+    cfg->train.adam_defer = NB_DEFER_AUTO;
     cfg->train.reg_weight = 1e-4;
     cfg->train.reg_form = NB_REG_NORM;
     cfg->train.seed = 2020;

@@ -64,6 +64,10 @@ void diags_free(nb_diags *d);
 enum nb_reg_form { NB_REG_NORM = 0,     /* (|U_b|_F + |P_b|_F + |N_b|_F) / B (RecBole EmbLoss default) */
                    NB_REG_SQUARED = 1 };/* (|U_b|^2 + |P_b|^2 + |N_b|^2) / (2B) */
 enum nb_adam_mode { NB_ADAM_DENSE = 0, NB_ADAM_LAZY = 1 };
+/* Dense Adam on embedding tables whose readers sync rows: defer each idle
+ * row's update until it is read where that pays (auto), always, or never.
+ * Deferred and per-step updates agree up to float rounding. */
+enum nb_adam_defer { NB_DEFER_AUTO = 0, NB_DEFER_ON = 1, NB_DEFER_OFF = 2 };
 enum nb_batch_mode { NB_BATCH_POSITIVES = 0, /* batch_size positives per step */
                      NB_BATCH_RECBOLE = 1 }; /* batch_size / M positives per step */
 
@@ -74,6 +78,7 @@ typedef struct nb_train_opts {
     double lr;               /* 1e-3 */
     double beta1, beta2, adam_eps; /* 0.9, 0.999, 1e-8 */
     int adam_mode;           /* enum nb_adam_mode */
+    int adam_defer;          /* enum nb_adam_defer (auto) */
     double reg_weight;       /* 1e-4 */
     int reg_form;            /* enum nb_reg_form */
     uint64_t seed;           /* 2020 */

@@ -203,6 +203,11 @@ static char *json_train(const nb_train_opts *t)
 {
     jobj o = {0};
     jobj_put(&o, "adam", json_str(t->adam_mode == NB_ADAM_LAZY ? "lazy" : "dense"));
+    /* only when not "auto" (the default), so the identities of runs stored
+     * before the key existed stay as they were: those runs deferred always
+     * ("on"), which differs from what auto picks only in float rounding */
+    if (t->adam_defer != NB_DEFER_AUTO)
+        jobj_put(&o, "adam_defer", json_str(t->adam_defer == NB_DEFER_ON ? "on" : "off"));
     jobj_put(&o, "adam_eps", json_num(t->adam_eps));
     jobj_put(&o, "batch_mode", json_str(t->batch_mode == NB_BATCH_RECBOLE ? "recbole" : "positives"));
     jobj_put(&o, "batch_size", json_int(t->batch_size));

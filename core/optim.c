@@ -121,11 +121,12 @@ int optim_create(nb_block *const *blocks, int n, const nb_adam_opts *opts,
             optim_free(o);
             return nb_fail(err, NB_ENOMEM, "out of memory for Adam state of block %s", b->name);
         }
-        if ((b->flags & NB_BLOCK_ROWS) && o->o.mode == 0 && o->o.deferred) {
+        if ((b->flags & NB_BLOCK_ROWS) && o->o.mode == 0 && o->o.deferred && o->o.deferred[i]) {
             o->blk[i].row_t = nb_xcalloc((size_t)b->rows, sizeof(int64_t));
             o->blk[i].lock = nb_xcalloc((size_t)b->rows, 1);
         }
     }
+    o->o.deferred = NULL; /* the caller's array: read here only (row_t says it after) */
     ensure_tables(o, 1);
     *out = o;
     return NB_OK;
@@ -200,6 +201,17 @@ void optim_sync_row(nb_optim *o, int bi, int64_t r)
     lock_row(ab, r);
     catch_up_row(o, ab, r, o->t);
     unlock_row(ab, r);
+}
+
+int optim_defer_pays(int64_t rows, double reads)
+{
+    if (rows <= 0) return 0;
+    return 1.0 - exp(-reads / (double)rows) <= OPTIM_DEFER_MAX_SHARE;
+}
+
+int optim_block_deferred(const nb_optim *o, int bi)
+{
+    return bi >= 0 && bi < o->n && o->blk[bi].row_t != NULL;
 }
 
 int optim_block_index(const nb_optim *o, const float *value)

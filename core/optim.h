@@ -17,7 +17,8 @@
  * which is the dense update up to float rounding, with each row read from
  * memory once instead of once per step. Deferral is only sound when every
  * reader syncs rows first (the host does for the batch's rows; samplers
- * declare NB_SAMPLER_SYNCS_ROWS), so the trainer enables it only then.
+ * declare NB_SAMPLER_SYNCS_ROWS), so the trainer enables it only then, and
+ * per block only where it pays (optim_defer_pays).
  * DENSE blocks are updated in full every step.
  *
  * NB_ADAM_LAZY updates only the touched rows of ROWS blocks (m, v and p of
@@ -34,7 +35,8 @@ typedef struct nb_optim nb_optim;
 typedef struct nb_adam_opts {
     double lr, beta1, beta2, eps;
     int mode;          /* enum nb_adam_mode (config.h): 0 dense, 1 lazy */
-    int deferred;      /* dense mode: defer idle rows of ROWS blocks */
+    const uint8_t *deferred; /* [n] nullable, read by optim_create only: 1 where a
+                                ROWS block's idle rows are deferred (dense mode) */
     int threads;
 } nb_adam_opts;
 
@@ -54,6 +56,24 @@ void optim_flush(nb_optim *o);
 /* Make row r of block index bi current (all steps so far applied).
  * Thread-safe; a no-op unless the block is deferred. */
 void optim_sync_row(nb_optim *o, int bi, int64_t r);
+
+/* Rows of a deferred block that more than this share of are read in a
+ * step cost more to catch up one by one (random rows, each under its
+ * lock, inside the reader's loop) than to update in one pass over the
+ * table. Measured on Gowalla's 40,981 item rows, MF, 2 threads, s/epoch
+ * deferred against dense (two runs each): RNS, share 0.095: 1.12-1.27
+ * against 1.27-1.43; DNS M 2, 0.14: 1.38-1.60 against 1.44-1.50; M 4,
+ * 0.22: 1.71-1.94 against 1.59-1.64; M 32, 0.80: 4.1-4.6 against 2.9. */
+#define OPTIM_DEFER_MAX_SHARE 0.15
+
+/* 1 when deferring a ROWS block of `rows` rows pays, given `reads` row
+ * reads per step drawn about uniformly: they touch a share
+ * 1 - exp(-reads / rows) of the rows, which must stay at or below
+ * OPTIM_DEFER_MAX_SHARE. */
+int optim_defer_pays(int64_t rows, double reads);
+
+/* 1 when block index bi (-1: none) has its idle rows deferred. */
+int optim_block_deferred(const nb_optim *o, int bi);
 
 /* Index of the optimizer's block whose value array is `value`, or -1. */
 int optim_block_index(const nb_optim *o, const float *value);

@@ -125,8 +125,8 @@ static void test_full(void)
        "full: epochs, batch_size, batch_mode");
     ok(t->lr == 5e-4 && t->beta1 == 0.8 && t->beta2 == 0.99 && t->adam_eps == 1e-6,
        "full: lr and Adam constants");
-    ok(t->adam_mode == NB_ADAM_LAZY && t->reg_weight == 1e-5 && t->reg_form == NB_REG_SQUARED,
-       "full: adam, reg_weight, reg");
+    ok(t->adam_mode == NB_ADAM_LAZY && t->adam_defer == NB_DEFER_OFF && t->reg_weight == 1e-5 &&
+       t->reg_form == NB_REG_SQUARED, "full: adam, adam_defer, reg_weight, reg");
     ok(t->seed == 99 && t->threads == 4, "full: seed, threads");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 2 && e->patience == 3 && e->test_every_eval == 1, "full: every, patience, test_every_eval");
@@ -176,7 +176,8 @@ static void test_defaults(void)
     nb_train_opts *t = &cfg.train;
     ok(t->epochs == 300 && t->batch_size == 2048 && t->batch_mode == NB_BATCH_POSITIVES &&
        t->lr == 1e-3 && t->beta1 == 0.9 && t->beta2 == 0.999 && t->adam_eps == 1e-8 &&
-       t->adam_mode == NB_ADAM_DENSE && t->reg_weight == 1e-4 && t->reg_form == NB_REG_NORM &&
+       t->adam_mode == NB_ADAM_DENSE && t->adam_defer == NB_DEFER_AUTO &&
+       t->reg_weight == 1e-4 && t->reg_form == NB_REG_NORM &&
        t->seed == 2020 && t->threads == 0, "defaults: train");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 1 && e->patience == 10 && e->test_every_eval == 0, "defaults: eval scalars");
@@ -380,6 +381,23 @@ static void test_json(void)
         char *jc = json_of(p);
         ok(jc && ja && strcmp(jc, ja) != 0, "json: changing \"%s\" changes it", edits[i][0]);
         free(jc), free(t), free(p);
+    }
+
+    /* train.adam_defer: "auto" (the default) keeps the identity of a file
+     * without the key; "on" and "off" are in it */
+    const char *defer[3] = {"auto", "on", "off"};
+    for (int i = 0; i < 3; i++) {
+        char *with = nb_strf("threads: 2\n  adam_defer: %s", defer[i]);
+        char *t = replace_all(text, "threads: 2", with);
+        char *p = nb_strf("%s/defer%d.yaml", tap_tmpdir(), i);
+        write_file(p, t);
+        char *jc = json_of(p), *key = nb_strf("\"adam_defer\":\"%s\"", defer[i]);
+        if (i == 0)
+            ok(jc && ja && !strcmp(jc, ja), "json: adam_defer auto is the identity without it");
+        else
+            ok(jc && strstr(jc, key) && strcmp(jc, ja) != 0, "json: adam_defer %s is in it",
+               defer[i]);
+        free(jc), free(key), free(t), free(p), free(with);
     }
     free(text), free(jpath), free(ja), free(jb), free(pa), free(pb);
 }

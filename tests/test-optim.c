@@ -44,7 +44,7 @@ int main(void)
 {
     tap_plan(0);
     nb_adam_opts o = { .lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .mode = 0,
-                       .deferred = 0, .threads = 1 };
+                       .deferred = NULL, .threads = 1 };
     char *err = NULL;
 
     /* 1. first step by hand: m = 0.1 g, v = 0.001 g^2, p -= lr m/(1-b1) / (sqrt(v/(1-b2)) + eps) */
@@ -73,7 +73,8 @@ int main(void)
         nb_block *pa = &a.b, *pb = &b.b;
         nb_optim *oa = NULL, *ob = NULL;
         nb_adam_opts od = o;
-        od.deferred = 1;
+        static const uint8_t defer_first[1] = {1};
+        od.deferred = defer_first;
         optim_create(&pa, 1, &o, &oa, &err);
         optim_create(&pb, 1, &od, &ob, &err);
         double worst = 0.0, moved = 0.0, maxmove = 0.0;
@@ -101,6 +102,31 @@ int main(void)
            "idle rows drift on momentum in dense mode");
         optim_free(oa);
         optim_free(ob);
+    }
+
+    /* 2b. deferral is chosen per block, and only where it pays: a share
+     * 1 - exp(-reads/rows) of the rows read per step, at most 0.15 */
+    {
+        table a, b;
+        table_init(&a, NB_BLOCK_ROWS);
+        table_init(&b, NB_BLOCK_ROWS);
+        nb_block *pair[2] = {&a.b, &b.b};
+        nb_optim *op = NULL;
+        nb_adam_opts od = o;
+        static const uint8_t defer_second[2] = {0, 1};
+        od.deferred = defer_second;
+        ok(optim_create(pair, 2, &od, &op, &err) == NB_OK, "create two blocks");
+        ok(!optim_block_deferred(op, 0) && optim_block_deferred(op, 1) &&
+           !optim_block_deferred(op, -1), "deferral is per block (block 1 only)");
+        optim_free(op);
+        /* Gowalla's 40,981 items, B = 2048: RNS reads 2 rows per positive
+         * (share 0.095), DNS M 2 reads 3 (0.139), M 4 reads 5 (0.221) */
+        ok(optim_defer_pays(40981, 2048.0 * 2), "share 0.095: deferral pays");
+        ok(optim_defer_pays(40981, 2048.0 * 3), "share 0.139: deferral pays");
+        ok(!optim_defer_pays(40981, 2048.0 * 5), "share 0.221: every step is cheaper");
+        ok(optim_defer_pays(1000, 150) && !optim_defer_pays(1000, 170),
+           "the threshold lies between shares 0.139 and 0.156");
+        ok(!optim_defer_pays(0, 1), "an empty block is not deferred");
     }
 
     /* 3. lazy: rows without gradient do not move */

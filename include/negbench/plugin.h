@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 3 /* bump when fields are appended */
+#define NB_ABI_MINOR 4 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -388,6 +388,14 @@ typedef struct nb_sampler_vt {
     /* enum nb_sampler_flags. Without NB_SAMPLER_SYNCS_ROWS the host keeps
      * every row current after each step (plain dense Adam). */
     uint32_t flags;
+    /* Optional (ABI 1.4; read only from plugins built with abi_minor >= 4).
+     * The item rows of the view negatives reads per positive besides the
+     * positive, drawn about uniformly: 1 for RNS and PNS, M for the
+     * candidate samplers. With NB_SAMPLER_SYNCS_ROWS the host uses it to
+     * decide whether deferring the dense Adam update of idle item rows
+     * pays (train.adam_defer: auto); NULL: 1 with NB_SAMPLER_FEW_ROWS, else
+     * the host defers. */
+    int32_t (*rows_per_positive)(void *state);
 } nb_sampler_vt;
 
 /* NB_SAMPLER_FINAL_ONLY (ABI 1.2): negatives, backward and epoch_begin

@@ -314,6 +314,9 @@ static int hns_init(const nb_host *h, const nb_value *values, const nb_train *tr
 
 static int32_t ans_reg_rows(void *state) { return ((ans_state *)state)->cfg.M; }
 
+/* M candidate rows per positive (HNS: 1; the host's Adam deferral uses it). */
+static int32_t ans_rows_per_positive(void *state) { return ((ans_state *)state)->cfg.M; }
+
 static int ans_blocks(void *state, nb_block **blocks, int *n_blocks)
 {
     ans_state *s = state;
@@ -658,6 +661,7 @@ const int32_t *ans_testing_chosen(void *state, const int32_t **dns)
 static const nb_sampler_vt ans_vt = {
     .init = ans_init,
     .reg_rows = ans_reg_rows,
+    .rows_per_positive = ans_rows_per_positive,
     .blocks = ans_blocks,
     .negatives = ans_negatives,
     .backward = ans_backward,
@@ -669,6 +673,7 @@ static const nb_sampler_vt ans_vt = {
 static const nb_sampler_vt hns_vt = {
     .init = hns_init,
     .reg_rows = ans_reg_rows,
+    .rows_per_positive = ans_rows_per_positive,
     .blocks = ans_blocks,
     .negatives = ans_negatives,
     .backward = ans_backward,

@@ -212,6 +212,12 @@ static int32_t dens_reg_rows(void *state)
     return 1;
 }
 
+/* M candidate rows per positive (the host's Adam deferral uses it). */
+static int32_t dens_rows_per_positive(void *state)
+{
+    return ((dens_state *)state)->M;
+}
+
 static int dens_blocks(void *state, nb_block **blocks, int *n_blocks)
 {
     dens_state *s = state;
@@ -505,6 +511,7 @@ static int dens_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 static const nb_sampler_vt dens_vt = {
     .init = dens_init,
     .reg_rows = dens_reg_rows,
+    .rows_per_positive = dens_rows_per_positive,
     .blocks = dens_blocks,
     .epoch_begin = NULL,
     .negatives = dens_negatives,

@@ -64,6 +64,12 @@ static int32_t dns_reg_rows(void *state)
     return 1;
 }
 
+/* M candidate rows per positive (the host's Adam deferral uses it). */
+static int32_t dns_rows_per_positive(void *state)
+{
+    return ((dns_state *)state)->M;
+}
+
 static int dns_negatives(void *state, const nb_batch *batch, const nb_view *view,
                          nb_negatives *out, char **err)
 {
@@ -139,6 +145,7 @@ static int dns_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 static const nb_sampler_vt dns_vt = {
     .init = dns_init,
     .reg_rows = dns_reg_rows,
+    .rows_per_positive = dns_rows_per_positive,
     .negatives = dns_negatives,
     .backward = dns_backward,
     .epoch_stats = dns_epoch_stats,

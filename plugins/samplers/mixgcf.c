@@ -171,6 +171,12 @@ static int32_t mixgcf_reg_rows(void *state)
     return 1;
 }
 
+/* M candidate rows per positive (the host's Adam deferral uses it). */
+static int32_t mixgcf_rows_per_positive(void *state)
+{
+    return ((mixgcf_state *)state)->M;
+}
+
 /* Hop mixing of positive b on a graph view (candidates in s->cand): fills
  * alphal/negl, chosen (0, or -1 when a layer has no finite score), neg (the
  * layer-0 pick), out->vec and out->reg_vec. Called from the parallel loop. */
@@ -374,6 +380,7 @@ static int mixgcf_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 static const nb_sampler_vt mixgcf_vt = {
     .init = mixgcf_init,
     .reg_rows = mixgcf_reg_rows,
+    .rows_per_positive = mixgcf_rows_per_positive,
     .blocks = NULL,
     .epoch_begin = NULL,
     .negatives = mixgcf_negatives,

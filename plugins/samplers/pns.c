@@ -152,6 +152,13 @@ static int32_t pns_reg_rows(void *state)
     return 1;
 }
 
+/* One drawn item row per positive (the host's Adam deferral uses it). */
+static int32_t pns_rows_per_positive(void *state)
+{
+    (void)state;
+    return 1;
+}
+
 /* One popularity draw for user u, redrawn while a training positive. */
 static int32_t pns_draw(const pns_state *s, nb_rng *r, int32_t u, nb_draw_stats *st)
 {
@@ -212,6 +219,7 @@ static int pns_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 static const nb_sampler_vt pns_vt = {
     .init = pns_init,
     .reg_rows = pns_reg_rows,
+    .rows_per_positive = pns_rows_per_positive,
     .blocks = NULL,
     .epoch_begin = NULL,
     .negatives = pns_negatives,

@@ -50,6 +50,13 @@ static int32_t rns_reg_rows(void *state)
     return 1;
 }
 
+/* One uniform item row per positive (the host's Adam deferral uses it). */
+static int32_t rns_rows_per_positive(void *state)
+{
+    (void)state;
+    return 1;
+}
+
 static int rns_negatives(void *state, const nb_batch *batch, const nb_view *view,
                          nb_negatives *out, char **err)
 {
@@ -101,6 +108,7 @@ static int rns_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
 static const nb_sampler_vt rns_vt = {
     .init = rns_init,
     .reg_rows = rns_reg_rows,
+    .rows_per_positive = rns_rows_per_positive,
     .negatives = rns_negatives,
     .backward = rns_backward,
     .epoch_stats = rns_epoch_stats,
