@@ -221,6 +221,23 @@ int optim_block_index(const nb_optim *o, const float *value)
     return -1;
 }
 
+/* One Adam step at step t over the whole block in contiguous chunks,
+ * zeroing each chunk's gradient after it when zero_grad. */
+static void adam_chunks(nb_optim *o, adam_block *ab, int64_t t, int zero_grad)
+{
+    nb_block *b = ab->b;
+    const int64_t n = b->rows * b->cols;
+    const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
+    const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
+    const int64_t chunk = 16384;
+    #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (n > 65536)
+    for (int64_t s = 0; s < n; s += chunk) {
+        int64_t len = n - s < chunk ? n - s : chunk;
+        adam_update(b->value + s, ab->m + s, ab->v + s, b->grad + s, len, b1, b2, ss, bs, eps);
+        if (zero_grad) memset(b->grad + s, 0, (size_t)len * sizeof(float));
+    }
+}
+
 static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
 {
     nb_block *b = ab->b;
@@ -228,13 +245,12 @@ static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
     const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
     const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
     if (!ab->row_t && o->o.mode == 0) {
-        /* plain dense: every row, zero gradient where untouched */
-        #pragma omp parallel for schedule(static, 64) num_threads(o->o.threads > 0 ? o->o.threads : 1)
-        for (int64_t r = 0; r < b->rows; r++) {
-            if (b->mark[r]) adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c,
-                                        b->grad + r * c, c, b1, b2, ss, bs, eps);
-            else adam_idle(b->value + r * c, ab->m + r * c, ab->v + r * c, c, b1, b2, ss, bs, eps);
-        }
+        /* plain dense: every row. An untouched row's gradient is zero, and
+         * the update with a zero gradient moves p exactly as adam_idle does
+         * (m and v may differ in the sign of a zero only), so the whole
+         * table goes in contiguous chunks; the touched rows' gradients are
+         * zeroed below. */
+        adam_chunks(o, ab, t, 0);
     } else {
         #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (b->n_touched > 256)
         for (int64_t i = 0; i < b->n_touched; i++) {
@@ -264,17 +280,7 @@ static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
 
 static void step_dense_block(nb_optim *o, adam_block *ab, int64_t t)
 {
-    nb_block *b = ab->b;
-    const int64_t n = b->rows * b->cols;
-    const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
-    const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
-    const int64_t chunk = 16384;
-    #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (n > 65536)
-    for (int64_t s = 0; s < n; s += chunk) {
-        int64_t len = n - s < chunk ? n - s : chunk;
-        adam_update(b->value + s, ab->m + s, ab->v + s, b->grad + s, len, b1, b2, ss, bs, eps);
-        memset(b->grad + s, 0, (size_t)len * sizeof(float));
-    }
+    adam_chunks(o, ab, t, 1);
 }
 
 void optim_step(nb_optim *o)
