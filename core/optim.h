@@ -57,14 +57,16 @@ void optim_flush(nb_optim *o);
  * Thread-safe; a no-op unless the block is deferred. */
 void optim_sync_row(nb_optim *o, int bi, int64_t r);
 
-/* Rows of a deferred block that more than this share of are read in a
- * step cost more to catch up one by one (random rows, each under its
- * lock, inside the reader's loop) than to update in one pass over the
- * table. Measured on Gowalla's 40,981 item rows, MF, 2 threads, s/epoch
- * deferred against dense (two runs each): RNS, share 0.095: 1.12-1.27
- * against 1.27-1.43; DNS M 2, 0.14: 1.38-1.60 against 1.44-1.50; M 4,
- * 0.22: 1.71-1.94 against 1.59-1.64; M 32, 0.80: 4.1-4.6 against 2.9. */
-#define OPTIM_DEFER_MAX_SHARE 0.15
+/* When a step reads more than this share of a deferred block's rows,
+ * catching them up one by one (random rows, each under its lock, inside
+ * the reader's loop: about 0.6 us a row) costs more than updating the
+ * whole table in one pass of contiguous chunks (about 20 ns a row).
+ * Measured on Gowalla (29,858 users, 40,981 items), MF + RNS, 2 threads,
+ * s/epoch deferred against every step: batch 512 (users' share 0.017,
+ * items' 0.025) 1.85-1.93 against 2.29-2.30; batch 1024 (0.034, 0.049)
+ * 1.60-1.63 against 1.40-1.42; batch 2048 (0.066, 0.095) 1.07-1.25
+ * against 0.81-0.86; DNS M 4 (items 0.22) 1.63-1.89 against 1.09-1.16. */
+#define OPTIM_DEFER_MAX_SHARE 0.03
 
 /* 1 when deferring a ROWS block of `rows` rows pays, given `reads` row
  * reads per step drawn about uniformly: they touch a share

@@ -105,7 +105,7 @@ int main(void)
     }
 
     /* 2b. deferral is chosen per block, and only where it pays: a share
-     * 1 - exp(-reads/rows) of the rows read per step, at most 0.15 */
+     * 1 - exp(-reads/rows) of the rows read per step, at most 0.03 */
     {
         table a, b;
         table_init(&a, NB_BLOCK_ROWS);
@@ -119,13 +119,14 @@ int main(void)
         ok(!optim_block_deferred(op, 0) && optim_block_deferred(op, 1) &&
            !optim_block_deferred(op, -1), "deferral is per block (block 1 only)");
         optim_free(op);
-        /* Gowalla's 40,981 items, B = 2048: RNS reads 2 rows per positive
-         * (share 0.095), DNS M 2 reads 3 (0.139), M 4 reads 5 (0.221) */
-        ok(optim_defer_pays(40981, 2048.0 * 2), "share 0.095: deferral pays");
-        ok(optim_defer_pays(40981, 2048.0 * 3), "share 0.139: deferral pays");
-        ok(!optim_defer_pays(40981, 2048.0 * 5), "share 0.221: every step is cheaper");
-        ok(optim_defer_pays(1000, 150) && !optim_defer_pays(1000, 170),
-           "the threshold lies between shares 0.139 and 0.156");
+        /* Gowalla's 40,981 items and MF + RNS (2 rows read per positive):
+         * batch 512 reads a share 0.025 (deferral pays), 1024 0.049 and
+         * 2048 0.095 (every step is cheaper) */
+        ok(optim_defer_pays(40981, 512.0 * 2), "share 0.025: deferral pays");
+        ok(!optim_defer_pays(40981, 1024.0 * 2), "share 0.049: every step is cheaper");
+        ok(!optim_defer_pays(40981, 2048.0 * 2), "share 0.095: every step is cheaper");
+        ok(optim_defer_pays(10000, 290) && !optim_defer_pays(10000, 320),
+           "the threshold lies between shares 0.0286 and 0.0315");
         ok(!optim_defer_pays(0, 1), "an empty block is not deferred");
     }
 
