@@ -157,16 +157,20 @@ typedef struct nb_train {
     const int32_t *item_users;     /* [n_pairs] users of each item, ascending */
 } nb_train;
 
-/* 1 when (u, i) is a training positive: binary search in u's sorted items. */
+/* 1 when (u, i) is a training positive: binary search in u's sorted items,
+ * without branches (each step a conditional move: the candidate samplers
+ * test uniform items, whose comparisons a branch predictor cannot learn). */
 static inline int nb_train_has(const nb_train *t, int32_t u, int32_t i)
 {
     const int32_t *a = t->user_items + t->user_ptr[u];
-    int64_t lo = 0, hi = t->user_ptr[u + 1] - t->user_ptr[u];
-    while (lo < hi) {
-        int64_t mid = (lo + hi) >> 1;
-        if (a[mid] < i) lo = mid + 1; else hi = mid;
+    int64_t n = t->user_ptr[u + 1] - t->user_ptr[u];
+    if (n <= 0) return 0;
+    while (n > 1) { /* invariant: a[0] <= i unless i precedes every item */
+        const int64_t half = n >> 1;
+        a = a[half] <= i ? a + half : a;
+        n -= half;
     }
-    return lo < t->user_ptr[u + 1] - t->user_ptr[u] && a[lo] == i;
+    return *a == i;
 }
 
 /* Counters every candidate draw feeds: the positive-rejection rate. */
