@@ -26,6 +26,7 @@
 /* Declared here to avoid depending on the openblas_config.h variant. */
 void openblas_set_num_threads(int);
 int openblas_get_num_threads(void);
+int openblas_get_parallel(void); /* 0 sequential, 1 pthreads, 2 OpenMP */
 #endif
 
 #define MR 4     /* rows of the register tile */
@@ -241,5 +242,18 @@ const char *nb_blas_name(void)
     return "openblas";
 #else
     return "fallback";
+#endif
+}
+
+const char *nb_blas_threading(void)
+{
+#ifdef NB_HAVE_CBLAS
+    switch (openblas_get_parallel()) {
+    case 1: return "pthreads";
+    case 2: return "openmp";
+    default: return "serial";
+    }
+#else
+    return "serial";
 #endif
 }

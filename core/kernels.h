@@ -40,6 +40,11 @@ int nb_blas_set_threads(int threads);
 /* "openblas" or "fallback". */
 const char *nb_blas_name(void);
 
+/* How the BLAS in use runs its threads, read from the library loaded at
+ * run time: "openmp" (libgomp's pool, shared with the OpenMP loops),
+ * "pthreads" (a pool of its own) or "serial" (also the fallback kernel). */
+const char *nb_blas_threading(void);
+
 static inline float nb_dot(const float *a, const float *b, int32_t d)
 {
     float s = 0.0f;

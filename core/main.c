@@ -48,8 +48,9 @@ int main(int argc, char **argv)
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("negbench %s (git %s, plugin ABI %d.%d, BLAS %s)\n", PACKAGE_VERSION,
-               NB_GIT_REVISION, NB_ABI_MAJOR, NB_ABI_MINOR, nb_blas_name());
+        printf("negbench %s (git %s, plugin ABI %d.%d, BLAS %s, %s threads)\n",
+               PACKAGE_VERSION, NB_GIT_REVISION, NB_ABI_MAJOR, NB_ABI_MINOR, nb_blas_name(),
+               nb_blas_threading());
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);

@@ -119,7 +119,7 @@ int main(void)
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
     int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
     int n_ab = (int)(sizeof ab / sizeof ab[0]);
-    tap_plan(2 * 2 * n_sizes * n_ab + 2 * 4 * n_sizes + 5);
+    tap_plan(2 * 2 * n_sizes * n_ab + 2 * 4 * n_sizes + 6);
 
     nb_rng r;
     nb_rng_seed(&r, 42, 0, 0);
@@ -168,6 +168,15 @@ int main(void)
     is_string(bn, "openblas", "nb_blas_name with CBLAS");
 #else
     is_string(bn, "fallback", "nb_blas_name without CBLAS");
+#endif
+    /* linked to the OpenMP build (configure), the library loaded at run time
+     * must be it too: the rpath, not the system's default build */
+#ifdef NB_OPENBLAS_OPENMP
+    is_string(nb_blas_threading(), "openmp", "the OpenMP build of OpenBLAS is the one loaded");
+#else
+    diag("BLAS threading: %s (not linked to the OpenMP build)", nb_blas_threading());
+    ok(!strcmp(nb_blas_threading(), "pthreads") || !strcmp(nb_blas_threading(), "serial") ||
+       !strcmp(nb_blas_threading(), "openmp"), "nb_blas_threading names a model");
 #endif
     return tap_done();
 }
