@@ -41,7 +41,6 @@ typedef struct trainer {
     int profile;                    /* NB_PROFILE set: time the phases of a step */
     int on_demand;                  /* batches may have rows_on_demand (NB_ON_DEMAND=0: never) */
     double phase[6];                /* forward, negatives, loss, backward, adam, sync */
-    double defer_share[2];          /* users', items' share of rows read per step (-1: n/a) */
 } trainer;
 
 static const char *const phase_names[6] = { "forward", "negatives", "loss", "backward",
@@ -81,23 +80,26 @@ static int32_t sampler_rows_per_positive(const trainer *t)
  * user table only if the B users of a step are few enough for it
  * (optim_defer_pays), its item table only if the B positives and the
  * rows_per_positive rows read per positive are; other blocks (and
- * samplers that do not say) defer. share[0..1]: the users' and items'
- * expected share of rows read per step (-1: not a view table here). */
-static void choose_deferral(const trainer *t, const nb_view *v0, uint8_t *defer, double *share)
+ * samplers that do not say) defer. With NB_PROFILE, each view table's
+ * share of rows read per step and its choice go to stderr. */
+static void choose_deferral(const trainer *t, const nb_view *v0, uint8_t *defer)
 {
     const int mode = t->cfg->train.adam_defer;
     const int syncs = (t->svt->flags & NB_SAMPLER_SYNCS_ROWS) != 0;
     const int32_t k = sampler_rows_per_positive(t);
     const double B = (double)t->max_batch;
-    share[0] = share[1] = -1.0;
     for (int i = 0; i < t->n_blocks; i++) {
         const nb_block *b = t->blocks[i];
+        const int user = b->value == v0->user;
         double reads = -1.0;
-        if (b->value == v0->user) reads = B;
+        if (user) reads = B;
         else if (b->value == v0->item && k >= 0) reads = B * (1.0 + k);
-        if (reads >= 0.0) share[b->value == v0->user ? 0 : 1] = 1.0 - exp(-reads / (double)b->rows);
         defer[i] = (uint8_t)(syncs && mode != NB_DEFER_OFF &&
                              (mode == NB_DEFER_ON || reads < 0.0 || optim_defer_pays(b->rows, reads)));
+        if (t->profile && reads >= 0.0)
+            fprintf(stderr, "profile: %s table: %.1f%% of its rows read per step, dense Adam %s\n",
+                    user ? "user" : "item", 100.0 * (1.0 - exp(-reads / (double)b->rows)),
+                    defer[i] ? "deferred" : "every step");
     }
 }
 
@@ -181,7 +183,7 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
 
     if ((rc = collect_blocks(t, err)) != NB_OK) return rc;
     uint8_t defer[MAX_BLOCKS];
-    choose_deferral(t, v0, defer, t->defer_share);
+    choose_deferral(t, v0, defer);
     nb_adam_opts ao = {
         .lr = cfg->train.lr, .beta1 = cfg->train.beta1, .beta2 = cfg->train.beta2,
         .eps = cfg->train.adam_eps, .mode = cfg->train.adam_mode, .deferred = defer,
@@ -442,19 +444,13 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     memset(out, 0, sizeof *out);
     const nb_config *cfg = in->cfg;
     const nb_dataset *ds = in->ds;
-    int rc = trainer_setup(&t, in, err);
     const char *prof = getenv("NB_PROFILE");
     t.profile = prof && *prof && strcmp(prof, "0");
+    int rc = trainer_setup(&t, in, err);
     if (rc != NB_OK) goto out;
     const char *od = getenv("NB_ON_DEMAND");
     t.on_demand = (t.svt->flags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
                   !(od && !strcmp(od, "0"));
-    for (int w = 0; w < 2 && t.profile; w++)
-        if (t.defer_share[w] >= 0.0)
-            fprintf(stderr, "profile: %s table: %.1f%% of its rows read per step, dense Adam %s\n",
-                    w ? "item" : "user", 100.0 * t.defer_share[w],
-                    optim_block_deferred(t.opt, w ? t.iblock : t.ublock) ? "deferred"
-                                                                         : "every step");
 
     int metric = 0, kidx = 0;
     nb_metrics probe = { 0 };
