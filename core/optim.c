@@ -203,10 +203,14 @@ void optim_sync_row(nb_optim *o, int bi, int64_t r)
     unlock_row(ab, r);
 }
 
+double optim_read_share(int64_t rows, double reads)
+{
+    return rows > 0 ? 1.0 - exp(-reads / (double)rows) : 0.0;
+}
+
 int optim_defer_pays(int64_t rows, double reads)
 {
-    if (rows <= 0) return 0;
-    return 1.0 - exp(-reads / (double)rows) <= OPTIM_DEFER_MAX_SHARE;
+    return rows > 0 && optim_read_share(rows, reads) <= OPTIM_DEFER_MAX_SHARE;
 }
 
 int optim_block_deferred(const nb_optim *o, int bi)

@@ -68,10 +68,12 @@ void optim_sync_row(nb_optim *o, int bi, int64_t r);
  * against 0.81-0.86; DNS M 4 (items 0.22) 1.63-1.89 against 1.09-1.16. */
 #define OPTIM_DEFER_MAX_SHARE 0.03
 
-/* 1 when deferring a ROWS block of `rows` rows pays, given `reads` row
- * reads per step drawn about uniformly: they touch a share
- * 1 - exp(-reads / rows) of the rows, which must stay at or below
- * OPTIM_DEFER_MAX_SHARE. */
+/* The share of a block's `rows` rows that `reads` row reads per step, drawn
+ * about uniformly, touch: 1 - exp(-reads / rows) (0 for an empty block). */
+double optim_read_share(int64_t rows, double reads);
+
+/* 1 when deferring a ROWS block of `rows` rows pays: optim_read_share of
+ * its `reads` per step is at most OPTIM_DEFER_MAX_SHARE. */
 int optim_defer_pays(int64_t rows, double reads);
 
 /* 1 when block index bi (-1: none) has its idle rows deferred. */

@@ -98,7 +98,7 @@ static void choose_deferral(const trainer *t, const nb_view *v0, uint8_t *defer)
                              (mode == NB_DEFER_ON || reads < 0.0 || optim_defer_pays(b->rows, reads)));
         if (t->profile && reads >= 0.0)
             fprintf(stderr, "profile: %s table: %.1f%% of its rows read per step, dense Adam %s\n",
-                    user ? "user" : "item", 100.0 * (1.0 - exp(-reads / (double)b->rows)),
+                    user ? "user" : "item", 100.0 * optim_read_share(b->rows, reads),
                     defer[i] ? "deferred" : "every step");
     }
 }

@@ -5,7 +5,8 @@
 # with OPENBLAS_THREAD_TIMEOUT=4, a run stopped by SIGTERM is marked
 # interrupted (exit 75) and resumes; LightGCN + ANS per
 # layer trains without NaN; final rows on demand train exactly as the full
-# last product. TAP output.
+# last product; train.adam_defer auto trains as off on a small catalogue and
+# as on on a large one. TAP output.
 
 B=${NB_BUILDDIR:-.}
 NB="$B/negbench"

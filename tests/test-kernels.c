@@ -2,8 +2,9 @@
  * test-kernels.c - nb_sgemm and nb_sgemm_ref against a naive double loop on
  * odd sizes (edges of every blocking level), both trans_b values, several
  * alpha/beta pairs (beta = 0 must not read C: it starts as NaN), plus
- * nb_dot and nb_blas_name; nb_sgemm_ex and nb_sgemm_ex_ref with all four
- * transpose pairs and leading dimensions wider than the rows.
+ * nb_dot and nb_blas_name (and, linked to OpenBLAS's OpenMP build, that
+ * nb_blas_threading finds it loaded); nb_sgemm_ex and nb_sgemm_ex_ref with
+ * all four transpose pairs and leading dimensions wider than the rows.
  */
 #include <math.h>
 #include <stdio.h>
