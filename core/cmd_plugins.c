@@ -47,13 +47,13 @@ static void print_plugin(const nb_plugin *p)
     for (int i = 0; d->params && d->params[i].name; i++) {
         const nb_param_spec *s = &d->params[i];
         char range[96];
-        if (s->type == NB_PARAM_INT || s->type == NB_PARAM_FLOAT)
+        if (nb_param_type(s) == NB_PARAM_INT || nb_param_type(s) == NB_PARAM_FLOAT)
             snprintf(range, sizeof range, "[%g, %g]", s->min, s->max);
-        else if (s->type == NB_PARAM_CHOICE)
+        else if (nb_param_type(s) == NB_PARAM_CHOICE)
             snprintf(range, sizeof range, "%s", s->choices);
         else
             snprintf(range, sizeof range, "true|false");
-        printf("         %-12s %-6s default %-14s %-22s %s\n", s->name, type_name(s->type), s->def,
+        printf("         %-12s %-6s default %-14s %-22s %s\n", s->name, type_name(nb_param_type(s)), s->def,
                range, s->help ? s->help : "");
     }
 }

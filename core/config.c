@@ -881,7 +881,7 @@ static int param_parse(const nb_param_spec *s, const char *text, int quoted, nb_
     int64_t i;
     double f;
     int b, k;
-    switch (s->type) {
+    switch (nb_param_type(s)) {
     case NB_PARAM_INT:
         if (quoted || scalar_int(text, &i)) return 1;
         if ((double)i < s->min || (double)i > s->max) return 2;
@@ -907,7 +907,7 @@ static int param_parse(const nb_param_spec *s, const char *text, int quoted, nb_
 
 static const char *param_what(const nb_param_spec *s)
 {
-    switch (s->type) {
+    switch (nb_param_type(s)) {
     case NB_PARAM_INT: return "an integer";
     case NB_PARAM_FLOAT: return "a number";
     case NB_PARAM_BOOL: return "true or false";
@@ -917,7 +917,7 @@ static const char *param_what(const nb_param_spec *s)
 
 static char *param_range(const nb_param_spec *s)
 {
-    if (s->type == NB_PARAM_INT) return nb_strf("[%.0f, %.0f]", s->min, s->max);
+    if (nb_param_type(s) == NB_PARAM_INT) return nb_strf("[%.0f, %.0f]", s->min, s->max);
     return nb_strf("[%g, %g]", s->min, s->max);
 }
 
@@ -969,7 +969,7 @@ int config_plugin_values(const nb_config *cfg, const nb_node *map,
         }
         const nb_param_spec *sp = &schema[s];
         int r = v->kind == NB_NODE_SCALAR ? param_parse(sp, v->text, v->quoted, &values[s]) : 1;
-        if (r == 1 && sp->type == NB_PARAM_CHOICE) {
+        if (r == 1 && nb_param_type(sp) == NB_PARAM_CHOICE) {
             char *what = nb_strf("one of %s", sp->choices ? sp->choices : "");
             char *q = nb_strf("%s.%s", kind, k);
             err_type(&c, v, what, q);

@@ -108,12 +108,33 @@ static char *jobj_done(jobj *o)
     return out;
 }
 
+/* A parameter appended to a released schema (NB_PARAM_ADDED) at its
+ * default value: left out of the identity. */
+static int param_at_added_default(const nb_param_spec *sp, const nb_value *value)
+{
+    if (!(sp->type & NB_PARAM_ADDED) || !sp->def) return 0;
+    nb_value def = { 0 };
+    switch (nb_param_type(sp)) {
+    case NB_PARAM_FLOAT: return strtod(sp->def, NULL) == value->f;
+    case NB_PARAM_BOOL: return (!strcmp(sp->def, "true")) == (value->i != 0);
+    case NB_PARAM_CHOICE: {
+        char *word = json_choice(sp->choices, value->i); /* "\"word\"" */
+        size_t n = strlen(sp->def);
+        int same = strlen(word) == n + 2 && !strncmp(word + 1, sp->def, n);
+        free(word);
+        return same;
+    }
+    default: def.i = strtoll(sp->def, NULL, 10); return def.i == value->i;
+    }
+}
+
 static void json_params(jobj *o, const nb_param_spec *schema, const nb_value *values)
 {
     for (int s = 0; schema && schema[s].name; s++) {
         const nb_param_spec *sp = &schema[s];
         char *v;
-        switch (sp->type) {
+        if (param_at_added_default(sp, &values[s])) continue;
+        switch (nb_param_type(sp)) {
         case NB_PARAM_FLOAT: v = json_num(values[s].f); break;
         case NB_PARAM_BOOL: v = json_bool(values[s].i != 0); break;
         case NB_PARAM_CHOICE: v = json_choice(sp->choices, values[s].i); break;

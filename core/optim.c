@@ -310,6 +310,15 @@ void optim_flush(nb_optim *o)
     }
 }
 
+void optim_values_written(nb_optim *o)
+{
+    for (int i = 0; i < o->n; i++) {
+        adam_block *ab = &o->blk[i];
+        if (!ab->row_t) continue;
+        for (int64_t r = 0; r < ab->b->rows; r++) ab->row_t[r] = o->t;
+    }
+}
+
 int64_t optim_steps(const nb_optim *o)
 {
     return o->t;

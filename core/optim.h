@@ -53,6 +53,11 @@ void optim_step(nb_optim *o);
  * call before reading parameters (evaluation, snapshots). */
 void optim_flush(nb_optim *o);
 
+/* The caller wrote the blocks' values outside a step (restored a
+ * snapshot): every deferred row is taken as current at the present step,
+ * so no idle step is applied to the values written. */
+void optim_values_written(nb_optim *o);
+
 /* Make row r of block index bi current (all steps so far applied).
  * Thread-safe; a no-op unless the block is deferred. */
 void optim_sync_row(nb_optim *o, int bi, int64_t r);

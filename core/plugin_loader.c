@@ -45,7 +45,7 @@ static int check_schema(const nb_plugin_desc *d, const char *path, char **err)
         if (!p->def)
             return nb_fail(err, NB_EINVAL, "%s: plugin \"%s\": parameter \"%s\" has no default",
                            path, d->name, p->name);
-        switch (p->type) {
+        switch (nb_param_type(p)) {
         case NB_PARAM_INT:
         case NB_PARAM_FLOAT: {
             double v = strtod(p->def, &end);

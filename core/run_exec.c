@@ -29,7 +29,7 @@ const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, i
 int32_t run_sampler_M(const nb_plugin_desc *d, const nb_value *v)
 {
     for (int i = 0; d->params && d->params[i].name; i++)
-        if (!strcmp(d->params[i].name, "M") && d->params[i].type == NB_PARAM_INT)
+        if (!strcmp(d->params[i].name, "M") && nb_param_type(&d->params[i]) == NB_PARAM_INT)
             return (int32_t)v[i].i;
     return 1;
 }

@@ -28,6 +28,10 @@ typedef struct trainer {
     nb_block *blocks[MAX_BLOCKS];    /* model blocks, then sampler blocks */
     int n_blocks;
     float *snapshot[MAX_BLOCKS];     /* parameters at the best evaluation */
+    uint64_t params_version;         /* bumped by every write to a block (nb_batch) */
+    int check_cache;                 /* NB_CHECK_CACHE set: prove EVAL views fresh */
+    void *shadow;                    /* check_cache's second model instance */
+    int n_model_blocks;              /* blocks[0 .. n_model_blocks) are the model's */
     nb_optim *opt;
     int ublock, iblock;              /* optimizer indices of the synced tables */
     int32_t vdim, max_batch, R;
@@ -103,6 +107,73 @@ static void choose_deferral(const trainer *t, const nb_view *v0, uint8_t *defer)
     }
 }
 
+/* NB_CHECK_CACHE: evaluate the same parameters in a second instance of the
+ * model that has never run a forward (created on first use with the same
+ * arguments, its blocks overwritten with the trained model's values), and
+ * compare the final rows of both views bit for bit. The second instance
+ * can hold no derived state, so any state the trained model reused beyond
+ * the parameters it was computed from shows as a difference, however the
+ * model keys its caches. */
+static int check_eval_cache(trainer *t, const nb_view *v, char **perr)
+{
+    const nb_train_in *in = t->in;
+    nb_block *sb = NULL;
+    int n = 0, rc;
+    if (!t->shadow && (rc = t->mvt->init(t->host, in->model_values, &t->train, t->cfg->dim,
+                                         t->cfg->train.seed ^ 0x6d6f64656cull, &t->shadow,
+                                         perr)) != NB_OK)
+        return rc;
+    if ((rc = t->mvt->blocks(t->shadow, &sb, &n)) != NB_OK) return rc;
+    if (n != t->n_model_blocks) {
+        *perr = nb_strf("NB_CHECK_CACHE: model %s's second instance has %d blocks, not %d",
+                        in->model->name, n, t->n_model_blocks);
+        return NB_ERR;
+    }
+    for (int i = 0; i < n; i++)
+        memcpy(sb[i].value, t->blocks[i]->value,
+               (size_t)(sb[i].rows * sb[i].cols) * sizeof(float));
+    const nb_view *w = NULL;
+    if ((rc = t->mvt->forward(t->shadow, NB_MODE_EVAL, NULL, &w, perr)) != NB_OK) return rc;
+    const size_t nu = (size_t)v->n_users * (size_t)v->dim, ni = (size_t)v->n_items * (size_t)v->dim;
+    const size_t lw = (size_t)v->n_layers + 1;
+    int differ = memcmp(v->user, w->user, nu * sizeof(float)) ||
+                 memcmp(v->item, w->item, ni * sizeof(float));
+    if (!differ && v->n_layers > 0 && v->user_layers && w->user_layers) /* the layer stacks */
+        differ = memcmp(v->user_layers, w->user_layers, nu * lw * sizeof(float)) ||
+                 memcmp(v->item_layers, w->item_layers, ni * lw * sizeof(float));
+    if (differ) {
+        *perr = nb_strf("NB_CHECK_CACHE: model %s's evaluation view at parameter version %llu "
+                        "differs from a fresh instance's on the same parameters (derived state "
+                        "outlived the parameters it was computed from)",
+                        in->model->name, (unsigned long long)t->params_version);
+        return NB_ERR;
+    }
+    return NB_OK;
+}
+
+/* The model's EVAL forward at the current parameters. Plugins built for
+ * ABI 1.5 get a batch of size 0 that carries params_version, so they may
+ * reuse a propagation derived from the same parameter values; older ones
+ * get NULL (they must recompute). With NB_CHECK_CACHE set, every EVAL
+ * forward is checked against a forward the model cannot serve from a cache
+ * (a version no state was computed at): the final rows must be equal bit
+ * for bit, else the run fails naming the model. */
+static int model_eval_forward(trainer *t, const nb_view **view, char **err)
+{
+    nb_batch eb = { .size = 0, .epoch = -1, .step = (int64_t)t->params_version,
+                    .seed = t->cfg->train.seed, .params_version = t->params_version };
+    const nb_batch *bp = t->in->model->abi_minor >= 5 ? &eb : NULL;
+    char *perr = NULL;
+    int rc = t->mvt->forward(t->model, NB_MODE_EVAL, bp, view, &perr);
+    if (rc == NB_OK && t->check_cache && t->n_model_blocks > 0)
+        rc = check_eval_cache(t, *view, &perr);
+    if (rc != NB_OK) {
+        rc = nb_fail(err, rc, "%s", perr ? perr : "model forward failed");
+        free(perr);
+    }
+    return rc;
+}
+
 static int collect_blocks(trainer *t, char **err)
 {
     nb_block *b = NULL;
@@ -110,6 +181,7 @@ static int collect_blocks(trainer *t, char **err)
     if ((rc = t->mvt->blocks(t->model, &b, &n)) != NB_OK)
         return nb_fail(err, rc, "model %s: blocks() failed", t->in->model->name);
     for (int i = 0; i < n && t->n_blocks < MAX_BLOCKS; i++) t->blocks[t->n_blocks++] = &b[i];
+    t->n_model_blocks = t->n_blocks;
     if (t->svt->blocks) {
         b = NULL;
         n = 0;
@@ -125,12 +197,21 @@ static int collect_blocks(trainer *t, char **err)
     return NB_OK;
 }
 
+/* Copy the parameters to the snapshot (restore 0), or write the snapshot
+ * back (restore 1). A restore is a write outside a training step: the
+ * parameters' version changes, so no state a plugin derived from the
+ * parameters it overwrote can be reused, and the optimizer's deferred rows
+ * are current as written (optim_values_written). */
 static void snapshot_save(trainer *t, int restore)
 {
     for (int i = 0; i < t->n_blocks; i++) {
         size_t bytes = (size_t)(t->blocks[i]->rows * t->blocks[i]->cols) * sizeof(float);
         if (restore) memcpy(t->blocks[i]->value, t->snapshot[i], bytes);
         else memcpy(t->snapshot[i], t->blocks[i]->value, bytes);
+    }
+    if (restore) {
+        optim_values_written(t->opt);
+        t->params_version++;
     }
 }
 
@@ -144,6 +225,7 @@ static void trainer_free(trainer *t)
     free(t->bu); free(t->bp);
     free(t->neg.vec); free(t->neg.item); free(t->neg.reg_items); free(t->neg.reg_vec);
     free(t->d_neg); free(t->d_reg);
+    if (t->shadow) t->mvt->free(t->shadow);
 }
 
 static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
@@ -168,8 +250,9 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
                       cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
     if (rc != NB_OK) goto plugin_error;
     const nb_view *v0 = NULL;
-    rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v0, &perr);
-    if (rc != NB_OK) goto plugin_error;
+    const char *cc = getenv("NB_CHECK_CACHE");
+    t->check_cache = cc && *cc && strcmp(cc, "0");
+    if ((rc = model_eval_forward(t, &v0, err)) != NB_OK) return rc;
     t->vdim = v0->dim;
 
     int32_t bs = cfg->train.batch_size;
@@ -295,6 +378,7 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
     if ((rc = t->mvt->backward(t->model, batch, &perr)) != NB_OK) goto fail;
     PHASE(3);
     optim_step(t->opt);
+    t->params_version++;
     PHASE(4);
 #undef PHASE
 
@@ -345,14 +429,9 @@ static int evaluate(trainer *t, const nb_csr *truth, const nb_csr *mask_a, const
                     nb_metrics *m, nb_hits *hits, char **err)
 {
     const nb_view *v = NULL;
-    char *perr = NULL;
     optim_flush(t->opt);
-    int rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v, &perr);
-    if (rc != NB_OK) {
-        rc = nb_fail(err, rc, "%s", perr ? perr : "model forward failed");
-        free(perr);
-        return rc;
-    }
+    int rc = model_eval_forward(t, &v, err);
+    if (rc != NB_OK) return rc;
     nb_eval_opts eo = t->cfg->eval.opts;
     eo.threads = t->in->threads;
     if (!hits) eo.report_k = 0;
@@ -382,15 +461,10 @@ static int store_score_histogram(trainer *t, int32_t epoch, char **err)
     const nb_config *cfg = t->cfg;
     const nb_dataset *ds = t->in->ds;
     const nb_view *v = NULL;
-    char *perr = NULL;
     int rc;
     if (!t->in->store) return NB_OK;
     optim_flush(t->opt);
-    if ((rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v, &perr)) != NB_OK) {
-        rc = nb_fail(err, rc, "%s", perr ? perr : "model forward failed");
-        free(perr);
-        return rc;
-    }
+    if ((rc = model_eval_forward(t, &v, err)) != NB_OK) return rc;
     int32_t n = cfg->eval.hist_pairs, bins = cfg->eval.hist_bins;
     float *score = nb_xmalloc((size_t)n * sizeof(float));
     int64_t *count = nb_xcalloc((size_t)bins, sizeof(int64_t));
@@ -483,12 +557,14 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         if (t.svt->epoch_begin) {
             /* samplers that score outside the batch (SRNS) see current rows */
             const nb_view *ev = NULL;
-            char *perr = NULL;
             optim_flush(t.opt);
-            if (t.mvt->forward(t.model, NB_MODE_EVAL, NULL, &ev, &perr) != NB_OK ||
-                t.svt->epoch_begin(t.sampler, epoch, ev) != NB_OK) {
-                out->error = perr ? perr : nb_strf("sampler %s: epoch_begin failed at epoch %d",
-                                                   in->sampler->name, epoch + 1);
+            if (model_eval_forward(&t, &ev, &out->error) != NB_OK) {
+                out->status = NB_RUN_FAILED;
+                break;
+            }
+            if (t.svt->epoch_begin(t.sampler, epoch, ev) != NB_OK) {
+                out->error = nb_strf("sampler %s: epoch_begin failed at epoch %d",
+                                     in->sampler->name, epoch + 1);
                 out->status = NB_RUN_FAILED;
                 break;
             }
@@ -503,7 +579,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
                                .step = step, .first = first, .seed = cfg->train.seed,
                                .final_only = (t.svt->flags & NB_SAMPLER_FINAL_ONLY) != 0,
-                               .rows_on_demand = t.on_demand };
+                               .rows_on_demand = t.on_demand,
+                               .params_version = t.params_version };
             double l = 0.0;
             if ((rc = train_step(&t, &batch, &l, &out->error)) != NB_OK) {
                 out->status = NB_RUN_FAILED;

@@ -121,7 +121,7 @@ static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, do
     run_host = *testhost();
     run_host.threads = host_threads;
     const nb_plugin_desc *desc = nb_plugin_descriptor(hns ? 1 : 0);
-    nb_value v[8];
+    nb_value v[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values */
     if (hns) { v[0].f = gamma; v[1].i = 0; M = 1; }
     else {
         v[0].i = M; v[1].f = gamma; v[2].f = eps; v[3].i = 0; v[4].i = variant;
@@ -335,7 +335,15 @@ static void check_dns(world *w)
     run_init(&r, w, 0, M, 0.1, 0.5, VAR_FULL, 0, 0, 1, 4);
     run_negatives(&r, w, 2, 0);
     r.vt->epoch_stats(r.state, &st, &ns);
-    ok(ns == 5, "ans reports 5 statistics");
+    ok(ns == 8, "ans reports 8 statistics");
+    {
+        const char *want[] = { "dns_overlap", "aug_gain", "mu", "margin_bias", "margin_bias_init" };
+        int found = 0;
+        for (int k = 0; k < 5; k++)
+            for (int i = 0; i < ns; i++) found += !strcmp(st[i].name, want[k]);
+        ok(found == 5, "ans names dns_overlap, aug_gain, mu, margin_bias, margin_bias_init (%d)",
+           found);
+    }
     for (int i = 0; i < ns; i++) diag("full ANS stat %s = %.4f", st[i].name, st[i].value);
     int in_range = 1;
     for (int i = 0; i < ns; i++) {
@@ -494,8 +502,8 @@ static void timing(void)
 #endif
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
-    nb_value v[8] = { { .i = 32 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
-                      { .i = 0 }, { .i = 0 }, { .i = 1 } };
+    nb_value v[10] = { { .i = 32 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
+                       { .i = 0 },  { .i = 0 },   { .i = 1 },   { .i = 0 }, { .i = 0 } };
     void *state = NULL;
     char *err = NULL;
     if (vt->init(&host, v, &w.train, 64, 2048, 1, &state, &err) != NB_OK) {
@@ -548,6 +556,62 @@ static void timing(void)
     world_free(&w);
 }
 
+/* margin_init: the same parameter draws whatever the choice, b_w's sign (or
+ * zero) as chosen, and reported as margin_bias_init. */
+static void check_margin_init(const world *w)
+{
+    const nb_plugin_desc *desc = nb_plugin_descriptor(0);
+    const nb_sampler_vt *vt = desc->vtable;
+    float *ref = NULL;
+    int64_t n_ref = 0;
+    double bw_ref = 0.0;
+    for (int mode = 0; mode < 4; mode++) {
+        nb_value v[10] = { { .i = 8 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
+                           { .i = 0 }, { .i = 0 },  { .i = 1 },   { .i = 0 }, { .i = mode } };
+        void *state = NULL;
+        char *err = NULL;
+        if (vt->init(testhost(), v, &w->train, w->d, 16, 3, &state, &err) != NB_OK) {
+            ok(0, "margin_init %d: init: %s", mode, err);
+            free(err);
+            return;
+        }
+        nb_block *b = NULL;
+        int nbk = 0;
+        vt->blocks(state, &b, &nbk);
+        int64_t n = 0;
+        for (int i = 0; i < nbk; i++) n += b[i].rows * b[i].cols;
+        float *all = malloc((size_t)n * sizeof(float)), *p = all;
+        double bw = 0.0;
+        for (int i = 0; i < nbk; i++) {
+            int64_t len = b[i].rows * b[i].cols;
+            memcpy(p, b[i].value, (size_t)len * sizeof(float));
+            if (!strcmp(b[i].name, "b_w")) { bw = b[i].value[0]; p[0] = 0.0f; }
+            p += len;
+        }
+        if (mode == 0) {
+            ref = all;
+            n_ref = n;
+            bw_ref = bw;
+            ok(bw != 0.0, "margin_init torch: b_w is the U(+-1/sqrt(d)) draw (%g)", bw);
+        } else {
+            ok(n == n_ref && !memcmp(all, ref, (size_t)n * sizeof(float)),
+               "margin_init %d: every parameter but b_w is torch's draw", mode);
+            double want = mode == 1 ? fabs(bw_ref) : mode == 2 ? -fabs(bw_ref) : 0.0;
+            ok(bw == (double)(float)want, "margin_init %d: b_w %g (want %g)", mode, bw, want);
+            free(all);
+        }
+        const nb_stat *st = NULL;
+        int ns = 0;
+        vt->epoch_stats(state, &st, &ns);
+        double init = NAN;
+        for (int i = 0; i < ns; i++)
+            if (!strcmp(st[i].name, "margin_bias_init")) init = st[i].value;
+        ok(init == bw, "margin_init %d: margin_bias_init reports b_w (%g)", mode, init);
+        vt->free(state);
+    }
+    free(ref);
+}
+
 int main(void)
 {
 #ifdef _OPENMP
@@ -567,6 +631,7 @@ int main(void)
     check_draws(&w);
     check_threads(&w);
     check_nan(&w);
+    check_margin_init(&w);
     world_free(&w);
 #ifdef _OPENMP
     omp_set_num_threads(2);

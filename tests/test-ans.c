@@ -247,7 +247,7 @@ static int fcase_run(fcase *f, const dcase *c, const variant *v, double gamma, d
     f->desc = nb_plugin_descriptor(v->hns ? 1 : 0);
     f->vt = f->desc->vtable;
     train_from_pairs(f, c->nu, c->ni, c->users, c->pos, B);
-    nb_value vals[8];
+    nb_value vals[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values; 0 = default choice */
     if (v->hns) {
         vals[0].f = gamma; vals[1].i = 0;
     } else {

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 4 /* bump when fields are appended */
+#define NB_ABI_MINOR 5 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -70,14 +70,26 @@ enum nb_param_type {
     NB_PARAM_CHOICE = 4  /* one of the '|'-separated words in choices */
 };
 
+/* NB_PARAM_ADDED (ABI 1.5), OR'ed into nb_param_spec.type: a parameter
+ * appended to a released plugin's schema. While it has its default value
+ * it is left out of the run's identity (the canonical JSON), so runs stored
+ * before it existed keep their identities and are still found done. */
+#define NB_PARAM_ADDED 0x100
+
 typedef struct nb_param_spec {
     const char *name;       /* YAML key, [A-Za-z0-9_]+ */
-    int type;               /* enum nb_param_type */
+    int type;               /* enum nb_param_type, optionally | NB_PARAM_ADDED */
     const char *def;        /* default value as YAML text ("32", "0.1", "true", "sum") */
     double min, max;        /* inclusive range for INT and FLOAT */
     const char *choices;    /* NB_PARAM_CHOICE: "sum|mean|concat"; else NULL */
     const char *help;       /* one line for `negbench plugins` */
 } nb_param_spec;
+
+/* The parameter's enum nb_param_type, without NB_PARAM_ADDED. */
+static inline int nb_param_type(const nb_param_spec *p)
+{
+    return p->type & 0xff;
+}
 
 /* A resolved parameter value; values[i] belongs to params[i] of the schema. */
 typedef union nb_value {
@@ -287,7 +299,44 @@ typedef struct nb_batch {
      * it is asked for (the host keeps the model's sync; it sets this only
      * when it has none of its own). */
     int32_t rows_on_demand;
+    /* ABI 1.5: the version of the parameter values this forward reads. The
+     * host changes it whenever it writes any parameter block: each
+     * optimizer step, and every write outside a step (restoring the best
+     * epoch's parameters, resuming, loading). A model may reuse state it
+     * derived from its parameters (an evaluation's propagation) only for a
+     * forward that carries the same version; derived state can then never
+     * outlive the parameters it was computed from. The host passes it in
+     * TRAIN batches and, to plugins built with abi_minor >= 5, in EVAL
+     * forwards as a batch of size 0 (users and pos NULL). An EVAL forward
+     * given batch NULL (older hosts, tests) must recompute everything. */
+    uint64_t params_version;
 } nb_batch;
+
+/* State a plugin derives from parameters (a propagation, a score table),
+ * tagged with the params_version it was computed at (ABI 1.5). Zeroed, it
+ * holds nothing. */
+typedef struct nb_cache { int valid; uint64_t version; } nb_cache;
+
+/* 1 when the state tagged by c was computed from the parameters `batch`
+ * reads; never for batch NULL (no version: recompute). */
+static inline int nb_cache_valid(const nb_cache *c, const nb_batch *batch)
+{
+    return batch && c->valid && c->version == batch->params_version;
+}
+
+/* Tag the state as computed from the parameters `batch` reads (batch NULL:
+ * untagged, never valid). */
+static inline void nb_cache_record(nb_cache *c, const nb_batch *batch)
+{
+    c->valid = batch != NULL;
+    c->version = batch ? batch->params_version : 0;
+}
+
+/* Forget the state (it no longer matches any version). */
+static inline void nb_cache_clear(nb_cache *c)
+{
+    c->valid = 0;
+}
 
 /* What sampler.negatives fills; the host sizes every array for the largest
  * batch and the sampler's declared max_reg_rows. */
@@ -350,7 +399,9 @@ typedef struct nb_model_vt {
                 int32_t dim, uint64_t seed, void **state, char **err);
     /* Required. Parameter blocks; *blocks points into the state. */
     int (*blocks)(void *state, nb_block **blocks, int *n_blocks);
-    /* Required. Compute the view for training or evaluation. */
+    /* Required. Compute the view for training or evaluation. batch is the
+     * step's batch in TRAIN mode; in EVAL mode it is NULL or (ABI 1.5) a
+     * batch of size 0 that carries only params_version (see nb_batch). */
     int (*forward)(void *state, int mode, const nb_batch *batch,
                    const nb_view **view, char **err);
     /* Required. The gradient blocks the host and samplers write into, valid

@@ -79,19 +79,20 @@ static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
 /* Propagate E0 [N][d] (N = U + I) for a forward of `mode` over `batch`
  * (NULL for EVAL). When the batch reads no layer (final_only) and the
  * pooling is mean or sum, the stack-free path runs: layers [N][L+1][d] is
- * scratch, view->user_layers/item_layers become NULL and *fresh 0, so the
- * next EVAL forward rebuilds the stack; if the batch also has
+ * scratch, view->user_layers/item_layers become NULL and the cache is
+ * cleared, so the next EVAL forward rebuilds the stack; if the batch also has
  * rows_on_demand (and L >= 1), the last product is not run
  * and view->sync computes the final rows the step reads (those of the
  * batch's users and positives at once, here). Otherwise the
- * stack path runs (an EVAL forward reuses the last one while *fresh), the
- * view points at the stack and *fresh becomes 1. view->sync is NULL but in
+ * stack path runs (an EVAL forward reuses the last one while the cache is
+ * valid for its batch's params_version: nb_cache_valid), the view points at
+ * the stack and the cache records the version. view->sync is NULL but in
  * on-demand steps. H0, H1 [N][d] scratch; lazy: the model's on-demand
  * state. */
 static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, int pool,
                                      int64_t U, int mode, const nb_batch *batch,
                                      const float *E0, float *layers, float *final, float *H0,
-                                     float *H1, int *fresh, lgcn_lazy *lazy, nb_view *view)
+                                     float *H1, nb_cache *cache, lgcn_lazy *lazy, nb_view *view)
 {
     view->sync = NULL;
     view->sync_ctx = NULL;
@@ -116,14 +117,14 @@ static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, in
             lgcn_forward_final_f32(g, NULL, L, d, pool, E0, layers, final);
         }
         view->user_layers = view->item_layers = NULL;
-        *fresh = 0;
+        nb_cache_clear(cache);
         return;
     }
-    if (mode == NB_MODE_TRAIN || !*fresh)
+    if (mode == NB_MODE_TRAIN || !nb_cache_valid(cache, batch))
         lgcn_forward_ex_f32(g, NULL, L, d, pool, E0, layers, final, H0, H1);
     view->user_layers = layers;
     view->item_layers = layers + U * (int64_t)(L + 1) * d;
-    *fresh = 1;
+    nb_cache_record(cache, batch);
 }
 
 #endif /* NB_LGCN_VIEW_H */

@@ -81,7 +81,7 @@ typedef struct lgcn {
     nb_block params[2];
     nb_block vg[4];           /* user_final, item_final, user_layers, item_layers */
     nb_view view;
-    int fresh;                /* propagation matches the parameters */
+    nb_cache cache;           /* the stack's params_version (nb_cache) */
 } lgcn;
 
 static void lgcn_free(void *state)
@@ -173,7 +173,7 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
     lgcn *s = state;
     (void)err;
     lgcn_view_forward(&s->g, s->L, s->d, s->pool, s->U, mode, batch, s->E0, s->layers, s->final,
-                      s->H0, s->H1, &s->fresh, &s->lazy, &s->view);
+                      s->H0, s->H1, &s->cache, &s->lazy, &s->view);
     *view = &s->view;
     return NB_OK;
 }
@@ -195,7 +195,7 @@ static int lgcn_backward(void *state, const nb_batch *batch, char **err)
                          view_grads_layers_touched(s->vg) ? s->Gl : NULL, s->rows, n_rows,
                          s->rowmark, s->H0, s->H1, s->E0g);
     view_grads_clear(s->vg, s->rowmark, s->rows, n_rows);
-    s->fresh = 0; /* the optimizer step follows */
+    nb_cache_clear(&s->cache); /* the optimizer step follows */
     return NB_OK;
 }
 

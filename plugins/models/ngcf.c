@@ -20,8 +20,8 @@
  * so the masks are a function of (seed, epoch, step). Evaluation applies NO
  * dropout: RecBole 1.1.1 creates nn.Dropout inline in forward, so its
  * full-sort scores are stochastic (fixed upstream in commit f2c20523); we
- * deliberately do not reproduce that bug. Eval results are cached until the
- * next training forward or backward.
+ * deliberately do not reproduce that bug. An EVAL forward's activations are
+ * reused by the next EVAL forward of the same params_version (nb_cache).
  *
  * Deviation: RecBole regularises the final concatenated rows of u, p, n;
  * the negbench host regularises the ego (layer-0) rows for every backbone
@@ -117,7 +117,7 @@ typedef struct ngcf {
     nb_block vg[4];
     nb_view view;
     int trained;                  /* activations are from a TRAIN forward */
-    int eval_fresh;               /* activations are a current EVAL forward */
+    nb_cache eval_cache;          /* activations are an EVAL forward at its version */
     int used_mask, used_val;      /* dropouts applied in the last TRAIN forward */
 } ngcf;
 
@@ -259,8 +259,8 @@ static int ngcf_forward(void *state, int mode, const nb_batch *batch, const nb_v
     (void)err;
     *view = &s->view;
     if (mode != NB_MODE_TRAIN) {
-        if (!s->eval_fresh) ngcf_run_forward(s, NULL, NULL, 0.0);
-        s->eval_fresh = 1;
+        if (!nb_cache_valid(&s->eval_cache, batch)) ngcf_run_forward(s, NULL, NULL, 0.0);
+        nb_cache_record(&s->eval_cache, batch);
         s->trained = 0;
         return NB_OK;
     }
@@ -285,7 +285,7 @@ static int ngcf_forward(void *state, int mode, const nb_batch *batch, const nb_v
     }
     ngcf_run_forward(s, s->used_val ? s->val : NULL, s->used_mask ? s->mask : NULL, s->p_msg);
     s->trained = 1;
-    s->eval_fresh = 0;
+    nb_cache_clear(&s->eval_cache);
     return NB_OK;
 }
 

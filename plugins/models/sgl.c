@@ -105,7 +105,7 @@ typedef struct sgl {
     nb_block params[2];
     nb_block vgb[4];          /* user_final, item_final, user_layers, item_layers */
     nb_view view;
-    int fresh;                /* main propagation matches the parameters */
+    nb_cache cache;           /* the stack's params_version (nb_cache) */
     int ssl_pending;          /* dZ holds a gradient backward must carry */
 } sgl;
 
@@ -280,7 +280,7 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
     s->view.aux_loss = 0;
     s->ssl_pending = 0;
     lgcn_view_forward(&s->g, s->L, s->d, LGCN_MEAN, s->U, mode, batch, s->E0, s->layers,
-                      s->final, s->H0, s->H1, &s->fresh, &s->lazy, &s->view);
+                      s->final, s->H0, s->H1, &s->cache, &s->lazy, &s->view);
     if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
         if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
             return rc;
@@ -313,7 +313,7 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
         for (int v = 0; v < 2; v++)
             sgl_view_backward_f32(s->vp[v], s->L, s->d, s->N, s->dZ[v], s->H0, s->H1, s->E0g);
     s->ssl_pending = 0;
-    s->fresh = 0; /* the optimizer step follows */
+    nb_cache_clear(&s->cache); /* the optimizer step follows */
     return NB_OK;
 }
 

@@ -108,9 +108,11 @@ typedef struct ans_state {
     int32_t *slot;               /* [n_items * nl] -1 (ans_dedupe's row -> distinct map) */
     int nth;                     /* OpenMP threads */
     nb_pass_stats st;
-    double sum_overlap, sum_gain;
+    double sum_overlap, sum_gain, sum_mu;
     int64_t n_pos;
-    nb_stat out[5];
+    nb_stat out[8];
+    int margin_init;             /* enum ans_margin_init: the sign of b_w at init */
+    double bw_init;              /* b_w as initialised (the regime it sets) */
     /* per-layer mode (graph views; see "Graph backbones" above) */
     int per_layer;               /* layers: per_layer */
     int xavier;                  /* gate_init: xavier (for the gate re-layout) */
@@ -143,9 +145,15 @@ static const nb_param_spec ans_params[] = {
       "false: no augmentation, DNS selection over the same candidates" },
     { "layers", NB_PARAM_CHOICE, "per_layer", 0, 0, "per_layer|pooled",
       "graph views: every formula per layer with shared gates (official), or on pooled rows" },
+    { "margin_init", NB_PARAM_CHOICE | NB_PARAM_ADDED, "torch", 0, 0,
+      "torch|positive|negative|zero",
+      "margin bias b_w: torch's U(+-1/sqrt(d)) draw, or that draw's magnitude with a fixed sign, or 0" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
-enum { V_M, V_GAMMA, V_EPS, V_GATE_INIT, V_VARIANT, V_DIR_MODE, V_MAG_MODE, V_AUGMENT, V_LAYERS };
+enum { V_M, V_GAMMA, V_EPS, V_GATE_INIT, V_VARIANT, V_DIR_MODE, V_MAG_MODE, V_AUGMENT, V_LAYERS,
+       V_MARGIN_INIT };
+/* margin_init: how b_w's draw is used (the draws themselves never change). */
+enum ans_margin_init { MARGIN_TORCH, MARGIN_POSITIVE, MARGIN_NEGATIVE, MARGIN_ZERO };
 enum { VAR_FULL, VAR_NO_DIS, VAR_NO_GAIN, VAR_NO_DIR, VAR_NO_MAG };
 
 static const nb_param_spec hns_params[] = {
@@ -186,7 +194,9 @@ static void ans_work_bind(ans_state *s, int32_t *cand)
 
 /* Fill the parameters, laid out for gates of width d, from the run seed:
  * torch default U(+-1/sqrt(d)), or xavier-uniform weights (biases keep the
- * torch bound). */
+ * torch bound). Then b_w as margin_init says: the draw, its magnitude with
+ * a fixed sign, or 0 (the same stream either way, so every other parameter
+ * is the same whatever the choice). */
 static void ans_init_params(ans_state *s, int xavier, uint64_t seed, int32_t d)
 {
     const double tb = 1.0 / sqrt((double)d);
@@ -200,10 +210,16 @@ static void ans_init_params(ans_state *s, int xavier, uint64_t seed, int32_t d)
     for (int p = 0; p < P_COUNT; p++)
         for (int64_t i = 0; i < size[p]; i++)
             s->pval[p][i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * bound[p]);
+    float *bw = s->pval[P_B_W];
+    if (s->margin_init == MARGIN_POSITIVE) bw[0] = fabsf(bw[0]);
+    else if (s->margin_init == MARGIN_NEGATIVE) bw[0] = -fabsf(bw[0]);
+    else if (s->margin_init == MARGIN_ZERO) bw[0] = 0.0f;
+    s->bw_init = bw[0];
 }
 
 /* Shared init of both descriptors once cfg is resolved. */
 static int ans_init_common(const nb_host *h, const char *name, const ans_cfg *cfg, int xavier,
+                           int margin_init,
                            const nb_train *train, int32_t max_batch, uint64_t seed,
                            void **state, char **err)
 {
@@ -237,6 +253,7 @@ static int ans_init_common(const nb_host *h, const char *name, const ans_cfg *cf
     }
     ans_work_bind(s, s->cand);
     s->xavier = xavier;
+    s->margin_init = margin_init;
     s->seed = seed;
     s->gate_e = d;
     s->carved_nl = 1;
@@ -292,8 +309,8 @@ static int ans_init(const nb_host *h, const nb_value *values, const nb_train *tr
         break;
     default: break;
     }
-    int rc = ans_init_common(h, "ans", &c, values[V_GATE_INIT].i == 1, train, max_batch, seed,
-                             state, err);
+    int rc = ans_init_common(h, "ans", &c, values[V_GATE_INIT].i == 1,
+                             (int)values[V_MARGIN_INIT].i, train, max_batch, seed, state, err);
     if (rc == NB_OK) ((ans_state *)*state)->per_layer = values[V_LAYERS].i == 0;
     return rc;
 }
@@ -308,8 +325,8 @@ static int hns_init(const nb_host *h, const nb_value *values, const nb_train *tr
     c.gamma = values[H_GAMMA].f;
     c.gate = 1;
     c.hns = 1;
-    return ans_init_common(h, "hns", &c, values[H_GATE_INIT].i == 1, train, max_batch, seed,
-                           state, err);
+    return ans_init_common(h, "hns", &c, values[H_GATE_INIT].i == 1, MARGIN_TORCH, train,
+                           max_batch, seed, state, err);
 }
 
 static int32_t ans_reg_rows(void *state) { return ((ans_state *)state)->cfg.M; }
@@ -412,6 +429,7 @@ static void ans_count(ans_state *s, const int32_t *crow, int32_t R)
         const int32_t *c = crow + (int64_t)q * M;
         s->sum_overlap += c[s->w.chosen[q]] == c[s->w.dns[q]];
         s->sum_gain += s->w.gain[q];
+        s->sum_mu += s->w.mu[q];
     }
     s->n_pos += R;
     if (M > 1) nb_pass_stats_batch(&s->st, s->w.smax, s->w.smin, R);
@@ -631,10 +649,16 @@ static int ans_epoch_stats(void *state, const nb_stat **stats, int *n_stats)
     s->out[3].value = s->n_pos ? s->sum_overlap / (double)s->n_pos : NAN;
     s->out[4].name = "aug_gain";
     s->out[4].value = s->n_pos ? s->sum_gain / (double)s->n_pos : NAN;
-    s->sum_overlap = s->sum_gain = 0.0;
+    s->out[5].name = "mu";
+    s->out[5].value = s->n_pos ? s->sum_mu / (double)s->n_pos : NAN;
+    s->out[6].name = "margin_bias";
+    s->out[6].value = s->pval[P_B_W][0];
+    s->out[7].name = "margin_bias_init";
+    s->out[7].value = s->bw_init;
+    s->sum_overlap = s->sum_gain = s->sum_mu = 0.0;
     s->n_pos = 0;
     *stats = s->out;
-    *n_stats = s->cfg.hns ? 1 : 5;
+    *n_stats = s->cfg.hns ? 1 : 8;
     return NB_OK;
 }
 
