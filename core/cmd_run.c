@@ -46,8 +46,8 @@ static void run_usage(FILE *out)
 {
     fputs("usage: negbench run FILE.yaml [--db PATH] [--threads N] [--force] [--quiet]\n"
           "\n"
-          "Train and evaluate the experiment described by FILE.yaml (format: README.md,\n"
-          "\"Experiment files\"). Every epoch is committed to the SQLite store.\n"
+          "Train and evaluate the experiment described by FILE.yaml (format:\n"
+          "docs/configuration.md). Every epoch is committed to the SQLite store.\n"
           "\n"
           "  --db PATH      results store (default: results/<experiment name>.sqlite)\n"
           "  --threads N    override train.threads (0 = all cores)\n"

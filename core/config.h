@@ -6,7 +6,7 @@
  * libyaml's marks); all errors of a file are collected, not just the first.
  * Unknown keys are errors with the nearest valid key suggested.
  *
- * The file format (version 1) is documented in README.md, "Experiment files".
+ * The file format (version 1) is documented in docs/configuration.md.
  */
 #ifndef NB_CONFIG_H
 #define NB_CONFIG_H

@@ -20,7 +20,7 @@
  * Masked items never enter the ranking; when fewer than K items remain, the
  * missing ranks count as misses (RecBole would rank -inf items there, which
  * are never relevant). An item both masked and in the truth stays unmasked,
- * as in RecBole 1.1.1 (specs/backbones-and-eval.md Part 3.3).
+ * as in RecBole 1.1.1 (docs/methods/evaluation.md).
  */
 #include "eval.h"
 

@@ -8,7 +8,7 @@
  * Masked items (training items, and validation items when testing) never
  * enter the ranking. Tie rule: higher score first, then lower item id.
  *
- * Metrics follow RecBole 1.1.1 (specs/backbones-and-eval.md Part 3):
+ * Metrics follow RecBole 1.1.1 (docs/methods/evaluation.md):
  *   Hit@K = 1 if any of the top K is relevant; Recall@K = hits/|R(u)|;
  *   Precision@K = hits/K; NDCG@K = DCG/IDCG with IDCG over min(|R(u)|, K)
  *   positions and gain 1/log2(rank+1); MRR@K = 1/rank of the first hit.

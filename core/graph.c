@@ -5,7 +5,7 @@
  *
  * Ahat = D^{-1/2} A D^{-1/2} follows RecBole v1.1.1 LightGCN/NGCF
  * (get_norm_adj_mat: deg = nonzeros per row + 1e-7, np.power(deg, -0.5)),
- * see ../shared/specs/backbones-and-eval.md section 2.2.
+ * see docs/methods/lightgcn.md.
  */
 #include "negbench/graph.h"
 

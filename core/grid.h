@@ -4,7 +4,7 @@
  * per-plugin parameter blocks (`sampler_params`, `model_params`), expanded
  * into one resolved single-run tree per point.
  *
- * The syntax is documented in README.md ("Grids and sweeps"). Nothing here
+ * The syntax is documented in docs/sweeps-and-clusters.md. Nothing here
  * knows the plugins: each point's tree is validated by config_load_tree and
  * the plugin schemas in core/sweep.c. Every node of a point's tree carries
  * the file it came from (nb_node.file), so diagnostics name the grid file or

@@ -1,6 +1,6 @@
 # hpc.sh - sourced by tests/e2e-slurm.sh and .ci/run: a single-node Slurm
 # (munge, slurmctld, slurmd) on localhost for tests, after the tested recipe
-# of shared/specs/distributed.md (Debian 12, root, no systemd). All Slurm state
+# in docs/sweeps-and-clusters.md (Debian 12, root, no systemd). All Slurm state
 # lives in $SLURM_DIR; ports come from NB_SLURM_PORT (default 16817) and
 # NB_SLURM_PORT + 1, so a test instance does not collide with another Slurm.
 #   hpc_install   apt-get the packages (Open MPI first: it brings the PMIx

@@ -1,5 +1,5 @@
 /*
- * test-ans-graph.c - ANS per layer on a graph backbone (samplers.md §4.5):
+ * test-ans-graph.c - ANS per layer on a graph backbone (docs/methods/ans.md):
  * the double template, run on the (positive, layer) rows of a 2-layer
  * LightGCN, against the official ANS golden steps with n_layers 2
  * (../shared/golden/ans-lightgcn, 1e-9: per-layer gates, margins,

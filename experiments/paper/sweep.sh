@@ -10,7 +10,7 @@
 #          "dens-baby dens-lastfm" "2020 2021 2022"                   (Table 3)
 #
 # Shared settings (paper §5.1.3, one backbone protocol for every sampler as
-# specs/samplers.md §0 recommends): d 64, Adam lr 1e-3, 2048 positives per
+# docs/methods/protocol.md explains): d 64, Adam lr 1e-3, 2048 positives per
 # step, lambda 1e-4 with RecBole's unsquared-norm regulariser, 10% of train
 # as validation, early stopping on valid Recall@20 evaluated every 5 epochs
 # with patience 4 (up to 25 epochs without improvement), at most 300 epochs.

@@ -14,7 +14,7 @@
  * Never reorder or remove fields: append and bump NB_ABI_MINOR, or bump the
  * major.
  *
- * The training-step contract (DESIGN.md), per batch of B positives (u, p):
+ * The training-step contract (docs/design.md), per batch of B positives (u, p):
  *
  *   model.forward(TRAIN)   -> nb_view: final rows U*, I*, and the per-layer
  *                             stack for graph models

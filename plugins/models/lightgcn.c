@@ -1,7 +1,6 @@
 /*
  * lightgcn.c - the LightGCN backbone plugin "lightgcn" (He et al., SIGIR
- * 2020; RecBole v1.1.1 lightgcn.py, see ../shared/specs/backbones-and-eval.md
- * 2.2). The math lives in lightgcn_impl.h (float here, double in the tests).
+ * 2020; RecBole v1.1.1 lightgcn.py, see docs/methods/lightgcn.md). The math lives in lightgcn_impl.h (float here, double in the tests).
  *
  * Parameters: ego tables user_emb [U][d] and item_emb [I][d] (DENSE blocks:
  * the propagation spreads every batch gradient over the L-hop

@@ -5,7 +5,7 @@
  * float instantiation; tests instantiate it in double for finite differences
  * and the golden vectors.
  *
- * Math (../shared/specs/backbones-and-eval.md 2.2, He et al. SIGIR 2020):
+ * Math (docs/methods/lightgcn.md, He et al. SIGIR 2020):
  *   E^0 = [E_u; E_i],  E^{l+1} = Ahat E^l,  l = 0..L-1
  *   pool mean:   F = (1/(L+1)) sum_l E^l   (LightGCN, RecBole)
  *   pool sum:    F = sum_l E^l

@@ -1,6 +1,6 @@
 /*
  * ngcf.c - the NGCF backbone plugin "ngcf" (Wang et al., SIGIR 2019; RecBole
- * v1.1.1 ngcf.py, ../shared/specs/backbones-and-eval.md 2.3). The math lives
+ * v1.1.1 ngcf.py, docs/methods/ngcf.md). The math lives
  * in ngcf_impl.h (float here, double in the tests).
  *
  * Parameters (all DENSE blocks): user_emb [U][d], item_emb [I][d], and per

@@ -1,7 +1,7 @@
 /*
  * ngcf_impl.h - NGCF forward and backward (Wang et al., SIGIR 2019; RecBole
  * v1.1.1 ngcf.py + layers.py BiGNNLayer, see
- * ../shared/specs/backbones-and-eval.md 2.3), written once and instantiated
+ * docs/methods/ngcf.md), written once and instantiated
  * per precision: define SUF, REAL and NGCF_GEMM (a function
  *   void NGCF_GEMM(const void *ctx, int trans_a, int trans_b, int64_t m, int64_t n,
  *                  int64_t k, const REAL *a, int64_t lda, const REAL *b, int64_t ldb,

@@ -1,7 +1,7 @@
 /*
  * sgl.c - the SGL backbone plugin "sgl" (Wu et al., "Self-supervised Graph
  * Learning for Recommendation", SIGIR 2021), as RecBole v1.1.1 sgl.py
- * implements it (../shared/specs/backbones-and-eval.md 2.4).
+ * implements it (docs/methods/sgl.md).
  *
  * Scoring rows: LightGCN propagation with mean pooling on the main graph
  * (lightgcn_impl.h), so the view, the gradient blocks, the eval cache and
@@ -25,7 +25,7 @@
  * through both views' propagations into the E0 gradient, next to the main
  * graph's backward of the host's gradients.
  *
- * Deviations from RecBole (documented in README): negbench has no PAD row,
+ * Deviations from RecBole (documented in docs/methods/sgl.md): negbench has no PAD row,
  * so the denominators lack RecBole's isolated PAD user and item; the main
  * graph is binary (nb_train collapses duplicate pairs, RecBole's SGL sums
  * them); the host's BPR is a batch MEAN with 1e-10 inside the log, while
@@ -68,7 +68,7 @@ static const nb_param_spec sgl_params[] = {
      "propagation layers L (RecBole SGL.yaml: 3)"},
     {"ssl_tau", NB_PARAM_FLOAT, "0.5", 1e-4, 100, NULL, "InfoNCE temperature"},
     {"ssl_weight", NB_PARAM_FLOAT, "0.05", 0, 1e6, NULL,
-     "weight of the summed InfoNCE terms (see README for the BPR scale)"},
+     "weight of the summed InfoNCE terms (docs/methods/sgl.md: its scale against BPR)"},
     {"drop_ratio", NB_PARAM_FLOAT, "0.1", 0, 0.99, NULL,
      "share of edges (ED, RW) or of users and items (ND) dropped per view"},
     {"aug", NB_PARAM_CHOICE, "ED", 0, 0, "ED|ND|RW",

@@ -1,7 +1,6 @@
 /*
  * sgl_impl.h - the self-supervised part of SGL (Wu et al., SIGIR 2021, as
- * RecBole v1.1.1 sgl.py implements it; ../shared/specs/backbones-and-eval.md
- * 2.4): the propagation of an augmented view and its backward, and the
+ * RecBole v1.1.1 sgl.py implements it; docs/methods/sgl.md): the propagation of an augmented view and its backward, and the
  * InfoNCE loss over all users / all items with its gradient. Written once
  * and instantiated per precision: define SUF (f32 / f64) and REAL (float /
  * double) and include this file after negbench/graph.h. The plugin uses the

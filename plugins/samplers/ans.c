@@ -2,7 +2,7 @@
  * ans.c - ANS, augmented negative sampling (Zhao et al., RecSys 2023), its
  * four ablations, and HNS; two descriptors in one object: "ans", "hns".
  * The math lives in ans_impl.h (float instantiation here; see its top
- * comment for the formulas and samplers.md §4-§5 for the sources).
+ * comment for the formulas and docs/methods/ans.md for the sources).
  *
  * Per positive (u, p): M uniform candidates (redrawn while a training
  * positive) from the stream (seed, epoch, position), noise r ~ U[0,1)^{M x d}
@@ -23,8 +23,8 @@
  * regularised (reg_rows = M); aux_loss = gamma (L_c + D + O).
  *
  * Graph backbones (view n_layers = L > 0), parameter "layers":
- *   per_layer (default; the official ans.py with n_layers = L, samplers.md
- *            §4.5): every formula runs independently on each layer's rows
+ *   per_layer (default; the official ans.py with n_layers = L,
+ *            docs/methods/ans.md): every formula runs independently on each layer's rows
  *            u^(l), p^(l), n^(l)_m (width e) with shared gate/margin
  *            weights, m* is chosen per layer (layers may pick different
  *            candidates), L_c and D average over layers, O sums over them.
@@ -42,7 +42,7 @@
  * On MF views both modes run the MF code unchanged. HNS always uses the
  * final rows. Statistics in per-layer mode count (positive, layer) rows.
  *
- * Variants (parameter "variant"; reconstructions of samplers.md §5):
+ * Variants (parameter "variant"; reconstructions, docs/methods/ans.md):
  *   full     the official code.
  *   no_gain  eps forced to 0: m* = argmax u·n~ (identical to eps: 0).
  *   no_dis   no gates and no gamma losses (aux 0); margin
@@ -58,7 +58,7 @@
  * weight and bias (the official code); xavier = U(+-sqrt(6/(fan_in +
  * fan_out))) for W_u, W_i, w, biases still U(+-1/sqrt(d)).
  *
- * HNS (samplers.md §5): one uniform negative n, gate g from the same gate
+ * HNS (docs/methods/ans.md): one uniform negative n, gate g from the same gate
  * layers, the negative vector is h = n.g (BPR on u·p - u·h, whose gradient
  * reaches n, u and the gates through g), plus gamma (L_c + D + O) with M = 1.
  *
@@ -491,7 +491,7 @@ static int ans_prepare(ans_state *s, int32_t nl, int32_t e, char **err)
     return NB_OK;
 }
 
-/* negatives() in per-layer mode on a graph view (samplers.md §4.5): the
+/* negatives() in per-layer mode on a graph view (docs/methods/ans.md): the
  * B positives become B (L+1) rows (ans_layers.h), each with its own m*;
  * the negative vector pools the per-layer n~^(l)_{m*_l} as the view does. */
 static int ans_negatives_layers(ans_state *s, const nb_batch *batch, const nb_view *view,

@@ -1,5 +1,5 @@
 /*
- * ans_impl.h - the math of ANS (samplers.md §4.1-4.3), its ablations (§5)
+ * ans_impl.h - the math of ANS (docs/methods/ans.md), its ablations
  * and HNS, written once and compiled per precision: the including file
  * defines REAL (float or double) and SUF (f32 or f64) and includes this
  * header; the plugin (ans.c) uses the float instantiation, the tests the
@@ -18,7 +18,7 @@
  *   fill Ub, Pb, r (and rad), ans_forward, ans_backward, scatter
  *   Gu/Gp (per positive) and GnU (per distinct item).
  *
- * Per candidate (MF, L = 0). Graph backbones (§4.5) run the same code on
+ * Per candidate (MF, L = 0). Graph backbones (per-layer mode) run the same code on
  * B (L+1) "positives", one per (positive, layer) pair with that layer's
  * rows u^(l), p^(l), n^(l)_m and shared weights: m* is then chosen per
  * layer, L_c and D are means over (b, l) and (b, m, l) as they are here,
@@ -83,7 +83,7 @@ typedef struct ans_cfg {
     int dir;             /* enum ans_dir */
     int rmode;           /* enum ans_rmode */
     int32_t n_items;     /* bound on distinct candidates per batch (0: B*M) */
-    int32_t o_layers;    /* per-layer batches (§4.5): each "positive" is one
+    int32_t o_layers;    /* per-layer batches: each "positive" is one
                             (positive, layer) pair of L+1 layers and O is summed
                             over layers, so O = o_layers * mean over rows;
                             0 or 1: O is the plain mean (MF) */

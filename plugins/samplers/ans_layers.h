@@ -1,6 +1,6 @@
 /*
  * ans_layers.h - the glue between a graph view's per-layer stacks and the
- * row batch of ans_impl.h, for ANS's per-layer mode (samplers.md §4.5; the
+ * row batch of ans_impl.h, for ANS's per-layer mode (docs/methods/ans.md; the
  * official ans.py with n_layers > 0). Header only, float, included by ans.c.
  *
  * A batch of B positives becomes B (L+1) rows, row b*nl + l holding layer l

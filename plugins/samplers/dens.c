@@ -1,7 +1,7 @@
 /*
  * dens.c - the DENS sampler plugin "dens" (Lai et al., WSDM 2023: hierarchical
  * gating and factor-aware selection; official code Riwei-HEU/DENS @4c32d72,
- * spec ../shared/specs/samplers.md §8). The math lives in dens_impl.h; this
+ * docs/methods/dens.md). The math lives in dens_impl.h; this
  * file holds the state, the candidate draws, the statistics and the glue to
  * the host. It runs on MF views (n_layers 0) and on graph views (below).
  *

@@ -8,7 +8,7 @@
  *
  * Source: DENS (Lai et al., WSDM 2023), official code Riwei-HEU/DENS @4c32d72,
  * DENS/modules/LightGCN.py:165-186 (dise_negative_sampling) and 247-297
- * (create_bpr_loss); restated in ../shared/specs/samplers.md §8. On MF there
+ * (create_bpr_loss); restated in docs/methods/dens.md. On MF there
  * is one "layer", so mean pooling is the identity (dens_select_*,
  * dens_aux_one/batch). Graph backbones (dens_aux_graph_*, below) run the
  * gates per layer with shared weights: the selection is dens_select_batch

@@ -1,7 +1,7 @@
 /*
  * dns.c - DNS: M uniform candidates per positive (each redrawn while it is a
  * training positive), keep the one the current model scores highest, first
- * index on ties (samplers.md §3). Selection carries no gradient: only the
+ * index on ties (docs/methods/dns.md). Selection carries no gradient: only the
  * chosen item's row receives the BPR gradient.
  *
  * Scoring is M dot products per positive on the view's final rows; positives

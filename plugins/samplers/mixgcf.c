@@ -1,6 +1,6 @@
 /*
  * mixgcf.c - the MixGCF sampler plugin "mixgcf" (Huang et al., KDD 2021;
- * spec ../shared/specs/samplers.md §7; math in mixgcf_impl.h), on any
+ * docs/methods/mixgcf.md; math in mixgcf_impl.h), on any
  * backbone: positive mixing + DNS on the mixed candidates on MF, and per
  * layer hop mixing on graph views (n_layers > 0).
  *
@@ -11,7 +11,7 @@
  * the candidates and dimensions; n'_m = alpha p + (1 - alpha) n_m; m* = first
  * argmax_m u . n'_m. The negative vector is the synthetic n'_{m*}; out->item
  * is the base item n_{m*}. The regulariser covers the mixed layer-0 vector
- * (§7: |n'^(0)|^2, squared norms: the experiment YAML should set train.reg:
+ * (|n'^(0)|^2, squared norms as in the official code: the experiment YAML should set train.reg:
  * squared), so use_reg_vec = 1 and reg_vec = alpha p_ego + (1 - alpha) n_ego
  * (reg_rows is 1 and reg_items also holds n_{m*}, for hosts that read it).
  * backward routes d_neg into the final rows p (alpha d_neg) and n_{m*}

@@ -5,8 +5,8 @@
  * products accumulate in double.
  *
  * Source: MixGCF (Huang et al., KDD 2021), official code
- * huangtinglin/MixGCF @e659f4a, modules/LightGCN.py:138-204; spec
- * ../shared/specs/samplers.md §7. With one layer (MF) hop mixing is a no-op
+ * huangtinglin/MixGCF @e659f4a, modules/LightGCN.py:138-204; see
+ * docs/methods/mixgcf.md. With one layer (MF) hop mixing is a no-op
  * and what remains is positive mixing followed by DNS on the mixed vectors
  * (as in the ANS authors' RecBole port, PNN-RecBole mixgcf.py, n_layers 0):
  *   n'_m = alpha p + (1 - alpha) n_m     one alpha ~ U(0,1) per positive
@@ -15,7 +15,7 @@
  * The host's BPR and its squared regulariser on the mixed vector n'_{m*}
  * supply g.
  *
- * Graph backbones (L > 0 layers, stacks [rows][L+1][e], §7 hop mixing):
+ * Graph backbones (L > 0 layers, stacks [rows][L+1][e], hop mixing):
  *   n'^(l)_m = alpha_l p^(l) + (1 - alpha_l) n^(l)_m   alpha_l per (positive, layer)
  *   m*_l     = first argmax_m us_l . n'^(l)_m          us_l = pooled user (mean,
  *                                                      sum) or u^(l) (concat)

@@ -1,5 +1,5 @@
 /*
- * pns.c - PNS, popularity negative sampling (specs/samplers.md §2; RecBole's
+ * pns.c - PNS, popularity negative sampling (docs/methods/pns.md; RecBole's
  * "distribution: popularity" sampler).
  *
  * P(i) ∝ cnt_i^alpha, where cnt_i is the number of TRAINING interactions of

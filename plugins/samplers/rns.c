@@ -1,6 +1,6 @@
 /*
  * rns.c - RNS: one uniform negative per positive, redrawn while it is a
- * training positive of the user (RecBole's uniform sampler, samplers.md §1).
+ * training positive of the user (RecBole's uniform sampler, docs/methods/rns.md).
  * The negative vector is the item's row; its gradient scatters back there.
  */
 #include "negbench/plugin.h"

@@ -1,7 +1,7 @@
 /*
  * srns.c - SRNS, variance-based negative sampling with a score memory
- * (Ding et al., NeurIPS 2020; official TF code SRNS_real/, specs/samplers.md
- * §6), with the selection rule put on the view's inner product u . i (MF-BPR
+ * (Ding et al., NeurIPS 2020; official TF code SRNS_real/,
+ * docs/methods/srns.md), with the selection rule put on the view's inner product u . i (MF-BPR
  * as in the ANS comparison, not SRNS's GMF).
  *
  * State (all allocated at init, H = param "history", default 5):

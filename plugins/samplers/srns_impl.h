@@ -1,5 +1,5 @@
 /*
- * srns_impl.h - the pure math of SRNS (specs/samplers.md §6), kept apart
+ * srns_impl.h - the pure math of SRNS (docs/methods/srns.md), kept apart
  * from the plugin's state so that tests can call it on hand-built arrays.
  * Header only (static functions); included by srns.c. SRNS passes no
  * gradient through selection or memory, so there is no double/float
