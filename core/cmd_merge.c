@@ -27,7 +27,9 @@ static void merge_usage(FILE *out)
           "Exit status: 0 every shard 0..N-1 given and all their runs done; 1 merged,\n"
           "but a shard is missing or partial (one line each on stderr); 2 usage error\n"
           "or a refused input (not a negbench store, not a shard, another grid or\n"
-          "split, a shard given twice): nothing written.\n", out);
+          "split, a shard given twice, a meta value out of range, a run whose hash\n"
+          "does not match its configuration, an OUT holding another grid's merge):\n"
+          "nothing written.\n", out);
 }
 
 int cmd_merge(int argc, char **argv)

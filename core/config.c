@@ -294,8 +294,14 @@ static int get_path(cfg_ctx *c, const nb_node *n, const char *qname, char **out)
     } else {
         *out = nb_path_join(c->dir, exp);
     }
-    if (stat(*out, &st) != 0 || !S_ISREG(st.st_mode)) {
-        ERR_NODE(c, n, "data file not found: %s", *out);
+    if (stat(*out, &st) != 0) {
+        if (errno == ENOENT) ERR_NODE(c, n, "data file not found: %s", *out);
+        else ERR_NODE(c, n, "data file %s: %s", *out, strerror(errno));
+        goto out;
+    }
+    const char *kind = nb_file_kind(&st);
+    if (kind) {
+        ERR_NODE(c, n, "data file %s is %s, not a regular file", *out, kind);
         goto out;
     }
     if (access(*out, R_OK) != 0) {
@@ -307,6 +313,31 @@ out:
     free(raw);
     free(exp);
     return rc;
+}
+
+/* The experiment name: an identifier, since it names files (the store
+ * results/<name>.sqlite, slurm/<name>): ASCII letters, digits, '_', '-',
+ * '.', '+', not starting with '.' or '-', at most NAME_MAX_LEN bytes. So no
+ * path separator, no "..", no hidden file, no option-like word. */
+#define NAME_MAX_LEN 128
+static int get_name(cfg_ctx *c, const nb_node *n, char **out)
+{
+    char *name = NULL;
+    if (get_string(c, n, "name", &name)) return -1;
+    size_t len = strlen(name);
+    int ok = len <= NAME_MAX_LEN && name[0] != '.' && name[0] != '-';
+    for (const char *q = name; ok && *q; q++)
+        ok = isalnum((unsigned char)*q) || strchr("_-.+", *q);
+    if (!ok) {
+        ERR_NODE(c, n, "name \"%.*s\" is not an identifier (letters, digits, _ - . + up to %d "
+                 "characters, not starting with . or -): it names the store results/<name>.sqlite",
+                 NAME_MAX_LEN, name, NAME_MAX_LEN);
+        free(name);
+        return -1;
+    }
+    free(*out);
+    *out = name;
+    return 0;
 }
 
 /* ---- unknown keys ----------------------------------------------------- */
@@ -362,22 +393,6 @@ static void err_unknown(cfg_ctx *c, const nb_node *map, int i, const char *where
     char *hint = key_hint(map->keys[i], keys, "key");
     ERR_KEY(c, map, i, "unknown key \"%s\" %s %s", map->keys[i], where, hint);
     free(hint);
-}
-
-/* Every map of the tree: a key given twice is an error at the second. */
-static void check_duplicates(cfg_ctx *c, const nb_node *n)
-{
-    if (!n) return;
-    for (int i = 0; i < n->n; i++) {
-        if (n->kind == NB_NODE_MAP)
-            for (int j = 0; j < i; j++)
-                if (!strcmp(n->keys[i], n->keys[j])) {
-                    ERR_KEY(c, n, i, "duplicate key \"%s\" (first given at line %d)",
-                            n->keys[i], n->key_line[j]);
-                    break;
-                }
-        check_duplicates(c, n->items[i]);
-    }
 }
 
 /* ---- sections --------------------------------------------------------- */
@@ -750,7 +765,7 @@ static void config_validate(cfg_ctx *c, nb_config *cfg)
         const nb_node *n = root->items[i];
         sect_pos at = {root->key_line[i], root->key_col[i]};
         if (!strcmp(k, "version")) continue;
-        else if (!strcmp(k, "name")) get_string(c, n, "name", &cfg->name);
+        else if (!strcmp(k, "name")) get_name(c, n, &cfg->name);
         else if (!strcmp(k, "description")) {
             if (n->kind != NB_NODE_SCALAR) err_type(c, n, "text", "description");
         } else if (!strcmp(k, "data")) seen_data = 1, load_data(c, n, at, &cfg->data, &have_seed);
@@ -798,7 +813,7 @@ int config_load(const char *path, nb_config *cfg, nb_diags *diags)
     cfg->path = nb_xstrdup(path);
     cfg->name = file_stem(path);
     c.dir = nb_dirname(path);
-    if (nb_read_file(path, &cfg->text, NULL, &err)) {
+    if (node_read_file(path, &cfg->text, &err)) {
         diags_add(diags, NULL, 0, 0, "%s", err);
         rc = NB_ERR;
         goto out;
@@ -811,7 +826,7 @@ int config_load(const char *path, nb_config *cfg, nb_diags *diags)
         diags_add(diags, path, 1, 1, "the experiment file is empty (it needs version, data, model and sampler)");
         goto out;
     }
-    check_duplicates(&c, cfg->root);
+    node_check_duplicates(cfg->root, path, diags);
     if (cfg->root->kind != NB_NODE_MAP) {
         err_type(&c, cfg->root, "a map of sections", "the experiment");
         goto out;
@@ -847,7 +862,7 @@ int config_load_tree(const char *path, const char *text, nb_node *root, nb_confi
         diags_add(diags, path, 1, 1, "the experiment is not a map of sections");
         goto out;
     }
-    check_duplicates(&c, root);
+    node_check_duplicates(root, path, diags);
     config_validate(&c, cfg);
 out:
     free(c.dir);

@@ -153,8 +153,7 @@ static int load_files(const nb_data_spec *spec, nb_dataset *out, char **err)
         if (rc) goto out;
     }
     if (ctx.format == NB_FMT_LINES) {
-        out->n_users = ctx.max_user + 1;
-        out->n_items = ctx.max_item + 1;
+        ids_settle_lines(&ctx, rows, 3, &out->n_users, &out->n_items, &note);
     } else {
         out->n_users = ctx.users.n;
         out->n_items = ctx.items.n;
@@ -178,6 +177,7 @@ out:
     for (int p = 0; p < 3; p++) rows_free(&rows[p]);
     tokmap_free(&ctx.users);
     tokmap_free(&ctx.items);
+    free(ctx.lone_users);
     free(buf);
     free(note);
     free(rerr);

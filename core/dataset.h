@@ -7,8 +7,10 @@
  * delimited "user,item[,rating][,timestamp]" (comma, tab or whitespace).
  *
  * Ids: the host works with 0-based contiguous ids. Numeric ids of the line
- * format keep their value (n = max id + 1 over all files); tokens of .inter
- * and delimited files are numbered in order of first appearance.
+ * format keep their value when dense (n = max id + 1 over all files, while
+ * that is at most 2 x distinct + 1024) and are renumbered by rank when
+ * sparse (docs/hardening.md); tokens of .inter and delimited files are
+ * numbered in order of first appearance.
  * Duplicated (user, item) pairs within a split collapse to one interaction
  * and n_duplicates reports how many were collapsed.
  *

@@ -49,6 +49,8 @@ typedef struct nb_load_ctx {
     double min_rating;
     nb_tokmap users, items;      /* INTER and CSV */
     int32_t max_user, max_item;  /* LINES: largest id seen (-1: none) */
+    int32_t *lone_users;         /* LINES: users of lines without items */
+    int64_t n_lone, cap_lone;
     int64_t n_rows_read;         /* rows read, before min_rating */
     int64_t n_rows_dropped;      /* rows dropped by min_rating */
     int has_rating;              /* some file had a rating column */
@@ -60,6 +62,14 @@ int load_detect_format(const char *path, const char *buf, size_t len);
  * by the parser: it has timestamps when the file has a timestamp column. */
 int load_parse(nb_load_ctx *ctx, const char *path, const char *buf, size_t len,
                nb_rows *out, char **err);
+
+/* LINES: the users and items of rows[0..n_files) (and ctx->lone_users)
+ * into row numbers, in place: dense ids keep their value, sparse ones
+ * (range over 2 x distinct + 1024) are renumbered by rank (dataset_ids.c).
+ * Sets *n_users / *n_items; a renumbering is noted in *note ("; "-joined,
+ * malloc'd, may be NULL on entry). */
+int ids_settle_lines(nb_load_ctx *ctx, nb_rows *rows, int n_files, int32_t *n_users,
+                     int32_t *n_items, char **note);
 
 /* Permutation perm[n] that sorts the pairs by (u, i), stable: two counting
  * sorts, O(n + n_users + n_items). */
@@ -85,6 +95,9 @@ int split_apply(const nb_data_spec *spec, nb_rows *files, const char **paths,
  * valid, which must be empty. Returns the number carved. */
 int64_t split_carve_valid(nb_csr *train, nb_csr *valid, int32_t n_items,
                           double share, uint64_t seed);
+
+/* Append "; <formatted>" to the malloc'd note (NULL: start it). */
+void note_add(char **note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* RecBole's _calcu_split_ids: counts of n items over 3 ratios (normalised). */
 void split_counts(int64_t n, const double ratio[3], int64_t cnt[3]);

@@ -5,8 +5,9 @@
  * allocated per line.
  *
  *   LINES  "user item item ..." (LightGCN/DENS): whitespace separated,
- *          non-negative int32 ids that keep their value; a line with only a
- *          user id declares the user; blank lines are ignored.
+ *          non-negative int32 ids (made rows by ids_settle_lines: dense ids
+ *          keep their value); a line with only a user id declares the user;
+ *          blank lines are ignored.
  *   INTER  RecBole atomic file: a tab-separated header of name:type fields
  *          that must include user_id and item_id (any order); rating and
  *          timestamp columns are used when present; other columns ignored.
@@ -18,13 +19,15 @@
  *
  * INTER and CSV ids are tokens numbered 0, 1, ... in order of first
  * appearance, users and items separately, shared by all files of a spec.
- * Errors are NB_EINVAL with "path:line: what is wrong".
+ * A file with a NUL or another control byte is refused as binary. Errors
+ * are NB_EINVAL with "path:line:col: what is wrong".
  */
 #define _GNU_SOURCE /* memmem */
 #include "dataset_impl.h"
 #include "negbench/plugin.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,12 +68,7 @@ void tokmap_free(nb_tokmap *m)
 }
 
 /* FNV-1a, 64-bit. */
-static uint64_t tok_hash(const char *s, int32_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int32_t k = 0; k < len; k++) h = (h ^ (uint8_t)s[k]) * 0x100000001b3ull;
-    return h;
-}
+static uint64_t tok_hash(const char *s, int32_t len) { return nb_hash_bytes(s, (size_t)len); }
 
 static void tokmap_rehash(nb_tokmap *m)
 {
@@ -179,12 +177,46 @@ static int parse_id(const char *b, const char *e, int32_t *out)
     return 0;
 }
 
-static int id_error(char **err, const char *path, int64_t no, int code, const char *what,
+/* 1-based column of p in line l. */
+static int col_of(const line *l, const char *p) { return (int)(p - l->b) + 1; }
+
+/* NB_EINVAL with "path:line:col: message", col that of p in l. */
+static int fail_at(char **err, const char *path, const line *l, const char *p, const char *fmt,
+                   ...) __attribute__((format(printf, 5, 6)));
+static int fail_at(char **err, const char *path, const line *l, const char *p, const char *fmt,
+                   ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = nb_vstrf(fmt, ap);
+    va_end(ap);
+    nb_fail(err, NB_EINVAL, "%s:%lld:%d: %s", path, (long long)l->no, col_of(l, p), m);
+    free(m);
+    return NB_EINVAL;
+}
+
+static int id_error(char **err, const char *path, const line *l, int code, const char *what,
                     const char *b, const char *e)
 {
     static const char *why[] = {"", "non-numeric", "negative", "too large for int32"};
-    return nb_fail(err, NB_EINVAL, "%s:%lld: %s %s id '%.*s'", path, (long long)no, why[code],
-                   what, show_len(b, e), b);
+    return fail_at(err, path, l, b, "%s %s id '%.*s'", why[code], what, show_len(b, e), b);
+}
+
+/* Text only: the first NUL or control byte (other than tab, CR, LF, VT,
+ * FF, and DEL) is refused at its position, so that a binary file is not
+ * taken apart as fields of junk. */
+static int check_text(const char *path, const char *buf, size_t len, char **err)
+{
+    int64_t no = 1;
+    const char *bol = buf;
+    for (const char *q = buf; q < buf + len; q++) {
+        unsigned char ch = (unsigned char)*q;
+        if (ch == '\n') no++, bol = q + 1;
+        else if ((ch < 0x20 && !is_blank(ch)) || ch == 0x7f)
+            return nb_fail(err, NB_EINVAL, "%s:%lld:%d: binary data (byte 0x%02x): not a text "
+                           "data file", path, (long long)no, (int)(q - bol) + 1, ch);
+    }
+    return NB_OK;
 }
 
 /* Parse a whole field [b, e) as a finite number. */
@@ -271,6 +303,7 @@ static int parse_lines(nb_load_ctx *ctx, const char *path, const char *buf, size
     while (next_line(&p, end, &l)) {
         const char *q = l.b;
         int32_t u = -1;
+        int lone = 0;
         for (;;) {
             while (q < l.e && is_blank((unsigned char)*q)) q++;
             if (q >= l.e) break;
@@ -278,20 +311,30 @@ static int parse_lines(nb_load_ctx *ctx, const char *path, const char *buf, size
             while (q < l.e && !is_blank((unsigned char)*q)) q++;
             int32_t id;
             int bad = parse_id(s, q, &id);
-            if (bad) return id_error(err, path, l.no, bad, u < 0 ? "user" : "item", s, q);
+            if (bad) return id_error(err, path, &l, bad, u < 0 ? "user" : "item", s, q);
             if (u < 0) {
                 u = id;
                 if (u > ctx->max_user) ctx->max_user = u;
                 content++;
+                lone = 1;
             } else {
+                lone = 0;
                 if (id > ctx->max_item) ctx->max_item = id;
                 rows_push(out, u, id, 0.0);
                 ctx->n_rows_read++;
             }
         }
+        if (lone) { /* a user without items: still a user (ids_settle_lines) */
+            if (ctx->n_lone == ctx->cap_lone) {
+                ctx->cap_lone = ctx->cap_lone ? 2 * ctx->cap_lone : 256;
+                ctx->lone_users = nb_xrealloc(ctx->lone_users,
+                                              (size_t)ctx->cap_lone * sizeof *ctx->lone_users);
+            }
+            ctx->lone_users[ctx->n_lone++] = u;
+        }
     }
     if (content == 0)
-        return nb_fail(err, NB_EINVAL, "%s:%lld: empty file (no user lines)", path,
+        return nb_fail(err, NB_EINVAL, "%s:%lld:1: empty file (no user lines)", path,
                        (long long)(l.no + 1));
     return NB_OK;
 }
@@ -327,29 +370,25 @@ static int parse_csv(nb_load_ctx *ctx, const char *path, const char *buf, size_t
         }
         if (!nf) {
             if (n < 2 || n > 4)
-                return nb_fail(err, NB_EINVAL,
-                               "%s:%lld: expected 2 to 4 fields (user, item[, rating]"
-                               "[, timestamp]), found %d",
-                               path, (long long)l.no, n);
+                return fail_at(err, path, &l, l.b, "expected 2 to 4 fields (user, item[, rating]"
+                               "[, timestamp]), found %d", n);
             nf = n;
             rows_init(out, nf == 4);
             if (nf >= 3) ctx->has_rating = 1;
         } else if (n != nf) {
-            return nb_fail(err, NB_EINVAL, "%s:%lld: expected %d fields, found %d", path,
-                           (long long)l.no, nf, n);
+            return fail_at(err, path, &l, l.b, "expected %d fields, found %d", nf, n);
         }
         data_lines++;
         ctx->n_rows_read++;
         if (fb[0] == fe[0] || fb[1] == fe[1])
-            return nb_fail(err, NB_EINVAL, "%s:%lld: empty %s id", path, (long long)l.no,
+            return fail_at(err, path, &l, fb[0] == fe[0] ? fb[0] : fb[1], "empty %s id",
                            fb[0] == fe[0] ? "user" : "item");
         double rating = 0, ts = 0;
         if (nf >= 3 && parse_num(fb[2], fe[2], &rating) != 0)
-            return nb_fail(err, NB_EINVAL, "%s:%lld: bad rating '%.*s'", path, (long long)l.no,
-                           show_len(fb[2], fe[2]), fb[2]);
+            return fail_at(err, path, &l, fb[2], "bad rating '%.*s'", show_len(fb[2], fe[2]), fb[2]);
         if (nf == 4 && parse_num(fb[3], fe[3], &ts) != 0)
-            return nb_fail(err, NB_EINVAL, "%s:%lld: bad timestamp '%.*s'", path,
-                           (long long)l.no, show_len(fb[3], fe[3]), fb[3]);
+            return fail_at(err, path, &l, fb[3], "bad timestamp '%.*s'", show_len(fb[3], fe[3]),
+                           fb[3]);
         if (nf >= 3 && rating < ctx->min_rating) {
             ctx->n_rows_dropped++;
             continue;
@@ -359,7 +398,7 @@ static int parse_csv(nb_load_ctx *ctx, const char *path, const char *buf, size_t
         rows_push(out, u, i, ts);
     }
     if (data_lines == 0)
-        return nb_fail(err, NB_EINVAL, "%s:%lld: empty file (no data lines)", path,
+        return nb_fail(err, NB_EINVAL, "%s:%lld:1: empty file (no data lines)", path,
                        (long long)(l.no + 1));
     return NB_OK;
 }
@@ -379,18 +418,16 @@ static int parse_inter(nb_load_ctx *ctx, const char *path, const char *buf, size
     while (next_line(&p, end, &l))
         if (!line_is_blank(&l)) break;
     if (l.no == 0 || line_is_blank(&l))
-        return nb_fail(err, NB_EINVAL, "%s:%lld: empty file (no header)", path,
+        return nb_fail(err, NB_EINVAL, "%s:%lld:1: empty file (no header)", path,
                        (long long)(l.no + 1));
     nf = split_fields(&l, '\t', fb, fe, MAX_FIELDS);
     if (nf > MAX_FIELDS)
-        return nb_fail(err, NB_EINVAL, "%s:%lld: bad header: more than %d columns", path,
-                       (long long)l.no, MAX_FIELDS);
+        return fail_at(err, path, &l, l.b, "bad header: more than %d columns", MAX_FIELDS);
     for (int k = 0; k < nf; k++) {
         const char *colon = memchr(fb[k], ':', (size_t)(fe[k] - fb[k]));
         if (!colon || colon == fb[k] || colon + 1 == fe[k])
-            return nb_fail(err, NB_EINVAL,
-                           "%s:%lld: bad header field '%.*s' (expected name:type)", path,
-                           (long long)l.no, show_len(fb[k], fe[k]), fb[k]);
+            return fail_at(err, path, &l, fb[k], "bad header field '%.*s' (expected name:type)",
+                           show_len(fb[k], fe[k]), fb[k]);
         size_t nl = (size_t)(colon - fb[k]);
         int *col = nl == 7 && !memcmp(fb[k], "user_id", 7)     ? &cu
                    : nl == 7 && !memcmp(fb[k], "item_id", 7)   ? &ci
@@ -399,34 +436,33 @@ static int parse_inter(nb_load_ctx *ctx, const char *path, const char *buf, size
                                                                : NULL;
         if (col) {
             if (*col >= 0)
-                return nb_fail(err, NB_EINVAL, "%s:%lld: bad header: column '%.*s' repeated",
-                               path, (long long)l.no, (int)nl, fb[k]);
+                return fail_at(err, path, &l, fb[k], "bad header: column '%.*s' repeated",
+                               (int)nl, fb[k]);
             *col = k;
         }
     }
     if (cu < 0 || ci < 0)
-        return nb_fail(err, NB_EINVAL, "%s:%lld: bad header: no %s column", path,
-                       (long long)l.no, cu < 0 ? "user_id" : "item_id");
+        return fail_at(err, path, &l, l.b, "bad header: no %s column",
+                       cu < 0 ? "user_id" : "item_id");
     rows_init(out, ct >= 0);
     if (cr >= 0) ctx->has_rating = 1;
     while (next_line(&p, end, &l)) {
         if (line_is_blank(&l)) continue;
         int n = split_fields(&l, '\t', fb, fe, MAX_FIELDS);
         if (n != nf)
-            return nb_fail(err, NB_EINVAL, "%s:%lld: expected %d fields, found %d", path,
-                           (long long)l.no, nf, n);
+            return fail_at(err, path, &l, l.b, "expected %d fields, found %d", nf, n);
         data_lines++;
         ctx->n_rows_read++;
         if (fb[cu] == fe[cu] || fb[ci] == fe[ci])
-            return nb_fail(err, NB_EINVAL, "%s:%lld: empty %s", path, (long long)l.no,
+            return fail_at(err, path, &l, fb[cu] == fe[cu] ? fb[cu] : fb[ci], "empty %s",
                            fb[cu] == fe[cu] ? "user_id" : "item_id");
         double rating = 0, ts = 0;
         if (cr >= 0 && parse_num(fb[cr], fe[cr], &rating) != 0)
-            return nb_fail(err, NB_EINVAL, "%s:%lld: bad rating '%.*s'", path, (long long)l.no,
-                           show_len(fb[cr], fe[cr]), fb[cr]);
+            return fail_at(err, path, &l, fb[cr], "bad rating '%.*s'", show_len(fb[cr], fe[cr]),
+                           fb[cr]);
         if (ct >= 0 && parse_num(fb[ct], fe[ct], &ts) != 0)
-            return nb_fail(err, NB_EINVAL, "%s:%lld: bad timestamp '%.*s'", path,
-                           (long long)l.no, show_len(fb[ct], fe[ct]), fb[ct]);
+            return fail_at(err, path, &l, fb[ct], "bad timestamp '%.*s'", show_len(fb[ct], fe[ct]),
+                           fb[ct]);
         if (cr >= 0 && rating < ctx->min_rating) {
             ctx->n_rows_dropped++;
             continue;
@@ -436,7 +472,7 @@ static int parse_inter(nb_load_ctx *ctx, const char *path, const char *buf, size
         rows_push(out, u, i, ts);
     }
     if (data_lines == 0)
-        return nb_fail(err, NB_EINVAL, "%s:%lld: no data lines after the header", path,
+        return nb_fail(err, NB_EINVAL, "%s:%lld:1: no data lines after the header", path,
                        (long long)(l.no + 1));
     return NB_OK;
 }
@@ -447,6 +483,7 @@ int load_parse(nb_load_ctx *ctx, const char *path, const char *buf, size_t len,
                nb_rows *out, char **err)
 {
     rows_init(out, 0);
+    if (check_text(path, buf, len, err)) return NB_EINVAL;
     switch (ctx->format) {
     case NB_FMT_LINES: return parse_lines(ctx, path, buf, len, out, err);
     case NB_FMT_CSV: return parse_csv(ctx, path, buf, len, out, err);

@@ -275,9 +275,7 @@ static int64_t csr_overlap(const nb_csr *a, const nb_csr *b)
     return n;
 }
 
-/* Append "; <formatted>" to the malloc'd note. */
-static void note_add(char **note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note_add(char **note, const char *fmt, ...)
+void note_add(char **note, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -25,13 +25,28 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define GRID_MAX_POINTS 100000
 #define GRID_MAX_INCLUDE_DEPTH 16
+#define GRID_MAX_FILES 256              /* distinct included files */
+#define GRID_MAX_INCLUDES 4096          /* include: entries followed, repeats included */
+#define GRID_MAX_TOTAL_BYTES ((size_t)16 << 20) /* all files read */
+
+/* A file read for an include, by identity: its merged tree (with its own
+ * includes), cloned for every further include of the same file. */
+typedef struct seen_file {
+    dev_t dev;
+    ino_t ino;
+    nb_node *tree;      /* NULL: it failed (reported once) */
+} seen_file;
 
 typedef struct gctx {
     nb_grid *g;
     nb_diags *d;
+    seen_file *seen;
+    int n_seen, n_includes;
+    size_t bytes;
 } gctx;
 
 static void gerr(nb_diags *d, const char *file, int line, int col, const char *fmt, ...)
@@ -171,15 +186,69 @@ static int is_delete(const nb_node *n)
            (!strcmp(n->text, "~") || !strcmp(n->text, "null"));
 }
 
-/* Merge over into base (both maps): see the file comment, step 2. */
+/* Positions of a map's keys by hash (open addressing), so that merging a
+ * map of n keys over another costs O(n), not O(n^2). */
+typedef struct key_index {
+    int mask;
+    int *slot;          /* a position in the map, or -1 */
+} key_index;
+
+/* The slot of key: where its position is, or the empty slot for it. */
+static int kidx_slot(const key_index *x, const nb_node *m, const char *key)
+{
+    int k = (int)(nb_hash_bytes(key, strlen(key)) & (uint64_t)x->mask);
+    while (x->slot[k] >= 0 && strcmp(m->keys[x->slot[k]], key) != 0) k = (k + 1) & x->mask;
+    return k;
+}
+
+/* Index m's keys (the first of equal keys wins, as map_find), with room for
+ * extra keys appended later. */
+static void kidx_build(key_index *x, const nb_node *m, int extra)
+{
+    int cap = 16;
+    while (cap < 2 * (m->n + extra) + 2) cap *= 2;
+    x->mask = cap - 1;
+    x->slot = nb_xmalloc((size_t)cap * sizeof *x->slot);
+    memset(x->slot, 0xff, (size_t)cap * sizeof *x->slot);
+    for (int i = 0; i < m->n; i++) {
+        int k = kidx_slot(x, m, m->keys[i]);
+        if (x->slot[k] < 0) x->slot[k] = i;
+    }
+}
+
+/* Drop the entries whose value was removed (NULL), keeping the order. */
+static void map_compact(nb_node *m)
+{
+    int w = 0;
+    for (int r = 0; r < m->n; r++) {
+        if (!m->items[r]) {
+            free(m->keys[r]);
+            continue;
+        }
+        m->items[w] = m->items[r];
+        m->keys[w] = m->keys[r];
+        m->key_line[w] = m->key_line[r];
+        m->key_col[w] = m->key_col[r];
+        if (m->key_file) m->key_file[w] = m->key_file[r];
+        w++;
+    }
+    m->n = w;
+}
+
+/* Merge over into base (both maps): see the file comment, step 2. A
+ * removed key's value is set to NULL and the map compacted at the end. */
 static void merge_into(nb_node *base, const nb_node *over)
 {
+    key_index x;
+    int removed = 0;
+    kidx_build(&x, base, over->n);
     for (int i = 0; i < over->n; i++) {
         const char *k = over->keys[i];
         const nb_node *v = over->items[i];
-        int j = map_find(base, k);
+        int s = kidx_slot(&x, base, k);
+        int j = x.slot[s] >= 0 && base->items[x.slot[s]] ? x.slot[s] : -1;
         if (is_delete(v)) {
-            if (j >= 0) map_remove(base, j);
+            if (j >= 0) node_free(base->items[j]), base->items[j] = NULL, removed = 1;
             continue;
         }
         if (j >= 0 && base->items[j]->kind == NB_NODE_MAP && v->kind == NB_NODE_MAP) {
@@ -197,8 +266,11 @@ static void merge_into(nb_node *base, const nb_node *over)
         } else {
             map_append(base, k, node_clone(v), node_key_file(over, i), over->key_line[i],
                        over->key_col[i]);
+            x.slot[s] = base->n - 1;
         }
     }
+    free(x.slot);
+    if (removed) map_compact(base);
 }
 
 char *node_render(const nb_node *n)
@@ -228,32 +300,6 @@ static char *grid_value_label(const nb_node *v, int index)
 {
     if (v->kind != NB_NODE_MAP) return node_render(v);
     return nb_strf("#%d@line%d", index + 1, v->line);
-}
-
-void diags_add_unique(nb_diags *dst, const nb_diags *src)
-{
-    for (int i = 0; i < src->n; i++) {
-        int seen = 0;
-        for (int j = 0; j < dst->n && !seen; j++) seen = !strcmp(dst->msg[j], src->msg[i]);
-        if (!seen) diags_add(dst, NULL, 0, 0, "%s", src->msg[i]);
-    }
-}
-
-/* Every map of a file's tree: a key given twice is an error at the second
- * (the same words as config_load's check). */
-static void check_duplicates(nb_diags *d, const nb_node *n)
-{
-    if (!n) return;
-    for (int i = 0; i < n->n; i++) {
-        if (n->kind == NB_NODE_MAP)
-            for (int j = 0; j < i; j++)
-                if (!strcmp(n->keys[i], n->keys[j])) {
-                    GERR_KEY(d, n, i, "duplicate key \"%s\" (first given at line %d)",
-                             n->keys[i], n->key_line[j]);
-                    break;
-                }
-        check_duplicates(d, n->items[i]);
-    }
 }
 
 static int parse_int(const char *s, long long *out)
@@ -288,6 +334,36 @@ static const char *grid_keep_file(nb_grid *g, const char *path)
     return g->files[g->n_files++];
 }
 
+static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int depth,
+                          const char **chain);
+
+/* The merged tree of an included file (caller owns it; NULL after an error,
+ * reported at the include's node p). Each file is read and parsed once,
+ * known by its device and inode; its next includes take a copy. Bounded:
+ * GRID_MAX_INCLUDES includes followed, GRID_MAX_FILES distinct files. */
+static nb_node *include_file(gctx *c, const char *path, const nb_node *p, int depth,
+                             const char **chain)
+{
+    struct stat st;
+    if (++c->n_includes > GRID_MAX_INCLUDES) {
+        GERR_NODE(c->d, p, "more than %d includes (counting repeats)", GRID_MAX_INCLUDES);
+        return NULL;
+    }
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return load_file(c, path, p, depth, chain); /* reports what it is */
+    for (int k = 0; k < c->n_seen; k++)
+        if (c->seen[k].dev == st.st_dev && c->seen[k].ino == st.st_ino)
+            return c->seen[k].tree ? node_clone(c->seen[k].tree) : NULL;
+    if (c->g->n_files > GRID_MAX_FILES) { /* files[0] is the top file */
+        GERR_NODE(c->d, p, "includes more than %d files", GRID_MAX_FILES);
+        return NULL;
+    }
+    nb_node *tree = load_file(c, path, p, depth, chain);
+    c->seen = nb_xrealloc(c->seen, (size_t)(c->n_seen + 1) * sizeof *c->seen);
+    c->seen[c->n_seen++] = (seen_file){st.st_dev, st.st_ino, tree};
+    return tree ? node_clone(tree) : NULL;
+}
+
 /* Read one file and its includes into a merged tree (NULL after an error,
  * reported). at: the include's node in the including file (NULL for the
  * top file); chain: the files being read, for cycles. */
@@ -298,9 +374,15 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
     nb_node *root = NULL, *base = NULL;
     int bad = 0, before = c->d->n;
 
-    if (nb_read_file(path, &text, NULL, &err)) {
+    if (node_read_file(path, &text, &err)) {
         if (at) GERR_NODE(c->d, at, "cannot read the included file: %s", err);
         else diags_add(c->d, NULL, 0, 0, "%s", err);
+        goto out;
+    }
+    c->bytes += strlen(text);
+    if (at && c->bytes > GRID_MAX_TOTAL_BYTES) {
+        GERR_NODE(c->d, at, "the included files total more than %zu MiB",
+                  GRID_MAX_TOTAL_BYTES >> 20);
         goto out;
     }
     const char *file = grid_keep_file(c->g, path);
@@ -315,7 +397,7 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
         goto out;
     }
     node_tag(root, file);
-    check_duplicates(c->d, root);
+    node_check_duplicates(root, file, c->d);
     const nb_node *v = node_get(root, "version");
     long long version = 0;
     if (!at && !v) {
@@ -356,7 +438,7 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
             }
             if (!bad) {
                 chain[depth + 1] = real ? real : sub_path;
-                nb_node *sub = load_file(c, sub_path, p, depth + 1, chain);
+                nb_node *sub = include_file(c, sub_path, p, depth + 1, chain);
                 if (!sub) bad = 1;
                 else if (!base) base = sub;
                 else merge_into(base, sub), node_free(sub);
@@ -663,7 +745,7 @@ static void check_blocks(nb_diags *d, const nb_node *b, const char *what)
 
 int grid_load(const char *path, nb_grid *g, nb_diags *diags)
 {
-    gctx c = {g, diags};
+    gctx c = {g, diags, NULL, 0, 0, 0};
     int before = diags->n;
     nb_node *base = NULL, *gridn = NULL;
     axes *ax = nb_xcalloc(1, sizeof *ax);
@@ -727,6 +809,8 @@ int grid_load(const char *path, nb_grid *g, nb_diags *diags)
     }
     diags_add_unique(diags, &pd);
 out:
+    for (int k = 0; k < c.n_seen; k++) node_free(c.seen[k].tree);
+    free(c.seen);
     diags_free(&pd);
     node_free(base);
     node_free(gridn);
@@ -763,7 +847,7 @@ int grid_file_is_sweep(const char *path)
     char *text = NULL, *err = NULL;
     nb_node *root = NULL;
     int yes = 0;
-    if (nb_read_file(path, &text, NULL, &err) == 0 && node_parse(path, text, &root, &err) == 0 &&
+    if (node_read_file(path, &text, &err) == 0 && node_parse(path, text, &root, &err) == 0 &&
         root && root->kind == NB_NODE_MAP)
         yes = node_get(root, "grid") || node_get(root, "include") ||
               node_get(root, "sampler_params") || node_get(root, "model_params");

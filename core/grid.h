@@ -50,8 +50,4 @@ nb_node *node_clone(const nb_node *n);
 /* A node in YAML flow style, "[10, 20]", "{train: a.txt}" (malloc'd). */
 char *node_render(const nb_node *n);
 
-/* Append to dst each message of src not already in dst (points of a grid
- * repeat the same problem; it is reported once). */
-void diags_add_unique(nb_diags *dst, const nb_diags *src);
-
 #endif /* NB_GRID_H */

@@ -5,10 +5,13 @@
  */
 #define _GNU_SOURCE
 #include "merge.h"
+#include "sha256.h"
+#include "shard.h"
 #include "store.h"
 #include "util.h"
 #include "negbench/plugin.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,15 +86,70 @@ static char *meta(sqlite3 *db, const char *key)
     return v;
 }
 
+/* A meta value read as an integer in [lo, hi]: the whole text a decimal
+ * number. 0, or NB_EINVAL naming the file and key: a shard's meta table is
+ * input like any other (a damaged or edited store must not index arrays). */
+static int meta_int(const char *path, const char *key, const char *text, long long lo,
+                    long long hi, int *out, char **err)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = text && *text ? strtoll(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < lo || v > hi)
+        return nb_fail(err, NB_EINVAL, "%s: meta %s = '%.40s' is not an integer in [%lld, %lld] "
+                       "(a damaged or edited shard store)", path, key, text ? text : "",
+                       lo, hi);
+    *out = (int)v;
+    return NB_OK;
+}
+
+/* 64 lowercase hex digits (a SHA-256). */
+static int is_sha256_hex(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f'))) return 0;
+    return n == 64;
+}
+
+/* Every run's config_hash must be the SHA-256 of its config_json: a run
+ * is merged by its hash, so a mismatch would file it under another run. */
+static int check_run_hashes(sqlite3 *db, const char *path, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int status = NB_OK, rc;
+    if (sqlite3_prepare_v2(db, "SELECT id, config_hash, config_json FROM run ORDER BY id", -1,
+                           &st, NULL) != SQLITE_OK)
+        return nb_fail(err, NB_EINVAL, "%s: cannot read its runs: %s", path, sqlite3_errmsg(db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *hash = (const char *)sqlite3_column_text(st, 1);
+        const unsigned char *json = sqlite3_column_text(st, 2);
+        char want[65];
+        sha256_hex(json ? (const char *)json : "", json ? (size_t)sqlite3_column_bytes(st, 2) : 0,
+                   want);
+        if (!hash || strcmp(hash, want) != 0) {
+            status = nb_fail(err, NB_EINVAL, "%s: run %lld: config_hash %.12s does not match its "
+                             "config_json (sha256 %.12s): a damaged or edited store", path,
+                             (long long)sqlite3_column_int64(st, 0), hash ? hash : "(null)",
+                             want);
+            break;
+        }
+    }
+    if (!status && rc != SQLITE_DONE)
+        status = nb_fail(err, NB_EINVAL, "%s: cannot read its runs: %s", path, sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return status;
+}
+
 /* Read shard path's identity and counts into sh (and the grid's into rep
- * for the first one). 0 or NB_EINVAL with *err. */
+ * for the first one), every value checked. 0 or NB_EINVAL with *err. */
 static int inspect(const char *path, nb_merge_shard *sh, nb_merge_report *rep, char **err)
 {
     sqlite3 *db = NULL;
     struct stat st;
     long long version = 0, v;
     char *idx = NULL, *cnt = NULL, *ident = NULL, *runs = NULL, *grid = NULL, *name = NULL;
-    int status = NB_OK;
+    int status = NB_OK, grid_runs = 0;
     sh->path = path;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
         status = nb_fail(err, NB_EINVAL, "%s: %s", path,
@@ -118,9 +176,17 @@ static int inspect(const char *path, nb_merge_shard *sh, nb_merge_report *rep, c
                          "table; it was not written by negbench run --shard)", path);
         goto out;
     }
-    sh->index = atoi(idx);
-    sh->count = atoi(cnt);
-    sh->expected = atoi(runs);
+    if ((status = meta_int(path, "shard_count", cnt, 1, NB_SHARD_MAX, &sh->count, err)) ||
+        (status = meta_int(path, "shard_index", idx, 0, sh->count - 1, &sh->index, err)) ||
+        (status = meta_int(path, "grid_runs", grid, 0, NB_SHARD_MAX_RUNS, &grid_runs, err)) ||
+        (status = meta_int(path, "shard_runs", runs, 0, grid_runs, &sh->expected, err)))
+        goto out;
+    if (!is_sha256_hex(ident)) {
+        status = nb_fail(err, NB_EINVAL, "%s: meta grid_identity = '%.40s' is not a SHA-256 "
+                         "(a damaged or edited shard store)", path, ident);
+        goto out;
+    }
+    if ((status = check_run_hashes(db, path, err))) goto out;
     if (query_int(db, "SELECT count(*) FROM run", &v) == SQLITE_OK) sh->runs = (int)v;
     if (query_int(db, "SELECT count(*) FROM run WHERE status = 'done'", &v) == SQLITE_OK)
         sh->done = (int)v;
@@ -128,10 +194,11 @@ static int inspect(const char *path, nb_merge_shard *sh, nb_merge_report *rep, c
         sh->failed = (int)v;
     if (!rep->experiment) {
         rep->count = sh->count;
-        rep->grid_runs = atoi(grid);
+        rep->grid_runs = grid_runs;
         snprintf(rep->identity, sizeof rep->identity, "%s", ident);
         rep->experiment = nb_xstrdup(name);
-    } else if (strcmp(ident, rep->identity) != 0 || sh->count != rep->count) {
+    } else if (strcmp(ident, rep->identity) != 0 || sh->count != rep->count ||
+               grid_runs != rep->grid_runs) {
         status = nb_fail(err, NB_EINVAL, "%s: shard %d/%d of another grid or split than %s "
                          "(shard %d/%d of %s): merge each grid on its own", path, sh->index,
                          sh->count, rep->shards[0].path, rep->shards[0].index, rep->count,
@@ -206,9 +273,13 @@ static char *merge_sql(void)
     return sql;
 }
 
-/* Merge one shard in one transaction; sh->copied receives its run count. */
-static int merge_one(nb_store *out, const char *out_path, const char *sql, nb_merge_shard *sh,
-                     char **err)
+/* The meta key of a merged store naming the grid merged into it. */
+#define MERGED_GRID_KEY "merged_grid_identity"
+
+/* Merge one shard in one transaction, which also records the grid's
+ * identity in OUT; sh->copied receives its run count. */
+static int merge_one(nb_store *out, const char *out_path, const char *sql, const char *identity,
+                     nb_merge_shard *sh, char **err)
 {
     sqlite3 *db = store_db(out);
     sqlite3_stmt *st = NULL;
@@ -224,6 +295,7 @@ static int merge_one(nb_store *out, const char *out_path, const char *sql, nb_me
         goto out;
     }
     if ((status = exec_sql(db, out_path, "BEGIN IMMEDIATE", err)) ||
+        (status = store_meta_set(out, MERGED_GRID_KEY, identity, err)) ||
         (status = exec_sql(db, out_path, sql, err)) ||
         query_int(db, "SELECT count(*) FROM temp.merge_map", &copied) != SQLITE_OK ||
         (status = exec_sql(db, out_path, "COMMIT", err)))
@@ -271,6 +343,16 @@ int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *re
                          out);
         goto out;
     }
+    free(kind);
+    kind = NULL;
+    if ((status = store_meta_get(s, MERGED_GRID_KEY, &kind, err)) < 0) goto out;
+    if (status == 1 && strcmp(kind, rep->identity) != 0) {
+        status = nb_fail(err, NB_EINVAL, "%s: holds the merge of another grid (identity %.12s, "
+                         "the shards' %.12s): merge into another file", out, kind,
+                         rep->identity);
+        goto out;
+    }
+    status = NB_OK;
     /* 3. one transaction per shard */
     sql = merge_sql();
     int *seen = nb_xcalloc((size_t)rep->count + 1, sizeof *seen);
@@ -278,7 +360,7 @@ int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *re
         nb_merge_shard *sh = &rep->shards[i];
         if (sh->duplicate) continue;
         seen[sh->index] = 1;
-        if ((status = merge_one(s, out, sql, sh, err))) break;
+        if ((status = merge_one(s, out, sql, rep->identity, sh, err))) break;
         rep->copied += sh->copied;
         rep->done_total += sh->done;
         rep->n_partial += sh->done < sh->expected;

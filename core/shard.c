@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SHARD_MAX 100000
 
 /* A non-negative decimal integer, whole string; -1 if not. */
 static long parse_nonneg(const char *s)
@@ -18,7 +17,7 @@ static long parse_nonneg(const char *s)
     char *end;
     if (!s || *s < '0' || *s > '9') return -1;
     long v = strtol(s, &end, 10);
-    return *end || v > SHARD_MAX ? -1 : v;
+    return *end || v > NB_SHARD_MAX ? -1 : v;
 }
 
 int shard_parse(const char *text, int *index, int *count)

@@ -15,7 +15,11 @@
 #include "store.h"
 #include "sweep.h"
 
-/* Parse "I/N" (0 <= I < N <= 100000). 0, or -1 when malformed. */
+/* The largest N of a split, and the most runs a grid has (its points). */
+#define NB_SHARD_MAX 100000
+#define NB_SHARD_MAX_RUNS 100000
+
+/* Parse "I/N" (0 <= I < N <= NB_SHARD_MAX). 0, or -1 when malformed. */
 int shard_parse(const char *text, int *index, int *count);
 
 /* I/N from the environment, in this order: SLURM_ARRAY_TASK_ID (minus

@@ -5,11 +5,14 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 char *nb_vstrf(const char *fmt, va_list ap)
 {
@@ -105,31 +108,80 @@ int64_t nb_peak_rss_bytes(void)
     return (int64_t)ru.ru_maxrss * 1024; /* Linux reports KiB */
 }
 
-int nb_read_file(const char *path, char **data, size_t *len, char **err)
+/* What a non-regular file is, for messages. */
+static const char *file_kind(mode_t m)
 {
-    FILE *f = fopen(path, "rb");
+    if (S_ISDIR(m)) return "a directory";
+    if (S_ISFIFO(m)) return "a FIFO";
+    if (S_ISCHR(m)) return "a character device";
+    if (S_ISBLK(m)) return "a block device";
+    if (S_ISSOCK(m)) return "a socket";
+    return "not a file";
+}
+
+const char *nb_file_kind(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) ? NULL : file_kind(st->st_mode);
+}
+
+int nb_read_file_max(const char *path, size_t max, char **data, size_t *len, char **err)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the mode is
+     * checked on the descriptor, so the file read is the file checked. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     char *buf = NULL;
     size_t n = 0, cap = 0;
-    if (!f) return nb_fail(err, -1, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    int status = 0;
+    if (fd < 0) return nb_fail(err, -1, "%s: cannot open: %s", path, strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        status = nb_fail(err, -1, "%s: cannot stat: %s", path, strerror(errno));
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        status = nb_fail(err, -1, "%s: is a directory, not a file", path);
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        status = nb_fail(err, -1, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
+        goto out;
+    }
+    if (max && (uint64_t)st.st_size > max) {
+        status = nb_fail(err, -1, "%s: larger than %zu MiB (%lld bytes)", path, max >> 20,
+                         (long long)st.st_size);
+        goto out;
+    }
     for (;;) {
         if (cap - n < 65536) {
             cap = cap ? cap * 2 : 131072;
             buf = nb_xrealloc(buf, cap + 1);
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            status = nb_fail(err, -1, "%s: read error: %s", path, strerror(errno));
+            goto out;
+        }
         if (got == 0) break;
+        n += (size_t)got;
+        if (max && n > max) { /* grew while being read */
+            status = nb_fail(err, -1, "%s: larger than %zu MiB", path, max >> 20);
+            goto out;
+        }
     }
-    if (ferror(f)) {
-        fclose(f);
-        free(buf);
-        return nb_fail(err, -1, "%s: read error", path);
-    }
-    fclose(f);
     buf[n] = '\0';
     *data = buf;
+    buf = NULL;
     if (len) *len = n;
-    return 0;
+out:
+    close(fd);
+    free(buf);
+    return status;
+}
+
+int nb_read_file(const char *path, char **data, size_t *len, char **err)
+{
+    return nb_read_file_max(path, 0, data, len, err);
 }
 
 char *nb_dirname(const char *path)
@@ -145,6 +197,14 @@ char *nb_path_join(const char *dir, const char *path)
     if (path[0] == '/' || !dir || !dir[0] || strcmp(dir, ".") == 0)
         return nb_xstrdup(path);
     return nb_strf("%s/%s", dir, path);
+}
+
+uint64_t nb_hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t k = 0; k < n; k++) h = (h ^ b[k]) * 0x100000001b3ull;
+    return h;
 }
 
 /* Optimal string alignment distance: insertions, deletions, substitutions

@@ -40,14 +40,28 @@ double nb_now(void);
 /* Peak resident set size of this process in bytes (0 if unknown). */
 int64_t nb_peak_rss_bytes(void);
 
-/* Read a whole file into a NUL-terminated malloc'd buffer. */
+/* Read a whole regular file into a NUL-terminated malloc'd buffer (*data,
+ * caller frees; *len, if len is given, the bytes read, which may include NUL
+ * bytes). A directory, FIFO, device or socket is refused without blocking
+ * ("PATH: not a regular file (a FIFO)"); max > 0 refuses a file larger than
+ * max bytes. 0, or -1 with *err. */
+int nb_read_file_max(const char *path, size_t max, char **data, size_t *len, char **err);
+/* nb_read_file_max without a size limit. */
 int nb_read_file(const char *path, char **data, size_t *len, char **err);
+
+struct stat;
+/* NULL for a regular file, else what it is: "a directory", "a FIFO",
+ * "a character device", "a block device", "a socket". */
+const char *nb_file_kind(const struct stat *st);
 
 /* Directory part of a path ("." if none); malloc'd. */
 char *nb_dirname(const char *path);
 
 /* Join dir and a relative path (path returned as is when absolute). */
 char *nb_path_join(const char *dir, const char *path);
+
+/* FNV-1a (64-bit) of n bytes, for hash tables. */
+uint64_t nb_hash_bytes(const void *p, size_t n);
 
 /* Levenshtein distance, for "did you mean" suggestions. */
 int nb_edit_distance(const char *a, const char *b);

@@ -5,16 +5,22 @@
  * small: scalars keep their text and whether they were quoted (a quoted or
  * block scalar is always a string, never a number or a bool), maps keep
  * their keys in document order with the key positions. Refused with a
- * positioned error: anchors and aliases, non-scalar map keys, and more than
- * one document. Duplicate keys are kept (config_load reports them, so that
- * they join the other diagnostics of the file).
+ * positioned error: anchors and aliases, merge keys (<<), explicit tags
+ * (!!str, !custom), non-scalar map keys, and more than one document.
+ * Duplicate keys are kept (node_check_duplicates reports them, so that they
+ * join the other diagnostics of the file). node_read_file reads a YAML file
+ * with the size limit and refuses NUL bytes (libyaml would stop at the first).
  */
+#define _GNU_SOURCE /* qsort_r */
 #include "config.h"
 #include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
+
+/* The largest YAML file read (experiment, grid or included file). */
+#define TREE_MAX_FILE_BYTES ((size_t)4 << 20)
 
 typedef struct tree_ctx {
     yaml_parser_t parser;
@@ -108,6 +114,25 @@ static int tree_check_anchor(tree_ctx *c, const yaml_event_t *ev)
     return 0;
 }
 
+/* Explicit tags are refused: the tree has no types beyond its own scalar
+ * rules, so a tag would be silently ignored. */
+static int tree_check_tag(tree_ctx *c, const yaml_event_t *ev)
+{
+    const yaml_char_t *tag = NULL;
+    static const char core[] = "tag:yaml.org,2002:";
+    if (ev->type == YAML_SCALAR_EVENT) tag = ev->data.scalar.tag;
+    else if (ev->type == YAML_SEQUENCE_START_EVENT) tag = ev->data.sequence_start.tag;
+    else if (ev->type == YAML_MAPPING_START_EVENT) tag = ev->data.mapping_start.tag;
+    if (!tag) return 0;
+    const char *t = (const char *)tag;
+    int is_core = !strncmp(t, core, sizeof core - 1);
+    char *what = nb_strf("YAML tag %s%s is not supported: write the value without it",
+                         is_core ? "!!" : "", is_core ? t + sizeof core - 1 : t);
+    int rc = tree_fail_at(c, ev->start_mark, what);
+    free(what);
+    return rc;
+}
+
 /* Children of a sequence or map until its end event. */
 static int tree_children(tree_ctx *c, nb_node *n)
 {
@@ -139,6 +164,17 @@ static int tree_children(tree_ctx *c, nb_node *n)
             yaml_event_delete(&kev);
             return rc;
         }
+        if ((rc = tree_check_tag(c, &kev))) {
+            yaml_event_delete(&kev);
+            return rc;
+        }
+        if (kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+            !strcmp((const char *)kev.data.scalar.value, "<<")) {
+            rc = tree_fail_at(c, kev.start_mark,
+                              "YAML merge keys (<<) are not supported: write the keys out");
+            yaml_event_delete(&kev);
+            return rc;
+        }
         char *key = nb_xstrdup((const char *)kev.data.scalar.value);
         yaml_mark_t km = kev.start_mark;
         yaml_event_delete(&kev);
@@ -166,7 +202,7 @@ static int tree_node(tree_ctx *c, yaml_event_t *ev, nb_node **out)
                           "YAML anchors and aliases are not supported: write the value out");
         goto out;
     }
-    if ((rc = tree_check_anchor(c, ev))) goto out;
+    if ((rc = tree_check_anchor(c, ev)) || (rc = tree_check_tag(c, ev))) goto out;
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
         n = node_new(NB_NODE_SCALAR, ev->start_mark);
@@ -271,4 +307,64 @@ const nb_node *node_get(const nb_node *map, const char *key)
     for (int i = 0; i < map->n; i++)
         if (strcmp(map->keys[i], key) == 0) return map->items[i];
     return NULL;
+}
+
+/* Read a YAML file (at most TREE_MAX_FILE_BYTES, a regular file) into *text
+ * (caller frees). A NUL byte is refused at its position: libyaml would read
+ * the text only up to it. 0, or NB_EINVAL with *err. */
+int node_read_file(const char *path, char **text, char **err)
+{
+    size_t len = 0;
+    *text = NULL;
+    if (nb_read_file_max(path, TREE_MAX_FILE_BYTES, text, &len, err)) return NB_EINVAL;
+    const char *nul = memchr(*text, '\0', len);
+    if (!nul) return 0;
+    size_t at = (size_t)(nul - *text);
+    int line = 1, col = 1;
+    for (const char *q = *text; q < nul; q++) {
+        if (*q == '\n') line++, col = 1;
+        else col++;
+    }
+    free(*text);
+    *text = NULL;
+    return nb_fail(err, NB_EINVAL, "%s:%d:%d: a NUL byte (byte %zu): a YAML file is text", path,
+                   line, col, at);
+}
+
+/* Key order for the duplicate check: by key, then by position in the map. */
+static int dup_cmp(const void *a, const void *b, void *map)
+{
+    const nb_node *m = map;
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = strcmp(m->keys[i], m->keys[j]);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* Every map of the tree: a key given twice is an error at the second (in
+ * document order), naming the first's line. Sorting the keys of each map
+ * makes it O(n log n). file: the file of nodes without one (NULL tags). */
+void node_check_duplicates(const nb_node *n, const char *file, nb_diags *d)
+{
+    int *order = NULL, *first = NULL;
+    if (!n) return;
+    if (n->kind == NB_NODE_MAP && n->n > 1) {
+        order = nb_xmalloc((size_t)n->n * sizeof *order);
+        first = nb_xmalloc((size_t)n->n * sizeof *first);
+        for (int i = 0; i < n->n; i++) order[i] = i, first[i] = -1;
+        qsort_r(order, (size_t)n->n, sizeof *order, dup_cmp, (void *)n);
+        for (int r = 1; r < n->n; r++)
+            if (!strcmp(n->keys[order[r]], n->keys[order[r - 1]]))
+                first[order[r]] = first[order[r - 1]] >= 0 ? first[order[r - 1]] : order[r - 1];
+    }
+    for (int i = 0; i < n->n; i++) {
+        if (first && first[i] >= 0) {
+            const char *f = node_key_file(n, i);
+            diags_add(d, f ? f : file, n->key_line[i], n->key_col[i],
+                      "duplicate key \"%s\" (first given at line %d)", n->keys[i],
+                      n->key_line[first[i]]);
+        }
+        node_check_duplicates(n->items[i], file, d);
+    }
+    free(order);
+    free(first);
 }

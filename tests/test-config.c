@@ -70,6 +70,79 @@ static void test_tree(void)
     err = NULL;
     ok(node_parse("t.yaml", "# nothing\n", &root, &err) == 0 && root == NULL,
        "tree: empty document gives NULL");
+    /* tags and merge keys were silently ignored before (issue 16) */
+    node_parse("t.yaml", "a: !!str 5\n", &root, &err);
+    is_string(err, "t.yaml:1:4: YAML tag !!str is not supported: write the value without it",
+              "tree: core tag refused");
+    free(err);
+    err = NULL;
+    node_parse("t.yaml", "a: !local {b: 1}\n", &root, &err);
+    is_string(err, "t.yaml:1:4: YAML tag !local is not supported: write the value without it",
+              "tree: local tag on a map refused");
+    free(err);
+    err = NULL;
+    node_parse("t.yaml", "m:\n  <<: {b: 1}\n", &root, &err);
+    is_string(err, "t.yaml:2:3: YAML merge keys (<<) are not supported: write the keys out",
+              "tree: merge key refused");
+    free(err);
+    err = NULL;
+    ok(node_parse("t.yaml", "\"<<\": 1\n", &root, &err) == 0 && root, "tree: a quoted \"<<\" is a key");
+    node_free(root);
+    root = NULL;
+}
+
+/* node_check_duplicates: sorted, so large maps are fast; each repeat is
+ * reported in document order and names the first occurrence. */
+static void test_duplicates(void)
+{
+    nb_node *root = NULL;
+    nb_diags d = {0};
+    char *err = NULL;
+    const char *text = "b: 1\na: 1\nb: 2\nc: {x: 1, x: 2}\nb: 3\n";
+    is_int(node_parse("t.yaml", text, &root, &err), 0, "dups: parses");
+    node_check_duplicates(root, "t.yaml", &d);
+    ok(d.n == 3 && !strcmp(d.msg[0], "t.yaml:3:1: duplicate key \"b\" (first given at line 1)") &&
+           !strcmp(d.msg[1], "t.yaml:4:11: duplicate key \"x\" (first given at line 4)") &&
+           !strcmp(d.msg[2], "t.yaml:5:1: duplicate key \"b\" (first given at line 1)"),
+       "dups: three repeats, in document order, each naming the first");
+    diags_free(&d);
+    node_free(root);
+    /* 100,000 distinct keys and one repeat: a quadratic check took seconds */
+    size_t cap = 100001 * 16;
+    char *big = malloc(cap), *p = big;
+    for (int i = 0; i < 100000; i++) p += sprintf(p, "k%d: 1\n", i);
+    sprintf(p, "k7: 2\n");
+    root = NULL;
+    is_int(node_parse("big.yaml", big, &root, &err), 0, "dups: 100,000 keys parse");
+    double t0 = nb_now();
+    node_check_duplicates(root, "big.yaml", &d);
+    double dt = nb_now() - t0;
+    ok(d.n == 1 && !strcmp(d.msg[0], "big.yaml:100001:1: duplicate key \"k7\" (first given at line 8)"),
+       "dups: the one repeat among 100,000 keys");
+    ok(dt < 2.0, "dups: 100,000 keys checked in %.3f s (< 2 s)", dt);
+    diags_free(&d);
+    node_free(root);
+    free(big);
+}
+
+/* At most NB_DIAGS_MAX_PRINT lines and a count; diags_add_unique drops
+ * repeats, also within its source. */
+static void test_diags_cap(void)
+{
+    nb_diags d = {0}, src = {0};
+    char buf[4096] = "";
+    for (int i = 0; i < 25; i++) diags_add(&src, "f.yaml", 1, 1, "problem %d", i % 23);
+    diags_add_unique(&d, &src);
+    is_int(d.n, 23, "diags: 25 messages, 23 distinct");
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    diags_print(&d, f);
+    fclose(f);
+    int lines = 0;
+    for (char *q = buf; *q; q++) lines += *q == '\n';
+    ok(lines == NB_DIAGS_MAX_PRINT + 1 && strstr(buf, "negbench: ... and 3 more problems"),
+       "diags: 20 lines and a count of the other 3");
+    diags_free(&d);
+    diags_free(&src);
 }
 
 /* ---- a full file and the defaults ---------------------------------------- */
@@ -406,6 +479,8 @@ int main(void)
 {
     tap_plan(0);
     test_tree();
+    test_duplicates();
+    test_diags_cap();
     test_full();
     test_defaults();
     test_corpus();

@@ -147,6 +147,22 @@ static void test_lines(void)
     }
     data_spec_free(&s);
 
+    /* sparse ids (range over 2 x distinct + 1024) renumbered by rank, over
+     * both files; a user line without items still counts (user 2000) */
+    spec_files(&s, "lines-sparse.txt", NULL, "lines-sparse-test.txt");
+    if (load_ok(&s, &d, "lines with sparse ids")) {
+        ok(d.n_users == 3 && d.n_items == 3, "sparse lines: 3 users, 3 items (got %d, %d)",
+           (int)d.n_users, (int)d.n_items);
+        ok(ROW(&d.train, 0, 0, 2) && ROW(&d.train, 2, 0) && ROW_EMPTY(&d.train, 1) &&
+               ROW(&d.test, 0, 1),
+           "sparse lines: ids 3 < 2000 < 900000 and 7 < 5e7 < 1e8 become rows by rank");
+        ok(d.source && strstr(d.source, "user ids renumbered by rank (3 distinct in 0..900000)") &&
+               strstr(d.source, "item ids renumbered by rank (3 distinct in 0..100000000)"),
+           "sparse lines: the source says so");
+        dataset_free(&d);
+    }
+    data_spec_free(&s);
+
     /* a blank-run file read as LINES (auto) and as CSV (forced) */
     spec_files(&s, "spaces.txt", NULL, NULL);
     if (load_ok(&s, &d, "spaces.txt as lines")) {
@@ -233,33 +249,33 @@ static void test_malformed(void)
 {
     nb_data_spec s;
     spec_files(&s, "lines-bad-alpha.txt", NULL, NULL);
-    load_fails(&s, "lines-bad-alpha.txt:3: non-numeric item id 'x7'", "lines non-numeric");
+    load_fails(&s, "lines-bad-alpha.txt:3:3: non-numeric item id 'x7'", "lines non-numeric");
     spec_files(&s, "lines-bad-neg.txt", NULL, NULL);
-    load_fails(&s, "lines-bad-neg.txt:2: negative user id '-1'", "lines negative id");
+    load_fails(&s, "lines-bad-neg.txt:2:1: negative user id '-1'", "lines negative id");
     spec_files(&s, "lines-bad-big.txt", NULL, NULL);
-    load_fails(&s, "lines-bad-big.txt:4: too large for int32 item id", "lines id > int32");
+    load_fails(&s, "lines-bad-big.txt:4:3: too large for int32 item id", "lines id > int32");
     spec_files(&s, "lines-max-id.txt", NULL, NULL);
-    load_fails(&s, "lines-max-id.txt:3: too large for int32 user id", "lines id = INT32_MAX");
+    load_fails(&s, "lines-max-id.txt:3:1: too large for int32 user id", "lines id = INT32_MAX");
     spec_files(&s, "lines-train.txt", NULL, "lines-bad-alpha.txt");
     load_fails(&s, "lines-bad-alpha.txt:3:", "error in the test file names it");
     spec_files(&s, "empty.txt", NULL, NULL);
-    load_fails(&s, "empty.txt:1: empty file", "empty lines file");
+    load_fails(&s, "empty.txt:1:1: empty file", "empty lines file");
     spec_files(&s, "empty.txt", NULL, NULL);
     s.format = NB_FMT_CSV;
-    load_fails(&s, "empty.txt:1: empty file", "empty csv file");
+    load_fails(&s, "empty.txt:1:1: empty file", "empty csv file");
     spec_files(&s, "empty.txt", NULL, NULL);
     s.format = NB_FMT_INTER;
-    load_fails(&s, "empty.txt:1: empty file", "empty inter file");
+    load_fails(&s, "empty.txt:1:1: empty file", "empty inter file");
     spec_files(&s, "bad-header.inter", NULL, NULL);
-    load_fails(&s, "bad-header.inter:1: bad header field 'item_id'", "inter header w/o type");
+    load_fails(&s, "bad-header.inter:1:15: bad header field 'item_id'", "inter header w/o type");
     spec_files(&s, "no-user.inter", NULL, NULL);
-    load_fails(&s, "no-user.inter:1: bad header: no user_id column", "inter w/o user_id");
+    load_fails(&s, "no-user.inter:1:1: bad header: no user_id column", "inter w/o user_id");
     spec_files(&s, "bad-fields.inter", NULL, NULL);
-    load_fails(&s, "bad-fields.inter:4: expected 3 fields, found 2", "inter field count");
+    load_fails(&s, "bad-fields.inter:4:1: expected 3 fields, found 2", "inter field count");
     spec_files(&s, "bad-fields.csv", NULL, NULL);
-    load_fails(&s, "bad-fields.csv:3: expected 2 fields, found 3", "csv field count");
+    load_fails(&s, "bad-fields.csv:3:1: expected 2 fields, found 3", "csv field count");
     spec_files(&s, "bad-rating.csv", NULL, NULL);
-    load_fails(&s, "bad-rating.csv:3: bad rating 'abc'", "csv bad rating");
+    load_fails(&s, "bad-rating.csv:3:5: bad rating 'abc'", "csv bad rating");
     spec_files(&s, "no-such-file.txt", NULL, NULL);
     load_fails(&s, "no-such-file.txt", "unreadable file");
     spec_files(&s, "lines-train.txt", NULL, NULL);
