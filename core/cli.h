@@ -20,6 +20,8 @@ int cmd_sweep(int argc, char **argv);
 /* core/cmd_merge.c, core/cmd_slurm.c: shard stores and Slurm job arrays. */
 int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
+/* core/cmd_report.c: tables from results stores. */
+int cmd_report(int argc, char **argv);
 
 struct nb_sweep;
 /* Load the plugins and expand and validate the grid at path (threads >= 0
