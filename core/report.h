@@ -53,6 +53,9 @@ typedef struct rp_run {
     struct { int metric; int32_t k; double value; } fm[NB_N_METRICS * NB_MAX_KS];
     nb_hits ranks;              /* test per-user ranks, loaded on demand */
     int ranks_state;            /* 0 not loaded, 1 loaded, -1 absent */
+    double *uv;                 /* per-user values of (uv_metric, uv_k), cached */
+    int uv_metric;
+    int32_t uv_k;
 } rp_run;
 
 typedef struct rp_set {

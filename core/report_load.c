@@ -238,6 +238,7 @@ void report_set_free(rp_set *set)
         free(r->hash); free(r->json); free(r->status); free(r->error);
         free(r->experiment); free(r->row); free(r->col);
         hits_free(&r->ranks);
+        free(r->uv);
     }
     free(set->runs);
     for (int i = 0; i < set->n_stores; i++) store_close(set->stores[i]);

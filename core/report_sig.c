@@ -27,6 +27,18 @@ static rp_run *run_at(rp_set *set, const char *row, const char *group, int64_t s
     return NULL;
 }
 
+/* Per-user values of run r's ranks h for (metric, k), cached on the run. */
+static const double *run_values(rp_run *r, const nb_hits *h, int metric, int32_t k)
+{
+    if (!r->uv || r->uv_metric != metric || r->uv_k != k) {
+        if (!r->uv) r->uv = nb_xmalloc(((size_t)h->n_rows + 1) * sizeof *r->uv);
+        user_ranks_values(h, metric, k, r->uv);
+        r->uv_metric = metric;
+        r->uv_k = k;
+    }
+    return r->uv;
+}
+
 /* Per-user values of rows a and b in column c averaged over matched seeds
  * into *xa, *xb (malloc'd, n users); returns n, 0 when no seed matches. */
 static int64_t user_values(rp_set *set, const rp_table *t, int c, int a, int b,
@@ -35,7 +47,6 @@ static int64_t user_values(rp_set *set, const rp_table *t, int c, int a, int b,
     const rp_colspec *col = &t->cols[c];
     int64_t n = 0;
     int seeds = 0;
-    double *tmp = NULL;
     *xa = *xb = NULL;
     for (int i = 0; i < set->n_runs; i++) {
         rp_run *ra = &set->runs[i];
@@ -49,18 +60,15 @@ static int64_t user_values(rp_set *set, const rp_table *t, int c, int a, int b,
             n = ha->n_rows;
             *xa = nb_xcalloc((size_t)n + 1, sizeof **xa);
             *xb = nb_xcalloc((size_t)n + 1, sizeof **xb);
-            tmp = nb_xmalloc(((size_t)n + 1) * sizeof *tmp);
         } else if (ha->n_rows != n) {
             continue;
         }
-        user_ranks_values(ha, col->metric, col->k, tmp);
-        for (int64_t u = 0; u < n; u++) (*xa)[u] += tmp[u];
-        user_ranks_values(hb, col->metric, col->k, tmp);
-        for (int64_t u = 0; u < n; u++) (*xb)[u] += tmp[u];
+        const double *va = run_values(ra, ha, col->metric, col->k);
+        const double *vb = run_values(rb, hb, col->metric, col->k);
+        for (int64_t u = 0; u < n; u++) { (*xa)[u] += va[u]; (*xb)[u] += vb[u]; }
         seeds++;
     }
     for (int64_t u = 0; u < n; u++) { (*xa)[u] /= seeds; (*xb)[u] /= seeds; }
-    free(tmp);
     return seeds ? n : 0;
 }
 

@@ -120,9 +120,13 @@ int user_ranks_decode(const void *blob, size_t len, int32_t n_users, int32_t k,
 int64_t user_ranks_values(const nb_hits *h, int metric, int32_t K, double *out)
 {
     if (K < 1 || K > h->k) return -1;
-    double *idcg = nb_xmalloc(((size_t)K + 1) * sizeof *idcg); /* idcg[n]: n ranks */
-    idcg[0] = 0.0;
-    for (int32_t j = 1; j <= K; j++) idcg[j] = idcg[j - 1] + 1.0 / log2((double)j + 1.0);
+    /* disc[r] = 1/log2(r + 1) for ranks 1..K; idcg[n] = sum of the first n */
+    double *disc = nb_xmalloc(2 * ((size_t)K + 1) * sizeof *disc), *idcg = disc + K + 1;
+    idcg[0] = disc[0] = 0.0;
+    for (int32_t j = 1; j <= K; j++) {
+        disc[j] = 1.0 / log2((double)j + 1.0);
+        idcg[j] = idcg[j - 1] + disc[j];
+    }
     int64_t n_eval = 0;
     for (int32_t u = 0; u < h->n_rows; u++) {
         int32_t nt = h->n_truth[u];
@@ -135,7 +139,7 @@ int64_t user_ranks_values(const nb_hits *h, int metric, int32_t K, double *out)
         double dcg = 0.0;
         for (int64_t q = h->ptr[u]; q < h->ptr[u + 1] && h->rank[q] <= K; q++) {
             hits++;
-            dcg += 1.0 / log2((double)h->rank[q] + 1.0);
+            dcg += disc[h->rank[q]];
             if (!first) first = h->rank[q];
         }
         switch (metric) {
@@ -146,7 +150,7 @@ int64_t user_ranks_values(const nb_hits *h, int metric, int32_t K, double *out)
         default: out[u] = first ? 1.0 / first : 0.0; break;
         }
     }
-    free(idcg);
+    free(disc);
     return n_eval;
 }
 
