@@ -33,24 +33,23 @@ static void report_usage(FILE *out)
           "  --per-denom y|x    PER denominator |H_y| (default) or |H_x|\n", out);
 }
 
-/* Table defaults for what the options left unset. */
-static int defaults(rp_opts *o, const char *param)
+int cli_report_defaults(rp_opts *o, const char *param, const char *cmd)
 {
     static const char *const tables[] = {"main", "per", "overlap", "ablation", "efficiency",
                                          "sensitivity"};
     int known = 0;
     for (size_t i = 0; i < sizeof tables / sizeof *tables; i++) known |= !strcmp(o->table, tables[i]);
     if (!known) {
-        fprintf(stderr, "negbench report: unknown table \"%s\"\n", o->table);
+        fprintf(stderr, "negbench %s: unknown table \"%s\"\n", cmd, o->table);
         return 1;
     }
     if (strcmp(o->format, "md") && strcmp(o->format, "latex") && strcmp(o->format, "csv")) {
-        fprintf(stderr, "negbench report: unknown format \"%s\" (md, latex, csv)\n", o->format);
+        fprintf(stderr, "negbench %s: unknown format \"%s\" (md, latex, csv)\n", cmd, o->format);
         return 1;
     }
     if (!strcmp(o->table, "sensitivity")) {
         if (!param && !o->rows) {
-            fprintf(stderr, "negbench report: --table sensitivity needs --param PATH\n");
+            fprintf(stderr, "negbench %s: sensitivity needs --param PATH\n", cmd);
             return 1;
         }
         if (!o->rows) o->rows = param;
@@ -61,24 +60,50 @@ static int defaults(rp_opts *o, const char *param)
     if (!o->metrics) o->metrics = "recall,ndcg,hit";
     if (!o->stat) o->stat = "dns_overlap";
     if (o->per_denom && strcmp(o->per_denom, "x") && strcmp(o->per_denom, "y")) {
-        fprintf(stderr, "negbench report: --per-denom is x or y\n");
+        fprintf(stderr, "negbench %s: --per-denom is x or y\n", cmd);
         return 1;
     }
     return 0;
 }
 
-/* "20" or "15,20" into o->ks; 0 ok. */
-static int parse_ks(rp_opts *o, const char *s)
+int cli_int_list(const char *s, int32_t *out, int *n, int max, long lo, long hi)
 {
     char *list = nb_xstrdup(s), *save = NULL, *end;
     int bad = 0;
     for (char *t = strtok_r(list, ",", &save); t && !bad; t = strtok_r(NULL, ",", &save)) {
-        long k = strtol(t, &end, 10);
-        bad = *end || k < 1 || k > 100000 || o->n_ks == NB_MAX_KS;
-        if (!bad) o->ks[o->n_ks++] = (int32_t)k;
+        long v = strtol(t, &end, 10);
+        bad = *end || v < lo || v > hi || *n == max;
+        if (!bad) out[(*n)++] = (int32_t)v;
     }
     free(list);
     return bad;
+}
+
+int cli_report_option(rp_opts *o, const char *a, const char *v, const char **param)
+{
+    if (!strcmp(a, "--table")) o->table = v;
+    else if (!strcmp(a, "--format")) o->format = v;
+    else if (!strcmp(a, "--rows")) o->rows = v;
+    else if (!strcmp(a, "--cols")) o->cols = v;
+    else if (!strcmp(a, "--experiment")) o->experiment = v;
+    else if (!strcmp(a, "--metrics")) o->metrics = v;
+    else if (!strcmp(a, "--gain")) o->gain = v;
+    else if (!strcmp(a, "--ref")) o->ref = v;
+    else if (!strcmp(a, "--test")) {
+        if (strcmp(v, "wilcoxon") && strcmp(v, "ttest")) return -1;
+        o->test = v;
+    } else if (!strcmp(a, "--alpha")) {
+        if (!((o->alpha = atof(v)) > 0 && o->alpha < 1)) return -1;
+    } else if (!strcmp(a, "--stat")) o->stat = v;
+    else if (!strcmp(a, "--param")) *param = v;
+    else if (!strcmp(a, "--per-denom")) o->per_denom = v;
+    else if (!strcmp(a, "--k")) {
+        if (cli_int_list(v, o->ks, &o->n_ks, NB_MAX_KS, 1, 100000)) return -1;
+    } else if (!strcmp(a, "--where")) {
+        if (!strchr(v, '=') || strchr(v, '=') == v || o->n_where >= RP_MAX_WHERE) return -1;
+        o->where[o->n_where++] = v;
+    } else return 0;
+    return 1;
 }
 
 /* Parse argv into o and the store list; 0 ok, else an exit status. */
@@ -88,27 +113,10 @@ static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_store
     *stores = nb_xcalloc((size_t)argc + 1, sizeof **stores);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int takes = a[0] == '-' && a[1] == '-';
-        if (!takes) { (*stores)[(*n_stores)++] = argv[i]; continue; }
+        if (a[0] != '-' || a[1] != '-') { (*stores)[(*n_stores)++] = argv[i]; continue; }
         if (!v) { fprintf(stderr, "negbench report: %s needs a value\n", a); return NB_EXIT_USAGE; }
         i++;
-        if (!strcmp(a, "--table")) o->table = v;
-        else if (!strcmp(a, "--format")) o->format = v;
-        else if (!strcmp(a, "--rows")) o->rows = v;
-        else if (!strcmp(a, "--cols")) o->cols = v;
-        else if (!strcmp(a, "--experiment")) o->experiment = v;
-        else if (!strcmp(a, "--metrics")) o->metrics = v;
-        else if (!strcmp(a, "--gain")) o->gain = v;
-        else if (!strcmp(a, "--ref")) o->ref = v;
-        else if (!strcmp(a, "--test") && (!strcmp(v, "wilcoxon") || !strcmp(v, "ttest"))) o->test = v;
-        else if (!strcmp(a, "--alpha") && (o->alpha = atof(v)) > 0 && o->alpha < 1) continue;
-        else if (!strcmp(a, "--stat")) o->stat = v;
-        else if (!strcmp(a, "--param")) param = v;
-        else if (!strcmp(a, "--per-denom")) o->per_denom = v;
-        else if (!strcmp(a, "--k") && !parse_ks(o, v)) continue;
-        else if (!strcmp(a, "--where") && strchr(v, '=') && strchr(v, '=') != v &&
-                 o->n_where < RP_MAX_WHERE) o->where[o->n_where++] = v;
-        else {
+        if (cli_report_option(o, a, v, &param) != 1) {
             fprintf(stderr, "negbench report: bad option %s %s (see negbench report --help)\n", a, v);
             return NB_EXIT_USAGE;
         }
@@ -117,7 +125,7 @@ static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_store
         report_usage(stderr);
         return NB_EXIT_USAGE;
     }
-    return defaults(o, param) ? NB_EXIT_USAGE : 0;
+    return cli_report_defaults(o, param, "report") ? NB_EXIT_USAGE : 0;
 }
 
 int cmd_report(int argc, char **argv)

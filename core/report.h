@@ -81,11 +81,22 @@ const nb_hits *report_ranks(rp_set *set, rp_run *r, char **err);
  * alphabetically. */
 int report_label_cmp(const char *a, const char *b);
 
+/* Unique row (rows = 1) or column-group labels of the finished runs,
+ * sorted; malloc'd array of malloc'd strings, *n of them. */
+char **report_labels(const rp_set *set, int rows, int *n);
+
 /* Print the table of o->table to out; 0 or an error code. */
 int report_table(rp_set *set, const rp_opts *o, FILE *out, char **err);
 
 /* Print the PER matrix among the row labels per column group. */
 int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err);
+
+/* Mean PER(lx, ly) in column group g at K over the seeds both rows have
+ * (pairs receives their number); NAN when none; *err set on a failure. */
+double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const char *ly,
+                        const char *g, int32_t K, int *pairs, char **err);
+/* K of PER: the first of o->ks, else the largest report_k of the runs. */
+int32_t report_per_k(const rp_set *set, const rp_opts *o);
 
 /* |A \ B| of two sorted key arrays. */
 int64_t report_set_minus(const uint64_t *a, int64_t na, const uint64_t *b, int64_t nb);

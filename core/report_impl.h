@@ -40,9 +40,6 @@ typedef struct rp_table {
     int *ref;                   /* [n_cols] reference row of the tests, -1 none */
 } rp_table;
 
-/* Unique row (rows = 1) or column-group labels of the finished runs,
- * sorted; malloc'd array of malloc'd strings, *n of them. */
-char **report_labels(const rp_set *set, int rows, int *n);
 /* Build the cells of o->table (free with report_table_free). */
 int report_build(rp_set *set, const rp_opts *o, rp_table *t, char **err);
 void report_table_free(rp_table *t);

@@ -77,8 +77,7 @@ static int pair_counts(rp_set *set, rp_run *x, rp_run *y, int32_t K, int64_t cnt
     return status ? status : 1;
 }
 
-/* Mean PER of labels (lx, ly) in group g over matched seeds; NAN if none. */
-static double per_value(rp_set *set, const rp_opts *o, const char *lx, const char *ly,
+double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const char *ly,
                         const char *g, int32_t K, int *pairs, char **err)
 {
     double sum = 0.0;
@@ -104,8 +103,7 @@ static double per_value(rp_set *set, const rp_opts *o, const char *lx, const cha
     return *pairs ? sum / *pairs : NAN;
 }
 
-/* K of PER: the first of --k, else the largest report_k of the runs. */
-static int32_t per_k(const rp_set *set, const rp_opts *o)
+int32_t report_per_k(const rp_set *set, const rp_opts *o)
 {
     int32_t K = o->n_ks ? o->ks[0] : 0;
     for (int i = 0; !o->n_ks && i < set->n_runs; i++)
@@ -117,7 +115,7 @@ int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err)
 {
     int nr, ng, csv = !strcmp(o->format, "csv"), status = NB_OK;
     char **rows = report_labels(set, 1, &nr), **groups = report_labels(set, 0, &ng);
-    int32_t K = per_k(set, o);
+    int32_t K = report_per_k(set, o);
     if (csv) fputs("table,col,x,y,k,denominator,pairs,per\n", out);
     for (int g = 0; g < ng && !status; g++) {
         if (!csv) {
@@ -134,7 +132,7 @@ int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err)
             for (int y = 0; y < nr; y++) {
                 int pairs = 0;
                 char *e = NULL;
-                double v = per_value(set, o, rows[x], rows[y], groups[g], K, &pairs, &e);
+                double v = report_per_value(set, o, rows[x], rows[y], groups[g], K, &pairs, &e);
                 if (e) { status = nb_fail(err, NB_ERR, "%s", e); free(e); break; }
                 if (csv)
                     fprintf(out, "per,%s,%s,%s,%d,%s,%d,%.10g\n", groups[g], rows[x], rows[y],
