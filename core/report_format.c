@@ -211,12 +211,17 @@ int report_print(const rp_set *set, const rp_opts *o, const rp_table *t, FILE *o
         return 0;
     }
     print_grid(o, t, out, !strcmp(o->format, "latex"));
+    int tested = 0;
+    for (int c = 0; c < t->n_cols; c++) tested |= t->ref[c] >= 0;
     if (strcmp(o->format, "latex")) {
-        fprintf(out, "\nmean ± sample sd over seeds; **best**, <u>second</u>; (n=k): fewer "
-                "seeds than the column's most; * %s per user, † Welch over seeds: differs "
-                "from the column's reference row (Holm-adjusted p < %g).\n",
-                user_test(o) == RP_USER_T ? "paired t-test" : "Wilcoxon signed-rank",
-                o->alpha);
+        fputs("\nmean ± sample sd over seeds; **best**, <u>second</u>; (n=k): fewer seeds than "
+              "the column's most", out);
+        if (tested)
+            fprintf(out, "; * %s per user, † Welch over seeds: differs from the column's "
+                    "reference row (Holm-adjusted p < %g)",
+                    user_test(o) == RP_USER_T ? "paired t-test" : "Wilcoxon signed-rank",
+                    o->alpha);
+        fputs(".\n", out);
     }
     print_left_out(set, o, out);
     return 0;

@@ -173,6 +173,26 @@ static void fill_cells(rp_table *t, const rp_set *set, int *idx, double *v)
     }
 }
 
+/* Drop the rows without a value in any column (e.g. samplers without the
+ * statistic of an overlap table). */
+static void drop_empty_rows(rp_table *t)
+{
+    int kept = 0;
+    for (int r = 0; r < t->n_rows; r++) {
+        int any = 0;
+        for (int c = 0; c < t->n_cols; c++) any |= t->cells[r * t->n_cols + c].n > 0;
+        if (!any) {
+            free(t->rows[r]);
+            continue;
+        }
+        t->rows[kept] = t->rows[r];
+        memmove(t->cells + (size_t)kept * t->n_cols, t->cells + (size_t)r * t->n_cols,
+                (size_t)t->n_cols * sizeof *t->cells);
+        kept++;
+    }
+    t->n_rows = kept;
+}
+
 /* Index of a row label, or -1. */
 int report_row_index(const rp_table *t, const char *label)
 {
@@ -194,6 +214,7 @@ int report_build(rp_set *set, const rp_opts *o, rp_table *t, char **err)
     int *idx = nb_xmalloc(((size_t)set->n_runs + 1) * sizeof *idx);
     double *v = nb_xmalloc(((size_t)set->n_runs + 1) * sizeof *v);
     fill_cells(t, set, idx, v);
+    drop_empty_rows(t);
     free(idx);
     free(v);
     return report_significance(set, o, t, err);

@@ -65,6 +65,9 @@ ok $? "... with per-user (Wilcoxon) and Welch p-values against the reference row
 ok $? "negbench report STORE: the main table, every K stored, in Markdown"
 "$NB" report "$T/ref.sqlite" --table per >"$T/rep" 2>"$T/err" && grep -q '^| rns | 0.0000 |' "$T/rep"
 ok $? "negbench report --table per: PER(x, x) = 0"
+"$NB" report "$T/ref.sqlite" --table overlap --stat cand_max_norm >"$T/rep" 2>"$T/err" &&
+  grep -q '^| dns | \*\*0\.[0-9]* ± 0\.[0-9]*\*\* |$' "$T/rep" && ! grep -q '^| rns ' "$T/rep"
+ok $? "--table overlap: the mean of a sampler statistic; samplers without it are left out"
 "$NB" report "$T/nowhere.sqlite" >"$T/rep" 2>"$T/err"
 [ $? -eq 2 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "nowhere.sqlite: no such results store" "$T/err"
 ok $? "a missing store: exit 2, one line naming it"
