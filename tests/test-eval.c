@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "negbench/plugin.h"
 #include "tap/tap.h"
+#include "user_ranks.h"
 
 typedef struct inst {
     int32_t nu, ni, d;
@@ -288,6 +289,18 @@ static void check_self_consistent(nb_rng *r)
                 h0 = h;
                 first = 0;
                 ok(h.nnz > 500, "float instance: %lld hits in the top 50", (long long)h.nnz);
+                double worst = 0, *v = malloc(sizeof *v * (size_t)nu);
+                for (int mq = 0; mq < NB_N_METRICS; mq++)
+                    for (int t = 0; t < m.n_ks; t++) {
+                        double sum = 0;
+                        int64_t n = user_ranks_values(&h, mq, m.ks[t], v);
+                        for (int32_t u = 0; u < nu; u++) if (!isnan(v[u])) sum += v[u];
+                        worst = fmax(worst, fabs(sum / (double)n - m.value[mq][t]) /
+                                                fmax(1e-300, fabs(m.value[mq][t])));
+                    }
+                free(v);
+                ok(worst < 1e-12, "float instance: the per-user values of the ranks average to "
+                   "every metric at K = 10 and 50 (worst relative %.1e)", worst);
                 continue;
             }
             ok(!memcmp(m.value, m0.value, sizeof m.value) && same_hits(&h, &h0),
@@ -303,7 +316,7 @@ static void check_self_consistent(nb_rng *r)
 
 int main(void)
 {
-    tap_plan(6 * 8 + 2 + 8);
+    tap_plan(6 * 8 + 3 + 8);
     nb_rng r;
     nb_rng_seed(&r, 7, 1, 2);
     const int32_t ks3[3] = {1, 5, 20}, ks2[2] = {10, 3};
