@@ -6,6 +6,8 @@
 #ifndef NB_CLI_H
 #define NB_CLI_H
 
+#include <stdint.h>
+
 #include "negbench/plugin.h"
 #include "plugin_loader.h"
 
@@ -20,6 +22,20 @@ int cmd_sweep(int argc, char **argv);
 /* core/cmd_merge.c, core/cmd_slurm.c: shard stores and Slurm job arrays. */
 int cmd_merge(int argc, char **argv);
 int cmd_slurm(int argc, char **argv);
+/* core/cmd_report.c: tables from results stores; core/cmd_plot.c: figures. */
+int cmd_report(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
+
+struct rp_opts;
+/* One report option (--table, --rows, --where, ... as in negbench report
+ * --help) into o; --param goes to *param. 1 taken, 0 not a report option,
+ * -1 a bad value. */
+int cli_report_option(struct rp_opts *o, const char *a, const char *v, const char **param);
+/* Fill o's unset fields with o->table's defaults and check them; prints
+ * "negbench CMD: ..." and returns 1 on a bad combination. */
+int cli_report_defaults(struct rp_opts *o, const char *param, const char *cmd);
+/* "15,20" into out[*n...] (at most max values in [lo, hi]); 0 ok, 1 bad. */
+int cli_int_list(const char *s, int32_t *out, int *n, int max, long lo, long hi);
 
 struct nb_sweep;
 /* Load the plugins and expand and validate the grid at path (threads >= 0

@@ -274,35 +274,48 @@ int eval_parse_metric(const char *name, const nb_metrics *m, int *metric,
     return NB_EINVAL;
 }
 
-/* Build the hit lists from top/rel (users in order). */
+void hits_free(nb_hits *h)
+{
+    free(h->ptr);
+    free(h->idx);
+    free(h->rank);
+    free(h->n_truth);
+    memset(h, 0, sizeof *h);
+}
+
+/* Build the hit lists from top/rel (users in order), with ranks and |R(u)|. */
 static int build_hits(const int32_t *top, const uint8_t *rel, const int32_t *eval_users,
                       int32_t n_eval, int32_t n_users, int32_t kcap,
-                      int32_t report_k, nb_hits *hits, char **err)
+                      int32_t report_k, const nb_csr *truth, nb_hits *hits, char **err)
 {
-    int64_t *ptr = calloc((size_t)n_users + 1, sizeof *ptr);
     int64_t nnz = 0;
     for (int32_t e = 0; e < n_eval; e++)
         for (int32_t j = 0; j < report_k; j++) nnz += rel[(int64_t)e * kcap + j];
-    int32_t *idx = malloc((size_t)(nnz ? nnz : 1) * sizeof *idx);
-    if (!ptr || !idx) {
-        free(ptr);
-        free(idx);
+    hits->ptr = calloc((size_t)n_users + 1, sizeof *hits->ptr);
+    hits->idx = malloc((size_t)(nnz ? nnz : 1) * sizeof *hits->idx);
+    hits->rank = malloc((size_t)(nnz ? nnz : 1) * sizeof *hits->rank);
+    hits->n_truth = calloc((size_t)n_users + 1, sizeof *hits->n_truth);
+    if (!hits->ptr || !hits->idx || !hits->rank || !hits->n_truth) {
+        hits_free(hits);
         return nb_fail(err, NB_ENOMEM, "eval: out of memory for the hit lists");
     }
     int64_t q = 0;
     int32_t e = 0;
     for (int32_t u = 0; u < n_users; u++) {
+        hits->n_truth[u] = (int32_t)(truth->ptr[u + 1] - truth->ptr[u]);
         if (e < n_eval && eval_users[e] == u) {
             for (int32_t j = 0; j < report_k; j++)
-                if (rel[(int64_t)e * kcap + j]) idx[q++] = top[(int64_t)e * kcap + j];
+                if (rel[(int64_t)e * kcap + j]) {
+                    hits->rank[q] = j + 1;
+                    hits->idx[q++] = top[(int64_t)e * kcap + j];
+                }
             e++;
         }
-        ptr[u + 1] = q;
+        hits->ptr[u + 1] = q;
     }
     hits->n_rows = n_users;
     hits->nnz = nnz;
-    hits->ptr = ptr;
-    hits->idx = idx;
+    hits->k = report_k;
     return NB_OK;
 }
 
@@ -456,7 +469,7 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
             res.value[q][t] = n_eval ? acc[q][t] / (double)n_eval : 0.0;
 
     if (hits && (rc = build_hits(top, rel, eval_users, n_eval, n_users, kcap,
-                                 opts->report_k, hits, err)) != NB_OK)
+                                 opts->report_k, truth, hits, err)) != NB_OK)
         goto out;
     *out = res;
     goto out;

@@ -37,8 +37,23 @@ typedef struct nb_metrics {
 } nb_metrics;
 
 /* Per-user hits at the reporting K: the relevant items found in the top K,
- * in rank order. Row u is empty for users without ground truth. */
-typedef nb_csr nb_hits;
+ * in rank order, with their 1-based ranks and each user's number of ground
+ * truth items, which is enough to recompute every per-user metric at every
+ * K <= k (user_ranks.h). Row u is empty for users without ground truth
+ * (n_truth[u] = 0). Free with hits_free. */
+typedef struct nb_hits {
+    int32_t n_rows;    /* users */
+    int64_t nnz;       /* hits in all */
+    int64_t *ptr;      /* [n_rows + 1] */
+    int32_t *idx;      /* [nnz] item ids, rank order within a row */
+    int32_t *rank;     /* [nnz] their ranks, 1..k ascending within a row
+                        * (NULL in hit lists built by hand without ranks) */
+    int32_t *n_truth;  /* [n_rows] |R(u)| (NULL: unknown) */
+    int32_t k;         /* the cut-off of the lists (report_k) */
+} nb_hits;
+
+/* Release the arrays of h and zero it (NULL-safe members). */
+void hits_free(nb_hits *h);
 
 typedef struct nb_eval_opts {
     int n_ks;
@@ -51,7 +66,7 @@ typedef struct nb_eval_opts {
 /* Evaluate user rows [n_users][d] against item rows [n_items][d].
  * truth: ground truth by user; mask_a, mask_b: items to exclude by user
  * (mask_b may be NULL). hits may be NULL; otherwise it receives malloc'd
- * arrays that csr_free releases. */
+ * arrays that hits_free releases. */
 int eval_full_ranking(const float *user, const float *item, int32_t n_users,
                       int32_t n_items, int32_t d, const nb_csr *truth,
                       const nb_csr *mask_a, const nb_csr *mask_b,

@@ -22,6 +22,10 @@ static void usage(FILE *out)
           "  grid FILE.yaml [--db PATH]  expand and validate a grid; list its runs (dry run)\n"
           "  merge OUT SHARD...          merge the shard stores of a sweep (run --shard I/N)\n"
           "  slurm FILE.yaml             write a Slurm job array and merge job for a grid\n"
+          "  report STORE...             tables of a paper from results stores (Markdown,\n"
+          "                              LaTeX, CSV; significance tests, PER)\n"
+          "  plot KIND STORE... --out DIR  figures through gnuplot (curves, sensitivity,\n"
+          "                              histogram, maxmin, per, efficiency)\n"
           "  plugins                     list the models and samplers found, with parameters\n"
           "  data describe SPEC          statistics of a data set (YAML file, data file or dir)\n"
           "\n"
@@ -57,6 +61,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "grid")) return cmd_grid(argc - 1, argv + 1);
     if (!strcmp(cmd, "merge")) return cmd_merge(argc - 1, argv + 1);
     if (!strcmp(cmd, "slurm")) return cmd_slurm(argc - 1, argv + 1);
+    if (!strcmp(cmd, "report")) return cmd_report(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plot")) return cmd_plot(argc - 1, argv + 1);
     if (!strcmp(cmd, "plugins")) return cmd_plugins(argc - 1, argv + 1);
     if (!strcmp(cmd, "data")) return cmd_data(argc - 1, argv + 1);
     fprintf(stderr, "negbench: unknown command \"%s\" (see negbench --help)\n", cmd);

@@ -31,6 +31,7 @@ static const char *const child_tables[][2] = {
     {"epoch", "epoch, loss, train_seconds, eval_seconds"},
     {"final_metric", "split, metric, k, value"},
     {"user_hits", "user, k, items"},
+    {"user_ranks", "split, k, n_users, n_hits, data"},
     {"score_histogram", "epoch, name, lo, hi, counts"},
 };
 #define N_CHILD (sizeof child_tables / sizeof *child_tables)

@@ -43,6 +43,7 @@ int run_record(nb_store *store, int64_t run_id, const nb_config *cfg, const nb_t
         .epochs_run = out->epochs_run, .best_valid = out->has_valid ? &out->best_valid : NULL,
         .best_test = out->status == NB_RUN_DONE ? &out->best_test : NULL,
         .hits = out->status == NB_RUN_DONE ? &out->hits : NULL,
+        .valid_hits = out->status == NB_RUN_DONE && out->valid_hits.ptr ? &out->valid_hits : NULL,
         .report_k = cfg->eval.opts.report_k, .peak_rss_bytes = nb_peak_rss_bytes(),
     };
     return store_run_finish(store, run_id, &res, err);

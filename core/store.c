@@ -1,5 +1,5 @@
 /*
- * store.c - the SQLite results store, schema v1 (results/schema.sql,
+ * store.c - the SQLite results store, schema v2 (results/schema.sql,
  * embedded as core/store_schema.h).
  *
  * Every write function is one transaction (BEGIN IMMEDIATE ... COMMIT,
@@ -18,6 +18,7 @@
 #include "negbench/plugin.h"
 #include "sha256.h"
 #include "store_schema.h"
+#include "user_ranks.h"
 #include "util.h"
 
 /* Cached statements, prepared once by store_open. */
@@ -205,8 +206,32 @@ out:
     return status;
 }
 
-/* Create the schema in a new file, or check the version of an existing one.
- * Runs in one IMMEDIATE transaction so concurrent openers create it once. */
+/* ==== schema version 2 upgrade (owned by issue 14) ====================== */
+
+/* The part of results/schema.sql a version 1 store lacks: everything after
+ * its marker line (new tables only). */
+#define V2_MARKER "-- ---- added in schema version 2"
+
+/* Inside the caller's transaction: add the version 2 tables to a version 1
+ * store and set the version. Old rows are not touched. */
+static int schema_upgrade_v1(nb_store *s, char **err)
+{
+    const char *v2 = strstr(nb_store_schema_sql, V2_MARKER);
+    int status;
+    if (!v2) return nb_fail(err, NB_ERR, "%s: internal: no version 2 schema part", s->path);
+    if ((status = exec_sql(s, v2, "cannot upgrade the store to schema version 2", err)))
+        return status;
+    return exec_sql(s, "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
+                    " INSERT OR REPLACE INTO meta (key, value) VALUES ('upgraded_from', '1');"
+                    " PRAGMA user_version = 2;",
+                    "cannot upgrade the store to schema version 2", err);
+}
+
+/* ==== end of the schema version 2 upgrade ================================ */
+
+/* Create the schema in a new file, upgrade a version 1 store, or check the
+ * version of an existing one. Runs in one IMMEDIATE transaction so
+ * concurrent openers create (or upgrade) it once. */
 static int schema_ensure(nb_store *s, char **err)
 {
     int version = 0, n_tables = 0, status;
@@ -226,6 +251,11 @@ static int schema_ensure(nb_store *s, char **err)
         goto out;
     }
     if (version == NB_STORE_SCHEMA_VERSION) goto out;
+    if (version == 1) {
+        if ((status = schema_upgrade_v1(s, err))) goto out;
+        status = exec_sql(s, "COMMIT", "cannot commit", err);
+        goto out;
+    }
     if ((status = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &n_tables,
                              err)))
         goto out;
@@ -406,6 +436,7 @@ static const char *const run_wipe_sql[] = {
     "DELETE FROM epoch WHERE run_id = ?1",
     "DELETE FROM final_metric WHERE run_id = ?1",
     "DELETE FROM user_hits WHERE run_id = ?1",
+    "DELETE FROM user_ranks WHERE run_id = ?1",
     "DELETE FROM score_histogram WHERE run_id = ?1",
 };
 
@@ -578,45 +609,40 @@ out:
 
 /* ---- finishing a run --------------------------------------------------- */
 
-/* Insert the non-empty rows of hits as little-endian int32 BLOBs. */
-static int put_hits(nb_store *s, int64_t run_id, const nb_hits *h, int32_t k,
-                    char **err)
+/* Insert the per-user ranks of one split as one user_ranks BLOB. */
+static int put_ranks(nb_store *s, int64_t run_id, const char *split, const nb_hits *h,
+                     int32_t k, char **err)
 {
     sqlite3_stmt *st = NULL;
-    int64_t longest = 0;
+    unsigned char *blob = NULL;
+    size_t len = 0;
     int status = NB_OK;
 
-    if (h->n_rows < 0 || !h->ptr || (h->nnz > 0 && !h->idx))
-        return nb_fail(err, NB_EINVAL, "%s: run %lld: malformed hit lists",
-                       s->path, (long long)run_id);
-    for (int32_t u = 0; u < h->n_rows; u++) {
-        int64_t n = h->ptr[u + 1] - h->ptr[u];
-        if (n < 0 || h->ptr[u + 1] > h->nnz)
-            return nb_fail(err, NB_EINVAL, "%s: run %lld: malformed hit list of "
-                           "user %d", s->path, (long long)run_id, u);
-        if (n > longest) longest = n;
-    }
-    unsigned char *b = scratch(s, (size_t)longest * 4 + 4);
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO user_hits (run_id, user, k, items)"
-                           " VALUES (?1, ?2, ?3, ?4)", -1, &st, NULL) != SQLITE_OK) {
-        status = db_fail(s, err, "cannot store hit lists");
+    if (h->n_rows < 0 || !h->ptr || !h->n_truth || !h->rank || k < 1 ||
+        (h->nnz > 0 && !h->idx))
+        return nb_fail(err, NB_EINVAL, "%s: run %lld: malformed %s ranks (need ranks, "
+                       "|R(u)| and K >= 1)", s->path, (long long)run_id, split);
+    for (int32_t u = 0; u < h->n_rows; u++)
+        if (h->ptr[u + 1] < h->ptr[u] || h->ptr[u + 1] > h->nnz)
+            return nb_fail(err, NB_EINVAL, "%s: run %lld: malformed %s ranks of user %d",
+                           s->path, (long long)run_id, split, u);
+    blob = user_ranks_encode(h, &len);
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO user_ranks (run_id, split, k, n_users,"
+                           " n_hits, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &st,
+                           NULL) != SQLITE_OK) {
+        status = db_fail(s, err, "cannot store per-user ranks");
         goto out;
     }
-    for (int32_t u = 0; u < h->n_rows; u++) {
-        int64_t a = h->ptr[u], n = h->ptr[u + 1] - a;
-        if (n == 0) continue;
-        for (int64_t j = 0; j < n; j++) {
-            uint32_t v = (uint32_t)h->idx[a + j];
-            for (int t = 0; t < 4; t++) b[4 * j + t] = (unsigned char)(v >> (8 * t));
-        }
-        sqlite3_bind_int64(st, 1, run_id);
-        sqlite3_bind_int(st, 2, u);
-        sqlite3_bind_int(st, 3, k);
-        sqlite3_bind_blob(st, 4, b, (int)(n * 4), SQLITE_STATIC);
-        if ((status = step_done(s, st, "cannot store hit lists", err))) goto out;
-    }
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, split, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 3, k);
+    sqlite3_bind_int(st, 4, h->n_rows);
+    sqlite3_bind_int64(st, 5, h->nnz);
+    sqlite3_bind_blob64(st, 6, blob, len, SQLITE_STATIC);
+    status = step_done(s, st, "cannot store per-user ranks", err);
 out:
     sqlite3_finalize(st);
+    free(blob);
     return status;
 }
 
@@ -651,7 +677,10 @@ int store_run_finish(nb_store *s, int64_t run_id, const nb_run_result *res,
     if (res->best_test &&
         (status = put_metrics(s, fm, run_id, -1, "test", res->best_test, err)))
         goto out;
-    if (res->hits && (status = put_hits(s, run_id, res->hits, res->report_k, err)))
+    if (res->hits && (status = put_ranks(s, run_id, "test", res->hits, res->report_k, err)))
+        goto out;
+    if (res->valid_hits &&
+        (status = put_ranks(s, run_id, "valid", res->valid_hits, res->report_k, err)))
         goto out;
 
     if (sqlite3_prepare_v2(s->db, update_sql, -1, &up, NULL) != SQLITE_OK) {

@@ -1,5 +1,5 @@
 /*
- * store.h - the SQLite results store, schema v1 (results/schema.sql).
+ * store.h - the SQLite results store, schema v2 (results/schema.sql).
  *
  * One file per sweep or shard. Every write is transactional: an epoch (its
  * loss, timings, metrics and sampler statistics) commits in one transaction,
@@ -12,13 +12,15 @@
 #include <stdint.h>
 #include "eval.h"
 
-#define NB_STORE_SCHEMA_VERSION 1
+#define NB_STORE_SCHEMA_VERSION 2
 
 typedef struct nb_store nb_store;
 
 /* Open (creating the file and schema if needed). Refuses a file whose
- * schema version is newer than this build's. busy timeout is set so that
- * several processes can share a file. */
+ * schema version is newer than this build's; upgrades a version 1 store to
+ * version 2 in place, in one transaction (new tables only: every row and
+ * run identity stays). busy timeout is set so that several processes can
+ * share a file. */
 int store_open(const char *path, nb_store **out, char **err);
 void store_close(nb_store *s);
 
@@ -85,12 +87,14 @@ typedef struct nb_run_result {
     int32_t epochs_run;
     const nb_metrics *best_valid;
     const nb_metrics *best_test;
-    const nb_hits *hits;         /* per-user test hits at report_k, or NULL */
+    const nb_hits *hits;         /* per-user test ranks at report_k, or NULL
+                                  * (with rank and n_truth: table user_ranks) */
+    const nb_hits *valid_hits;   /* the same for validation, or NULL */
     int32_t report_k;
     int64_t peak_rss_bytes;
 } nb_run_result;
 
-/* One transaction: final metrics, per-user hits, status, end time. */
+/* One transaction: final metrics, per-user ranks, status, end time. */
 int store_run_finish(nb_store *s, int64_t run_id, const nb_run_result *res,
                      char **err);
 

@@ -622,7 +622,8 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         int improved = 0;
         if (evaluate_now) {
             double e0 = nb_now();
-            if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, NULL, &out->error)) != NB_OK) {
+            nb_hits vh; /* per-user ranks, kept for the store when best */
+            if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, &vh, &out->error)) != NB_OK) {
                 out->status = NB_RUN_FAILED;
                 break;
             }
@@ -630,6 +631,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
                 if ((rc = evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
                                    &tm, NULL, &out->error)) != NB_OK) {
                     out->status = NB_RUN_FAILED;
+                    hits_free(&vh);
                     break;
                 }
                 have_test = 1;
@@ -642,9 +644,12 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
                 improved = 1;
                 out->best_epoch = epoch + 1;
                 out->best_valid = vm;
+                hits_free(&out->valid_hits);
+                out->valid_hits = vh;
                 snapshot_save(&t, 0);
             } else {
                 since_best++;
+                hits_free(&vh);
             }
             if (in->verbose)
                 fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs  eval %.2fs  valid %s %.4f%s\n",
@@ -686,6 +691,7 @@ out:
 void train_out_free(nb_train_out *out)
 {
     free(out->error);
-    csr_free(&out->hits);
+    hits_free(&out->hits);
+    hits_free(&out->valid_hits);
     memset(out, 0, sizeof *out);
 }

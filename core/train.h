@@ -44,7 +44,8 @@ typedef struct nb_train_out {
     int32_t best_epoch, epochs_run;
     int has_valid;
     nb_metrics best_valid, best_test;
-    nb_hits hits;                /* per-user test hits at report_k */
+    nb_hits hits;                /* per-user test ranks at report_k */
+    nb_hits valid_hits;          /* per-user validation ranks at the best epoch */
     double median_epoch_seconds; /* training time only */
 } nb_train_out;
 

@@ -1,4 +1,4 @@
--- schema.sql - the negbench results store, schema version 1.
+-- schema.sql - the negbench results store, schema version 2.
 --
 -- One SQLite file per sweep (or per shard of a sweep). negbench creates this
 -- schema itself (core/store.c embeds this file as core/store_schema.h); the
@@ -10,15 +10,21 @@
 -- a NaN value is stored as NULL (SQLite has no NaN); ids are SQLite rowids.
 -- Every write of negbench is one transaction: an epoch appears with all of
 -- its metrics and statistics or not at all.
+--
+-- Version 2 added the tables after the line '-- ---- added in schema
+-- version 2' at the end. A version 1 store is upgraded in place, in one
+-- transaction, the first time a newer negbench opens it (any command): that
+-- part of this file runs and the version becomes 2; no existing row changes,
+-- so every run keeps its identity.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Facts about the file itself, as key/value text.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,       -- 'schema_version', 'created_by', 'created_at'
     value TEXT NOT NULL           -- the value, as text
 );
-INSERT INTO meta (key, value) VALUES ('schema_version', '1');
+INSERT INTO meta (key, value) VALUES ('schema_version', '2');
 INSERT INTO meta (key, value) VALUES ('created_by', 'negbench');
 
 -- An experiment file as it was given; identical YAML text is stored once.
@@ -114,8 +120,9 @@ CREATE TABLE final_metric (
     PRIMARY KEY (run_id, split, metric, k)
 );
 
--- Test items each user got right in the top K of the final test ranking
--- (for PER, Fig. 2). Users with no hit have no row.
+-- Test items each user got right in the top K of the final test ranking,
+-- written by schema version 1 only (version 2 writes user_ranks, which
+-- holds the same and more in one row per run). Users with no hit have no row.
 CREATE TABLE user_hits (
     run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
                                       -- the run
@@ -195,3 +202,39 @@ SELECT e.name   AS experiment,
 FROM final_metric f
      JOIN run r ON r.id = f.run_id
      JOIN experiment e ON e.id = r.experiment_id;
+
+-- ---- added in schema version 2
+
+-- Per-user rankings of a finished run at its best validation epoch, one
+-- compact BLOB per split: for every user |R(u)| and the rank (1..k) and item
+-- of each ground-truth item in the top k, so every per-user metric at every
+-- K <= k and the hit sets of PER can be recomputed (core/user_ranks.h has
+-- the layout: a byte 1, then per user varint |R(u)|, varint n_hits and
+-- n_hits pairs varint rank, varint item; unsigned LEB128 varints).
+CREATE TABLE user_ranks (
+    run_id  INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+                                      -- the run
+    split   TEXT NOT NULL CHECK (split IN ('valid', 'test')),
+                                      -- evaluated split
+    k       INTEGER NOT NULL CHECK (k >= 1),
+                                      -- ranks 1..k kept (run.report_k)
+    n_users INTEGER NOT NULL,         -- users in the BLOB (all users)
+    n_hits  INTEGER NOT NULL,         -- (rank, item) pairs in the BLOB
+    data    BLOB NOT NULL,            -- the packed rankings
+    PRIMARY KEY (run_id, split)
+);
+
+-- PER (Fig. 2) between two runs, cached by negbench report: H_x is the set
+-- of (user, item) test pairs run x ranks in its top k. PER(x, y) =
+-- n_x_not_y / n_y (default) or n_x_not_y / n_x. Keyed by config hashes, so
+-- the values survive merges and hold across stores.
+CREATE TABLE run_pair_per (
+    hash_x    TEXT NOT NULL,          -- config_hash of run x
+    hash_y    TEXT NOT NULL,          -- config_hash of run y
+    split     TEXT NOT NULL CHECK (split IN ('valid', 'test')),
+    k         INTEGER NOT NULL,       -- the cut-off
+    n_x       INTEGER NOT NULL,       -- |H_x|
+    n_y       INTEGER NOT NULL,       -- |H_y|
+    n_x_not_y INTEGER NOT NULL,       -- |H_x minus H_y|
+    PRIMARY KEY (hash_x, hash_y, split, k)
+);

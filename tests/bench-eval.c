@@ -114,8 +114,7 @@ int main(int argc, char **argv)
             free(err);
             break;
         }
-        free(h.ptr);
-        free(h.idx);
+        hits_free(&h);
     }
     if (!rc) {
         qsort(times, RUNS, sizeof times[0], cmp_double);

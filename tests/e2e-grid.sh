@@ -53,10 +53,26 @@ ok $? "running the sweep again exits 0"
 grep -q "6 already done, 0 to run" "$T/err"; ok $? "... and runs nothing"
 "$NB" grid "$T/g.yaml" --db "$T/ref.sqlite" >"$T/dry" 2>&1
 [ "$(grep -c '  done  ' "$T/dry")" -eq 6 ]; ok $? "negbench grid --db shows the 6 runs done"
-# experiments/paper/report.sh reads several stores as one: a run in two counts once
-sh "$S/../experiments/paper/report.sh" "$T/ref.sqlite" "$T/ref.sqlite" >"$T/rep" 2>&1 &&
-  [ "$(grep -c '| mf | rns | 3 |' "$T/rep")" -eq 1 ] && [ "$(grep -c '| mf | dns | 3 |' "$T/rep")" -eq 1 ]
-ok $? "report.sh: the runs of a store read twice count once (3 seeds per sampler)"
+# negbench report reads several stores as one: a run in two counts once
+"$NB" report "$T/ref.sqlite" "$T/ref.sqlite" --format csv >"$T/rep" 2>"$T/err" &&
+  grep -q '^main,rns,synthetic mf,recall,20,3,' "$T/rep" && grep -q '^main,dns,synthetic mf,recall,20,3,' "$T/rep"
+ok $? "negbench report: the runs of a store read twice count once (3 seeds per sampler)"
+# per-user tests ran on the stored ranks: the non-reference row has p-values
+awk -F, '$2 != $10 && $4 == "recall" && $5 == 20 && $12 != "" && $13 != "" { n++ } END { exit n != 1 }' "$T/rep"
+ok $? "... with per-user (Wilcoxon) and Welch p-values against the reference row"
+"$NB" report "$T/ref.sqlite" >"$T/rep" 2>"$T/err" && grep -q '^| sampler.name | synthetic mf Recall@10 |' "$T/rep" &&
+  grep -q 'synthetic mf Hit@20 |$' "$T/rep"
+ok $? "negbench report STORE: the main table, every K stored, in Markdown"
+"$NB" report "$T/ref.sqlite" --table per >"$T/rep" 2>"$T/err" && grep -q '^| rns | 0.0000 |' "$T/rep"
+ok $? "negbench report --table per: PER(x, x) = 0"
+"$NB" report "$T/ref.sqlite" --table overlap --stat cand_max_norm >"$T/rep" 2>"$T/err" &&
+  grep -q '^| dns | \*\*0\.[0-9]* ± 0\.[0-9]*\*\* |$' "$T/rep" && ! grep -q '^| rns ' "$T/rep"
+ok $? "--table overlap: the mean of a sampler statistic; samplers without it are left out"
+"$NB" report "$T/nowhere.sqlite" >"$T/rep" 2>"$T/err"
+[ $? -eq 2 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "nowhere.sqlite: no such results store" "$T/err"
+ok $? "a missing store: exit 2, one line naming it"
+"$NB" report "$T/ref.sqlite" --table nope >"$T/rep" 2>"$T/err"
+[ $? -eq 2 ] && grep -q 'unknown table "nope"' "$T/err"; ok $? "an unknown table: exit 2"
 
 # kill -9 mid-way (a run done, another a few epochs in), then resume. On a
 # loaded machine the kill can still land between runs; then the scenario

@@ -92,6 +92,8 @@ store_results "$T/ref.sqlite" > "$T/ref.txt"
 store_results "$T/m.sqlite" > "$T/m.txt"
 [ "$(grep -c '^epoch_metric|' "$T/ref.txt")" -eq 2400 ] && cmp -s "$T/ref.txt" "$T/m.txt"
 ok $? "merged shards equal the single-process sweep row for row ($(wc -l < "$T/ref.txt") rows, bit-identical metrics)"
+[ "$(grep -c '^user_ranks|' "$T/m.txt")" -eq 12 ]
+ok $? "... per-user ranks included: test and validation of each of the 6 runs"
 # one run per shard: every run loads its own data set, where the sweep's
 # parent loaded each data set two runs share (core/data_cache.c)
 i=0

@@ -43,8 +43,10 @@ rates=$(q "select count(*) from sampler_stat where name='reject_rate' and value 
 [ "$rates" -ge 24 ]; ok $? "every epoch stored its positive-rejection rate ($rates)"
 mm=$(q "select count(*) from sampler_stat where name='cand_max_norm'")
 [ "$mm" -eq 12 ]; ok $? "dns stored its first-pass max/min statistics ($mm epochs)"
-hits=$(q "select count(*) from user_hits")
-[ "$hits" -gt 100 ]; ok $? "per-user hit lists stored ($hits users)"
+hits=$(q "select sum(n_hits) from user_ranks where split='test'")
+[ "$hits" -gt 100 ]; ok $? "per-user test ranks stored ($hits hits)"
+vr=$(q "select count(*) from user_ranks where split='valid'")
+[ "$vr" -eq 2 ]; ok $? "per-user validation ranks stored for both runs ($vr)"
 
 "$NB" run "$T/dns.yaml" --db "$T/r.sqlite" >"$T/out" 2>"$T/err"
 ok $? "running a finished configuration again exits 0"

@@ -23,6 +23,8 @@ select 'final_metric', r.config_hash, x.split, x.metric, x.k, printf('%.17g', x.
   from final_metric x join run r on r.id = x.run_id order by 2, 3, 4, 5;
 select 'user_hits', r.config_hash, x.user, x.k, hex(x.items)
   from user_hits x join run r on r.id = x.run_id order by 2, 3;
+select 'user_ranks', r.config_hash, x.split, x.k, x.n_users, x.n_hits, hex(x.data)
+  from user_ranks x join run r on r.id = x.run_id order by 2, 3;
 select 'score_histogram', r.config_hash, x.epoch, x.name, printf('%.17g', x.lo),
        printf('%.17g', x.hi), hex(x.counts)
   from score_histogram x join run r on r.id = x.run_id order by 2, 3, 4;
@@ -32,7 +34,8 @@ SQL
 # store_all DB: every row of every table, ids and wall-clock columns too
 # (for "merging twice changes nothing").
 store_all() {
-  for t in meta experiment run epoch epoch_metric sampler_stat final_metric user_hits score_histogram; do
+  for t in meta experiment run epoch epoch_metric sampler_stat final_metric user_hits \
+           user_ranks run_pair_per score_histogram; do
     sqlite3 "$1" "select '$t', * from $t" || return 1
   done | sort
 }

@@ -18,6 +18,7 @@
 #include "eval.h"
 #include "negbench/plugin.h"
 #include "tap/tap.h"
+#include "user_ranks.h"
 
 typedef struct inst {
     int32_t nu, ni, d;
@@ -164,7 +165,21 @@ static void reference(const inst *t, const nb_csr *mb, const int32_t *ks, int n_
     free(all);
 }
 
-static int same_csr(const nb_csr *a, const nb_csr *b)
+/* Two hit lists from eval are identical (items, ranks, |R(u)|). */
+static int same_hits(const nb_hits *a, const nb_hits *b)
+{
+    if (a->n_rows != b->n_rows || a->nnz != b->nnz || a->k != b->k) return 0;
+    for (int32_t r = 0; r <= a->n_rows; r++)
+        if (a->ptr[r] != b->ptr[r]) return 0;
+    for (int32_t r = 0; r < a->n_rows; r++)
+        if (a->n_truth[r] != b->n_truth[r]) return 0;
+    for (int64_t q = 0; q < a->nnz; q++)
+        if (a->idx[q] != b->idx[q] || a->rank[q] != b->rank[q]) return 0;
+    return 1;
+}
+
+/* Hit lists a (from eval) equal the item lists of b. */
+static int same_csr(const nb_hits *a, const nb_csr *b)
 {
     if (a->n_rows != b->n_rows || a->nnz != b->nnz) return 0;
     for (int32_t r = 0; r <= a->n_rows; r++)
@@ -219,8 +234,7 @@ static void check_inst(const char *name, const inst *t, int use_mask_b,
             ok(worst <= 1e-12 && m.n_evaluated == want_eval && same_csr(&h, &want_hits),
                "%s block=%d threads=%d: metrics (max err %.2g), %lld users, hit lists",
                name, blocks[b], threads[th], worst, (long long)m.n_evaluated);
-            free(h.ptr);
-            free(h.idx);
+            hits_free(&h);
         }
     csr_release(&want_hits);
 }
@@ -275,16 +289,26 @@ static void check_self_consistent(nb_rng *r)
                 h0 = h;
                 first = 0;
                 ok(h.nnz > 500, "float instance: %lld hits in the top 50", (long long)h.nnz);
+                double worst = 0, *v = malloc(sizeof *v * (size_t)nu);
+                for (int mq = 0; mq < NB_N_METRICS; mq++)
+                    for (int t = 0; t < m.n_ks; t++) {
+                        double sum = 0;
+                        int64_t n = user_ranks_values(&h, mq, m.ks[t], v);
+                        for (int32_t u = 0; u < nu; u++) if (!isnan(v[u])) sum += v[u];
+                        worst = fmax(worst, fabs(sum / (double)n - m.value[mq][t]) /
+                                                fmax(1e-300, fabs(m.value[mq][t])));
+                    }
+                free(v);
+                ok(worst < 1e-12, "float instance: the per-user values of the ranks average to "
+                   "every metric at K = 10 and 50 (worst relative %.1e)", worst);
                 continue;
             }
-            ok(!memcmp(m.value, m0.value, sizeof m.value) && same_csr(&h, &h0),
+            ok(!memcmp(m.value, m0.value, sizeof m.value) && same_hits(&h, &h0),
                "float block=%d threads=%d: bit-identical to block=0 threads=1",
                blocks[b], th);
-            free(h.ptr);
-            free(h.idx);
+            hits_free(&h);
         }
-    free(h0.ptr);
-    free(h0.idx);
+    hits_free(&h0);
     free(user);
     free(item);
     csr_release(&truth);
@@ -292,7 +316,7 @@ static void check_self_consistent(nb_rng *r)
 
 int main(void)
 {
-    tap_plan(6 * 8 + 2 + 8);
+    tap_plan(6 * 8 + 3 + 8);
     nb_rng r;
     nb_rng_seed(&r, 7, 1, 2);
     const int32_t ks3[3] = {1, 5, 20}, ks2[2] = {10, 3};

@@ -18,6 +18,7 @@
 #include "json.h"
 #include "negbench/plugin.h"
 #include "tap/tap.h"
+#include "user_ranks.h"
 
 /* log2 discounts used below: 1/log2(2) = 1, 1/log2(3) = 0.6309297535714575,
  * 1/log2(4) = 0.5, 1/log2(5) = 0.43067655807339306,
@@ -178,8 +179,21 @@ static void test_hand_ranking(void)
            hits_row_is(&h, 2, NULL, 0) && hits_row_is(&h, 3, h3, 1) &&
            hits_row_is(&h, 4, NULL, 0) && h.n_rows == 5 && h.nnz == 4,
            "hit lists at K=5 in rank order");
-        free(h.ptr);
-        free(h.idx);
+        ok(h.k == 5 && h.rank[0] == 4 && h.rank[1] == 1 && h.rank[2] == 2 &&
+           h.rank[3] == 5, "hit ranks: user 0 at 4, user 1 at 1 and 2, user 3 at 5");
+        ok(h.n_truth[0] == 1 && h.n_truth[1] == 3 && h.n_truth[2] == 0 &&
+           h.n_truth[3] == 1 && h.n_truth[4] == 1, "|R(u)| of every user kept");
+        double worst = 0, v[5];
+        for (int q = 0; q < NB_N_METRICS; q++)
+            for (int t = 0; t < m.n_ks; t++) {
+                double sum = 0;
+                int64_t n = user_ranks_values(&h, q, m.ks[t], v);
+                for (int u = 0; u < 5; u++) if (!isnan(v[u])) sum += v[u];
+                worst = fmax(worst, fabs(sum / (double)n - m.value[q][t]));
+            }
+        ok(worst < 1e-15, "per-user values from the stored ranks average to every metric at "
+           "every K (worst %.1e)", worst);
+        hits_free(&h);
     }
     free(err);
     err = NULL;
@@ -360,8 +374,7 @@ static void golden_case(const char *file)
             all &= hits_row_is(&h, u, want, n);
         }
         ok(all, "%s: hit lists follow stable_topk_item_ids", file);
-        free(h.ptr);
-        free(h.idx);
+        hits_free(&h);
     }
     /* Per-user values from RecBole's own rank vectors (torch order): the
      * formulas alone, so every key must match, tie-sensitive or not. */

@@ -1,8 +1,10 @@
 /*
- * test-store.c - the SQLite results store (core/store.c, schema v1).
+ * test-store.c - the SQLite results store (core/store.c, schema v2).
  *
  * Round trip of every value through a reopened file and the views; opening
- * is idempotent and refuses newer or foreign files; a run killed with
+ * is idempotent and refuses newer or foreign files; a version 1 store
+ * (tests/fixtures/stores/store-v1.sql) is upgraded in place with every row
+ * kept; a run killed with
  * SIGKILL in the middle of its epoch loop leaves whole epochs only and
  * restarts under the same id; a failed write leaves the file unchanged;
  * core/store_schema.h is results/schema.sql.
@@ -21,6 +23,7 @@
 #include "store.h"
 #include "store_schema.h"
 #include "tap/tap.h"
+#include "user_ranks.h"
 #include "util.h"
 
 /* Metric names as eval.c defines them; weak so that linking eval.o wins. */
@@ -162,6 +165,7 @@ static char *fingerprint(sqlite3 *db)
         " (SELECT count(*) || ':' || total(value) FROM sampler_stat) || '/' ||"
         " (SELECT count(*) FROM final_metric) || '/' ||"
         " (SELECT count(*) FROM user_hits) || '/' ||"
+        " (SELECT count(*) FROM user_ranks) || '/' ||"
         " (SELECT count(*) FROM score_histogram)");
 }
 
@@ -228,15 +232,22 @@ static void test_round_trip(const char *path)
     is_int(store_histogram(s, run, 2, "unobserved", -2.0, 3.0, 4, counts, &err), 0,
            "histogram stored");
 
-    /* hits: user 0 {5, 3}, user 1 none, user 2 {7}, user 3 {100000, 1} */
+    /* hits: user 0 {5, 3} at ranks 1, 4; user 1 none; user 2 {7} at 20;
+     * user 3 {100000, 1} at 2, 3; |R(u)| 2, 0, 1, 300 */
     int64_t hptr[5] = {0, 2, 2, 3, 5};
-    int32_t hidx[5] = {5, 3, 7, 100000, 1};
-    nb_hits hits = {.n_rows = 4, .nnz = 5, .ptr = hptr, .idx = hidx};
+    int32_t hidx[5] = {5, 3, 7, 100000, 1}, hrank[5] = {1, 4, 20, 2, 3};
+    int32_t htruth[4] = {2, 0, 1, 300};
+    nb_hits hits = {.n_rows = 4, .nnz = 5, .ptr = hptr, .idx = hidx, .rank = hrank,
+                    .n_truth = htruth, .k = 20};
+    int32_t vrank[1] = {1}, vtruth[4] = {1, 1, 0, 0}, vidx[1] = {9};
+    int64_t vptr[5] = {0, 1, 1, 1, 1};
+    nb_hits vhits = {.n_rows = 4, .nnz = 1, .ptr = vptr, .idx = vidx, .rank = vrank,
+                     .n_truth = vtruth, .k = 20};
     fill_metrics(&bvalid, 2, ks2, 0.2);
     fill_metrics(&btest, 2, ks2, 0.9);
     nb_run_result res = {.status = "done", .best_epoch = 2, .epochs_run = 3,
                          .best_valid = &bvalid, .best_test = &btest, .hits = &hits,
-                         .report_k = 20, .peak_rss_bytes = 123456789};
+                         .valid_hits = &vhits, .report_k = 20, .peak_rss_bytes = 123456789};
     is_int(store_run_finish(s, run, &res, &err), 0, "run_finish");
     store_close(s);
     s = NULL;
@@ -247,12 +258,12 @@ static void test_round_trip(const char *path)
     sqlite3 *db = store_db(s);
     char sql[512];
 
-    is_int(q_int(db, "PRAGMA user_version"), 1, "user_version is 1");
+    is_int(q_int(db, "PRAGMA user_version"), 2, "user_version is 2");
     is_text(db, "PRAGMA journal_mode", "wal", "journal mode is WAL");
     is_int(q_int(db, "PRAGMA foreign_keys"), 1, "foreign keys are on");
     is_int(q_int(db, "PRAGMA synchronous"), 1, "synchronous is NORMAL");
     is_int(q_int(db, "PRAGMA busy_timeout"), 10000, "busy timeout is 10 s");
-    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "1",
+    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "2",
             "meta schema_version");
     is_text(db, "SELECT value FROM meta WHERE key='created_by'", "negbench",
             "meta created_by");
@@ -326,16 +337,42 @@ static void test_round_trip(const char *path)
        "final test metrics exact");
     is_int(q_int(db, "SELECT count(*) FROM final_metric"), 20, "20 final_metric rows");
 
-    is_int(q_int(db, "SELECT count(*) FROM user_hits"), 3,
-           "3 user_hits rows (the user with no hit has none)");
-    is_int(q_int(db, "SELECT count(*) FROM user_hits WHERE k=20"), 3, "hits at K=20");
-    unsigned char u0[8] = {5, 0, 0, 0, 3, 0, 0, 0};
-    unsigned char u2[4] = {7, 0, 0, 0};
-    unsigned char u3[8] = {0xa0, 0x86, 0x01, 0, 1, 0, 0, 0};
-    ok(blob_is(db, "SELECT items FROM user_hits WHERE user=0", u0, 8) &&
-       blob_is(db, "SELECT items FROM user_hits WHERE user=2", u2, 4) &&
-       blob_is(db, "SELECT items FROM user_hits WHERE user=3", u3, 8),
-       "hit lists little-endian int32 in rank order");
+    is_int(q_int(db, "SELECT count(*) FROM user_hits"), 0, "no user_hits rows (v1 only)");
+    is_text(db, "SELECT group_concat(split || ':' || k || ':' || n_users || ':' || n_hits)"
+            " FROM user_ranks", "test:20:4:5,valid:20:4:1", "one user_ranks row per split");
+    /* 1; user 0: 2 2 (1 5) (4 3); user 1: 0 0; user 2: 1 1 (20 7);
+     * user 3: 300 = ac 02, 2 (2 100000 = a0 8d 06) (3 1) */
+    unsigned char rb[] = {1, 2, 2, 1, 5, 4, 3, 0, 0, 1, 1, 20, 7,
+                          0xac, 0x02, 2, 2, 0xa0, 0x8d, 0x06, 3, 1};
+    ok(blob_is(db, "SELECT data FROM user_ranks WHERE split='test'", rb, sizeof rb),
+       "test ranks packed as documented (LEB128 varints)");
+    nb_hits back;
+    sqlite3_stmt *rs = NULL;
+    int drc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT data FROM user_ranks WHERE split='test'", -1, &rs,
+                           NULL) == SQLITE_OK && sqlite3_step(rs) == SQLITE_ROW)
+        drc = user_ranks_decode(sqlite3_column_blob(rs, 0),
+                                (size_t)sqlite3_column_bytes(rs, 0), 4, 20, "rt", &back, &err);
+    sqlite3_finalize(rs);
+    is_int(drc, 0, "ranks decode");
+    if (drc == 0) {
+        int same = back.nnz == 5 && back.k == 20;
+        for (int u = 0; same && u < 4; u++)
+            same = back.ptr[u + 1] == hptr[u + 1] && back.n_truth[u] == htruth[u];
+        for (int q = 0; same && q < 5; q++)
+            same = back.idx[q] == hidx[q] && back.rank[q] == hrank[q];
+        ok(same, "ranks round-trip: items, ranks and |R(u)| of every user");
+        hits_free(&back);
+        is_int(user_ranks_decode(rb, sizeof rb - 1, 4, 20, "cut", &back, &err), NB_EINVAL,
+               "a truncated BLOB is refused");
+        ok(contains(err, "cut: malformed per-user ranks"), "message: %s", err ? err : "");
+        free(err);
+        err = NULL;
+        is_int(user_ranks_decode(rb, sizeof rb, 4, 3, "k3", &back, &err), NB_EINVAL,
+               "a rank beyond k is refused");
+        free(err);
+        err = NULL;
+    }
 
     /* views */
     char want_sum[256];
@@ -396,7 +433,7 @@ static void test_open(const char *rt_path)
     if (a && b) {
         is_int(q_int(store_db(b), "SELECT count(*) FROM meta"), 3, "meta not duplicated");
         is_int(q_int(store_db(b), "SELECT count(*) FROM sqlite_schema WHERE "
-                     "type='table'"), 9, "9 tables");
+                     "type='table'"), 11, "11 tables");
         is_int(q_int(store_db(b), "SELECT count(*) FROM sqlite_schema WHERE "
                      "type='view'"), 3, "3 views");
         is_int(q_int(store_db(a), "SELECT count(*) FROM epoch_metric"), 40,
@@ -413,11 +450,11 @@ static void test_open(const char *rt_path)
     char *p2 = nb_strf("%s/v2.sqlite", tap_tmpdir());
     sqlite3 *db = NULL;
     sqlite3_open(p2, &db);
-    sqlite3_exec(db, "CREATE TABLE t(a); PRAGMA user_version = 2;", NULL, NULL, NULL);
+    sqlite3_exec(db, "CREATE TABLE t(a); PRAGMA user_version = 3;", NULL, NULL, NULL);
     sqlite3_close(db);
-    is_int(store_open(p2, &a, &err), NB_EINVAL, "a version 2 file is refused");
+    is_int(store_open(p2, &a, &err), NB_EINVAL, "a version 3 file is refused");
     ok(a == NULL, "no handle on failure");
-    ok(contains(err, p2) && contains(err, "version 2"), "message: %s",
+    ok(contains(err, p2) && contains(err, "version 3"), "message: %s",
        err ? err : "(none)");
     free(err);
     err = NULL;
@@ -638,6 +675,91 @@ static void test_kill(void)
     free(path);
 }
 
+/* ---- upgrade from version 1 -------------------------------------------------- */
+
+/* Every row of every version 1 table, as one text. */
+static char *v1_dump(sqlite3 *db)
+{
+    return q_text(db,
+        "SELECT (SELECT group_concat(key || '=' || value, ';') FROM meta"
+        "          WHERE key NOT IN ('schema_version', 'upgraded_from')) || '/' ||"
+        " (SELECT group_concat(id || name || yaml_text || yaml_sha256 || created_at) FROM experiment)"
+        " || '/' || (SELECT group_concat(id || '|' || experiment_id || config_hash || config_json"
+        "   || seed || model || model_version || sampler || sampler_version || dataset ||"
+        "   data_checksum || threads || host || git_revision || negbench_version || status ||"
+        "   ifnull(error, '-') || started_at || ifnull(finished_at, '-') || epochs_run ||"
+        "   ifnull(best_epoch, '-') || ifnull(report_k, '-') || ifnull(peak_rss_bytes, '-'))"
+        "   FROM run) || '/' ||"
+        " (SELECT group_concat(run_id || ',' || epoch || ',' || ifnull(loss, '-') || ','"
+        "   || train_seconds || ',' || eval_seconds) FROM epoch) || '/' ||"
+        " (SELECT group_concat(run_id || epoch || split || metric || k || value) FROM epoch_metric)"
+        " || '/' || (SELECT group_concat(run_id || epoch || name || value) FROM sampler_stat)"
+        " || '/' || (SELECT group_concat(run_id || split || metric || k || value) FROM final_metric)"
+        " || '/' || (SELECT group_concat(run_id || user || k || hex(items)) FROM user_hits)"
+        " || '/' || (SELECT group_concat(run_id || epoch || name || lo || hi || hex(counts))"
+        "   FROM score_histogram)");
+}
+
+static void test_upgrade_v1(void)
+{
+    char *fix = nb_strf("%s/fixtures/stores/store-v1.sql", tap_srcdir());
+    char *path = nb_strf("%s/v1.sqlite", tap_tmpdir());
+    char *fresh = nb_strf("%s/fresh-v2.sqlite", tap_tmpdir());
+    size_t len = 0;
+    char *sql = NULL, *err = NULL;
+    sqlite3 *db = NULL;
+    nb_store *s = NULL, *f = NULL;
+    if (nb_read_file(fix, &sql, &len, &err)) tap_bail("cannot read %s: %s", fix, err);
+    sqlite3_open(path, &db);
+    is_int(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK, "v1 fixture store built");
+    is_int(q_int(db, "PRAGMA user_version"), 1, "fixture is version 1");
+    char *before = v1_dump(db);
+    sqlite3_close(db);
+
+    is_int(store_open(path, &s, &err), 0, "a version 1 store opens (%s)", err ? err : "ok");
+    if (!s) tap_bail("upgrade failed: %s", err ? err : "?");
+    db = store_db(s);
+    is_int(q_int(db, "PRAGMA user_version"), 2, "upgraded to version 2");
+    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "2", "meta says 2");
+    is_text(db, "SELECT value FROM meta WHERE key='upgraded_from'", "1", "meta upgraded_from 1");
+    char *after = v1_dump(db);
+    ok(before && after && strlen(before) > 300, "dump of the v1 rows is not empty");
+    is_string(after, before, "every v1 row survived, unchanged");
+    is_text(db, "SELECT group_concat(config_hash) FROM run", "h1,h2", "run identities kept");
+    is_int(store_open(fresh, &f, &err), 0, "a fresh store");
+    if (f) {
+        const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
+                        " FROM sqlite_schema ORDER BY name)";
+        char *a = q_text(db, q), *b = q_text(store_db(f), q);
+        is_string(a, b, "the upgraded schema equals a new store's");
+        free(a);
+        free(b);
+    }
+    /* the upgraded store takes a new run with ranks */
+    int64_t run = 0;
+    nb_run_info info = {.experiment_id = 1, .config_json = "{}", .config_hash = "h3",
+                        .seed = 2, .model = "mf", .sampler = "ans"};
+    int32_t rk[1] = {3}, nt[2] = {1, 2}, it[1] = {4};
+    int64_t pt[3] = {0, 0, 1};
+    nb_hits h = {.n_rows = 2, .nnz = 1, .ptr = pt, .idx = it, .rank = rk, .n_truth = nt, .k = 5};
+    nb_run_result res = {.status = "done", .hits = &h, .report_k = 5, .epochs_run = 1};
+    ok(store_run_begin(s, &info, &run, &err) == 0 && store_run_finish(s, run, &res, &err) == 0,
+       "a run finishes in the upgraded store (%s)", err ? err : "ok");
+    is_int(q_int(db, "SELECT count(*) FROM user_ranks"), 1, "its ranks are stored");
+    store_close(s);
+    store_close(f);
+    s = NULL;
+    is_int(store_open(path, &s, &err), 0, "reopening the upgraded store");
+    store_close(s);
+    free(before);
+    free(after);
+    free(sql);
+    free(err);
+    free(fix);
+    free(path);
+    free(fresh);
+}
+
 int main(void)
 {
     char *rt = nb_strf("%s/rt.sqlite", tap_tmpdir());
@@ -646,6 +768,7 @@ int main(void)
     test_open(rt);
     test_errors();
     test_kill();
+    test_upgrade_v1();
     free(rt);
     return tap_done();
 }

@@ -1,0 +1,121 @@
+/*
+ * plot_bars.c - the kinds of negbench plot drawn from report tables:
+ * sensitivity (the final metric against the swept parameter, one line with
+ * ± sd error bars per column group and metric), efficiency (seconds per
+ * epoch per sampler, clustered bars by column group, ± sd) and per (PER
+ * bars: for each column group, PER(x, y) for every pair of row labels).
+ */
+#define _GNU_SOURCE
+#include "plot.h"
+#include "report_impl.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "negbench/plugin.h"
+#include "util.h"
+
+static const char *const metric_title[NB_N_METRICS] = {"Recall", "NDCG", "Hit", "Precision",
+                                                       "MRR"};
+
+int plot_sensitivity(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
+{
+    rp_opts r = o->r;
+    rp_table t;
+    r.table = "sensitivity";
+    int status = report_build(set, &r, &t, err);
+    plot_set(p, "set xlabel \"%s\"\nset ylabel \"test metric (mean ± sd over seeds)\"", r.rows);
+    for (int c = 0; !status && c < t.n_cols; c++) {
+        const rp_colspec *cs = &t.cols[c];
+        char *title = nb_strf("%s %s@%d", cs->group, metric_title[cs->metric], (int)cs->k);
+        int b = plot_block(p, title);
+        fprintf(p->dat, "# %s\tmean\tsd\tseeds\n", r.rows);
+        for (int row = 0; row < t.n_rows; row++) {
+            const rp_cell *cell = &t.cells[row * t.n_cols + c];
+            if (cell->n)
+                fprintf(p->dat, "%s\t%.8g\t%.8g\t%d\n", t.rows[row], cell->mean,
+                        isfinite(cell->sd) ? cell->sd : 0.0, cell->n);
+        }
+        plot_clause(p, "\"%s.dat\" index %d using 1:2:3 with yerrorlines lw 2 lc %d title \"%s\"",
+                    p->name, b, b + 1, title);
+        free(title);
+    }
+    report_table_free(&t);
+    return status;
+}
+
+int plot_efficiency(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
+{
+    rp_opts r = o->r;
+    rp_table t;
+    r.table = "efficiency";
+    int status = report_build(set, &r, &t, err);
+    if (!status && t.n_rows) {
+        plot_block(p, "seconds per epoch: mean and sd over seeds per column group");
+        fputs("# row", p->dat);
+        for (int c = 0; c < t.n_cols; c++)
+            if (t.cols[c].measure == RM_SEC_EPOCH) fprintf(p->dat, "\t%s\tsd", t.cols[c].group);
+        fputc('\n', p->dat);
+        for (int row = 0; row < t.n_rows; row++) {
+            fprintf(p->dat, "%s", t.rows[row]);
+            for (int c = 0; c < t.n_cols; c++) {
+                const rp_cell *cell = &t.cells[row * t.n_cols + c];
+                if (t.cols[c].measure != RM_SEC_EPOCH) continue;
+                fprintf(p->dat, "\t%.8g\t%.8g", cell->n ? cell->mean : NAN,
+                        isfinite(cell->sd) ? cell->sd : 0.0);
+            }
+            fputc('\n', p->dat);
+        }
+        plot_set(p, "set style data histogram\nset style histogram errorbars gap 1 lw 1\n"
+                 "set style fill solid 0.6 border -1\nset ylabel \"training seconds per epoch\"\n"
+                 "set yrange [0:*]");
+        for (int c = 0, col = 2; c < t.n_cols; c++) {
+            if (t.cols[c].measure != RM_SEC_EPOCH) continue;
+            plot_clause(p, "\"%s.dat\" index 0 using %d:%d%s title \"%s\"", p->name, col, col + 1,
+                        col == 2 ? ":xtic(1)" : "", t.cols[c].group);
+            col += 2;
+        }
+    }
+    report_table_free(&t);
+    return status;
+}
+
+int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
+{
+    int nr, ng, status = NB_OK;
+    char **rows = report_labels(set, 1, &nr), **groups = report_labels(set, 0, &ng);
+    int32_t K = report_per_k(set, &o->r);
+    const char *den = o->r.per_denom ? o->r.per_denom : "y";
+    plot_set(p, "set style data histogram\nset style histogram clustered gap 1\n"
+             "set style fill solid 0.6 border -1\nset yrange [0:*]\n"
+             "set ylabel \"PER(x, y) = |H_x \\\\ H_y| / |H_%s| at K = %d (x: bars' group)\"",
+             den, (int)K);
+    for (int g = 0; g < ng && !status; g++) {
+        char *title = nb_strf("%s: PER(x, y), x by row, y by column", groups[g]);
+        int b = plot_block(p, title);
+        free(title);
+        fputs("# x", p->dat);
+        for (int y = 0; y < nr; y++) fprintf(p->dat, "\t%s", rows[y]);
+        fputc('\n', p->dat);
+        for (int x = 0; x < nr && !status; x++) {
+            fprintf(p->dat, "%s", rows[x]);
+            for (int y = 0; y < nr; y++) {
+                int pairs = 0;
+                double v = report_per_value(set, &o->r, rows[x], rows[y], groups[g], K, &pairs, err);
+                if (isnan(v) && *err) { status = NB_ERR; break; }
+                fprintf(p->dat, "\t%.8g", v);
+            }
+            fputc('\n', p->dat);
+        }
+        plot_clause(p, "newhistogram \"%s\"", groups[g]);
+        for (int y = 0; y < nr; y++)
+            plot_clause(p, "\"%s.dat\" index %d using %d%s lc %d title \"y = %s\"", p->name, b,
+                        y + 2, y == 0 ? ":xtic(1)" : "", y + 1, rows[y]);
+    }
+    for (int i = 0; i < nr; i++) free(rows[i]);
+    for (int i = 0; i < ng; i++) free(groups[i]);
+    free(rows);
+    free(groups);
+    return status;
+}

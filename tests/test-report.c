@@ -1,0 +1,261 @@
+/*
+ * test-report.c - negbench report on fixture stores built here: the main
+ * table in Markdown, LaTeX and CSV against the files in tests/fixtures/report
+ * (mean ± sd, best and second marks, a cell with fewer seeds, a run found
+ * in two stores counted once, an unfinished run listed and not averaged,
+ * significance marks); per-user metrics recomputed from user_ranks equal
+ * the stored means; PER on hand-built hit sets (empty sets, identical runs).
+ *
+ * Fixture: data sets toy-a and toy-b, samplers rns, dns, ans, seeds 1-3
+ * (dns on toy-b has seeds 1-2 only), 60 users with 2 test items each; a
+ * run's user u hits item 0 at rank r(u) when u % q < h for per-sampler q, h
+ * (ans hits most), so the per-user tests see real differences.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "negbench/plugin.h"
+#include "report.h"
+#include "store.h"
+#include "tap/tap.h"
+#include "user_ranks.h"
+#include "util.h"
+
+#define NU 60
+
+/* Hits of a fixture run: which users hit, at which rank (seed shifts it). */
+static void make_hits(const char *sampler, int seed, nb_hits *h, int64_t *ptr, int32_t *idx,
+                      int32_t *rank, int32_t *nt)
+{
+    int q = !strcmp(sampler, "ans") ? 4 : !strcmp(sampler, "dns") ? 5 : 6;
+    int64_t n = 0;
+    ptr[0] = 0;
+    for (int u = 0; u < NU; u++) {
+        nt[u] = u == NU - 1 ? 0 : 2;
+        if (nt[u] && (u + seed) % q < 3) {
+            rank[n] = 1 + (u * 7 + seed) % 20;
+            idx[n++] = u % 50;
+        }
+        ptr[u + 1] = n;
+    }
+    *h = (nb_hits){.n_rows = NU, .nnz = n, .ptr = ptr, .idx = idx, .rank = rank,
+                   .n_truth = nt, .k = 20};
+}
+
+/* Add one finished (or unfinished) run to store s. */
+static void add_run(nb_store *s, int64_t exp, const char *data, const char *sampler, int seed,
+                    const char *status)
+{
+    char *json = nb_strf("{\"data\":{\"train\":\"/d/%s/train.txt\"},\"model\":{\"name\":\"mf\"},"
+                         "\"sampler\":{\"name\":\"%s\"},\"train\":{\"seed\":%d}}",
+                         data, sampler, seed);
+    char *hash = nb_strf("%s-%s-%d", data, sampler, seed), *err = NULL;
+    nb_run_info info = {.experiment_id = exp, .config_json = json, .config_hash = hash,
+                        .seed = seed, .model = "mf", .sampler = sampler};
+    int64_t run = 0, ptr[NU + 1];
+    int32_t idx[NU], rank[NU], nt[NU];
+    nb_hits h;
+    nb_metrics m = {.n_ks = 2, .ks = {10, 20}};
+    double v[NU];
+    if (store_run_begin(s, &info, &run, &err)) tap_bail("run_begin: %s", err);
+    make_hits(sampler, seed, &h, ptr, idx, rank, nt);
+    for (int mi = 0; mi < NB_N_METRICS; mi++)
+        for (int ki = 0; ki < 2; ki++) {
+            double mean, sd;
+            user_ranks_values(&h, mi, m.ks[ki], v);
+            stats_mean_sd(v, NU, &mean, &sd);
+            m.value[mi][ki] = mean;
+        }
+    nb_epoch_record rec = {.epoch = 1, .loss = 0.5, .train_seconds = 2.0 + seed,
+                           .eval_seconds = 0.5, .valid = &m};
+    if (store_epoch(s, run, &rec, &err)) tap_bail("epoch: %s", err);
+    nb_run_result res = {.status = status, .best_epoch = 1, .epochs_run = 1, .best_valid = &m,
+                         .best_test = &m, .hits = &h, .report_k = 20,
+                         .peak_rss_bytes = 100 << 20};
+    if (strcmp(status, "running") && store_run_finish(s, run, &res, &err))
+        tap_bail("finish: %s", err);
+    free(json);
+    free(hash);
+}
+
+/* Store A: every run; store B: one run of A again and an unfinished run. */
+static void make_stores(const char *a, const char *b)
+{
+    nb_store *s = NULL;
+    int64_t e = 0;
+    char *err = NULL;
+    if (store_open(a, &s, &err) || store_experiment(s, "fx", "name: fx\n", &e, &err))
+        tap_bail("%s: %s", a, err);
+    const char *samplers[3] = {"rns", "dns", "ans"}, *data[2] = {"toy-a", "toy-b"};
+    for (int d = 0; d < 2; d++)
+        for (int q = 0; q < 3; q++)
+            for (int seed = 1; seed <= 3; seed++)
+                if (!(d == 1 && q == 1 && seed == 3)) add_run(s, e, data[d], samplers[q], seed, "done");
+    store_close(s);
+    if (store_open(b, &s, &err) || store_experiment(s, "fx", "name: fx\n", &e, &err))
+        tap_bail("%s: %s", b, err);
+    add_run(s, e, "toy-a", "ans", 1, "done");
+    add_run(s, e, "toy-b", "dns", 3, "failed");
+    store_close(s);
+}
+
+/* Output of a report into a malloc'd string. */
+static char *run_report(char **paths, int n, rp_opts *o, int per)
+{
+    rp_set set;
+    char *buf = NULL, *err = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc = report_load(paths, n, o, &set, &err);
+    if (!rc) rc = per ? report_per(&set, o, f, &err) : report_table(&set, o, f, &err);
+    if (rc) diag("report: %s", err ? err : "?");
+    report_set_free(&set);
+    fclose(f);
+    free(err);
+    return buf;
+}
+
+/* got equals the fixture file; on a difference, shows got. With
+ * NB_UPDATE_FIXTURES=1 in the environment, got is written to the fixture
+ * first (review the diff before committing it). */
+static void is_fixture(const char *got, const char *name)
+{
+    char *path = nb_strf("%s/fixtures/report/%s", tap_srcdir(), name), *want = NULL, *err = NULL;
+    size_t len = 0;
+    FILE *upd = getenv("NB_UPDATE_FIXTURES") && got ? fopen(path, "w") : NULL;
+    if (upd) { fputs(got, upd); fclose(upd); }
+    if (nb_read_file(path, &want, &len, &err)) want = NULL;
+    int same = want && got && !strcmp(got, want);
+    ok(same, "%s matches tests/fixtures/report/%s", name, name);
+    if (!same && got) {
+        char *out = nb_strf("%s/%s", tap_tmpdir(), name);
+        FILE *f = fopen(out, "w");
+        if (f) { fputs(got, f); fclose(f); }
+        diag("got (also in %s):\n%s", out, got);
+        free(out);
+    }
+    free(want);
+    free(err);
+    free(path);
+}
+
+static rp_opts main_opts(const char *format)
+{
+    rp_opts o = {.table = "main", .format = format, .rows = "sampler.name", .cols = "data",
+                 .metrics = "recall,ndcg", .test = "wilcoxon", .alpha = 0.05, .gain = "ans",
+                 .stat = "dns_overlap"};
+    return o;
+}
+
+static void test_tables(char **paths)
+{
+    rp_opts o = main_opts("md");
+    char *md = run_report(paths, 2, &o, 0);
+    is_fixture(md, "main.md");
+    ok(md && strstr(md, "(n=2)"), "the cell with 2 seeds of 3 is marked");
+    ok(md && strstr(md, "toy-b, seed 3: failed"), "the failed run is listed under the table");
+    o = main_opts("latex");
+    char *tex = run_report(paths, 2, &o, 0);
+    is_fixture(tex, "main.tex");
+    o = main_opts("csv");
+    char *csv = run_report(paths, 2, &o, 0);
+    is_fixture(csv, "main.csv");
+    /* the run in both stores counts once: 3 seeds, not 4 */
+    ok(csv && strstr(csv, "main,ans,toy-a,recall,10,3,"), "a run in two stores counts once");
+    o = main_opts("md");
+    o.table = "efficiency";
+    char *eff = run_report(paths, 2, &o, 0);
+    is_fixture(eff, "efficiency.md");
+    free(md);
+    free(tex);
+    free(csv);
+    free(eff);
+}
+
+/* Per-user values averaged equal the stored final metrics. */
+static void test_user_values(void)
+{
+    int64_t ptr[NU + 1];
+    int32_t idx[NU], rank[NU], nt[NU];
+    nb_hits h;
+    make_hits("ans", 2, &h, ptr, idx, rank, nt);
+    double v[NU], mean, sd;
+    is_int(user_ranks_values(&h, NB_M_RECALL, 10, v), NU - 1, "59 users evaluated");
+    ok(isnan(v[NU - 1]), "a user without test items has no value");
+    stats_mean_sd(v, NU, &mean, &sd);
+    /* by hand: hits of user u at rank 1 + (7u + 2) % 20 when (u + 2) % 4 < 3 */
+    int cnt = 0;
+    double nd = 0;
+    for (int u = 0; u < NU - 1; u++)
+        if ((u + 2) % 4 < 3 && 1 + (7 * u + 2) % 20 <= 10) {
+            cnt++;
+            nd += (1.0 / log2(1 + (1 + (7 * u + 2) % 20))) / (1 + 1 / log2(3));
+        }
+    is_close(mean, cnt / 2.0 / (NU - 1), 1e-15, 0, "recall@10 = hits / 2 per user, averaged");
+    user_ranks_values(&h, NB_M_NDCG, 10, v);
+    stats_mean_sd(v, NU, &mean, &sd);
+    is_close(mean, nd / (NU - 1), 1e-15, 0, "ndcg@10 with IDCG over 2 positions");
+    is_int(user_ranks_values(&h, NB_M_HIT, 21, v), -1, "K beyond the stored k is refused");
+}
+
+static void test_per(char **paths)
+{
+    uint64_t a[4] = {1, 5, 9, 12}, b[3] = {5, 9, 30};
+    is_int(report_set_minus(a, 4, b, 3), 2, "|{1,5,9,12} \\ {5,9,30}| = 2");
+    is_int(report_set_minus(b, 3, a, 4), 1, "|{5,9,30} \\ {1,5,9,12}| = 1");
+    is_int(report_set_minus(a, 0, b, 3), 0, "empty minus anything = 0");
+    is_int(report_set_minus(a, 4, b, 0), 4, "minus the empty set = all");
+    is_int(report_set_minus(a, 4, a, 4), 0, "identical sets: 0");
+    rp_opts o = main_opts("csv");
+    o.table = "per";
+    o.n_ks = 1;
+    o.ks[0] = 20;
+    char *csv = run_report(paths, 1, &o, 1);
+    ok(csv && strstr(csv, "per,toy-a,ans,ans,20,y,3,0\n"), "PER(x, x) = 0 (identical runs)");
+    /* by hand at seed s: H(q) = users u < 59 with (u + s) % q < 3, item u % 50 */
+    double want = 0;
+    for (int s = 1; s <= 3; s++) {
+        int only = 0, ny = 0;
+        for (int u = 0; u < NU - 1; u++) {
+            int x = (u + s) % 4 < 3, y = (u + s) % 6 < 3;
+            only += x && !y;
+            ny += y;
+        }
+        want += (double)only / ny / 3;
+    }
+    char *line = nb_strf("per,toy-a,ans,rns,20,y,3,%.10g\n", want);
+    ok(csv && strstr(csv, line), "PER(ans, rns) = mean over seeds of |H_x \\ H_y| / |H_y| = %.6f",
+       want);
+    sqlite3 *db = NULL;
+    sqlite3_open(paths[0], &db);
+    sqlite3_stmt *st = NULL;
+    int64_t rows = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM run_pair_per WHERE k = 20", -1, &st, NULL) ==
+            SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        rows = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    is_int(rows, 27 + 22, "PER counts cached per run pair");
+    char *again = run_report(paths, 1, &o, 1);
+    is_string(again, csv, "a second PER report (from the cache) prints the same");
+    free(line);
+    free(csv);
+    free(again);
+}
+
+int main(void)
+{
+    char *a = nb_strf("%s/a.sqlite", tap_tmpdir()), *b = nb_strf("%s/b.sqlite", tap_tmpdir());
+    char *paths[2] = {a, b};
+    make_stores(a, b);
+    test_tables(paths);
+    test_user_values();
+    test_per(paths);
+    free(a);
+    free(b);
+    return tap_done();
+}
