@@ -305,7 +305,8 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
     if (begun != 0) goto fail;
     if (!have_ds) {
         out.status = NB_RUN_FAILED;
-        out.error = data_err ? data_err : nb_xstrdup(data->err ? data->err : "the data set could not be loaded");
+        out.error = data_err ? data_err
+                             : nb_xstrdup(data->err ? data->err : "the data set could not be loaded");
         data_err = NULL;
         have_out = 1;
         if (run_record(store, run_id, cfg, &out, &err) != 0) goto fail;

@@ -9,6 +9,7 @@
 #  - a run killed with SIGKILL is taken over by the next `negbench run`;
 #  - SIGTERM while loading data: exit 75 within a second, nothing written;
 #  - SIGTERM in a sweep: exit 75 within a second, runs marked interrupted;
+#  - SIGTERM during a merge: exit 75 within a second, the output whole;
 #  - a user with every item: exit 2 before anything is stored;
 #  - a damaged store: exit 2 naming the command that checks it (run, sweep);
 #  - negbench grid on a read-only file system (where unshare can mount one).
@@ -131,6 +132,37 @@ ok $? "SIGTERM in a sweep: exit 75 after ${secs} s (status $st)"
 ok $? "... its runs are marked interrupted, none left running"
 "$NB" run "$T/g.yaml" --db "$T/g.sqlite" -j 2 >/dev/null 2>&1
 ok $? "... and the sweep resumes to exit 0"
+
+# ---- SIGTERM during a merge ---------------------------------------------------------
+# a one-shard "sweep" of 20 runs with 30,000 hit lists each, written with SQL
+sqlite3 "$T/m.shard.sqlite" < "$S/../results/schema.sql"
+sqlite3 "$T/m.shard.sqlite" "PRAGMA journal_mode = WAL;
+INSERT INTO meta VALUES ('shard_index', '0'), ('shard_count', '1'), ('grid_identity', 'x'),
+  ('shard_runs', '20'), ('grid_runs', '20'), ('experiment', 'm');
+INSERT INTO experiment VALUES (1, 'm', 'x', 'x', 'now');
+WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 20)
+INSERT INTO run (id, experiment_id, config_hash, config_json, seed, model, sampler, status,
+  started_at, epochs_run) SELECT i, 1, 'h' || i, '{}', i, 'mf', 'rns', 'done', 'now', 0 FROM r;
+WITH RECURSIVE u(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM u WHERE i < 29999)
+INSERT INTO user_hits SELECT run.id, u.i, 20, randomblob(40) FROM run, u;" >/dev/null
+"$NB" merge "$T/m.sqlite" "$T/m.shard.sqlite" >/dev/null 2>"$T/m.err" &
+A=$!
+wait_for "$T/m.sqlite" "select count(*) from meta"
+sleep 0.2
+kill -TERM $A
+fast $A
+if grep -q "interrupted; the shards merged so far are committed" "$T/m.err"; then
+  [ $st -eq 75 ] && [ "$(echo "$secs < 1" | bc)" -eq 1 ]
+  ok $? "SIGTERM during a merge: exit 75 after ${secs} s (status $st)"
+  [ "$(q "$T/m.sqlite" "pragma quick_check")" = ok ] && [ "$(q "$T/m.sqlite" "select count(*) from run")" -eq 0 ]
+  ok $? "... the output is whole, without the shard in progress"
+else
+  skip "the merge ended before the signal (status $st)"
+  skip "the merge ended before the signal"
+fi
+"$NB" merge "$T/m.sqlite" "$T/m.shard.sqlite" >/dev/null 2>&1 &&
+  [ "$(q "$T/m.sqlite" "select count(*) from user_hits")" -eq 600000 ]
+ok $? "... and merging again completes it"
 
 # ---- data on which no negative can be drawn ----------------------------------------
 printf '0 0 1 2 3\n1 0 2\n2 1 3\n' > "$T/full.txt"
