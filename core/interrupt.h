@@ -6,7 +6,7 @@
  * with exit status 75 and one line on stderr: there is nothing to save, and
  * the store's transactions keep it whole. Once a run has begun, a signal
  * only sets interrupt_flag; the training loop (every step), the evaluation
- * (every block of users) and the merge (every few thousand SQLite steps)
+ * (every block of users) and the merge (every 1000 SQLite VM steps)
  * check it, commit what is whole, mark the run interrupted and exit 75.
  */
 #ifndef NB_INTERRUPT_H
