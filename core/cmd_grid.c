@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "build_config.h" /* NB_HAVE_CBLAS */
 #include "cli.h"
+#include "interrupt.h"
 #include "config.h"
 #include "grid.h"
 #include "shard.h"
@@ -268,6 +269,7 @@ int cmd_sweep(int argc, char **argv)
         goto out;
     }
     if (no_shard) o.shard_count = 0;
+    interrupt_install("negbench"); /* until the workers start: exit 75 at once */
     if ((status = cli_load_sweep(argv[optind], threads, &reg, &sw))) goto out;
     /* the CPUs this process may use (a Slurm task's, under affinity or cgroups) */
     cpu_set_t cpus;

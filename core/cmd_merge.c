@@ -4,6 +4,7 @@
  * partial.
  */
 #include "cli.h"
+#include "interrupt.h"
 #include "merge.h"
 #include "util.h"
 
@@ -53,9 +54,12 @@ int cmd_merge(int argc, char **argv)
         return NB_EXIT_USAGE;
     }
     const char *out = argv[optind];
+    interrupt_install("negbench merge"); /* deferred by merge_shards once it writes */
     if (merge_shards(out, argv + optind + 1, argc - optind - 1, &rep, &err) != 0) {
         fprintf(stderr, "negbench merge: %s\n", err);
-        status = rep.copied ? NB_EXIT_RUN_FAILED : NB_EXIT_USAGE;
+        status = interrupt_flag ? NB_EXIT_INTERRUPTED
+                 : rep.copied   ? NB_EXIT_RUN_FAILED
+                                : NB_EXIT_USAGE;
         goto out;
     }
     for (int k = 0; k < rep.n_missing; k++)

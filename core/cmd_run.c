@@ -16,6 +16,7 @@
 #include "eval.h"
 #include "grid.h" /* grid files go to the sweep (cmd_grid.c) */
 #include "host.h"
+#include "interrupt.h"
 #include "kernels.h"
 #include "sha256.h"
 #include "run_exec.h"
@@ -25,7 +26,6 @@
 
 #include <getopt.h>
 #include <omp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,14 +33,6 @@
 #include <unistd.h>
 
 #include "core/git_revision.h" /* NB_GIT_REVISION, generated at each build */
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void run_usage(FILE *out)
 {
@@ -78,6 +70,39 @@ static char *default_db_path(const nb_config *cfg)
     return nb_strf("results/%s.sqlite", cfg->name);
 }
 
+/* Begin the run, or wait while a live other process owns it (checking
+ * every second): 0 begun (*run_id), 1 the other process finished it, 75
+ * interrupted while waiting, -1 error (printed). */
+static int begin_or_wait(nb_store *store, const nb_run_info *info, const char *db_path,
+                         int64_t *run_id)
+{
+    char *err = NULL;
+    int waited = 0, result = -1, rc;
+    while ((rc = store_run_begin(store, info, run_id, &err)) == NB_STORE_BUSY) {
+        if (!waited++)
+            fprintf(stderr, "negbench: %s; waiting until it ends (checked every second)\n", err);
+        free(err);
+        err = NULL;
+        if (interrupt_sleep(1.0)) {
+            fprintf(stderr, "negbench: interrupted while waiting; nothing stored\n");
+            return 75;
+        }
+        if (store_run_status(store, info->config_hash, run_id, NULL) == 1) break;
+    }
+    if (rc == NB_OK) {
+        result = 0;
+    } else if (store_run_status(store, info->config_hash, run_id, NULL) == 1) {
+        /* done by the process it waited for, or by one that finished meanwhile */
+        fprintf(stderr, "negbench: run %.12s was finished by another process in %s\n",
+                info->config_hash, db_path);
+        result = 1;
+    } else {
+        fprintf(stderr, "%s\n", err);
+    }
+    free(err);
+    return result;
+}
+
 int cmd_run(int argc, char **argv)
 {
     /* A grid file (grid/include/sampler_params/model_params) is a sweep. */
@@ -112,6 +137,7 @@ int cmd_run(int argc, char **argv)
     }
     const char *path = argv[optind];
     cli_run_prepare_env();
+    interrupt_install("negbench"); /* exits 75 at once until the run begins */
 
     int status = NB_EXIT_USAGE;
     nb_config cfg;
@@ -154,6 +180,10 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     have_ds = 1;
+    if (dataset_check_negatives(&cfg.data, &ds, &err) != NB_OK) { /* exit 2, nothing stored */
+        fprintf(stderr, "%s\n", err);
+        goto done;
+    }
     if (!quiet)
         fprintf(stderr, "data: %s: %d users, %d items, %lld/%lld/%lld train/valid/test (%.2fs)\n",
                 ds.source ? ds.source : "?", ds.n_users, ds.n_items, (long long)ds.train.nnz,
@@ -164,7 +194,7 @@ int cmd_run(int argc, char **argv)
     sha256_hex(json, strlen(json), hash);
 
     if (!db_path) db_path = db_default = default_db_path(&cfg);
-    if (store_open(db_path, &store, &err) != NB_OK) {
+    if (store_open(db_path, &store, &err) != NB_OK || store_check(store, &err) != NB_OK) {
         fprintf(stderr, "%s\n", err);
         goto done;
     }
@@ -197,17 +227,13 @@ int cmd_run(int argc, char **argv)
         .threads = threads, .host = hostname, .git_revision = NB_GIT_REVISION,
         .negbench_version = PACKAGE_VERSION,
     };
-    if (store_run_begin(store, &info, &run_id, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        status = NB_EXIT_RUN_FAILED;
-        goto done;
+    interrupt_set_deferred(1);
+    switch (begin_or_wait(store, &info, db_path, &run_id)) {
+    case 0: break;
+    case 1: status = NB_EXIT_OK; goto done;          /* finished by the other process */
+    case 75: status = NB_EXIT_INTERRUPTED; goto done; /* nothing stored */
+    default: status = NB_EXIT_RUN_FAILED; goto done;
     }
-
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     int tty = isatty(STDERR_FILENO);
     const char *no_color = getenv("NO_COLOR");
     nb_train_in in = {
@@ -215,7 +241,7 @@ int cmd_run(int argc, char **argv)
         .model_values = mvals, .sampler_values = svals,
         .threads = threads, .store = store, .run_id = run_id, .verbose = !quiet,
         .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
-        .stop = &stop_requested,
+        .stop = &interrupt_flag,
     };
     have_out = 1;
     if (run_train_and_record(&in, &out, &err) != NB_OK) {

@@ -197,6 +197,22 @@ int dataset_load(const nb_data_spec *spec, nb_dataset *out, char **err)
     return NB_OK;
 }
 
+int dataset_check_negatives(const nb_data_spec *spec, const nb_dataset *ds, char **err)
+{
+    int32_t first = -1, n_full = 0;
+    for (int32_t u = 0; u < ds->train.n_rows; u++)
+        if (ds->train.ptr[u + 1] - ds->train.ptr[u] >= ds->n_items) {
+            if (first < 0) first = u;
+            n_full++;
+        }
+    if (first < 0) return NB_OK;
+    return nb_fail(err, NB_EINVAL,
+                   "%s: user %d has every one of the %d items as a training positive, so no "
+                   "negative can be drawn for it (%d such user%s)",
+                   spec->synthetic ? "synthetic data" : spec->train_path, first, ds->n_items,
+                   n_full, n_full == 1 ? "" : "s");
+}
+
 /* n with thousands separators into buf. */
 static const char *grouped(int64_t n, char buf[32])
 {

@@ -86,6 +86,12 @@ int dataset_load(const nb_data_spec *spec, nb_dataset *out, char **err);
  * files' bytes, or of the generator's parameters), without parsing: for
  * identifying grid runs before they load their data (core/sweep.c). */
 int dataset_checksum(const nb_data_spec *spec, char out[65], char **err);
+/* Check that every user of ds's train split leaves at least one item out,
+ * so that a negative can be drawn for each of its positives (a user with
+ * every item as a positive fails every sampler). The message names the
+ * train file (or the synthetic data), the first such user (0-based id) and
+ * how many there are. Run before anything is stored. */
+int dataset_check_negatives(const nb_data_spec *spec, const nb_dataset *ds, char **err);
 void dataset_free(nb_dataset *ds);
 
 /* Print users, items, interactions, density and per-split counts. */

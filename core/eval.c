@@ -421,6 +421,7 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
 #pragma omp for schedule(dynamic, 1)
 #endif
         for (int64_t blk = 0; blk < n_blocks; blk++) {
+            if (opts->stop && *opts->stop) continue; /* interrupted: skip the rest */
             int32_t e0 = (int32_t)(blk * bu);
             int32_t mb = n_eval - e0 < bu ? n_eval - e0 : bu;
             for (int32_t r = 0; r < mb; r++) {
@@ -453,6 +454,10 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
         }
     }
     nb_blas_set_threads(blas_prev);
+    if (opts->stop && *opts->stop) {
+        rc = nb_fail(err, NB_EINTR, "eval: interrupted");
+        goto out;
+    }
 
     /* Means in user order: independent of threads and blocks. */
     double acc[NB_N_METRICS][NB_MAX_KS];

@@ -18,8 +18,12 @@
 #ifndef NB_EVAL_H
 #define NB_EVAL_H
 
+#include <signal.h>
 #include <stdint.h>
 #include "dataset.h"
+
+/* eval_full_ranking stopped by opts->stop. */
+#define NB_EINTR (-30)
 
 #define NB_MAX_KS 16
 
@@ -61,6 +65,9 @@ typedef struct nb_eval_opts {
     int32_t report_k;        /* K of the stored hit lists (0: none) */
     int threads;             /* OpenMP threads (<=0: current default) */
     int32_t block_users;     /* users per SGEMM block (0: automatic) */
+    const volatile sig_atomic_t *stop; /* when set (SIGINT/SIGTERM), blocks not yet
+                                          started are skipped and NB_EINTR returned;
+                                          may be NULL */
 } nb_eval_opts;
 
 /* Evaluate user rows [n_users][d] against item rows [n_items][d].

@@ -7,6 +7,7 @@
 #include "merge.h"
 #include "sha256.h"
 #include "shard.h"
+#include "interrupt.h"
 #include "store.h"
 #include "util.h"
 #include "negbench/plugin.h"
@@ -310,6 +311,13 @@ out:
     return status;
 }
 
+/* SQLite's progress callback: non-zero aborts the statement (a signal). */
+static int merge_stop(void *unused)
+{
+    (void)unused;
+    return interrupt_flag != 0;
+}
+
 int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *rep, char **err)
 {
     nb_store *s = NULL;
@@ -336,8 +344,10 @@ int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *re
             sh->duplicate = 1;
         }
     }
-    /* 2. the output: a plain store */
-    if ((status = store_open(out, &s, err))) goto out;
+    /* 2. the output: a plain store; inputs and output undamaged */
+    for (int i = 0; i < n; i++)
+        if ((status = store_check_file(paths[i], err))) goto out;
+    if ((status = store_open(out, &s, err)) || (status = store_check(s, err))) goto out;
     if ((status = store_meta_get(s, "shard_index", &kind, err)) < 0) goto out;
     if (status == 1) {
         status = nb_fail(err, NB_EINVAL, "%s: is itself a shard store: merge into another file",
@@ -354,14 +364,17 @@ int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *re
         goto out;
     }
     status = NB_OK;
-    /* 3. one transaction per shard */
+    /* 3. one transaction per shard; a signal stops it between SQLite steps
+     * (the shard in progress rolls back, those merged stay) */
+    interrupt_set_deferred(1);
+    sqlite3_progress_handler(store_db(s), 1000, merge_stop, NULL);
     sql = merge_sql();
     int *seen = nb_xcalloc((size_t)rep->count + 1, sizeof *seen);
     for (int i = 0; i < n && !status; i++) {
         nb_merge_shard *sh = &rep->shards[i];
         if (sh->duplicate) continue;
         seen[sh->index] = 1;
-        if ((status = merge_one(s, out, sql, rep->identity, sh, err))) break;
+        if (interrupt_flag || (status = merge_one(s, out, sql, rep->identity, sh, err))) break;
         rep->copied += sh->copied;
         rep->done_total += sh->done;
         rep->n_partial += sh->done < sh->expected;
@@ -370,6 +383,12 @@ int merge_shards(const char *out, char *const *paths, int n, nb_merge_report *re
     for (int k = 0; k < rep->count; k++)
         if (!seen[k]) rep->missing[rep->n_missing++] = k;
     free(seen);
+    if (interrupt_flag) {
+        free(*err);
+        *err = NULL;
+        status = nb_fail(err, NB_EINTR, "%s: interrupted; the shards merged so far are "
+                         "committed: merge again to complete it", out);
+    }
 out:
     store_close(s);
     free(sql);

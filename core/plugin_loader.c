@@ -1,5 +1,11 @@
 /*
  * plugin_loader.c - dlopen-based plugin discovery and validation.
+ *
+ * Every shared object is first loaded in a child process (probe_files):
+ * a constructor that exits, crashes or never returns, or a descriptor that
+ * is a garbage pointer, then ends the child, and the host reports the file
+ * instead of exiting with it, dying or hanging. Only the files the child
+ * loaded whole are then loaded in this process.
  */
 #define _GNU_SOURCE
 #include "plugin_loader.h"
@@ -7,11 +13,21 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+/* Seconds the child may spend on one file before it is killed. */
+#define PROBE_SECONDS 20
 
 #ifndef NB_PKGLIBDIR
 #define NB_PKGLIBDIR ""
@@ -131,6 +147,11 @@ static int load_file(nb_registry *r, const char *path, int dup_from, char **err)
         goto out;
     }
     for (uint32_t i = 0;; i++) {
+        if (i == NB_MAX_DESCRIPTORS) {
+            rc = nb_fail(err, NB_EINVAL, "%s: more than %d descriptors: its list does not "
+                         "end with NULL", path, NB_MAX_DESCRIPTORS);
+            goto out;
+        }
         const nb_plugin_desc *d = fn(i);
         if (!d) break;
         if ((rc = plugin_validate(d, path, err)) != NB_OK) goto out;
@@ -164,9 +185,93 @@ out:
     return NB_OK;
 }
 
+/* Child side of probe_files: open path and read every descriptor and
+ * string the host will read (until the first invalid one). */
+static void probe_one(const char *path)
+{
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    nb_descriptor_fn fn;
+    if (!h) return;
+    *(void **)&fn = dlsym(h, NB_DESCRIPTOR_SYMBOL);
+    for (uint32_t i = 0; fn && i < NB_MAX_DESCRIPTORS; i++) {
+        const nb_plugin_desc *d = fn(i);
+        char *err = NULL;
+        if (!d) return;
+        if (plugin_validate(d, path, &err) != NB_OK) {
+            free(err);
+            return;
+        }
+        volatile size_t n = strlen(d->version ? d->version : "") +
+                            strlen(d->description ? d->description : "");
+        for (int k = 0; d->params && d->params[k].name; k++)
+            n += strlen(d->params[k].help ? d->params[k].help : "") +
+                 strlen(d->params[k].choices ? d->params[k].choices : "");
+        (void)n;
+    }
+}
+
+/* Load paths[0..n) in a child process, which reports each file it is done
+ * with on a pipe. NB_OK when it went through all of them; otherwise the
+ * message names the file it was on and how the child ended. */
+static int probe_files(char *const *paths, int n, char **err)
+{
+    int fds[2], done = 0, timed_out = 0, wst = 0;
+    pid_t parent = getpid(), pid;
+    if (n <= 0 || pipe(fds) != 0) return NB_OK; /* nothing to do, or load unprotected */
+    fflush(stdout);
+    fflush(stderr);
+    if ((pid = fork()) < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return NB_OK;
+    }
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) _exit(1);
+        close(fds[0]);
+        if (null >= 0) dup2(null, STDOUT_FILENO), dup2(null, STDERR_FILENO);
+        for (int i = 0; i < n; i++) {
+            probe_one(paths[i]);
+            if (write(fds[1], "+", 1) != 1) _exit(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    while (done < n) {
+        struct pollfd pf = {fds[0], POLLIN, 0};
+        char buf[64];
+        int r = poll(&pf, 1, PROBE_SECONDS * 1000);
+        if (r == 0) {
+            kill(pid, SIGKILL);
+            timed_out = 1;
+            break;
+        }
+        ssize_t got = r > 0 ? read(fds[0], buf, sizeof buf) : -1;
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;
+        done += (int)got;
+    }
+    close(fds[0]);
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    if (done >= n) return NB_OK;
+    if (timed_out)
+        return nb_fail(err, NB_EINVAL, "%s: loading the plugin did not finish within %d s "
+                       "(a constructor or nb_plugin_descriptor that never returns?)",
+                       paths[done], PROBE_SECONDS);
+    if (WIFSIGNALED(wst))
+        return nb_fail(err, NB_EINVAL, "%s: the plugin crashed while loading (signal %d, %s)",
+                       paths[done], WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+    return nb_fail(err, NB_EINVAL, "%s: the plugin ended the process while loading (exit "
+                   "status %d)", paths[done], WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+}
+
 int registry_load_file(nb_registry *r, const char *path, char **err)
 {
-    return load_file(r, path, 0, err);
+    char *one = (char *)path;
+    int rc = probe_files(&one, 1, err);
+    return rc ? rc : load_file(r, path, 0, err);
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -194,6 +299,7 @@ static int load_dir(nb_registry *r, const char *dir, int dup_from, char **err)
     }
     closedir(dp);
     qsort(names, (size_t)n, sizeof *names, cmp_str); /* deterministic order */
+    rc = probe_files(names, n, err);
     for (int i = 0; i < n && rc == NB_OK; i++) rc = load_file(r, names[i], dup_from, err);
     for (int i = 0; i < n; i++) free(names[i]);
     free(names);

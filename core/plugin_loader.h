@@ -11,12 +11,17 @@
  * nb_plugin_descriptor symbol, a descriptor's ABI major differs from the
  * host's or its minor is newer, its struct_size is smaller than the v1.0
  * descriptor, its name is not [a-z0-9_]+, a required callback is NULL, or
- * its parameter schema is malformed (bad type, default outside its range).
+ * its parameter schema is malformed (bad type, default outside its range),
+ * its descriptor list does not end within NB_MAX_DESCRIPTORS entries, or it
+ * crashes, exits or hangs (20 s) while a child process loads it first.
  */
 #ifndef NB_PLUGIN_LOADER_H
 #define NB_PLUGIN_LOADER_H
 
 #include "negbench/plugin.h"
+
+/* Descriptors read from one shared object at most. */
+#define NB_MAX_DESCRIPTORS 256
 
 typedef struct nb_plugin {
     const nb_plugin_desc *desc;

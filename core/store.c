@@ -17,6 +17,7 @@
 
 #include "negbench/plugin.h"
 #include "sha256.h"
+#include "store_owner.h"
 #include "store_schema.h"
 #include "user_ranks.h"
 #include "util.h"
@@ -69,11 +70,24 @@ static void now_iso(char out[32])
     snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-/* A failure message "path: what: sqlite message" for the last error. */
+/* What to run to see the damage in a store (malloc'd). */
+static char *check_hint(const char *path)
+{
+    return nb_strf("the store is damaged: `sqlite3 '%s' 'PRAGMA integrity_check'` lists the "
+                   "damage; keep a copy and use a new --db", path);
+}
+
+/* A failure message "path: what: sqlite message" for the last error, with
+ * the command that checks the file when SQLite found it damaged. */
 static int db_fail(nb_store *s, char **err, const char *what)
 {
-    return nb_fail(err, NB_ERR, "%s: %s: %s", s->path, what,
-                   sqlite3_errmsg(s->db));
+    int code = sqlite3_extended_errcode(s->db) & 0xff;
+    if (code != SQLITE_CORRUPT && code != SQLITE_NOTADB)
+        return nb_fail(err, NB_ERR, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+    char *hint = check_hint(s->path);
+    int rc = nb_fail(err, NB_ERR, "%s: %s: %s; %s", s->path, what, sqlite3_errmsg(s->db), hint);
+    free(hint);
+    return rc;
 }
 
 /* Step a cached statement that returns no row, then reset it. */
@@ -89,13 +103,8 @@ static int step_done(nb_store *s, sqlite3_stmt *st, const char *what, char **err
 
 static int exec_sql(nb_store *s, const char *sql, const char *what, char **err)
 {
-    char *msg = NULL;
-    int status = NB_OK;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK)
-        status = nb_fail(err, NB_ERR, "%s: %s: %s", s->path, what,
-                         msg ? msg : sqlite3_errmsg(s->db));
-    sqlite3_free(msg);
-    return status;
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? NB_OK
+                                                                   : db_fail(s, err, what);
 }
 
 static int tx_begin(nb_store *s, char **err)
@@ -279,25 +288,53 @@ out:
     return status;
 }
 
-int store_open(const char *path, nb_store **out, char **err)
+/* "file:" URI of path opened as immutable (for read-only media); malloc'd. */
+static char *immutable_uri(const char *path)
+{
+    char *uri = nb_xcalloc(strlen(path) * 3 + 32, 1), *o = uri;
+    o += sprintf(o, "file:");
+    for (const char *p = path; *p; p++)
+        o += (*p == '%' || *p == '?' || *p == '#') ? sprintf(o, "%%%02X", (unsigned char)*p)
+                                                   : sprintf(o, "%c", *p);
+    strcpy(o, "?immutable=1");
+    return uri;
+}
+
+/* Open the connection: read-write (creating the file), or read-only, then
+ * as immutable when the medium cannot hold WAL's shared-memory file. */
+static int open_db(nb_store *s, int readonly, char **err)
+{
+    int flags = readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int version = 0;
+    char *uri = NULL;
+    if (sqlite3_open_v2(s->path, &s->db, flags, NULL) == SQLITE_OK && readonly &&
+        sqlite3_exec(s->db, "PRAGMA user_version", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_close(s->db); /* no -shm beside it and none can be created */
+        uri = immutable_uri(s->path);
+        sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+    }
+    free(uri);
+    if (!s->db || sqlite3_errcode(s->db) != SQLITE_OK)
+        return nb_fail(err, NB_ERR, "%s: cannot open results store: %s", s->path,
+                       s->db ? sqlite3_errmsg(s->db) : "out of memory");
+    sqlite3_extended_result_codes(s->db, 1);
+    sqlite3_busy_timeout(s->db, 10000);
+    if (readonly) return pragma_int(s, "PRAGMA user_version", &version, err);
+    int status;
+    if ((status = exec_sql(s, "PRAGMA foreign_keys = ON", "cannot open", err)) ||
+        (status = exec_sql(s, "PRAGMA journal_mode = WAL", "cannot open", err)) ||
+        (status = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot open", err)))
+        return status;
+    return NB_OK;
+}
+
+static int open_mode(const char *path, int readonly, nb_store **out, char **err)
 {
     nb_store *s = nb_xcalloc(1, sizeof *s);
     int status = NB_OK;
     *out = NULL;
     s->path = nb_xstrdup(path);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                        NULL) != SQLITE_OK) {
-        status = nb_fail(err, NB_ERR, "%s: cannot open results store: %s", path,
-                         s->db ? sqlite3_errmsg(s->db) : "out of memory");
-        goto out;
-    }
-    sqlite3_extended_result_codes(s->db, 1);
-    sqlite3_busy_timeout(s->db, 10000);
-    if ((status = exec_sql(s, "PRAGMA foreign_keys = ON", "cannot open", err)) ||
-        (status = exec_sql(s, "PRAGMA journal_mode = WAL", "cannot open", err)) ||
-        (status = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot open", err)) ||
-        (status = schema_ensure(s, err)))
-        goto out;
+    if ((status = open_db(s, readonly, err)) || (status = schema_ensure(s, err))) goto out;
     for (int i = 0; i < Q_N; i++)
         if (sqlite3_prepare_v3(s->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->q[i], NULL) != SQLITE_OK) {
@@ -307,6 +344,52 @@ int store_open(const char *path, nb_store **out, char **err)
     *out = s;
 out:
     if (status) store_close(s);
+    return status;
+}
+
+int store_open(const char *path, nb_store **out, char **err)
+{
+    return open_mode(path, 0, out, err);
+}
+
+int store_open_readonly(const char *path, nb_store **out, char **err)
+{
+    return open_mode(path, 1, out, err);
+}
+
+/* PRAGMA quick_check: NB_OK when the first (only) row is "ok". */
+static int quick_check(nb_store *s, char **err)
+{
+    sqlite3_stmt *st = NULL;
+    int status = NB_OK;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        status = db_fail(s, err, "cannot check the store");
+    } else if (strcmp((const char *)sqlite3_column_text(st, 0), "ok") != 0) {
+        char *hint = check_hint(s->path), *what = nb_xstrdup((const char *)
+                                                                sqlite3_column_text(st, 0));
+        for (char *c = what; *c; c++)
+            if (*c == '\n') *c = ' '; /* one line */
+        status = nb_fail(err, NB_EINVAL, "%s: %s (first problem: %s)", s->path, hint, what);
+        free(hint);
+        free(what);
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
+int store_check(nb_store *s, char **err)
+{
+    int status = quick_check(s, err);
+    return status ? status : owner_check_foreign(s->db, s->path, err);
+}
+
+int store_check_file(const char *path, char **err)
+{
+    nb_store *s = NULL;
+    int status = store_open_readonly(path, &s, err);
+    if (!status) status = quick_check(s, err);
+    store_close(s);
     return status;
 }
 
@@ -495,7 +578,10 @@ int store_run_begin(nb_store *s, const nb_run_info *info, int64_t *run_id,
                          info->config_hash);
         goto out;
     }
-    if (found == 2 && (status = run_wipe(s, id, err))) goto out;
+    /* an unfinished run is restarted only by the process that can claim it */
+    if (found == 2 && ((status = owner_claim(s->db, s->path, id, err)) ||
+                       (status = run_wipe(s, id, err))))
+        goto out;
     if (sqlite3_prepare_v2(s->db, found ? restart_sql : insert_sql, -1, &st,
                            NULL) != SQLITE_OK) {
         status = db_fail(s, err, "cannot start a run");
@@ -508,6 +594,7 @@ int store_run_begin(nb_store *s, const nb_run_info *info, int64_t *run_id,
         goto out;
     }
     if (!found) id = sqlite3_last_insert_rowid(s->db);
+    if (!found && (status = owner_claim(s->db, s->path, id, err))) goto out;
     if ((status = tx_commit(s, err))) goto out;
     *run_id = id;
 out:
@@ -531,7 +618,9 @@ int store_epoch(nb_store *s, int64_t run_id, const nb_epoch_record *rec,
         return nb_fail(err, NB_EINVAL, "%s: epoch %d of run %lld: bad statistics",
                        s->path, rec->epoch, (long long)run_id);
     if ((status = tx_begin(s, err))) return status;
-    if ((status = require_running(s, run_id, "cannot store an epoch", err))) goto out;
+    if ((status = require_running(s, run_id, "cannot store an epoch", err)) ||
+        (status = owner_beat(s->db, s->path, run_id, err)))
+        goto out;
 
     st = s->q[Q_EPOCH_INSERT];
     sqlite3_bind_int64(st, 1, run_id);
@@ -663,7 +752,9 @@ int store_run_finish(nb_store *s, int64_t run_id, const nb_run_result *res,
         return nb_fail(err, NB_EINVAL, "%s: run %lld: final status must be done, "
                        "failed or interrupted", s->path, (long long)run_id);
     if ((status = tx_begin(s, err))) return status;
-    if ((status = require_running(s, run_id, "cannot finish a run", err))) goto out;
+    if ((status = require_running(s, run_id, "cannot finish a run", err)) ||
+        (status = owner_release(s->db, s->path, run_id, err)))
+        goto out;
 
     if (sqlite3_prepare_v2(s->db, "INSERT INTO final_metric (run_id, split, metric,"
                            " k, value) VALUES (?1, ?2, ?3, ?4, ?5)", -1, &fm,
@@ -713,13 +804,23 @@ int store_run_reopen(nb_store *s, const char *config_hash, char **err)
     sqlite3_stmt *st = NULL;
     int rc = NB_OK;
     if (sqlite3_prepare_v2(s->db,
-                           "UPDATE run SET status = 'interrupted' WHERE config_hash = ?1",
+                           "UPDATE run SET status = 'interrupted' WHERE config_hash = ?1"
+                           " AND status = 'done'", /* never a running run */
                            -1, &st, NULL) != SQLITE_OK)
         return db_fail(s, err, "prepare reopen");
     sqlite3_bind_text(st, 1, config_hash, -1, SQLITE_STATIC);
     rc = step_done(s, st, "reopen run", err);
     sqlite3_finalize(st);
     return rc;
+}
+
+int store_run_owner(nb_store *s, const char *config_hash, char **who, char **err)
+{
+    int64_t id = 0;
+    *who = NULL;
+    int r = run_lookup(s, config_hash, &id, err);
+    if (r != 2) return r < 0 ? r : 0;
+    return owner_live(s->db, s->path, id, who, err);
 }
 
 /* ---- meta -------------------------------------------------------------- */

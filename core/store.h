@@ -11,6 +11,7 @@
 
 #include <stdint.h>
 #include "eval.h"
+#include "store_owner.h" /* NB_STORE_BUSY */
 
 #define NB_STORE_SCHEMA_VERSION 2
 
@@ -23,6 +24,19 @@ typedef struct nb_store nb_store;
  * share a file. */
 int store_open(const char *path, nb_store **out, char **err);
 void store_close(nb_store *s);
+
+/* Open an existing store for reading only (negbench grid): nothing is
+ * written, not even WAL's -shm file; on read-only media the file is read
+ * as immutable. Write functions then fail. */
+int store_open_readonly(const char *path, nb_store **out, char **err);
+
+/* Before writing: PRAGMA quick_check (every page, index and record read
+ * once; a damaged store is refused with the command that lists the damage)
+ * and no live claim from another host (core/store_owner.h). */
+int store_check(nb_store *s, char **err);
+
+/* The quick_check of store_check on a file opened read-only (merge inputs). */
+int store_check_file(const char *path, char **err);
 
 /* Insert the experiment (name, YAML text) or find the identical one. */
 int store_experiment(nb_store *s, const char *name, const char *yaml_text,
@@ -51,8 +65,18 @@ int store_run_begin(nb_store *s, const nb_run_info *info, int64_t *run_id,
                     char **err);
 
 /* Mark a finished run as unfinished so that store_run_begin restarts it
- * (negbench run --force). One statement, atomic. */
+ * (negbench run --force); a run that is not done is left alone. One
+ * statement, atomic. */
 int store_run_reopen(nb_store *s, const char *config_hash, char **err);
+
+/* Ownership (core/store_owner.h): store_run_begin claims the run for the
+ * calling process and gives NB_STORE_BUSY (-20), writing nothing, when a
+ * live other process owns it; store_epoch refreshes the claim's heartbeat
+ * and fails once the run was taken over; store_run_finish drops it. This
+ * one says whether a live other process owns the unfinished run with this
+ * hash: 1 and *who (malloc'd "pid P on HOST, heartbeat N s ago"), 0 no,
+ * < 0 error. */
+int store_run_owner(nb_store *s, const char *config_hash, char **who, char **err);
 
 /* Status of the run with this hash: 0 absent, 1 finished ("done"),
  * 2 present but unfinished. */

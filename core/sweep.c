@@ -11,6 +11,7 @@
 #include "data_cache.h"
 #include "dataset.h"
 #include "host.h"
+#include "interrupt.h"
 #include "kernels.h"
 #include "sha256.h"
 #include "shard.h"
@@ -27,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef NB_GIT_REVISION
@@ -195,7 +197,7 @@ int sweep_read_status(nb_sweep *sw, const char *db, char **err)
     int rc = 0;
     for (int i = 0; i < sw->n; i++) sw->runs[i].status = 0;
     if (stat(db, &st) != 0) return 0;
-    if ((rc = store_open(db, &s, err)) != 0) return rc;
+    if ((rc = store_open_readonly(db, &s, err)) != 0) return rc;
     for (int i = 0; i < sw->n; i++) {
         int64_t id;
         int r = store_run_status(s, sw->runs[i].hash, &id, err);
@@ -212,10 +214,29 @@ int sweep_read_status(nb_sweep *sw, const char *db, char **err)
 /* ---- execution -------------------------------------------------------- */
 
 static volatile sig_atomic_t sweep_stop;  /* parent: SIGINT/SIGTERM seen */
-static volatile sig_atomic_t child_stop;  /* child: stop at the next step */
+static volatile sig_atomic_t parent_loading; /* parent: loading a shared data set */
+static pid_t *live_pids;                     /* parent: its workers (0: free slot) */
+static int live_slots;
 
-static void on_parent_signal(int sig) { sweep_stop = sig; }
-static void on_child_signal(int sig) { (void)sig; child_stop = 1; }
+/* A worker exits 3, writing nothing, when a live other process owns its run. */
+enum { CHILD_BUSY = 3 };
+
+/* The parent's handler. While it loads a data set (which has no stop
+ * check) it forwards the signal, waits for the workers to commit and mark
+ * their runs interrupted, and exits 75 at once. */
+static void on_parent_signal(int sig)
+{
+    sweep_stop = sig;
+    if (!parent_loading) return;
+    for (int k = 0; k < live_slots; k++)
+        if (live_pids[k] > 0) kill(live_pids[k], SIGTERM);
+    while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {
+    }
+    static const char line[] = "negbench: sweep interrupted while loading data\n";
+    ssize_t w = write(STDERR_FILENO, line, sizeof line - 1);
+    (void)w;
+    _exit(75);
+}
 
 /* <dir of db>/<stem of db>.logs (malloc'd). */
 static char *log_dir(const char *db)
@@ -247,6 +268,8 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
         data = &own;
     }
     const nb_dataset *ds = data->loaded ? &data->ds : NULL;
+    char *data_err = NULL; /* a data set no sampler can train on fails like a load error */
+    if (ds && dataset_check_negatives(&r->cfg.data, ds, &data_err) != 0) ds = NULL;
     int have_ds = ds != NULL;
     int64_t run_id = 0;
     const nb_config *cfg = &r->cfg;
@@ -259,6 +282,7 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
     fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
             cfg->model, cfg->sampler, threads);
     if (store_open(o->db, &store, &err) != 0) goto fail;
+    interrupt_set_deferred(1); /* from here a signal stops the run at its next step */
     nb_run_info info = {
         .experiment_id = exp_id, .config_json = r->json, .config_hash = r->hash,
         .seed = (int64_t)cfg->train.seed, .model = r->model->desc->name,
@@ -268,10 +292,22 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
         .data_checksum = have_ds ? ds->checksum : r->data_sum, .threads = threads, .host = hostname,
         .git_revision = NB_GIT_REVISION, .negbench_version = PACKAGE_VERSION,
     };
-    if (store_run_begin(store, &info, &run_id, &err) != 0) goto fail;
+    int begun = store_run_begin(store, &info, &run_id, &err);
+    if (begun != 0 && store_run_status(store, r->hash, &run_id, NULL) == 1) {
+        fprintf(stderr, "run %s: finished by another process\n", r->hash);
+        begun = NB_STORE_BUSY; /* the parent counts it when it looks again */
+    }
+    if (begun == NB_STORE_BUSY) {
+        fprintf(stderr, "run %s: %s; left to it\n", r->hash, err);
+        status = CHILD_BUSY;
+        goto done;
+    }
+    if (begun != 0) goto fail;
     if (!have_ds) {
         out.status = NB_RUN_FAILED;
-        out.error = nb_xstrdup(data->err ? data->err : "the data set could not be loaded");
+        out.error = data_err ? data_err
+                             : nb_xstrdup(data->err ? data->err : "the data set could not be loaded");
+        data_err = NULL;
         have_out = 1;
         if (run_record(store, run_id, cfg, &out, &err) != 0) goto fail;
     } else {
@@ -279,7 +315,7 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
         nb_train_in in = {
             .cfg = cfg, .ds = ds, .model = r->model->desc, .sampler = r->sampler->desc,
             .model_values = r->mvals, .sampler_values = r->svals, .threads = threads,
-            .store = store, .run_id = run_id, .verbose = 1, .stop = &child_stop,
+            .store = store, .run_id = run_id, .verbose = 1, .stop = &interrupt_flag,
         };
         have_out = 1;
         if (run_train_and_record(&in, &out, &err) != 0) goto fail;
@@ -304,6 +340,7 @@ done:
     if (store) store_close(store);
     if (own.loaded) dataset_free(&own.ds);
     free(own.err);
+    free(data_err);
     free(err);
     return status;
 }
@@ -326,18 +363,25 @@ static pid_t spawn(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_id
                    const nb_data_entry *data, const char *logs)
 {
     pid_t parent = getpid();
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
     fflush(stdout);
     fflush(stderr);
+    sigprocmask(SIG_BLOCK, &block, &old); /* the child installs its handler first */
     pid_t pid = fork();
-    if (pid != 0) return pid;
-    /* child */
+    if (pid != 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        return pid;
+    }
+    /* child: until its run begins, a signal ends it at once (nothing stored) */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(75);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_child_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    char who[32];
+    snprintf(who, sizeof who, "run %.12s", r->hash);
+    interrupt_install(who);
+    sigprocmask(SIG_SETMASK, &old, NULL);
     char *log = nb_strf("%s/%.12s.log", logs, r->hash);
     int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
@@ -365,6 +409,31 @@ static void record_crash(nb_store *s, const nb_sweep_run *r, const char *why)
     free(err);
 }
 
+/* Of the runs another process owned (later[0..*n)), drop those now done
+ * (counted in *elsewhere) and take out and return the first one no live
+ * process owns, to run here; -1 when every one is still owned. */
+static int later_take(nb_store *s, const nb_sweep *sw, int *later, int *n, int *elsewhere,
+                      char **err)
+{
+    for (int q = 0; q < *n; q++) {
+        const nb_sweep_run *r = &sw->runs[later[q]];
+        int64_t id;
+        char *who = NULL;
+        int st = store_run_status(s, r->hash, &id, err);
+        int owned = st == 2 ? store_run_owner(s, r->hash, &who, err) : 0;
+        free(who);
+        if (st < 0 || owned < 0) return -1;
+        if (owned == 1) continue;
+        int i = later[q];
+        memmove(later + q, later + q + 1, (size_t)(*n - q - 1) * sizeof *later);
+        (*n)--;
+        if (st != 1) return i;
+        (*elsewhere)++;
+        q--;
+    }
+    return -1;
+}
+
 static char *fmt_secs(double s)
 {
     if (s < 60) return nb_strf("%.1fs", s);
@@ -387,8 +456,10 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     pid_t *pids = nb_xcalloc((size_t)o->jobs, sizeof *pids);
     int *slot_run = nb_xcalloc((size_t)o->jobs, sizeof *slot_run);
     double *slot_t0 = nb_xcalloc((size_t)o->jobs, sizeof *slot_t0);
+    int *later = nb_xcalloc((size_t)sw->n + 1, sizeof *later); /* owned by others */
     int n_todo = 0, next = 0, running = 0, finished = 0, failed = 0, interrupted = 0;
-    int status = 0, already = 0, n_mine = 0;
+    int status = 0, already = 0, n_mine = 0, n_later = 0, elsewhere = 0, reported = 0;
+    double later_check = 0.0;
     int64_t exp_id;
     char shard_label[48] = "", mine[48] = "";
     struct sigaction sa, old_int, old_term;
@@ -400,7 +471,7 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
         goto out;
     }
     /* statuses, --force, and the experiment row, before any child starts */
-    if (store_open(o->db, &s, &err) != 0 ||
+    if (store_open(o->db, &s, &err) != 0 || store_check(s, &err) != 0 ||
         store_experiment(s, sw->name, sw->grid.text, &exp_id, &err) != 0) {
         fprintf(stderr, "%s\n", err);
         status = 2;
@@ -462,15 +533,45 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     sweep_stop = 0;
     double t_start = nb_now();
     int forwarded = 0;
-    while (running > 0 || (next < n_todo && !sweep_stop && !(o->fail_fast && failed))) {
-        while (running < o->jobs && next < n_todo && !sweep_stop && !(o->fail_fast && failed)) {
-            int k = 0;
+    live_pids = pids;
+    live_slots = o->jobs;
+    while (running > 0 ||
+           ((next < n_todo || n_later) && !sweep_stop && !(o->fail_fast && failed))) {
+        while (running < o->jobs && !sweep_stop && !(o->fail_fast && failed)) {
+            int i = -1, k = 0;
+            const nb_data_entry *d = NULL;
+            char *who = NULL;
+            if (next < n_todo) {
+                i = todo[next];
+                /* a data set several runs read is loaded once, here; others by the run */
+                if (store_run_owner(s, sw->runs[i].hash, &who, &err) != 1 &&
+                    data_shared(sw, todo, n_todo, next)) {
+                    parent_loading = 1;
+                    d = data_cache_get(&data, &sw->runs[i].cfg.data, sw->runs[i].data_sum);
+                    parent_loading = 0;
+                }
+                next++;
+            } else if (nb_now() >= later_check) {
+                later_check = nb_now() + 1.0; /* owned runs are looked at every second */
+                i = later_take(s, sw, later, &n_later, &elsewhere, &err);
+                for (; reported < elsewhere; reported++)
+                    if (!o->quiet)
+                        fprintf(stderr, "[%d/%d] done by another process\n",
+                                already + finished + reported + 1, n_mine);
+            }
+            if (err) fprintf(stderr, "negbench: %s\n", err), free(err), err = NULL;
+            if (i < 0) break;
+            const nb_sweep_run *r = &sw->runs[i];
+            if (who) { /* a live other process trains it: look again later */
+                if (!o->quiet)
+                    fprintf(stderr, "[%d/%d] waiting     %.12s  %s  (being trained by %s)\n",
+                            already + finished + elsewhere, n_mine, r->hash,
+                            *r->label ? r->label : "-", who);
+                later[n_later++] = i;
+                free(who);
+                continue;
+            }
             while (pids[k]) k++;
-            const nb_sweep_run *r = &sw->runs[todo[next]];
-            /* a data set several runs read is loaded once, here; others by the run */
-            const nb_data_entry *d = data_shared(sw, todo, n_todo, next)
-                                         ? data_cache_get(&data, &r->cfg.data, r->data_sum)
-                                         : NULL;
             pid_t pid = spawn(r, o, exp_id, d, logs);
             if (pid < 0) {
                 fprintf(stderr, "negbench: fork: %s\n", strerror(errno));
@@ -478,7 +579,7 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
                 break;
             }
             pids[k] = pid;
-            slot_run[k] = todo[next++];
+            slot_run[k] = i;
             slot_t0[k] = nb_now();
             running++;
         }
@@ -487,9 +588,14 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
                 if (pids[k]) kill(pids[k], SIGTERM);
             forwarded = 1;
         }
-        if (!running) break;
+        if (!running && (!n_later || sweep_stop || (o->fail_fast && failed))) break;
         int wst;
-        pid_t pid = waitpid(-1, &wst, 0);
+        pid_t pid = running ? waitpid(-1, &wst, n_later ? WNOHANG : 0) : 0;
+        if (pid == 0) { /* runs owned elsewhere: poll (a signal cuts the sleep short) */
+            struct timespec nap = {0, 250000000L};
+            nanosleep(&nap, NULL);
+            continue;
+        }
         if (pid < 0) {
             if (errno == EINTR) continue;
             fprintf(stderr, "negbench: waitpid: %s\n", strerror(errno));
@@ -503,6 +609,10 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
         running--;
         const nb_sweep_run *r = &sw->runs[slot_run[k]];
         const char *what;
+        if (WIFEXITED(wst) && WEXITSTATUS(wst) == CHILD_BUSY) { /* claimed meanwhile */
+            later[n_later++] = slot_run[k];
+            continue;
+        }
         if (WIFEXITED(wst) && WEXITSTATUS(wst) == 0) what = "done";
         else if (WIFEXITED(wst) && WEXITSTATUS(wst) == 75) what = "interrupted", interrupted++;
         else {
@@ -520,26 +630,31 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
         finished++;
         if (!o->quiet) {
             double el = nb_now() - t_start;
-            int left = n_todo - finished;
-            char *eta = fmt_secs(finished ? el / finished * left : 0);
+            int left = n_todo - finished - elsewhere;
+            char *eta = fmt_secs(finished ? el / finished * (left > 0 ? left : 0) : 0);
             char *took = fmt_secs(nb_now() - slot_t0[k]);
             char *log = strcmp(what, "done") ? nb_strf("  (log %s/%.12s.log)", logs, r->hash)
                                              : nb_xstrdup("");
             fprintf(stderr, "[%*d/%d] %-11s %s  %.12s  %s  ETA %s%s\n",
-                    (int)snprintf(NULL, 0, "%d", n_mine), already + finished,
+                    (int)snprintf(NULL, 0, "%d", n_mine), already + finished + elsewhere,
                     n_mine, what, took, r->hash, *r->label ? r->label : "-", eta, log);
             free(log);
             free(eta);
             free(took);
         }
     }
+    live_pids = NULL;
+    live_slots = 0;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (status == 0) {
-        int not_started = n_todo - next;
-        printf("sweep %s%s: %d done (%d before), %d failed, %d interrupted, %d not started; "
-               "store %s\n", sw->name, shard_label, already + finished - failed - interrupted,
-               already, failed, interrupted, not_started, o->db);
+        int not_started = n_todo - next + n_later;
+        char other[48] = "";
+        if (elsewhere) snprintf(other, sizeof other, ", %d by another process", elsewhere);
+        printf("sweep %s%s: %d done (%d before%s), %d failed, %d interrupted, %d not started; "
+               "store %s\n", sw->name, shard_label,
+               already + elsewhere + finished - failed - interrupted, already, other, failed,
+               interrupted, not_started, o->db);
         status = sweep_stop || interrupted ? 75 : failed || not_started ? 1 : 0;
     }
 out:
@@ -548,6 +663,7 @@ out:
     free(err);
     free(logs);
     free(todo);
+    free(later);
     free(pids);
     free(slot_run);
     free(slot_t0);

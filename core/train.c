@@ -434,9 +434,22 @@ static int evaluate(trainer *t, const nb_csr *truth, const nb_csr *mask_a, const
     if (rc != NB_OK) return rc;
     nb_eval_opts eo = t->cfg->eval.opts;
     eo.threads = t->in->threads;
+    eo.stop = t->in->stop; /* a signal ends a long evaluation too */
     if (!hits) eo.report_k = 0;
     return eval_full_ranking(v->user, v->item, v->n_users, v->n_items, v->dim, truth, mask_a,
                              mask_b, &eo, m, hits, err);
+}
+
+/* An evaluation that failed, or stopped because of a signal: the run is
+ * then interrupted, not failed, with the `committed` epochs stored. */
+static void eval_failed(const nb_train_in *in, nb_train_out *out, int32_t committed)
+{
+    out->status = in->stop && *in->stop ? NB_RUN_INTERRUPTED : NB_RUN_FAILED;
+    if (out->status == NB_RUN_INTERRUPTED) {
+        free(out->error);
+        out->error = NULL;
+        out->epochs_run = committed;
+    }
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -624,13 +637,13 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             double e0 = nb_now();
             nb_hits vh; /* per-user ranks, kept for the store when best */
             if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, &vh, &out->error)) != NB_OK) {
-                out->status = NB_RUN_FAILED;
+                eval_failed(in, out, epoch);
                 break;
             }
             if (cfg->eval.test_every_eval) {
                 if ((rc = evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
                                    &tm, NULL, &out->error)) != NB_OK) {
-                    out->status = NB_RUN_FAILED;
+                    eval_failed(in, out, epoch);
                     hits_free(&vh);
                     break;
                 }
@@ -681,7 +694,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         else out->best_epoch = out->epochs_run;
         if (evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
                      &out->best_test, &out->hits, &out->error) != NB_OK)
-            out->status = NB_RUN_FAILED;
+            eval_failed(in, out, out->epochs_run);
     }
 out:
     trainer_free(&t);

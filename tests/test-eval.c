@@ -316,7 +316,7 @@ static void check_self_consistent(nb_rng *r)
 
 int main(void)
 {
-    tap_plan(6 * 8 + 3 + 8);
+    tap_plan(6 * 8 + 3 + 2 + 8);
     nb_rng r;
     nb_rng_seed(&r, 7, 1, 2);
     const int32_t ks3[3] = {1, 5, 20}, ks2[2] = {10, 3};
@@ -379,6 +379,20 @@ int main(void)
     ok(rc == NB_OK && m.n_evaluated == ne, "all-masked run evaluates %lld users", (long long)ne);
     is_close(rc == NB_OK ? m.value[NB_M_PRECISION][0] : -1, want / (double)ne, 1e-12, 0,
              "only unmasked test items are ranked (precision@3)");
+    free(err);
+    err = NULL;
+    /* a signal (opts.stop set) stops the evaluation: NB_EINTR, not metrics */
+    volatile sig_atomic_t stop = 1;
+    o.stop = &stop;
+    rc = eval_full_ranking(c.user, c.item, c.nu, c.ni, c.d, &c.truth, &full, NULL, &o, &m,
+                           NULL, &err);
+    ok(rc == NB_EINTR && err && strstr(err, "interrupted"), "a set stop flag interrupts it");
+    free(err);
+    err = NULL;
+    stop = 0;
+    rc = eval_full_ranking(c.user, c.item, c.nu, c.ni, c.d, &c.truth, &full, NULL, &o, &m,
+                           NULL, &err);
+    ok(rc == NB_OK && m.n_evaluated == ne, "a clear one does not");
     free(err);
     csr_release(&full);
     free_inst(&c);

@@ -15,13 +15,13 @@ static const char *builddir(void)
     return b && *b ? b : ".";
 }
 
-/* Load one fixture; the error must be one line naming the file and
- * containing `what`. */
+/* Load one fixture (leaf: its path under tests/fixtures/plugins); the error
+ * must be one line naming the file and containing `what`. */
 static void refuse_file(const char *leaf, const char *what)
 {
     nb_registry r = { 0 };
     char *err = NULL;
-    char *path = nb_strf("%s/tests/fixtures/plugins/.libs/%s", builddir(), leaf);
+    char *path = nb_strf("%s/tests/fixtures/plugins/%s", builddir(), leaf);
     int rc = registry_load_file(&r, path, &err);
     ok(rc != NB_OK, "%s is refused", leaf);
     ok(err && strstr(err, path) == err, "the error starts with the file name");
@@ -50,9 +50,24 @@ static const nb_param_spec bad_default[] = {
 int main(void)
 {
     tap_plan(0);
-    refuse_file("no_symbol.so", "no nb_plugin_descriptor symbol");
-    refuse_file("abi_major.so", "ABI 2.0 is not compatible");
-    refuse_file("null_callback.so", "required callback negatives is NULL");
+    refuse_file(".libs/no_symbol.so", "no nb_plugin_descriptor symbol");
+    refuse_file(".libs/abi_major.so", "ABI 2.0 is not compatible");
+    refuse_file(".libs/null_callback.so", "required callback negatives is NULL");
+    /* hostile plugins: reported, and this process goes on */
+    refuse_file("hostile/exit/.libs/ctor_exit.so", "ended the process while loading (exit status 0)");
+    refuse_file("hostile/crash/.libs/ctor_crash.so", "crashed while loading (signal 11");
+    refuse_file("hostile/garbage/.libs/garbage.so", "crashed while loading (signal 11");
+    refuse_file("hostile/endless/.libs/endless.so", "more than 256 descriptors");
+    {
+        nb_registry h = { 0 };
+        char *herr = NULL;
+        char *hdir = nb_strf("%s/tests/fixtures/plugins/hostile/crash/.libs", builddir());
+        ok(registry_load_dir(&h, hdir, &herr) != NB_OK && herr && strstr(herr, "ctor_crash.so: "),
+           "a directory with a crashing plugin is refused naming it");
+        free(herr);
+        free(hdir);
+        registry_free(&h);
+    }
 
     /* two plugins called "twin" in one directory */
     nb_registry r = { 0 };
