@@ -142,15 +142,20 @@ ok $? "... its runs are marked interrupted, none left running"
 ok $? "... and the sweep resumes to exit 0"
 
 # ---- SIGTERM during a merge ---------------------------------------------------------
-# a one-shard "sweep" of 20 runs with 30,000 hit lists each, written with SQL
+# a one-shard "sweep" of 20 runs with 30,000 hit lists each, written with SQL; merge
+# checks that each config_hash is the SHA-256 of its config_json, and the grid identity
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+runs=
+for i in $(seq 1 20); do
+  runs="$runs${runs:+,}($i, 1, '$(sha "{\"i\":$i}")', '{\"i\":$i}', $i, 'mf', 'rns', 'done', 'now', 0)"
+done
 sqlite3 "$T/m.shard.sqlite" < "$S/../results/schema.sql"
 sqlite3 "$T/m.shard.sqlite" "PRAGMA journal_mode = WAL;
-INSERT INTO meta VALUES ('shard_index', '0'), ('shard_count', '1'), ('grid_identity', 'x'),
-  ('shard_runs', '20'), ('grid_runs', '20'), ('experiment', 'm');
+INSERT INTO meta VALUES ('shard_index', '0'), ('shard_count', '1'),
+  ('grid_identity', '$(sha m-grid)'), ('shard_runs', '20'), ('grid_runs', '20'), ('experiment', 'm');
 INSERT INTO experiment VALUES (1, 'm', 'x', 'x', 'now');
-WITH RECURSIVE r(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM r WHERE i < 20)
 INSERT INTO run (id, experiment_id, config_hash, config_json, seed, model, sampler, status,
-  started_at, epochs_run) SELECT i, 1, 'h' || i, '{}', i, 'mf', 'rns', 'done', 'now', 0 FROM r;
+  started_at, epochs_run) VALUES $runs;
 WITH RECURSIVE u(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM u WHERE i < 29999)
 INSERT INTO user_hits SELECT run.id, u.i, 20, randomblob(40) FROM run, u;" >/dev/null
 "$NB" merge "$T/m.sqlite" "$T/m.shard.sqlite" >/dev/null 2>"$T/m.err" &
