@@ -50,6 +50,14 @@
 extern "C" {
 #endif
 
+/* An OpenMP pragma, only when compiling with OpenMP (no unknown-pragma
+ * warnings otherwise). */
+#ifdef _OPENMP
+#define NB_KIT_PRAGMA_(x) _Pragma(#x)
+#else
+#define NB_KIT_PRAGMA_(x)
+#endif
+
 /* The terminator of a parameter schema. */
 #define NB_PARAM_END { NULL, 0, NULL, 0, 0, NULL, NULL }
 
@@ -226,7 +234,7 @@ static inline int nb_kit_thread(void)
 static inline float nb_kit_score(const float *u, const float *it, int32_t d)
 {
     float sc = 0.0f;
-    #pragma omp simd reduction(+ : sc)
+    NB_KIT_PRAGMA_(omp simd reduction(+ : sc))
     for (int32_t k = 0; k < d; k++) sc += u[k] * it[k];
     return sc;
 }
@@ -368,7 +376,8 @@ static inline int nb_kit_negatives(void *state, const nb_batch *batch, const nb_
     }
     uint64_t drawn = 0, rejected = 0;
     /* each iteration writes only its own b's slots and its thread's scratch */
-    #pragma omp parallel for schedule(static) reduction(+ : drawn, rejected) num_threads(s->threads)
+    NB_KIT_PRAGMA_(omp parallel for schedule(static) reduction(+ : drawn, rejected)
+                   num_threads(s->threads))
     for (int32_t b = 0; b < B; b++) {
         nb_draw_stats ds = { 0, 0 };
         nb_kit_positive(s, batch, view, b, nb_kit_thread(), &ds);
