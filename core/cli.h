@@ -15,6 +15,8 @@ enum { NB_EXIT_OK = 0, NB_EXIT_RUN_FAILED = 1, NB_EXIT_USAGE = 2, NB_EXIT_INTERR
 
 int cmd_run(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+/* core/cmd_plugins_check.c: negbench plugins --check NAME (argv from "plugins"). */
+int cmd_plugins_check(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 /* core/cmd_grid.c: the dry run of a grid, and negbench run on a grid file. */
 int cmd_grid(int argc, char **argv);

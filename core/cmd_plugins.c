@@ -60,13 +60,19 @@ static void print_plugin(const nb_plugin *p)
 
 int cmd_plugins(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++) /* negbench plugins --check NAME: cmd_plugins_check.c */
+        if (!strcmp(argv[i], "--check") || !strncmp(argv[i], "--check=", 8))
+            return cmd_plugins_check(argc, argv);
     if (cli_wants_help(argc, argv)) {
         puts("usage: negbench plugins\n"
              "\n"
              "List every model and sampler plugin found, with its parameters (name, type,\n"
              "default, range, help). Search path: the build tree beside the executable,\n"
              "then NEGBENCH_PLUGIN_PATH (colon separated), then the installed plugin\n"
-             "directory. A broken plugin is reported with its file and exit status 2.");
+             "directory. A broken plugin is reported with its file and exit status 2.\n"
+             "\n"
+             "negbench plugins --check NAME: train NAME a few steps with and without its\n"
+             "performance hints and compare the losses (negbench plugins --check --help).");
         return NB_EXIT_OK;
     }
     if (argc > 1) {

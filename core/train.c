@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "train.h"
 #include "bpr.h"
+#include "hint_check.h"
 #include "host.h"
 #include "kernels.h"
 #include "optim.h"
@@ -45,6 +46,8 @@ typedef struct trainer {
     int profile;                    /* NB_PROFILE set: time the phases of a step */
     int on_demand;                  /* batches may have rows_on_demand (NB_ON_DEMAND=0: never) */
     double phase[6];                /* forward, negatives, loss, backward, adam, sync */
+    uint32_t sflags;                /* the sampler's flags (0 with in->ignore_hints) */
+    hint_check *hc;                 /* checking mode of the hints, or NULL */
 } trainer;
 
 static const char *const phase_names[6] = { "forward", "negatives", "loss", "backward",
@@ -75,7 +78,7 @@ static int32_t sampler_rows_per_positive(const trainer *t)
 {
     if (t->in->sampler->abi_minor >= 4 && t->svt->rows_per_positive)
         return t->svt->rows_per_positive(t->sampler);
-    return (t->svt->flags & NB_SAMPLER_FEW_ROWS) ? 1 : -1;
+    return (t->sflags & NB_SAMPLER_FEW_ROWS) ? 1 : -1;
 }
 
 /* defer[i]: whether block i's idle rows have their dense Adam update
@@ -89,7 +92,7 @@ static int32_t sampler_rows_per_positive(const trainer *t)
 static void choose_deferral(const trainer *t, const nb_view *v0, uint8_t *defer)
 {
     const int mode = t->cfg->train.adam_defer;
-    const int syncs = (t->svt->flags & NB_SAMPLER_SYNCS_ROWS) != 0;
+    const int syncs = (t->sflags & NB_SAMPLER_SYNCS_ROWS) != 0;
     const int32_t k = sampler_rows_per_positive(t);
     const double B = (double)t->max_batch;
     for (int i = 0; i < t->n_blocks; i++) {
@@ -180,14 +183,21 @@ static int collect_blocks(trainer *t, char **err)
     int n = 0, rc;
     if ((rc = t->mvt->blocks(t->model, &b, &n)) != NB_OK)
         return nb_fail(err, rc, "model %s: blocks() failed", t->in->model->name);
-    for (int i = 0; i < n && t->n_blocks < MAX_BLOCKS; i++) t->blocks[t->n_blocks++] = &b[i];
+    if (n > MAX_BLOCKS)
+        return nb_fail(err, NB_EINVAL, "model %s: %d parameter blocks, more than the host's %d",
+                       t->in->model->name, n, MAX_BLOCKS);
+    for (int i = 0; i < n; i++) t->blocks[t->n_blocks++] = &b[i];
     t->n_model_blocks = t->n_blocks;
     if (t->svt->blocks) {
         b = NULL;
         n = 0;
         if ((rc = t->svt->blocks(t->sampler, &b, &n)) != NB_OK)
             return nb_fail(err, rc, "sampler %s: blocks() failed", t->in->sampler->name);
-        for (int i = 0; i < n && t->n_blocks < MAX_BLOCKS; i++) t->blocks[t->n_blocks++] = &b[i];
+        if (n > MAX_BLOCKS - t->n_blocks)
+            return nb_fail(err, NB_EINVAL,
+                           "sampler %s: %d parameter blocks, more than the %d the host has left "
+                           "beside the model's", t->in->sampler->name, n, MAX_BLOCKS - t->n_blocks);
+        for (int i = 0; i < n; i++) t->blocks[t->n_blocks++] = &b[i];
     }
     for (int i = 0; i < t->n_blocks; i++) {
         size_t bytes = (size_t)(t->blocks[i]->rows * t->blocks[i]->cols) * sizeof(float);
@@ -220,6 +230,7 @@ static void trainer_free(trainer *t)
     if (t->sampler) t->svt->free(t->sampler);
     if (t->model) t->mvt->free(t->model);
     optim_free(t->opt);
+    hint_check_free(t->hc);
     for (int i = 0; i < t->n_blocks; i++) free(t->snapshot[i]);
     free(t->pair_user); free(t->pair_item); free(t->order);
     free(t->bu); free(t->bp);
@@ -239,6 +250,7 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     t->host = host_table(in->threads);
     t->mvt = in->model->vtable;
     t->svt = in->sampler->vtable;
+    t->sflags = in->ignore_hints ? 0 : t->svt->flags;
     t->train = (nb_train){
         .n_users = ds->n_users, .n_items = ds->n_items, .n_pairs = ds->train.nnz,
         .user_ptr = ds->train.ptr, .user_items = ds->train.idx,
@@ -275,6 +287,7 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     if ((rc = optim_create(t->blocks, t->n_blocks, &ao, &t->opt, err)) != NB_OK) return rc;
     t->ublock = optim_block_index(t->opt, v0->user);
     t->iblock = optim_block_index(t->opt, v0->item);
+    if (in->check_hints || hint_check_requested()) t->hc = hint_check_create(t->sflags, v0);
 
     int64_t np = ds->train.nnz;
     t->pair_user = nb_xmalloc((size_t)np * sizeof(int32_t));
@@ -338,11 +351,14 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
     PHASE(5);
     memset(&g, 0, sizeof g);
     if ((rc = t->mvt->grads(t->model, &g)) != NB_OK) goto fail;
+    const nb_view *sv = t->hc ? hint_check_view(t->hc, &t->view, batch) : &t->view;
 
     t->neg.aux_loss = 0.0;
     t->neg.use_reg_vec = 0;
     t->neg.reg_rows = t->R;
-    if ((rc = t->svt->negatives(t->sampler, batch, &t->view, &t->neg, &perr)) != NB_OK) goto fail;
+    if ((rc = t->svt->negatives(t->sampler, batch, sv, &t->neg, &perr)) != NB_OK) goto fail;
+    if (t->hc && (rc = hint_check_negatives(t->hc, t->in->sampler->name, &t->neg, B, t->R, err)) != NB_OK)
+        return rc;
     PHASE(1);
 
     /* BPR on the final rows: mark the rows it writes, then accumulate */
@@ -372,13 +388,16 @@ static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
                                    use_vec ? t->d_reg : NULL, &reg_raw);
     PHASE(2);
 
-    if ((rc = t->svt->backward(t->sampler, batch, &t->view, t->d_neg, use_vec ? t->d_reg : NULL,
+    if ((rc = t->svt->backward(t->sampler, batch, sv, t->d_neg, use_vec ? t->d_reg : NULL,
                                &g, &perr)) != NB_OK)
         goto fail;
+    if (t->hc && (rc = hint_check_backward(t->hc, t->in->sampler->name, &g, err)) != NB_OK)
+        return rc;
     if ((rc = t->mvt->backward(t->model, batch, &perr)) != NB_OK) goto fail;
     PHASE(3);
     optim_step(t->opt);
     t->params_version++;
+    if (t->hc) hint_check_end(t->hc);
     PHASE(4);
 #undef PHASE
 
@@ -510,18 +529,19 @@ static int store_score_histogram(trainer *t, int32_t epoch, char **err)
 static int store_epoch_row(trainer *t, int32_t epoch, double loss, double train_s, double eval_s,
                            const nb_metrics *valid, const nb_metrics *test, char **err)
 {
-    nb_stat_value sv[32];
-    int n = 0;
     const nb_stat *st = NULL;
     int ns = 0;
-    if (t->svt->epoch_stats && t->svt->epoch_stats(t->sampler, &st, &ns) == NB_OK)
-        for (int i = 0; i < ns && n < 32; i++) sv[n++] = (nb_stat_value){ st[i].name, st[i].value };
+    if (!t->svt->epoch_stats || t->svt->epoch_stats(t->sampler, &st, &ns) != NB_OK || ns < 0) ns = 0;
     if (!t->in->store) return NB_OK;
+    nb_stat_value *sv = nb_xcalloc((size_t)ns + 1, sizeof *sv); /* every statistic, however many */
+    for (int i = 0; i < ns; i++) sv[i] = (nb_stat_value){ st[i].name, st[i].value };
     nb_epoch_record rec = {
         .epoch = epoch, .loss = loss, .train_seconds = train_s, .eval_seconds = eval_s,
-        .valid = valid, .test = test, .stats = sv, .n_stats = n,
+        .valid = valid, .test = test, .stats = sv, .n_stats = ns,
     };
-    return store_epoch(t->in->store, t->in->run_id, &rec, err);
+    int rc = store_epoch(t->in->store, t->in->run_id, &rec, err);
+    free(sv);
+    return rc;
 }
 
 int train_run(const nb_train_in *in, nb_train_out *out, char **err)
@@ -536,7 +556,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     int rc = trainer_setup(&t, in, err);
     if (rc != NB_OK) goto out;
     const char *od = getenv("NB_ON_DEMAND");
-    t.on_demand = (t.svt->flags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
+    t.on_demand = (t.sflags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
                   !(od && !strcmp(od, "0"));
 
     int metric = 0, kidx = 0;
@@ -591,7 +611,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
             }
             nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
                                .step = step, .first = first, .seed = cfg->train.seed,
-                               .final_only = (t.svt->flags & NB_SAMPLER_FINAL_ONLY) != 0,
+                               .final_only = (t.sflags & NB_SAMPLER_FINAL_ONLY) != 0,
                                .rows_on_demand = t.on_demand,
                                .params_version = t.params_version };
             double l = 0.0;
@@ -600,6 +620,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
                 if (in->progress) progress_clear();
                 break;
             }
+            if (in->step_loss && step < in->n_step_loss) in->step_loss[step] = l;
             loss_sum += l;
             n_steps++;
             step++;

@@ -34,6 +34,11 @@ typedef struct nb_train_in {
     int progress;                /* live progress bar (stderr is a terminal) */
     int color;                   /* ANSI colour allowed */
     volatile sig_atomic_t *stop; /* set by SIGINT/SIGTERM; may be NULL */
+    /* `negbench plugins --check` (core/cmd_plugins_check.c): */
+    int ignore_hints;            /* run as if the sampler set no flags */
+    int check_hints;             /* checking mode (hint_check.h); also NB_CHECK_HINTS=1 */
+    double *step_loss;           /* [n_step_loss] the first steps' losses, or NULL */
+    int64_t n_step_loss;
 } nb_train_in;
 
 enum nb_run_status { NB_RUN_DONE = 0, NB_RUN_FAILED = 1, NB_RUN_INTERRUPTED = 2 };

@@ -489,6 +489,26 @@ typedef const nb_plugin_desc *(*nb_descriptor_fn)(uint32_t index);
     { NB_ABI_MAJOR, NB_ABI_MINOR, (uint32_t)sizeof(nb_plugin_desc), (kind_), \
       (name_), (version_), (descr_), (params_), (vt_) }
 
+/* NB_PLUGIN_EXPORT(&desc_a, &desc_b, ...): define the one exported symbol,
+ * nb_plugin_descriptor(), returning the listed descriptors by index and then
+ * NULL. Once per shared object, at file scope; C linkage and default
+ * visibility, so C++ and -fvisibility=hidden builds export it too. */
+#ifdef __cplusplus
+#define NB_EXPORT_LINKAGE_ extern "C"
+#else
+#define NB_EXPORT_LINKAGE_
+#endif
+#define NB_PLUGIN_EXPORT(...)                                                          \
+    NB_EXPORT_LINKAGE_ __attribute__((visibility("default")))                          \
+    const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);                        \
+    NB_EXPORT_LINKAGE_ __attribute__((visibility("default")))                          \
+    const nb_plugin_desc *nb_plugin_descriptor(uint32_t index)                         \
+    {                                                                                  \
+        static const nb_plugin_desc *const nb_exported_[] = { __VA_ARGS__ };           \
+        return index < sizeof nb_exported_ / sizeof nb_exported_[0] ? nb_exported_[index] \
+                                                                     : NULL;           \
+    }
+
 #ifdef __cplusplus
 }
 #endif
