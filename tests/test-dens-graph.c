@@ -369,7 +369,7 @@ static void test_batched_selection(void)
                                          lb[0], tb[0], NULL, g[0][0], g[0][1], g[0][2], g[0][3],
                                          g[0][4], g[0][5]);
     double l1 = dens_aux_graph_batch_ex_f64(BB, NLB, D, 0.5, 0.3, gw, U, I, ui, pi, ni, cgp, cpr,
-                                            cgn, 2, aw, rows, lb[1], tb[1], NULL, g[1][0], g[1][1],
+                                            cgn, wd, 2, aw, rows, lb[1], tb[1], NULL, g[1][0], g[1][1],
                                             g[1][2], g[1][3], g[1][4], g[1][5]);
     double ea = 0;
     for (int k = 0; k < 6; k++)

@@ -358,7 +358,7 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
         double aux = dens_aux_graph_batch_ex_f32(
             B, nl, d, c, s->gamma, s->cval, v->user_layers, v->item_layers, s->uidx, s->pidx,
             s->nidx, cached ? s->cgp : NULL, cached ? s->cpr : NULL, cached ? s->cgn : NULL,
-            s->nt, s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu, s->gp, s->gn, s->ga, s->gc,
+            cached ? s->wd : NULL, s->nt, s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu, s->gp, s->gn, s->ga, s->gc,
             s->pr);
         if (!isfinite(aux)) {
             *err = h->mprintf("dens: non-finite gating loss (%g) at epoch %d, step %lld", aux,

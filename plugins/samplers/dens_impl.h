@@ -188,6 +188,46 @@ DENS_V8_INLINE void dens_matvec_v8(int32_t d, const double *W, const dens_v8d *X
     }
 }
 
+/* r[0..8) as the columns of an 8 x 8 block: on return r[k][t] is the
+ * former r[t][k] (three rounds of lane shuffles). */
+DENS_V8_INLINE void dens_transpose8_v8(dens_v8d *r)
+{
+    const dens_v8i e = {0, 8, 2, 10, 4, 12, 6, 14}, o = {1, 9, 3, 11, 5, 13, 7, 15};
+    const dens_v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const dens_v8i lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    dens_v8d t[8], u[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = __builtin_shuffle(r[k], r[k + 1], e);
+        t[k + 1] = __builtin_shuffle(r[k], r[k + 1], o);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        u[k] = __builtin_shuffle(t[k], t[k + 2], lo2);
+        u[k + 2] = __builtin_shuffle(t[k], t[k + 2], hi2);
+        u[k + 1] = __builtin_shuffle(t[k + 1], t[k + 3], lo2);
+        u[k + 3] = __builtin_shuffle(t[k + 1], t[k + 3], hi2);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = __builtin_shuffle(u[k], u[k + 4], lo4);
+        r[k + 4] = __builtin_shuffle(u[k], u[k + 4], hi4);
+    }
+}
+
+/* y1 += W1^T g and y2 += W2^T g (W1, W2 [d][d] in double, [out][in]) in
+ * one pass: dens_matvec_t's operations in its order for each, so its bits. */
+NB_ISA_CLONES static void dens_matvec_t2d(int32_t d, const double *W1, const double *W2,
+                                          const double *g, double *y1, double *y2)
+{
+    for (int32_t j = 0; j < d; j++) {
+        const double *w1 = W1 + (int64_t)j * d, *w2 = W2 + (int64_t)j * d;
+        double gj = g[j];
+        if (gj == 0.0) continue;
+        for (int32_t i = 0; i < d; i++) {
+            y1[i] += w1[i] * gj;
+            y2[i] += w2[i] * gj;
+        }
+    }
+}
+
 #endif /* DENS_IMPL_COMMON */
 
 #define DENS_CAT_(a, b) a##_##b
@@ -442,6 +482,21 @@ static inline void DENS_CAT(dens_gates_double, SUF)(int32_t d, const REAL *const
         for (int64_t i = 0; i < dd; i++) wd[k * dd + i] = (double)gw[2 * k][i];
 }
 
+/* X[i][k] = rows[k][i] for i < d and k < 8 (rows[k] NULL: zeros): eight
+ * rows of REAL into the lanes of d doubles, 8 x 8 blocks at a time. */
+DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *rows, dens_v8d *X)
+{
+    int32_t i0 = 0;
+    for (; i0 + 8 <= d; i0 += 8) {
+        dens_v8d *blk = X + i0;
+        for (int k = 0; k < 8; k++)
+            for (int t = 0; t < 8; t++) blk[k][t] = rows[k] ? (double)rows[k][i0 + t] : 0.0;
+        dens_transpose8_v8(blk);
+    }
+    for (int32_t i = i0; i < d; i++)
+        for (int k = 0; k < 8; k++) X[i][k] = rows[k] ? (double)rows[k][i] : 0.0;
+}
+
 /*
  * dens_select_batch over Q (positive, layer) pairs of a graph view with K =
  * 1, computed eight at a time, keeping what the gating loss needs: for
@@ -476,14 +531,13 @@ NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
         dens_v8d *NT = C0 + d, *GN = NT + d, *Z = GN + d;
         int32_t q0 = grp * 8, nq = Q - q0 < 8 ? Q - q0 : 8;
         /* the positive side, pairs in the lanes (missing lanes are zero) */
+        const REAL *rp[8], *ru[8];
         for (int32_t t = 0; t < 8; t++) {
-            const REAL *p = t < nq ? Il + (int64_t)pidx[q0 + t] * d : NULL;
-            const REAL *u = t < nq ? Ul + (int64_t)uidx[q0 + t] * d : NULL;
-            for (int32_t i = 0; i < d; i++) {
-                PT[i][t] = p ? (double)p[i] : 0.0;
-                UT[i][t] = u ? (double)u[i] : 0.0;
-            }
+            rp[t] = t < nq ? Il + (int64_t)pidx[q0 + t] * d : NULL;
+            ru[t] = t < nq ? Ul + (int64_t)uidx[q0 + t] * d : NULL;
         }
+        DENS_CAT(dens_lanes8, SUF)(d, rp, PT);
+        DENS_CAT(dens_lanes8, SUF)(d, ru, UT);
         /* g_p = sigmoid(W_ig p + W_ug u + b_ig + b_ug), p_r = p g_p (dens_pos_gate) */
         dens_matvec_v8(d, wd + dd, PT, GP);
         dens_matvec_v8(d, wd, UT, Z);
@@ -500,14 +554,18 @@ NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
         for (int32_t t = 0; t < nq; t++) {
             int64_t q = q0 + t;
             const REAL *u = Ul + (int64_t)uidx[q] * d;
+            if (q + 1 < Q) /* the next pair's candidate rows are scattered: fetch them now */
+                for (int32_t m = 0; m < M; m++)
+                    nb_prefetch_row(Il + (int64_t)candl[(q + 1) * M + m] * d,
+                                    (size_t)d * sizeof(REAL));
             int32_t best = -1;
             double best_s = 0.0;
             for (int32_t m0 = 0; m0 < M; m0 += 8) {
                 int32_t mb = M - m0 < 8 ? M - m0 : 8;
-                for (int32_t k = 0; k < 8; k++) {
-                    const REAL *n = k < mb ? Il + (int64_t)candl[q * M + m0 + k] * d : NULL;
-                    for (int32_t i = 0; i < d; i++) NT[i][k] = n ? (double)n[i] : 0.0;
-                }
+                const REAL *rn[8];
+                for (int32_t k = 0; k < 8; k++)
+                    rn[k] = k < mb ? Il + (int64_t)candl[q * M + m0 + k] * d : NULL;
+                DENS_CAT(dens_lanes8, SUF)(d, rn, NT);
                 dens_matvec_v8(d, wd + 3 * dd, NT, Z);
                 dens_v8d sc = Z[0] * 0.0;
                 for (int32_t j = 0; j < d; j++) {
@@ -655,13 +713,15 @@ NB_ISA_CLONES static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, in
  * [nl][d] (negative gate) and pr_out [nl][d] (p_r^(l)). cgp, cpr, cgn
  * ([nl][d] each, all or none) are the gates g_p^(l), p_r^(l), g_n^(l) when
  * the selection kept them (dens_select_graph_batch), else NULL: the gates
- * run here. work holds dens_aux_graph_work_size(d, nl) doubles.
+ * run here. wd (nullable) is dens_gates_double of gw: the transposed
+ * products read it. work holds dens_aux_graph_work_size(d, nl) doubles.
  */
 static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, double c, double scale,
                                                 const REAL *const *gw, const REAL *const *ur,
                                                 const REAL *const *prw, const REAL *const *nrw,
                                                 const double *cgp, const double *cpr,
-                                                const double *cgn, double *t, REAL *gu,
+                                                const double *cgn, const double *wd,
+                                                double *t, REAL *gu,
                                                 REAL *gp, REAL *gn, REAL *ga, REAL *gc,
                                                 REAL *pr_out, double *work)
 {
@@ -734,14 +794,22 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
             Gn[j] = (dnr * g[j] + dnir * (1.0 - g[j])) * cu;
             Gc[j] = (dnr - dnir) * cu * nj * g[j] * (1.0 - g[j]);
         }
-        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_NEG], Gc, Gn);
-        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_POS], Gc, Gpr);
+        if (wd) {
+            dens_matvec_t2d(d, wd + 3 * (int64_t)d * d, wd + 2 * (int64_t)d * d, Gc, Gn, Gpr);
+        } else {
+            DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_NEG], Gc, Gn);
+            DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_POS], Gc, Gpr);
+        }
         for (int32_t j = 0; j < d; j++) {
             Gp[j] += Gpr[j] * g_p[j];
             Ga[j] = Gpr[j] * (double)p[j] * g_p[j] * (1.0 - g_p[j]);
         }
-        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_ITEM], Ga, Gp);
-        DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_USER], Ga, Gu);
+        if (wd) {
+            dens_matvec_t2d(d, wd + (int64_t)d * d, wd, Ga, Gp, Gu);
+        } else {
+            DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_ITEM], Ga, Gp);
+            DENS_CAT(dens_matvec_t, SUF)(d, gw[DENS_W_USER], Ga, Gu);
+        }
         int64_t o = (int64_t)l * d;
         for (int32_t j = 0; j < d; j++) {
             gu[o + j] = (REAL)Gu[j];
@@ -760,7 +828,8 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
  * (T1+..+T4)_b. Ul / Il are layer-row tables ([rows][d]: the view's stacks
  * with row r*nl + l = layer l of node r); uidx, pidx, nidx [B][nl] are the
  * rows of u^(l), p^(l) and the layer-l pick. cgp, cpr, cgn [B][nl][d] (all
- * or none) are the gates kept by dens_select_graph_batch, or NULL. lossb
+ * or none) are the gates kept by dens_select_graph_batch, or NULL; wd
+ * (nullable) is dens_gates_double of gw. lossb
  * [B], tb [B][4], tmean [4] (nullable) as dens_aux_batch. Per-positive
  * outputs gu, gp, gn, ga, gc, pr [B][nl][d] (written). OpenMP over
  * positives with nt threads; work is [nt][dens_aux_graph_work_size(d, nl)],
@@ -770,8 +839,8 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
 static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
     int32_t B, int32_t nl, int32_t d, double c, double gamma, const REAL *const *gw,
     const REAL *Ul, const REAL *Il, const int32_t *uidx, const int32_t *pidx,
-    const int32_t *nidx, const double *cgp, const double *cpr, const double *cgn, int nt,
-    double *work, const REAL **rows, double *lossb, double *tb, double *tmean, REAL *gu,
+    const int32_t *nidx, const double *cgp, const double *cpr, const double *cgn,
+    const double *wd, int nt, double *work, const REAL **rows, double *lossb, double *tb, double *tmean, REAL *gu,
     REAL *gp, REAL *gn, REAL *ga, REAL *gc, REAL *pr)
 {
     int64_t ws = dens_aux_graph_work_size(d, nl);
@@ -795,7 +864,7 @@ static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
         lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
             d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
             (const REAL *const *)(r + 2 * nl), cgp ? cgp + o : NULL, cgp ? cpr + o : NULL,
-            cgp ? cgn + o : NULL, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o,
+            cgp ? cgn + o : NULL, wd, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o,
             pr + o, work + ws * th);
     }
     double s = 0.0, tm[4] = {0, 0, 0, 0};
@@ -818,7 +887,7 @@ static inline double DENS_CAT(dens_aux_graph_batch, SUF)(int32_t B, int32_t nl, 
                                                   REAL *ga, REAL *gc, REAL *pr)
 {
     return DENS_CAT(dens_aux_graph_batch_ex, SUF)(B, nl, d, c, gamma, gw, Ul, Il, uidx, pidx,
-                                                  nidx, NULL, NULL, NULL, nt, work, rows, lossb,
+                                                  nidx, NULL, NULL, NULL, NULL, nt, work, rows, lossb,
                                                   tb, tmean, gu, gp, gn, ga, gc, pr);
 }
 
