@@ -641,6 +641,33 @@ NB_ISA_CLONES static double DENS_CAT(dens_aux_batch, SUF)(int32_t B, int32_t K, 
     return gamma / 4.0 * s / B;
 }
 
+/* w[i] += a[t] x[t][i] for t = 0..n-1 in order (n <= 4), skipping a
+ * zero a[t] as a row at a time does; with four terms the row is read and
+ * written once. */
+static inline void DENS_CAT(dens_rows_axpy4, SUF)(int32_t d, REAL *w, const REAL *a,
+                                                 const REAL *const *x, int32_t n)
+{
+    if (n == 4 && a[0] != 0 && a[1] != 0 && a[2] != 0 && a[3] != 0) {
+        const REAL *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+        REAL a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+        for (int32_t i = 0; i < d; i++) {
+            REAL v = w[i];
+            v += a0 * x0[i];
+            v += a1 * x1[i];
+            v += a2 * x2[i];
+            v += a3 * x3[i];
+            w[i] = v;
+        }
+        return;
+    }
+    for (int32_t t = 0; t < n; t++) {
+        if (a[t] == 0) continue;
+        const REAL *xt = x[t];
+        REAL at = a[t];
+        for (int32_t i = 0; i < d; i++) w[i] += at * xt[i];
+    }
+}
+
 /*
  * Adds (+=) the gate weight gradients of a batch to gg[DENS_N_GW] from the
  * per-positive outputs of dens_aux_batch:
@@ -665,34 +692,44 @@ NB_ISA_CLONES static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, in
 #endif
         /* this thread's rows [j0, j1); each row sums over b in order */
         int32_t j0 = (int32_t)((int64_t)d * th / T), j1 = (int32_t)((int64_t)d * (th + 1) / T);
-        for (int32_t b = 0; b < B; b++) {
-            const REAL *p = I + (int64_t)pos[b] * d, *u = U + (int64_t)users[b] * d;
-            const REAL *r = pr + (int64_t)b * d;
-            for (int32_t j = j0; j < j1; j++) {
-                REAL a = ga[(int64_t)b * d + j];
-                gg[DENS_B_ITEM][j] += a;
-                gg[DENS_B_USER][j] += a;
-                if (a == 0) continue;
-                REAL *wi = gg[DENS_W_ITEM] + (int64_t)j * d, *wu = gg[DENS_W_USER] + (int64_t)j * d;
-                for (int32_t i = 0; i < d; i++) {
-                    wi[i] += a * p[i];
-                    wu[i] += a * u[i];
-                }
+        /* blocks of four positives (or (positive, k) pairs): a row of a
+         * gradient matrix is read and written once per block, its four
+         * updates added in order, so the sums are those of one at a time */
+        for (int32_t b0 = 0; b0 < B; b0 += 4) {
+            int32_t nb = B - b0 < 4 ? B - b0 : 4;
+            const REAL *P[4], *Uu[4];
+            for (int32_t t = 0; t < nb; t++) {
+                P[t] = I + (int64_t)pos[b0 + t] * d;
+                Uu[t] = U + (int64_t)users[b0 + t] * d;
             }
-            for (int32_t k = 0; k < K; k++) {
-                const REAL *n = I + (int64_t)negs[(int64_t)b * K + k] * d;
-                const REAL *gck = gc + ((int64_t)b * K + k) * d;
-                for (int32_t j = j0; j < j1; j++) {
-                    REAL c = gck[j];
-                    gg[DENS_B_NEG][j] += c;
-                    gg[DENS_B_POS][j] += c;
-                    if (c == 0) continue;
-                    REAL *wn = gg[DENS_W_NEG] + (int64_t)j * d, *wp = gg[DENS_W_POS] + (int64_t)j * d;
-                    for (int32_t i = 0; i < d; i++) {
-                        wn[i] += c * n[i];
-                        wp[i] += c * r[i];
-                    }
+            for (int32_t j = j0; j < j1; j++) {
+                REAL a[4];
+                for (int32_t t = 0; t < nb; t++) {
+                    a[t] = ga[(int64_t)(b0 + t) * d + j];
+                    gg[DENS_B_ITEM][j] += a[t];
+                    gg[DENS_B_USER][j] += a[t];
                 }
+                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_ITEM] + (int64_t)j * d, a, P, nb);
+                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_USER] + (int64_t)j * d, a, Uu, nb);
+            }
+        }
+        int64_t S = (int64_t)B * K; /* (b, k) pairs, k fastest */
+        for (int64_t s0 = 0; s0 < S; s0 += 4) {
+            int32_t ns = S - s0 < 4 ? (int32_t)(S - s0) : 4;
+            const REAL *N[4], *R[4];
+            for (int32_t t = 0; t < ns; t++) {
+                N[t] = I + (int64_t)negs[s0 + t] * d;
+                R[t] = pr + (s0 + t) / K * d;
+            }
+            for (int32_t j = j0; j < j1; j++) {
+                REAL c[4];
+                for (int32_t t = 0; t < ns; t++) {
+                    c[t] = gc[(s0 + t) * d + j];
+                    gg[DENS_B_NEG][j] += c[t];
+                    gg[DENS_B_POS][j] += c[t];
+                }
+                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_NEG] + (int64_t)j * d, c, N, ns);
+                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_POS] + (int64_t)j * d, c, R, ns);
             }
         }
     }
