@@ -13,7 +13,10 @@
  * dens_aux_one/batch). Graph backbones (dens_aux_graph_*, below) run the
  * gates per layer with shared weights: the selection is dens_select_batch
  * over (positive, layer) pairs, each layer scored with its own u^(l); the
- * gating loss pools the per-layer gated vectors.
+ * gating loss pools the per-layer gated vectors. The plugin runs that
+ * selection batched (dens_select_graph_batch: eight pairs or candidates in
+ * the lanes of vector doubles, the same dot products) and keeps its gates,
+ * so the gating loss does not run them again (dens_aux_graph_batch_ex).
  *
  * Per positive (u, p) with candidates n_1..n_M (nn.Linear: y = W x + b, W
  * stored [out][in]):
