@@ -313,6 +313,73 @@ static void test_plugin(const char *file)
     json_free(j);
 }
 
+/* The batched graph selection (eight pairs or candidates in the lanes,
+ * gates kept) against the per-pair reference, in double on random layer
+ * rows with sizes that leave partial lane groups (Q = 37 pairs, M = 11, d =
+ * 10): the same picks, criteria and gates to 1e-13, and the gating loss and
+ * its gradients from the kept gates equal to those that run the gates. */
+static void test_batched_selection(void)
+{
+    enum { Q = 37, M = 11, D = 10, ROWS = 60, NLB = 3 };
+    nb_rng rg;
+    nb_rng_seed(&rg, 7, 1, 2);
+    static double U[ROWS * D], I[ROWS * D], gwv[DENS_N_GW][D * D], wd[4 * D * D];
+    const double *gw[DENS_N_GW];
+    for (int k = 0; k < ROWS * D; k++) { U[k] = nb_rng_uniform(&rg) - 0.5; I[k] = nb_rng_uniform(&rg) - 0.5; }
+    for (int k = 0; k < DENS_N_GW; k++) {
+        for (int i = 0; i < D * D; i++) gwv[k][i] = 2.0 * nb_rng_uniform(&rg) - 1.0;
+        gw[k] = gwv[k];
+    }
+    int32_t ui[Q], pi[Q], cl[Q * M], ch0[Q], ch1[Q];
+    for (int q = 0; q < Q; q++) {
+        ui[q] = (int32_t)(nb_rng_uniform(&rg) * ROWS);
+        pi[q] = (int32_t)(nb_rng_uniform(&rg) * ROWS);
+        for (int m = 0; m < M; m++) cl[q * M + m] = (int32_t)(nb_rng_uniform(&rg) * ROWS);
+    }
+    static double sc0[Q * M], sc1[Q * M], gp0[Q * D], gn0[Q * M * D], cgp[Q * D], cpr[Q * D],
+        cgn[Q * D], work[2 * 64 * D];
+    dens_gates_double_f64(D, gw, wd);
+    int64_t b0 = dens_select_batch_f64(Q, 1, M, D, 0.3, gw, U, I, ui, pi, cl, 1, work, sc0, gp0,
+                                       gn0, ch0);
+    int64_t b1 = dens_select_graph_batch_f64(Q, M, D, 0.3, gw, wd, U, I, ui, pi, cl, 2, work, sc1,
+                                             ch1, cgp, cpr, cgn);
+    double es = 0, eg = 0;
+    int same = b0 == 0 && b1 == 0;
+    for (int q = 0; q < Q; q++) {
+        same &= ch0[q] == ch1[q];
+        for (int m = 0; m < M; m++)
+            es = fmax(es, fabs(sc0[q * M + m] - sc1[q * M + m]) / fmax(fabs(sc0[q * M + m]), 1e-3));
+        for (int j = 0; j < D; j++) {
+            eg = fmax(eg, fabs(gp0[q * D + j] - cgp[q * D + j]));
+            eg = fmax(eg, fabs(I[pi[q] * D + j] * gp0[q * D + j] - cpr[q * D + j]));
+            eg = fmax(eg, fabs(gn0[((int64_t)q * M + ch0[q]) * D + j] - cgn[q * D + j]));
+        }
+    }
+    ok(same && es < 1e-13 && eg < 1e-13,
+       "batched graph selection = per-pair reference: picks, criteria (%.2g), kept gates (%.2g)",
+       es, eg);
+    /* the gating loss over Q / NLB positives of NLB layers, gates run or kept */
+    enum { BB = Q / NLB };
+    int32_t ni[Q];
+    for (int q = 0; q < Q; q++) ni[q] = cl[q * M + ch1[q]];
+    static double aw[2 * (3 * NLB * D + 13 * D)], lb[2][BB], tb[2][4 * BB];
+    static double g[2][6][BB * NLB * D];
+    const double *rows[2 * 3 * NLB];
+    double l0 = dens_aux_graph_batch_f64(BB, NLB, D, 0.5, 0.3, gw, U, I, ui, pi, ni, 1, aw, rows,
+                                         lb[0], tb[0], NULL, g[0][0], g[0][1], g[0][2], g[0][3],
+                                         g[0][4], g[0][5]);
+    double l1 = dens_aux_graph_batch_ex_f64(BB, NLB, D, 0.5, 0.3, gw, U, I, ui, pi, ni, cgp, cpr,
+                                            cgn, wd, 2, aw, rows, lb[1], tb[1], NULL, g[1][0], g[1][1],
+                                            g[1][2], g[1][3], g[1][4], g[1][5]);
+    double ea = 0;
+    for (int k = 0; k < 6; k++)
+        for (int i = 0; i < BB * NLB * D; i++)
+            ea = fmax(ea, fabs(g[0][k][i] - g[1][k][i]) / fmax(fabs(g[0][k][i]), 1e-6));
+    ok(fabs(l0 - l1) <= 1e-13 * fabs(l0) && ea < 1e-11,
+       "gating loss from the kept gates = with the gates run (loss %.3g vs %.3g, grads %.2g)", l0,
+       l1, ea);
+}
+
 /* A concat view (df = (L+1) d) is refused with a message. */
 static void test_concat_refused(void)
 {
@@ -340,6 +407,7 @@ int main(void)
     test_plugin("case1_hops2_beta0.3.json");
     test_plugin("case2_hops2_beta1.json");
     test_concat_refused();
+    test_batched_selection();
     graph_free(&g_graph);
     return tap_done();
 }

@@ -31,7 +31,9 @@
  * vectors (dens_aux_graph_one); its gradient goes into the layer rows of u, p
  * and the picks (g->user_layers, g->item_layers) and into the gates.
  * reg_items and out->item hold the layer-0 pick (the regulariser is on the
- * ego rows). L <= NB_VIEW_MAX_LAYERS.
+ * ego rows). L <= NB_VIEW_MAX_LAYERS. The selection runs batched
+ * (dens_select_graph_batch) and keeps each pair's gates g_p, p_r and the
+ * pick's g_n for the gating loss, so no gate product runs twice.
  *
  * Statistics (epoch_stats, reset after each call):
  *   reject_rate    redrawn / drawn candidates over the epoch
@@ -94,6 +96,9 @@ typedef struct dens_state {
     int32_t *chosenl;             /* [B][nl] m*_l */
     int32_t *negl;                /* [B][nl] item picked at layer l */
     double *lscores;              /* [B][nl][M] */
+    double *wd;                   /* [4][d][d] the gates' W in double (the selection's) */
+    double *cgp, *cpr, *cgn;      /* [B][nl][d] gates kept by the selection for the loss */
+    double *gsel_work;            /* [nt][dens_select_graph_work_size] */
     nb_view_layers vl;            /* pooling of the last graph batch */
     int graph;                    /* the last batch came from a graph view */
     int have_aux;                 /* the aux gradients of the last batch are pending */
@@ -103,6 +108,10 @@ typedef struct dens_state {
     /* Tests only: fixed candidates [B][M] used instead of draws (NULL in
      * production; set by tests that include this file). */
     const int32_t *test_cand;
+    /* Tests only: run the per-pair reference selection and gates on graph
+     * views (dens_select_batch, dens_aux_graph_batch) instead of the
+     * batched ones. */
+    int test_ref_graph;
 } dens_state;
 
 static void dens_free(void *state)
@@ -116,6 +125,7 @@ static void dens_free(void *state)
     f(s->gu); f(s->gp); f(s->gn); f(s->ga); f(s->gc); f(s->pr);
     f(s->sel_work); f(s->aux_work); f((void *)s->nk);
     f(s->uidx); f(s->pidx); f(s->nidx); f(s->candl); f(s->chosenl); f(s->negl); f(s->lscores);
+    f(s->wd); f(s->cgp); f(s->cpr); f(s->cgn); f(s->gsel_work);
     f(s);
 }
 
@@ -191,10 +201,16 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->chosenl = h->alloc(B * NL * sizeof(int32_t));
     s->negl = h->alloc(B * NL * sizeof(int32_t));
     s->lscores = h->alloc(B * NL * M * sizeof(double));
+    s->wd = h->alloc(4 * d * d * sizeof(double));
+    s->cgp = h->alloc(B * NL * d * sizeof(double));
+    s->cpr = h->alloc(B * NL * d * sizeof(double));
+    s->cgn = h->alloc(B * NL * d * sizeof(double));
+    s->gsel_work = h->alloc(nt * (size_t)dens_select_graph_work_size(dim) * sizeof(double));
     if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
         !s->neg || !s->lossb || !s->tb || !s->gu || !s->gp || !s->gn || !s->ga || !s->gc ||
         !s->pr || !s->sel_work || !s->aux_work || !s->nk || !s->uidx || !s->pidx ||
-        !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores)
+        !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores || !s->wd ||
+        !s->cgp || !s->cpr || !s->cgn || !s->gsel_work)
         goto nomem;
     *state = s;
     return NB_OK;
@@ -296,9 +312,19 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
             for (int32_t m = 0; m < M; m++)
                 s->candl[q * M + m] = s->cand[(int64_t)b * M + m] * nl + l;
         }
-    int64_t nbad = dens_select_batch_f32(B * nl, 1, M, d, beta, s->cval, v->user_layers,
-                                         v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
-                                         s->sel_work, s->lscores, NULL, NULL, s->chosenl);
+    int64_t nbad;
+    if (s->test_ref_graph) {
+        nbad = dens_select_batch_f32(B * nl, 1, M, d, beta, s->cval, v->user_layers,
+                                     v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
+                                     s->sel_work, s->lscores, NULL, NULL, s->chosenl);
+    } else {
+        /* eight pairs or candidates at a time, the gates kept for the loss */
+        dens_gates_double_f32(d, s->cval, s->wd);
+        nbad = dens_select_graph_batch_f32(B * nl, M, d, beta, s->cval, s->wd, v->user_layers,
+                                           v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
+                                           s->gsel_work, s->lscores, s->chosenl, s->cgp,
+                                           s->cpr, s->cgn);
+    }
     if (nbad > 0) {
         for (int64_t q = 0; q < (int64_t)B * nl; q++)
             if (s->chosenl[q] < 0) {
@@ -330,10 +356,12 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
     out->use_reg_vec = 0;
     out->aux_loss = 0.0;
     if (s->gamma > 0.0) {
-        double aux = dens_aux_graph_batch_f32(B, nl, d, c, s->gamma, s->cval, v->user_layers,
-                                              v->item_layers, s->uidx, s->pidx, s->nidx, s->nt,
-                                              s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu,
-                                              s->gp, s->gn, s->ga, s->gc, s->pr);
+        int cached = !s->test_ref_graph;
+        double aux = dens_aux_graph_batch_ex_f32(
+            B, nl, d, c, s->gamma, s->cval, v->user_layers, v->item_layers, s->uidx, s->pidx,
+            s->nidx, cached ? s->cgp : NULL, cached ? s->cpr : NULL, cached ? s->cgn : NULL,
+            cached ? s->wd : NULL, s->nt, s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu, s->gp, s->gn, s->ga, s->gc,
+            s->pr);
         if (!isfinite(aux)) {
             *err = h->mprintf("dens: non-finite gating loss (%g) at epoch %d, step %lld", aux,
                               bt->epoch, (long long)bt->step);
