@@ -531,7 +531,7 @@ static void load_train(cfg_ctx *c, const nb_node *m, nb_train_opts *t)
 {
     static const char *const keys[] = {"epochs", "batch_size", "batch_mode", "lr", "beta1",
                                        "beta2", "adam_eps", "adam", "adam_defer", "reg_weight", "reg",
-                                       "seed", "threads", NULL};
+                                       "seed", "threads", "drop_last", NULL};
     if (!sect_is_map(c, m, "train")) return;
     for (int i = 0; i < m->n; i++) {
         const char *k = m->keys[i];
@@ -553,7 +553,8 @@ static void load_train(cfg_ctx *c, const nb_node *m, nb_train_opts *t)
             if (!get_int(c, v, "train.seed", 0, INT64_MAX, &x)) t->seed = (uint64_t)x;
         } else if (!strcmp(k, "threads")) {
             if (!get_i32(c, v, "train.threads", 0, 1024, &th)) t->threads = th;
-        } else err_unknown(c, m, i, "in train", keys);
+        } else if (!strcmp(k, "drop_last")) get_bool(c, v, "train.drop_last", &t->drop_last);
+        else err_unknown(c, m, i, "in train", keys);
     }
 }
 
@@ -670,9 +671,10 @@ static void load_hist_epochs(cfg_ctx *c, const nb_node *n, nb_eval_cfg *e)
 
 static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
 {
-    static const char *const keys[] = {"every", "topk", "metric", "patience", "report_k",
-                                       "test_every_eval", "histogram_epochs", "histogram_pairs",
-                                       "histogram_bins", NULL};
+    static const char *const keys[] = {"every", "first", "topk", "metric", "patience",
+                                       "min_epochs", "report_k", "test_every_eval",
+                                       "histogram_epochs", "histogram_pairs", "histogram_bins",
+                                       NULL};
     const nb_node *metric = NULL, *report = NULL;
     int topk_ok = 0;
     if (!sect_is_map(c, m, "eval")) return;
@@ -680,10 +682,13 @@ static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
         const char *k = m->keys[i];
         const nb_node *v = m->items[i];
         if (!strcmp(k, "every")) get_i32(c, v, "eval.every", 1, 100000, &e->every);
+        else if (!strcmp(k, "first")) get_i32(c, v, "eval.first", 1, 100000, &e->first);
         else if (!strcmp(k, "topk")) topk_ok = load_topk(c, v, &e->opts) == 0 ? 1 : -1;
         else if (!strcmp(k, "metric")) {
             if (!get_string(c, v, "eval.metric", &e->metric)) metric = v;
         } else if (!strcmp(k, "patience")) get_i32(c, v, "eval.patience", 0, 100000, &e->patience);
+        else if (!strcmp(k, "min_epochs"))
+            get_i32(c, v, "eval.min_epochs", 0, 100000, &e->min_epochs);
         else if (!strcmp(k, "report_k")) {
             if (!get_i32(c, v, "eval.report_k", 1, 10000, &e->opts.report_k)) report = v;
         } else if (!strcmp(k, "test_every_eval")) get_bool(c, v, "eval.test_every_eval", &e->test_every_eval);
@@ -731,8 +736,11 @@ static void config_defaults(nb_config *cfg)
     cfg->train.reg_form = NB_REG_NORM;
     cfg->train.seed = 2020;
     cfg->train.threads = 0;
+    cfg->train.drop_last = 0;
     cfg->eval.every = 1;
+    cfg->eval.first = 0; /* not given: eval.every, set after reading */
     cfg->eval.patience = 10;
+    cfg->eval.min_epochs = 0;
     cfg->eval.test_every_eval = 0;
     cfg->eval.n_hist_epochs = 0;
     cfg->eval.hist_pairs = 100000;
@@ -795,6 +803,7 @@ static void config_validate(cfg_ctx *c, nb_config *cfg)
             if (o->ks[i] > o->report_k) o->report_k = o->ks[i];
     }
     if (!cfg->eval.metric) cfg->eval.metric = nb_strf("recall@%d", (int)o->report_k);
+    if (cfg->eval.first <= 0) cfg->eval.first = cfg->eval.every; /* today's schedule */
     o->threads = cfg->train.threads;
     o->block_users = 0;
 }

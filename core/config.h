@@ -102,13 +102,16 @@ typedef struct nb_train_opts {
     int reg_form;            /* enum nb_reg_form */
     uint64_t seed;           /* 2020 */
     int threads;             /* 0: all cores */
+    int drop_last;           /* drop each epoch's last partial batch (0) */
 } nb_train_opts;
 
 typedef struct nb_eval_cfg {
-    int32_t every;           /* evaluate every N epochs (1) */
+    int32_t every;           /* evaluate every N epochs (1) ... */
+    int32_t first;           /* ... from this epoch on: first, first + every, ... (every) */
     nb_eval_opts opts;       /* ks (default 10 15 20), report_k (20) */
     char *metric;            /* early-stopping metric on validation, "recall@20" */
-    int32_t patience;        /* stop after this many evaluations without improvement (10) */
+    int32_t patience;        /* stop when more than this many evaluations in a row miss (10) */
+    int32_t min_epochs;      /* misses after epochs <= this do not count toward patience (0) */
     int test_every_eval;     /* also compute test metrics at each evaluation (0) */
     /* Score histograms of a seeded sample of unobserved (user, item) pairs
      * (paper Fig. 1a-c) after the listed epochs (0 = before training). */

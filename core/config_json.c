@@ -199,6 +199,10 @@ static char *json_eval(const nb_eval_cfg *e)
     char *t = nb_strf("%s]", list);
     free(list);
     jobj_put(&o, "every", json_int(e->every));
+    /* eval.first, eval.min_epochs and train.drop_last appear only when not
+     * their defaults (first = every, 0, false), like train.adam_defer: the
+     * identities of runs stored before these keys existed stay as they were */
+    if (e->first != e->every) jobj_put(&o, "first", json_int(e->first));
     if (e->n_hist_epochs > 0) { /* only when used: older run hashes stay valid */
         char *eps = nb_strf("[");
         for (int i = 0; i < e->n_hist_epochs; i++) {
@@ -213,6 +217,7 @@ static char *json_eval(const nb_eval_cfg *e)
         jobj_put(&o, "histogram_pairs", json_int(e->hist_pairs));
     }
     jobj_put(&o, "metric", json_str(e->metric));
+    if (e->min_epochs != 0) jobj_put(&o, "min_epochs", json_int(e->min_epochs));
     jobj_put(&o, "patience", json_int(e->patience));
     jobj_put(&o, "report_k", json_int(e->opts.report_k));
     jobj_put(&o, "test_every_eval", json_bool(e->test_every_eval));
@@ -234,6 +239,7 @@ static char *json_train(const nb_train_opts *t)
     jobj_put(&o, "batch_size", json_int(t->batch_size));
     jobj_put(&o, "beta1", json_num(t->beta1));
     jobj_put(&o, "beta2", json_num(t->beta2));
+    if (t->drop_last) jobj_put(&o, "drop_last", json_bool(1)); /* see json_eval */
     jobj_put(&o, "epochs", json_int(t->epochs));
     jobj_put(&o, "lr", json_num(t->lr));
     jobj_put(&o, "reg", json_str(t->reg_form == NB_REG_SQUARED ? "squared" : "norm"));

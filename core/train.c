@@ -270,6 +270,11 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     int32_t bs = cfg->train.batch_size;
     if (cfg->train.batch_mode == NB_BATCH_RECBOLE) bs = bs / (in->batch_M > 0 ? in->batch_M : 1);
     t->max_batch = bs > 0 ? bs : 1;
+    if (cfg->train.drop_last && ds->train.nnz < t->max_batch)
+        return nb_fail(err, NB_EINVAL,
+                       "train.drop_last: the training split has %lld pairs, fewer than one batch "
+                       "of %d positives, so every epoch would be empty",
+                       (long long)ds->train.nnz, (int)t->max_batch);
     rc = t->svt->init(t->host, in->sampler_values, &t->train, t->vdim, t->max_batch,
                       cfg->train.seed ^ 0x73616d70ull, &t->sampler, &perr);
     if (rc != NB_OK) goto plugin_error;
@@ -443,6 +448,13 @@ static void progress_clear(void)
     fputs("\r\033[K", stderr);
 }
 
+/* True when epoch (1-based) is on the evaluation schedule: eval.first,
+ * first + every, first + 2 every, ... (the caller adds the last epoch). */
+static int eval_due(const nb_eval_cfg *e, int32_t epoch)
+{
+    return epoch >= e->first && (epoch - e->first) % e->every == 0;
+}
+
 /* Evaluate the current parameters on truth, masking mask_a (+ mask_b). */
 static int evaluate(trainer *t, const nb_csr *truth, const nb_csr *mask_a, const nb_csr *mask_b,
                     nb_metrics *m, nb_hits *hits, char **err)
@@ -577,6 +589,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     int32_t since_best = 0, E = cfg->train.epochs;
     double *epoch_secs = nb_xcalloc((size_t)E, sizeof(double));
     int64_t step = 0, n = t.train.n_pairs;
+    if (cfg->train.drop_last) n -= n % t.max_batch; /* whole batches only */
     if (histogram_due(cfg, 0) && (rc = store_score_histogram(&t, 0, &out->error)) != NB_OK) {
         out->status = NB_RUN_FAILED;
         E = 0;
@@ -649,7 +662,7 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         out->epochs_run = epoch + 1;
         double loss = n_steps ? loss_sum / (double)n_steps : 0.0;
 
-        int evaluate_now = out->has_valid && ((epoch + 1) % cfg->eval.every == 0 || epoch + 1 == E);
+        int evaluate_now = out->has_valid && (eval_due(&cfg->eval, epoch + 1) || epoch + 1 == E);
         nb_metrics vm, tm;
         int have_test = 0;
         double eval_s = 0.0;
@@ -682,14 +695,15 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
                 out->valid_hits = vh;
                 snapshot_save(&t, 0);
             } else {
-                since_best++;
+                /* warm-up guard: a miss after an epoch <= min_epochs is not counted */
+                if (epoch + 1 > cfg->eval.min_epochs) since_best++;
                 hits_free(&vh);
             }
             if (in->verbose)
                 fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs  eval %.2fs  valid %s %.4f%s\n",
                         epoch + 1, loss, train_s, eval_s, cfg->eval.metric, score,
                         improved ? (in->color ? "  \033[32m*\033[0m" : "  *") : "");
-        } else if (in->verbose && !out->has_valid && ((epoch + 1) % cfg->eval.every == 0)) {
+        } else if (in->verbose && !out->has_valid && eval_due(&cfg->eval, epoch + 1)) {
             fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs\n", epoch + 1, loss, train_s);
         }
         if ((rc = store_epoch_row(&t, epoch + 1, loss, train_s, eval_s, evaluate_now ? &vm : NULL,

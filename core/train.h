@@ -4,13 +4,16 @@
  * Per epoch the training pairs are shuffled with a stream derived from
  * (seed, epoch); per step the host runs the training-step contract of
  * negbench/plugin.h (model forward, sampler negatives, BPR + regulariser,
- * sampler backward, model backward, Adam). Every `eval.every` epochs the
- * model is evaluated on the validation split; early stopping follows
- * RecBole: an evaluation improves when metric >= best (ties refresh the
- * best), and training stops once more than `patience` evaluations in a row
- * did not improve. The parameters of the best evaluation are kept and the
- * test split is evaluated with them at the end (training and validation
- * items masked). Without a validation split the last epoch is the best.
+ * sampler backward, model backward, Adam); with `train.drop_last` the
+ * epoch's last partial batch is skipped. After epochs `eval.first`,
+ * first + `eval.every`, ... and the last, the model is evaluated on the
+ * validation split; early stopping follows RecBole: an evaluation improves
+ * when metric >= best (ties refresh the best), and training stops once more
+ * than `patience` evaluations in a row did not improve, misses after epochs
+ * up to `eval.min_epochs` not counting. The parameters of the best
+ * evaluation are kept and the test split is evaluated with them at the end
+ * (training and validation items masked). Without a validation split the
+ * last epoch is the best.
  */
 #ifndef NB_TRAIN_H
 #define NB_TRAIN_H

@@ -200,9 +200,10 @@ static void test_full(void)
        "full: lr and Adam constants");
     ok(t->adam_mode == NB_ADAM_LAZY && t->adam_defer == NB_DEFER_OFF && t->reg_weight == 1e-5 &&
        t->reg_form == NB_REG_SQUARED, "full: adam, adam_defer, reg_weight, reg");
-    ok(t->seed == 99 && t->threads == 4, "full: seed, threads");
+    ok(t->seed == 99 && t->threads == 4 && t->drop_last == 1, "full: seed, threads, drop_last");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 2 && e->patience == 3 && e->test_every_eval == 1, "full: every, patience, test_every_eval");
+    ok(e->first == 1 && e->min_epochs == 4, "full: first, min_epochs");
     ok(e->opts.n_ks == 3 && e->opts.ks[0] == 20 && e->opts.ks[1] == 5 && e->opts.ks[2] == 50,
        "full: topk as given");
     is_int(e->opts.report_k, 5, "full: report_k");
@@ -254,6 +255,8 @@ static void test_defaults(void)
        t->seed == 2020 && t->threads == 0, "defaults: train");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 1 && e->patience == 10 && e->test_every_eval == 0, "defaults: eval scalars");
+    ok(e->first == e->every && e->min_epochs == 0 && t->drop_last == 0,
+       "defaults: first = every, min_epochs 0, drop_last false");
     ok(e->opts.n_ks == 3 && e->opts.ks[0] == 10 && e->opts.ks[1] == 15 && e->opts.ks[2] == 20,
        "defaults: topk 10 15 20");
     is_int(e->opts.report_k, 20, "defaults: report_k = largest topk");
@@ -409,6 +412,40 @@ static char *json_of(const char *path)
     return out;
 }
 
+/* eval.first, eval.min_epochs and train.drop_last: at their defaults
+ * (first = every, 0, false), given or not, the identity is that of the file
+ * without them (ja, from text); other values are in it. text has
+ * "patience: 4" in eval and "threads: 2" in train, every left at 1. */
+static void test_json_protocol_keys(const char *text, const char *ja)
+{
+    static const struct { const char *from, *to, *key, *what; } cases[] = {
+        {"patience: 4", "patience: 4\n  first: 1", NULL, "first 1 with every 1"},
+        {"patience: 4", "patience: 4\n  min_epochs: 0", NULL, "min_epochs 0"},
+        {"threads: 2", "threads: 2\n  drop_last: false", NULL, "drop_last false"},
+        {"patience: 4", "patience: 4\n  every: 3\n  first: 3", "\"every\":3,\"metric\"",
+         "first 3 with every 3 (no first)"},
+        {"patience: 4", "patience: 4\n  first: 2", "\"first\":2", "first 2"},
+        {"patience: 4", "patience: 4\n  every: 3\n  first: 1", "\"every\":3,\"first\":1",
+         "first 1 with every 3"},
+        {"patience: 4", "patience: 4\n  min_epochs: 10", "\"min_epochs\":10,\"patience\":4",
+         "min_epochs 10"},
+        {"threads: 2", "threads: 2\n  drop_last: true", "\"drop_last\":true,\"epochs\"",
+         "drop_last true"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *t = replace_all(text, cases[i].from, cases[i].to);
+        char *p = nb_strf("%s/proto%zu.yaml", tap_tmpdir(), i);
+        write_file(p, t);
+        char *jc = json_of(p);
+        if (!cases[i].key)
+            ok(jc && ja && !strcmp(jc, ja), "json: %s is the identity without it", cases[i].what);
+        else
+            ok(jc && ja && strstr(jc, cases[i].key) && strcmp(jc, ja) != 0, "json: %s gives %s",
+               cases[i].what, cases[i].key);
+        free(jc), free(t), free(p);
+    }
+}
+
 static void test_json(void)
 {
     char *pa = fixture("good-order-a.yaml"), *pb = fixture("good-order-b.yaml");
@@ -472,6 +509,7 @@ static void test_json(void)
                defer[i]);
         free(jc), free(key), free(t), free(p), free(with);
     }
+    test_json_protocol_keys(text, ja);
     free(text), free(jpath), free(ja), free(jb), free(pa), free(pb);
 }
 
