@@ -7,6 +7,7 @@
 #include "host.h"
 #include "kernels.h"
 #include "optim.h"
+#include "plugin_loader.h"
 #include "util.h"
 
 #include <math.h>
@@ -164,8 +165,8 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     };
     if (ds->train.nnz == 0) return nb_fail(err, NB_EINVAL, "the training split is empty");
 
-    rc = t->mvt->init(t->host, in->model_values, &t->train, cfg->dim,
-                      cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
+    rc = plugin_model_init(in->model, t->host, in->model_values, in->n_model_values, &t->train,
+                           cfg->dim, cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
     if (rc != NB_OK) goto plugin_error;
     const nb_view *v0 = NULL;
     rc = t->mvt->forward(t->model, NB_MODE_EVAL, NULL, &v0, &perr);
@@ -175,8 +176,9 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     int32_t bs = cfg->train.batch_size;
     if (cfg->train.batch_mode == NB_BATCH_RECBOLE) bs = bs / (in->batch_M > 0 ? in->batch_M : 1);
     t->max_batch = bs > 0 ? bs : 1;
-    rc = t->svt->init(t->host, in->sampler_values, &t->train, t->vdim, t->max_batch,
-                      cfg->train.seed ^ 0x73616d70ull, &t->sampler, &perr);
+    rc = plugin_sampler_init(in->sampler, t->host, in->sampler_values, in->n_sampler_values,
+                             &t->train, t->vdim, t->max_batch, cfg->train.seed ^ 0x73616d70ull,
+                             &t->sampler, &perr);
     if (rc != NB_OK) goto plugin_error;
     t->R = t->svt->reg_rows(t->sampler);
     if (t->R < 0) return nb_fail(err, NB_EINVAL, "sampler %s: reg_rows() < 0", in->sampler->name);
