@@ -13,16 +13,20 @@ set -u
 B=$1 S=$2 SECONDS_EACH=$3
 shift 3
 mkdir -p "$B/artifacts" "$B/work"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbfuzz.XXXXXX")
+# the harnesses write each input to a file (and shard-meta makes SQLite stores,
+# which sync): a memory file system, where there is one, keeps that cheap
+T=$(mktemp -d "${FUZZ_TMPDIR:-/dev/shm}/nbfuzz.XXXXXX" 2>/dev/null) ||
+  T=$(mktemp -d "${TMPDIR:-/tmp}/nbfuzz.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 status=0
 summary=
 for t in "$@"; do
   mkdir -p "$B/work/$t"
   before=$(ls "$B/artifacts" | grep -c "^$t-" || true)
-  # -timeout: a single input taking 10 s is a finding; -rss_limit_mb: so is 2 GB
+  # -timeout: a single input taking 30 s is a finding (10 s gave false ones on a
+  # loaded machine); -rss_limit_mb: so is 2 GB
   TMPDIR=$T "$B/fuzz-$t" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
-    -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+    -max_total_time="$SECONDS_EACH" -timeout=30 -rss_limit_mb=2048 -max_len=8192 \
     -artifact_prefix="$B/artifacts/$t-" "$B/work/$t" "$S/corpus/$t" >"$B/$t.log" 2>&1
   st=$?
   # the last status line: "#RUNS: cov: ... oom/timeout/crash: O/T/C time: Ss ..."
