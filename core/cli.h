@@ -53,7 +53,8 @@ extern char **cli_argv;
  * Returns only when nothing had to change or exec failed. */
 void cli_run_prepare_env(void);
 
-/* Load the plugin search path; prints the error and returns non-zero. */
+/* Load the plugin search path; on failure prints the error, frees what was
+ * registered before it (reg is left empty) and returns non-zero. */
 int cli_load_plugins(nb_registry *reg);
 
 /* True when argv has -h or --help. */

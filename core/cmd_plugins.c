@@ -23,6 +23,7 @@ int cli_load_plugins(nb_registry *reg)
     if (registry_load_default(reg, &err) != NB_OK) {
         fprintf(stderr, "%s\n", err);
         free(err);
+        registry_free(reg);
         return -1;
     }
     return 0;

@@ -146,6 +146,7 @@ int cmd_run(int argc, char **argv)
     nb_dataset ds;
     nb_store *store = NULL;
     nb_value *mvals = NULL, *svals = NULL;
+    int n_mvals = 0, n_svals = 0;
     char *err = NULL, *json = NULL, *db_default = NULL;
     nb_train_out out;
     memset(&cfg, 0, sizeof cfg);
@@ -158,16 +159,18 @@ int cmd_run(int argc, char **argv)
     const nb_plugin *mp = run_find_plugin(&reg, &cfg, NB_KIND_MODEL, cfg.model, cfg.model_params, &diags);
     const nb_plugin *sp = run_find_plugin(&reg, &cfg, NB_KIND_SAMPLER, cfg.sampler, cfg.sampler_params, &diags);
     if (mp) {
-        mvals = nb_xcalloc((size_t)schema_count(mp->desc->params) + 1, sizeof *mvals);
+        n_mvals = schema_count(mp->desc->params);
+        mvals = nb_xcalloc((size_t)n_mvals + 1, sizeof *mvals);
         static const char *const mkeys[] = { "name", "dim", NULL };
         config_plugin_values(&cfg, cfg.model_params, mp->desc->name, mp->desc->params, mkeys,
-                             mvals, &diags);
+                             mvals, n_mvals, &diags);
     }
     if (sp) {
-        svals = nb_xcalloc((size_t)schema_count(sp->desc->params) + 1, sizeof *svals);
+        n_svals = schema_count(sp->desc->params);
+        svals = nb_xcalloc((size_t)n_svals + 1, sizeof *svals);
         static const char *const skeys[] = { "name", NULL };
         config_plugin_values(&cfg, cfg.sampler_params, sp->desc->name, sp->desc->params, skeys,
-                             svals, &diags);
+                             svals, n_svals, &diags);
     }
     if (diags.n) goto diag_exit;
     if (threads_override >= 0) cfg.train.threads = threads_override;
@@ -189,7 +192,12 @@ int cmd_run(int argc, char **argv)
                 ds.source ? ds.source : "?", ds.n_users, ds.n_items, (long long)ds.train.nnz,
                 (long long)ds.valid.nnz, (long long)ds.test.nnz, nb_now() - t0);
 
-    json = config_to_json(&cfg, ds.checksum, mp->desc->params, mvals, sp->desc->params, svals);
+    json = config_to_json(&cfg, ds.checksum, mp->desc->params, mvals, n_mvals, sp->desc->params,
+                          svals, n_svals);
+    if (!json) {
+        fprintf(stderr, "negbench: %s: plugin values do not match their schemas\n", path);
+        goto done;
+    }
     char hash[65];
     sha256_hex(json, strlen(json), hash);
 
@@ -239,6 +247,7 @@ int cmd_run(int argc, char **argv)
     nb_train_in in = {
         .cfg = &cfg, .ds = &ds, .model = mp->desc, .sampler = sp->desc,
         .model_values = mvals, .sampler_values = svals,
+        .n_model_values = n_mvals, .n_sampler_values = n_svals,
         .threads = threads, .store = store, .run_id = run_id, .verbose = !quiet,
         .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
         .stop = &interrupt_flag,

@@ -952,7 +952,7 @@ static char *param_range(const nb_param_spec *s)
  * NB_EINVAL. */
 int config_plugin_values(const nb_config *cfg, const nb_node *map,
                          const char *plugin_name, const nb_param_spec *schema,
-                         const char *const *host_keys, nb_value *values,
+                         const char *const *host_keys, nb_value *values, int n_values,
                          nb_diags *diags)
 {
     cfg_ctx c = {cfg->path, NULL, diags};
@@ -962,6 +962,11 @@ int config_plugin_values(const nb_config *cfg, const nb_node *map,
     const char **names = NULL;
 
     while (schema && schema[n_schema].name) n_schema++;
+    if (n_values != n_schema) {
+        diags_add(diags, NULL, 0, 0, "%s \"%s\": %d parameter value%s given for a schema of %d",
+                  kind, plugin_name, n_values, n_values == 1 ? "" : "s", n_schema);
+        return NB_EINVAL;
+    }
     names = nb_xcalloc((size_t)n_schema + 1, sizeof *names);
     for (int s = 0; s < n_schema; s++) {
         const nb_param_spec *sp = &schema[s];

@@ -151,11 +151,12 @@ int config_load_tree(const char *path, const char *text, nb_node *root, nb_confi
 /* Resolve a plugin's parameters from its YAML map against its schema:
  * defaults filled in, unknown keys, wrong types and out-of-range values
  * reported into diags with positions. host_keys lists keys of the map that
- * belong to the host (e.g. "name", "dim") and are skipped. values has one
- * slot per schema entry. */
+ * belong to the host (e.g. "name", "dim") and are skipped. values has
+ * n_values slots, which must be one per schema entry (else an error is
+ * diagnosed and values is not written). */
 int config_plugin_values(const nb_config *cfg, const nb_node *map,
                          const char *plugin_name, const nb_param_spec *schema,
-                         const char *const *host_keys, nb_value *values,
+                         const char *const *host_keys, nb_value *values, int n_values,
                          nb_diags *diags);
 
 /* Canonical JSON of the resolved run: host options, data spec (paths and the
@@ -163,7 +164,7 @@ int config_plugin_values(const nb_config *cfg, const nb_node *map,
  * Caller frees. */
 char *config_to_json(const nb_config *cfg, const char *data_checksum,
                      const nb_param_spec *model_schema, const nb_value *model_values,
-                     const nb_param_spec *sampler_schema,
-                     const nb_value *sampler_values);
+                     int n_model_values, const nb_param_spec *sampler_schema,
+                     const nb_value *sampler_values, int n_sampler_values);
 
 #endif /* NB_CONFIG_H */

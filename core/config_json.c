@@ -11,6 +11,7 @@
  * the data checksum pins the content.
  */
 #include "config.h"
+#include "plugin_loader.h"
 #include "util.h"
 
 #include <math.h>
@@ -251,13 +252,17 @@ static char *json_train(const nb_train_opts *t)
 
 /* The canonical JSON described at the top of this file; malloc'd, the
  * caller frees. data_checksum may be NULL (null); a schema may be NULL (no
- * parameters), else values holds one slot per schema entry. */
+ * parameters), else values holds n values, one per schema entry: NULL when
+ * a count does not match its schema. */
 char *config_to_json(const nb_config *cfg, const char *data_checksum,
                      const nb_param_spec *model_schema, const nb_value *model_values,
-                     const nb_param_spec *sampler_schema,
-                     const nb_value *sampler_values)
+                     int n_model_values, const nb_param_spec *sampler_schema,
+                     const nb_value *sampler_values, int n_sampler_values)
 {
     jobj root = {0}, model = {0}, sampler = {0};
+    if (n_model_values != schema_count(model_schema) ||
+        n_sampler_values != schema_count(sampler_schema))
+        return NULL;
     jobj_put(&root, "data", json_data(&cfg->data, data_checksum));
     jobj_put(&root, "eval", json_eval(&cfg->eval));
     json_params(&model, model_schema, model_values);

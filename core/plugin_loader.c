@@ -40,6 +40,44 @@ int schema_count(const nb_param_spec *schema)
     return n;
 }
 
+static const char *kind_word(const nb_plugin_desc *d)
+{
+    return d->kind == NB_KIND_MODEL ? "model" : d->kind == NB_KIND_SAMPLER ? "sampler" : "plugin";
+}
+
+int plugin_values_check(const nb_plugin_desc *d, int n_values, char **err)
+{
+    int n = schema_count(d->params);
+    if (n_values != n)
+        return nb_fail(err, NB_EINVAL, "%s %s: %d parameter value%s given for a schema of %d",
+                       kind_word(d), d->name, n_values, n_values == 1 ? "" : "s", n);
+    return NB_OK;
+}
+
+int plugin_model_init(const nb_plugin_desc *d, const nb_host *h, const nb_value *values,
+                      int n_values, const nb_train *train, int32_t dim, uint64_t seed,
+                      void **state, char **err)
+{
+    if (d->kind != NB_KIND_MODEL)
+        return nb_fail(err, NB_EINVAL, "%s %s is not a model", kind_word(d), d->name);
+    int rc = plugin_values_check(d, n_values, err);
+    if (rc != NB_OK) return rc;
+    const nb_model_vt *vt = d->vtable;
+    return vt->init(h, values, train, dim, seed, state, err);
+}
+
+int plugin_sampler_init(const nb_plugin_desc *d, const nb_host *h, const nb_value *values,
+                        int n_values, const nb_train *train, int32_t dim, int32_t max_batch,
+                        uint64_t seed, void **state, char **err)
+{
+    if (d->kind != NB_KIND_SAMPLER)
+        return nb_fail(err, NB_EINVAL, "%s %s is not a sampler", kind_word(d), d->name);
+    int rc = plugin_values_check(d, n_values, err);
+    if (rc != NB_OK) return rc;
+    const nb_sampler_vt *vt = d->vtable;
+    return vt->init(h, values, train, dim, max_batch, seed, state, err);
+}
+
 static int valid_name(const char *s)
 {
     if (!s || !*s) return 0;

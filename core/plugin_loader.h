@@ -56,6 +56,22 @@ void registry_free(nb_registry *r);
 /* Number of entries in a {NULL}-terminated schema. */
 int schema_count(const nb_param_spec *schema);
 
+/* NB_OK when n_values, the length of a resolved value array, is the number
+ * of entries in the plugin's schema; else NB_EINVAL with a message naming
+ * the plugin and both counts. Every host path that hands values to a plugin
+ * checks this first, so a plugin never reads past a short array. */
+int plugin_values_check(const nb_plugin_desc *d, int n_values, char **err);
+
+/* The model's init() after plugin_values_check (d->kind must be a model). */
+int plugin_model_init(const nb_plugin_desc *d, const nb_host *h, const nb_value *values,
+                      int n_values, const nb_train *train, int32_t dim, uint64_t seed,
+                      void **state, char **err);
+
+/* The sampler's init() after plugin_values_check (d->kind must be a sampler). */
+int plugin_sampler_init(const nb_plugin_desc *d, const nb_host *h, const nb_value *values,
+                        int n_values, const nb_train *train, int32_t dim, int32_t max_batch,
+                        uint64_t seed, void **state, char **err);
+
 /* Validate a descriptor (also used by tests on in-process descriptors). */
 int plugin_validate(const nb_plugin_desc *d, const char *path, char **err);
 

@@ -26,9 +26,9 @@ const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, i
     return NULL;
 }
 
-int32_t run_sampler_M(const nb_plugin_desc *d, const nb_value *v)
+int32_t run_sampler_M(const nb_plugin_desc *d, const nb_value *v, int n_values)
 {
-    for (int i = 0; d->params && d->params[i].name; i++)
+    for (int i = 0; i < n_values && d->params && d->params[i].name; i++)
         if (!strcmp(d->params[i].name, "M") && nb_param_type(&d->params[i]) == NB_PARAM_INT)
             return (int32_t)v[i].i;
     return 1;
@@ -52,7 +52,7 @@ int run_record(nb_store *store, int64_t run_id, const nb_config *cfg, const nb_t
 int run_train_and_record(nb_train_in *in, nb_train_out *out, char **err)
 {
     char *terr = NULL;
-    in->batch_M = run_sampler_M(in->sampler, in->sampler_values);
+    in->batch_M = run_sampler_M(in->sampler, in->sampler_values, in->n_sampler_values);
     if (train_run(in, out, &terr) != NB_OK) {
         out->status = NB_RUN_FAILED;
         if (!out->error) out->error = terr, terr = NULL;

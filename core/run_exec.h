@@ -17,9 +17,9 @@
 const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
                                  const char *name, const nb_node *map, nb_diags *diags);
 
-/* The value of the sampler's INT parameter M (1 if it has none), for
- * batch_mode recbole. */
-int32_t run_sampler_M(const nb_plugin_desc *sampler, const nb_value *values);
+/* The value of the sampler's INT parameter M (1 if it has none, or if
+ * values, n_values long, has no slot for it), for batch_mode recbole. */
+int32_t run_sampler_M(const nb_plugin_desc *sampler, const nb_value *values, int n_values);
 
 /* Record a run's outcome (status, error, best metrics, hits, peak RSS) in
  * one store transaction (store_run_finish). */

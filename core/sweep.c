@@ -71,15 +71,16 @@ static void resolve_point(nb_sweep *sw, int i, nb_diags *d)
     r->sampler = run_find_plugin(sw->reg, &r->cfg, NB_KIND_SAMPLER, r->cfg.sampler,
                              r->cfg.sampler_params, d);
     if (r->model) {
-        r->mvals = nb_xcalloc((size_t)schema_count(r->model->desc->params) + 1, sizeof *r->mvals);
+        r->n_mvals = schema_count(r->model->desc->params);
+        r->mvals = nb_xcalloc((size_t)r->n_mvals + 1, sizeof *r->mvals);
         config_plugin_values(&r->cfg, r->cfg.model_params, r->model->desc->name,
-                             r->model->desc->params, mkeys, r->mvals, d);
+                             r->model->desc->params, mkeys, r->mvals, r->n_mvals, d);
     }
     if (r->sampler) {
-        r->svals = nb_xcalloc((size_t)schema_count(r->sampler->desc->params) + 1,
-                              sizeof *r->svals);
+        r->n_svals = schema_count(r->sampler->desc->params);
+        r->svals = nb_xcalloc((size_t)r->n_svals + 1, sizeof *r->svals);
         config_plugin_values(&r->cfg, r->cfg.sampler_params, r->sampler->desc->name,
-                             r->sampler->desc->params, skeys, r->svals, d);
+                             r->sampler->desc->params, skeys, r->svals, r->n_svals, d);
     }
 }
 
@@ -143,8 +144,12 @@ int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *
             continue;
         }
         memcpy(r->data_sum, sum, sizeof sum);
-        r->json = config_to_json(&r->cfg, sum, r->model->desc->params, r->mvals,
-                                 r->sampler->desc->params, r->svals);
+        r->json = config_to_json(&r->cfg, sum, r->model->desc->params, r->mvals, r->n_mvals,
+                                 r->sampler->desc->params, r->svals, r->n_svals);
+        if (!r->json) {
+            diags_add(diags, NULL, 0, 0, "run %d: plugin values do not match their schemas", i);
+            continue;
+        }
         sha256_hex(r->json, strlen(r->json), r->hash);
         for (int j = 0; j < i && r->dup_of < 0; j++)
             if (sw->runs[j].dup_of < 0 && !strcmp(sw->runs[j].hash, r->hash)) r->dup_of = j;
@@ -314,7 +319,8 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
         fprintf(stderr, "data: %s: %d users, %d items\n", ds->source, ds->n_users, ds->n_items);
         nb_train_in in = {
             .cfg = cfg, .ds = ds, .model = r->model->desc, .sampler = r->sampler->desc,
-            .model_values = r->mvals, .sampler_values = r->svals, .threads = threads,
+            .model_values = r->mvals, .sampler_values = r->svals, .n_model_values = r->n_mvals,
+            .n_sampler_values = r->n_svals, .threads = threads,
             .store = store, .run_id = run_id, .verbose = 1, .stop = &interrupt_flag,
         };
         have_out = 1;

@@ -27,6 +27,7 @@ typedef struct nb_sweep_run {
     nb_config cfg;               /* the resolved configuration (owns its tree) */
     const nb_plugin *model, *sampler;
     nb_value *mvals, *svals;     /* plugin parameters, one per schema entry */
+    int n_mvals, n_svals;        /* their counts */
     char *json;                  /* canonical JSON (config_to_json) */
     char hash[65];               /* SHA-256 hex of json */
     char data_sum[65];           /* the data's checksum (dataset_checksum) */

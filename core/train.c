@@ -8,6 +8,7 @@
 #include "host.h"
 #include "kernels.h"
 #include "optim.h"
+#include "plugin_loader.h"
 #include "util.h"
 
 #include <math.h>
@@ -258,8 +259,8 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     };
     if (ds->train.nnz == 0) return nb_fail(err, NB_EINVAL, "the training split is empty");
 
-    rc = t->mvt->init(t->host, in->model_values, &t->train, cfg->dim,
-                      cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
+    rc = plugin_model_init(in->model, t->host, in->model_values, in->n_model_values, &t->train,
+                           cfg->dim, cfg->train.seed ^ 0x6d6f64656cull, &t->model, &perr);
     if (rc != NB_OK) goto plugin_error;
     const nb_view *v0 = NULL;
     const char *cc = getenv("NB_CHECK_CACHE");
@@ -275,8 +276,9 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
                        "train.drop_last: the training split has %lld pairs, fewer than one batch "
                        "of %d positives, so every epoch would be empty",
                        (long long)ds->train.nnz, (int)t->max_batch);
-    rc = t->svt->init(t->host, in->sampler_values, &t->train, t->vdim, t->max_batch,
-                      cfg->train.seed ^ 0x73616d70ull, &t->sampler, &perr);
+    rc = plugin_sampler_init(in->sampler, t->host, in->sampler_values, in->n_sampler_values,
+                             &t->train, t->vdim, t->max_batch, cfg->train.seed ^ 0x73616d70ull,
+                             &t->sampler, &perr);
     if (rc != NB_OK) goto plugin_error;
     t->R = t->svt->reg_rows(t->sampler);
     if (t->R < 0) return nb_fail(err, NB_EINVAL, "sampler %s: reg_rows() < 0", in->sampler->name);

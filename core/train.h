@@ -29,6 +29,7 @@ typedef struct nb_train_in {
     const nb_dataset *ds;
     const nb_plugin_desc *model, *sampler;
     const nb_value *model_values, *sampler_values;
+    int n_model_values, n_sampler_values; /* checked against the schemas */
     int32_t batch_M;             /* sampler's M for batch_mode recbole (1 if none) */
     int threads;
     nb_store *store;             /* may be NULL (tests) */

@@ -8,6 +8,7 @@
  * NaN path, and a timing of one B=2048, M=32, d=64 batch (diag).
  */
 #include "negbench/plugin.h"
+#include "plugin_loader.h"
 #include "tap/tap.h"
 #include "testhost.h"
 
@@ -112,7 +113,7 @@ enum { VAR_FULL, VAR_NO_DIS, VAR_NO_GAIN, VAR_NO_DIR, VAR_NO_MAG };
 static int host_threads = 1;
 static nb_host run_host;
 
-/* ANS values: M gamma eps gate_init variant dir_mode mag_mode augment. */
+/* ANS values: M gamma eps gate_init variant dir_mode mag_mode augment layers. */
 
 static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, double eps,
                     int variant, int dir_mode, int mag_mode, int augment, uint64_t seed)
@@ -122,15 +123,17 @@ static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, do
     run_host.threads = host_threads;
     const nb_plugin_desc *desc = nb_plugin_descriptor(hns ? 1 : 0);
     nb_value v[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values */
-    if (hns) { v[0].f = gamma; v[1].i = 0; M = 1; }
+    int nv = 10;
+    if (hns) { v[0].f = gamma; v[1].i = 0; M = 1; nv = 2; }
     else {
         v[0].i = M; v[1].f = gamma; v[2].f = eps; v[3].i = 0; v[4].i = variant;
-        v[5].i = dir_mode; v[6].i = mag_mode; v[7].i = augment;
+        v[5].i = dir_mode; v[6].i = mag_mode; v[7].i = augment; v[8].i = 0; v[9].i = 0;
     }
     r->vt = desc->vtable;
     r->M = M;
     char *err = NULL;
-    if (r->vt->init(&run_host, v, &w->train, w->d, w->B, seed, &r->state, &err) != NB_OK) {
+    if (plugin_sampler_init(desc, &run_host, v, nv, &w->train, w->d, w->B, seed, &r->state,
+                            &err) != NB_OK) {
         diag("init: %s", err);
         free(err);
         return -1;
@@ -506,7 +509,7 @@ static void timing(void)
                        { .i = 0 },  { .i = 0 },   { .i = 1 },   { .i = 0 }, { .i = 0 } };
     void *state = NULL;
     char *err = NULL;
-    if (vt->init(&host, v, &w.train, 64, 2048, 1, &state, &err) != NB_OK) {
+    if (plugin_sampler_init(desc, &host, v, 10, &w.train, 64, 2048, 1, &state, &err) != NB_OK) {
         ok(0, "timing init: %s", err);
         free(err);
         world_free(&w);

@@ -9,6 +9,7 @@
  */
 #include "negbench/plugin.h"
 #include "bpr.h"
+#include "plugin_loader.h"
 #include "json.h"
 #include "tap/tap.h"
 #include "testhost.h"
@@ -248,14 +249,19 @@ static int fcase_run(fcase *f, const dcase *c, const variant *v, double gamma, d
     f->vt = f->desc->vtable;
     train_from_pairs(f, c->nu, c->ni, c->users, c->pos, B);
     nb_value vals[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values; 0 = default choice */
+    int nvals;
     if (v->hns) {
         vals[0].f = gamma; vals[1].i = 0;
+        nvals = 2;
     } else {
         vals[0].i = M; vals[1].f = gamma; vals[2].f = eps; vals[3].i = 0;
         vals[4].i = v->variant; vals[5].i = v->dir_mode; vals[6].i = v->mag_mode;
-        vals[7].i = v->augment;
+        vals[7].i = v->augment; vals[8].i = 0; /* layers: per_layer */
+        vals[9].i = 0;                     /* margin_init: torch */
+        nvals = 10;
     }
-    if (f->vt->init(testhost(), vals, &f->train, d, B, 7, &f->state, &err) != NB_OK) {
+    if (plugin_sampler_init(f->desc, testhost(), vals, nvals, &f->train, d, B, 7, &f->state,
+                            &err) != NB_OK) {
         diag("init: %s", err);
         free(err);
         return -1;

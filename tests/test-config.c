@@ -327,13 +327,13 @@ static void test_plugin_values(void)
         skip(12, "plugin-params.yaml did not load");
         goto out;
     }
-    rc = config_plugin_values(&cfg, cfg.model_params, "toy", model_schema, model_host, mv, &d);
+    rc = config_plugin_values(&cfg, cfg.model_params, "toy", model_schema, model_host, mv, 4, &d);
     is_int(rc, 0, "plugin: model values resolve");
     ok(mv[0].i == 3 && mv[1].i == 1, "plugin: given INT and CHOICE (index)");
     ok(mv[2].f == 0.1 && mv[3].i == 1, "plugin: FLOAT and BOOL defaults");
     is_int(d.n, 0, "plugin: no diagnostics for the model");
 
-    rc = config_plugin_values(&cfg, cfg.sampler_params, "dns", sampler_schema, sampler_host, sv, &d);
+    rc = config_plugin_values(&cfg, cfg.sampler_params, "dns", sampler_schema, sampler_host, sv, 5, &d);
     is_int(rc, NB_EINVAL, "plugin: sampler values rejected");
     const char *want[] = {
         ":10:3: unknown parameter \"MM\" for sampler \"dns\" (did you mean \"M\"?)",
@@ -354,30 +354,43 @@ static void test_plugin_values(void)
     nb_node *m = NULL;
     char *err = NULL;
     node_parse("p.yaml", "zzzzzz: 1\n", &m, &err);
-    config_plugin_values(&cfg, m, "dns", sampler_schema, NULL, sv, &d);
+    config_plugin_values(&cfg, m, "dns", sampler_schema, NULL, sv, 5, &d);
     ok(d.n == 1 && strstr(d.msg[0], "(valid parameters: M, alpha, warm, mode, layers)"),
        "plugin: far key lists the parameters");
     diags_free(&d);
     node_free(m);
     m = NULL;
     node_parse("p.yaml", "M: \"5\"\nalpha: 1\nlayers: 10\n", &m, &err);
-    rc = config_plugin_values(&cfg, m, "dns", sampler_schema, NULL, sv, &d);
+    rc = config_plugin_values(&cfg, m, "dns", sampler_schema, NULL, sv, 5, &d);
     ok(rc == NB_EINVAL && d.n == 1 &&
        strstr(d.msg[0], ":1:4: expected an integer for plugin.M, got a quoted string \"5\""),
        "plugin: a quoted number is a string");
     ok(sv[1].f == 1.0 && sv[4].i == 10, "plugin: inclusive upper bounds accepted");
     diags_free(&d);
+    /* a value array shorter than the schema: refused before any slot is written */
+    nb_value shortv[5];
+    for (int i = 0; i < 5; i++) shortv[i].i = -7;
+    rc = config_plugin_values(&cfg, m, "dns", sampler_schema, NULL, shortv, 4, &d);
+    ok(rc == NB_EINVAL && d.n == 1 &&
+       !strcmp(d.msg[0], "plugin \"dns\": 4 parameter values given for a schema of 5"),
+       "plugin: a value array shorter than the schema is refused");
+    ok(shortv[0].i == -7 && shortv[3].i == -7 && shortv[4].i == -7,
+       "plugin: ... and none of its slots is written");
+    char *bad = config_to_json(&cfg, NULL, model_schema, mv, 3, sampler_schema, sv, 5);
+    ok(!bad, "plugin: config_to_json refuses 3 model values for a schema of 4");
+    free(bad);
+    diags_free(&d);
     node_free(m);
     m = NULL;
     node_parse("p.yaml", "zzzzzz: 1\n", &m, &err);
-    config_plugin_values(&cfg, m, "rns", NULL, NULL, NULL, &d);
+    config_plugin_values(&cfg, m, "rns", NULL, NULL, NULL, 0, &d);
     ok(d.n == 1 && strstr(d.msg[0], "unknown parameter \"zzzzzz\" for plugin \"rns\" (it takes no parameters)"),
        "plugin: schema without parameters");
     diags_free(&d);
     static const nb_param_spec bad_default[] = {
         {"x", NB_PARAM_INT, "abc", 0, 1, NULL, NULL}, {NULL, 0, NULL, 0, 0, NULL, NULL}};
     nb_value bv[1];
-    rc = config_plugin_values(&cfg, NULL, "toy", bad_default, NULL, bv, &d);
+    rc = config_plugin_values(&cfg, NULL, "toy", bad_default, NULL, bv, 1, &d);
     ok(rc == NB_EINVAL && d.n == 1 &&
        !strcmp(d.msg[0], "plugin \"toy\": bad default \"abc\" for parameter \"x\" (expected an integer)"),
        "plugin: bad schema default reported without position");
@@ -404,8 +417,8 @@ static char *json_of(const char *path)
     char *out = NULL;
     static const char *const host[] = {"name", NULL};
     if (config_load(path, &cfg, &d) == 0 &&
-        config_plugin_values(&cfg, cfg.sampler_params, cfg.sampler, dns_schema, host, sv, &d) == 0)
-        out = config_to_json(&cfg, "c0ffee", NULL, NULL, dns_schema, sv);
+        config_plugin_values(&cfg, cfg.sampler_params, cfg.sampler, dns_schema, host, sv, 2, &d) == 0)
+        out = config_to_json(&cfg, "c0ffee", NULL, NULL, 0, dns_schema, sv, 2);
     for (int i = 0; i < d.n; i++) diag("%s", d.msg[i]);
     diags_free(&d);
     config_free(&cfg);

@@ -42,6 +42,60 @@ static const nb_sampler_vt fake_vt = {
     .backward = (void *)1, .free = fake_free,
 };
 
+/* A sampler whose init() counts its calls (the value-count check). */
+static int counted_inits;
+static int counting_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                         int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+{
+    (void)h, (void)values, (void)train, (void)dim, (void)max_batch, (void)seed, (void)err;
+    counted_inits++;
+    *state = NULL;
+    return NB_OK;
+}
+static const nb_sampler_vt counting_vt = {
+    .init = counting_init, .reg_rows = fake_reg_rows, .negatives = (void *)1,
+    .backward = (void *)1, .free = fake_free,
+};
+static const nb_param_spec two_params[] = {
+    { "M", NB_PARAM_INT, "4", 1, 10, NULL, "candidates" },
+    { "gamma", NB_PARAM_FLOAT, "0.1", 0, 1, NULL, "weight" },
+    { NULL, 0, NULL, 0, 0, NULL, NULL },
+};
+
+/* plugin_sampler_init and plugin_model_init refuse a value array whose
+ * length is not the schema's, without calling the plugin. */
+static void check_value_counts(void)
+{
+    nb_plugin_desc d = NB_PLUGIN_DESC_INIT(NB_KIND_SAMPLER, "counted", "1", "x", two_params,
+                                           &counting_vt);
+    nb_value v[3] = { { .i = 4 }, { .f = 0.1 }, { .i = 0 } };
+    void *state = (void *)1;
+    char *err = NULL;
+    nb_train train = { 0 };
+    int rc = plugin_sampler_init(&d, NULL, v, 1, &train, 8, 16, 1, &state, &err);
+    ok(rc == NB_EINVAL && counted_inits == 0, "values: 1 value for a schema of 2 is refused, "
+       "init() not called");
+    is_string(err, "sampler counted: 1 parameter value given for a schema of 2",
+              "values: the error names the plugin and both counts");
+    free(err);
+    err = NULL;
+    rc = plugin_sampler_init(&d, NULL, v, 3, &train, 8, 16, 1, &state, &err);
+    ok(rc == NB_EINVAL && counted_inits == 0, "values: 3 values for a schema of 2 are refused");
+    free(err);
+    err = NULL;
+    rc = plugin_sampler_init(&d, NULL, v, 2, &train, 8, 16, 1, &state, &err);
+    ok(rc == NB_OK && counted_inits == 1 && !err, "values: 2 values for a schema of 2 reach init()");
+    rc = plugin_model_init(&d, NULL, v, 2, &train, 8, 1, &state, &err);
+    ok(rc == NB_EINVAL && err && strstr(err, "is not a model") && counted_inits == 1,
+       "values: a sampler descriptor is not initialised as a model");
+    free(err);
+    err = NULL;
+    nb_plugin_desc none = NB_PLUGIN_DESC_INIT(NB_KIND_SAMPLER, "bare", "1", "x", NULL, &counting_vt);
+    ok(plugin_values_check(&none, 0, &err) == NB_OK && plugin_values_check(&none, 1, &err) == NB_EINVAL,
+       "values: a plugin without a schema takes 0 values, not 1");
+    free(err);
+}
+
 static const nb_param_spec bad_default[] = {
     { "M", NB_PARAM_INT, "0", 1, 10, NULL, "default below its range" },
     { NULL, 0, NULL, 0, 0, NULL, NULL },
@@ -50,6 +104,7 @@ static const nb_param_spec bad_default[] = {
 int main(void)
 {
     tap_plan(0);
+    check_value_counts();
     refuse_file(".libs/no_symbol.so", "no nb_plugin_descriptor symbol");
     refuse_file(".libs/abi_major.so", "ABI 2.0 is not compatible");
     refuse_file(".libs/null_callback.so", "required callback negatives is NULL");
