@@ -60,8 +60,9 @@ static int check_train(const nb_registry *reg, check_run *r, char **err)
     nb_diags diags = { 0 };
     nb_dataset ds;
     nb_train_out out;
-    nb_value *mvals = nb_xcalloc((size_t)schema_count(mp->desc->params) + 1, sizeof *mvals);
-    nb_value *svals = nb_xcalloc((size_t)schema_count(sp->desc->params) + 1, sizeof *svals);
+    const int n_mvals = schema_count(mp->desc->params), n_svals = schema_count(sp->desc->params);
+    nb_value *mvals = nb_xcalloc((size_t)n_mvals + 1, sizeof *mvals);
+    nb_value *svals = nb_xcalloc((size_t)n_svals + 1, sizeof *svals);
     int rc = NB_EINVAL, have_cfg = 0, have_ds = 0, have_out = 0;
     memset(&cfg, 0, sizeof cfg);
     memset(&ds, 0, sizeof ds);
@@ -71,9 +72,9 @@ static int check_train(const nb_registry *reg, check_run *r, char **err)
     static const char *const mkeys[] = { "name", "dim", NULL }, *const skeys[] = { "name", NULL };
     if (config_load_tree("plugin-check.yaml", text, root, &cfg, &diags) != 0 ||
         config_plugin_values(&cfg, cfg.model_params, mp->desc->name, mp->desc->params, mkeys,
-                             mvals, &diags) != 0 ||
+                             mvals, n_mvals, &diags) != 0 ||
         config_plugin_values(&cfg, cfg.sampler_params, sp->desc->name, sp->desc->params, skeys,
-                             svals, &diags) != 0) {
+                             svals, n_svals, &diags) != 0) {
         rc = nb_fail(err, NB_EINVAL, "%s", diags.n ? diags.msg[0] : "bad check configuration");
         goto done;
     }
@@ -82,7 +83,8 @@ static int check_train(const nb_registry *reg, check_run *r, char **err)
     for (int64_t s = 0; s < CHECK_MAX_STEPS; s++) r->loss[s] = NAN;
     nb_train_in in = {
         .cfg = &cfg, .ds = &ds, .model = mp->desc, .sampler = sp->desc,
-        .model_values = mvals, .sampler_values = svals, .threads = r->threads,
+        .model_values = mvals, .sampler_values = svals, .n_model_values = n_mvals,
+        .n_sampler_values = n_svals, .threads = r->threads,
         .ignore_hints = !r->hints, .check_hints = r->hints,
         .step_loss = r->loss, .n_step_loss = CHECK_MAX_STEPS,
     };
