@@ -87,6 +87,9 @@ else
 fi
 grep -q "^threads: .*; waiting: GOMP_SPINCOUNT=$want (negbench's default)" "$T/err"
 ok $? "the run names the waiting setting"
+OMP_DISPLAY_ENV=verbose "$NB" run "$T/grid.yaml" --no-shard --db "$T/wg.sqlite" > "$T/out" 2> "$T/err"
+spin=$(grep "GOMP_SPINCOUNT = " "$T/err" | tail -n 1 | tr -dc 0-9)
+[ -z "$spin" ] || [ "$spin" = "$want" ]; ok $? "a sweep runs with it too (libgomp: ${spin:-?})"
 GOMP_SPINCOUNT=123 OMP_DISPLAY_ENV=verbose "$NB" run "$T/one.yaml" --db "$T/w.sqlite" --force \
   > "$T/out" 2> "$T/err"
 spin=$(grep "GOMP_SPINCOUNT = " "$T/err" | tail -n 1 | tr -dc 0-9)

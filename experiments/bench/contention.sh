@@ -81,7 +81,7 @@ one() {
   if [ -n "$pid" ]; then kill "$pid" 2> /dev/null; wait "$pid" 2> /dev/null; fi
 }
 
-# med FILE COLUMN: the median of a column
+# med FILE COLUMN: the median of a column (the lower middle of an even count)
 med() {
   [ -s "$1" ] || return 0
   sort -g -k "$2,$2" "$1" | awk -v c="$2" '{ a[NR] = $c } END { printf "%.3f", a[int((NR + 1) / 2)] }'
