@@ -265,9 +265,8 @@ int cmd_sweep(int argc, char **argv)
             fprintf(stderr, "threads: %d per run from --threads (the CPUs this process may use: "
                     "%s); waiting: %s\n", o.threads, why, wait);
         else
-            fprintf(stderr, "threads: %d per run unless train.threads says otherwise = the CPUs "
-                    "this process may use / -j %d, %s; waiting: %s\n", o.threads, o.jobs, why,
-                    wait);
+            fprintf(stderr, "threads: %d per run where train.threads is 0 (the CPUs this process "
+                    "may use / -j %d; CPUs: %s); waiting: %s\n", o.threads, o.jobs, why, wait);
     }
     if (!o.db) o.db = db_default = sweep_default_db(&sw);
     if (o.shard_count > 0) {
