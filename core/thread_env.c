@@ -40,11 +40,7 @@ int thread_env_prepare(void)
     int changed = 0;
     /* Waiting at OpenMP barriers (and in OpenBLAS's calls, whose threads are
      * libgomp's in its OpenMP build): spin at most NB_SPINCOUNT rounds, then
-     * sleep. libgomp spins up to 300000 rounds by default (each a pause
-     * instruction), which on a shared machine spends the time slices of
-     * the thread waiting and of others while the thread it waits for sits
-     * in a run queue (LightGCN-3 + RNS on Gowalla beside 2 busy threads,
-     * loaded machine: 109 -> 39 s/epoch). */
+     * sleep (see NB_SPINCOUNT for the value and why). */
     if (!getenv("OMP_WAIT_POLICY")) changed |= thread_env_set_default("GOMP_SPINCOUNT", NB_SPINCOUNT);
 #ifdef NB_HAVE_CBLAS
     /* OpenBLAS's pthreads build keeps its workers spinning for 2^28 cycles

@@ -9,12 +9,14 @@
 #include <stddef.h>
 
 /* The spin count before a waiting OpenMP thread sleeps (GOMP_SPINCOUNT):
- * about 130 us of pause instructions here, against libgomp's 300000 (4 ms).
- * Measured under load (docs/performance-shared-machines.md): fewer rounds
- * were faster down to passive, which costs a quiet machine up to 6% on
- * LightGCN; 10000 keeps threads awake through a quiet machine's short
- * waits and bounds what they take from a busy one. */
-#define NB_SPINCOUNT "10000"
+ * libgomp's own default, 300000 rounds (about 4 ms of pause instructions
+ * here), set explicitly so that a run reports it. Measured
+ * (docs/performance-shared-machines.md): 10000 was 2-5x faster on a machine
+ * loaded by many other jobs, but on a nearly quiet one it cost LightGCN-3
+ * on Gowalla 5-10% without a companion and more beside two busy threads,
+ * so the default stays until a quiet machine decides; users of busy
+ * machines set GOMP_SPINCOUNT or OMP_WAIT_POLICY themselves. */
+#define NB_SPINCOUNT "300000"
 
 /* Put negbench's defaults in the environment for the variables the user did
  * not set: GOMP_SPINCOUNT (unless OMP_WAIT_POLICY is set) and, with
