@@ -12,9 +12,9 @@
  * libgomp's own default, 300000 rounds (about 4 ms of pause instructions
  * here), set explicitly so that a run reports it. Measured
  * (docs/performance-shared-machines.md): 10000 was 2-5x faster on a machine
- * loaded by many other jobs, but on a nearly quiet one it cost LightGCN-3
- * on Gowalla 5-10% without a companion and more beside two busy threads,
- * so the default stays until a quiet machine decides; users of busy
+ * loaded by many other jobs and 25-30% faster for LightGCN-3 on Gowalla
+ * beside two busy threads, but on a nearly quiet machine it cost that case
+ * 5-10% alone, so the default stays until a quiet machine decides; users of busy
  * machines set GOMP_SPINCOUNT or OMP_WAIT_POLICY themselves. */
 #define NB_SPINCOUNT "300000"
 
