@@ -48,7 +48,8 @@ int cli_load_sweep(const char *path, int threads, nb_registry *reg, struct nb_sw
 extern char **cli_argv;
 
 /* Before a single run: set the thread settings the libraries read when they
- * load (OPENBLAS_THREAD_TIMEOUT=4 unless set) and, if that changed the
+ * load (thread_env_prepare: GOMP_SPINCOUNT, OPENBLAS_THREAD_TIMEOUT, each
+ * unless the user set it) and, if that changed the
  * environment, re-execute this process with it (same pid and arguments).
  * Returns only when nothing had to change or exec failed. */
 void cli_run_prepare_env(void);

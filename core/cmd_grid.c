@@ -9,13 +9,14 @@
 #include "cli.h"
 #include "interrupt.h"
 #include "config.h"
+#include "cpus.h"
 #include "grid.h"
 #include "shard.h"
 #include "sweep.h"
+#include "thread_env.h"
 #include "util.h"
 
 #include <getopt.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,8 @@ static void sweep_usage(FILE *out)
           "the per-epoch lines go to <store>.logs/<hash>.log beside the store.\n"
           "\n"
           "  -j, --jobs N   worker processes (default 1)\n"
-          "  --threads T    threads per run (default: cores / N when train.threads is 0;\n"
+          "  --threads T    threads per run (default when train.threads is 0: the CPUs this\n"
+          "                 process may use / N; negbench --version shows them;\n"
           "                 given here it overrides train.threads, as for single runs)\n"
           "  --db PATH      results store (default: results/<experiment name>.sqlite)\n"
           "  --force        run done runs again\n"
@@ -144,27 +146,9 @@ out:
     return status;
 }
 
-/* OpenBLAS (pthreads build) keeps its workers spinning for 2^28 cycles after
- * each call, which takes a core from the OpenMP passes that follow; with
- * OPENBLAS_THREAD_TIMEOUT=4 they sleep at once (Gowalla, 2 threads, pairs of
- * runs: NGCF step 73-75 -> 61-62 s per 357 steps, SGL 280 -> 254, MF + ANS(32)
- * 25.8 -> 22.4 s/epoch; the evaluation unchanged; LightGCN does not call BLAS
- * while training). OpenBLAS reads it when it loads. Sets it unless the user
- * did; returns 1 when the environment changed (the caller re-executes). */
-static int cli_blas_env(void)
-{
-#ifdef NB_HAVE_CBLAS
-    if (!getenv("OPENBLAS_THREAD_TIMEOUT")) {
-        setenv("OPENBLAS_THREAD_TIMEOUT", "4", 1);
-        return 1;
-    }
-#endif
-    return 0;
-}
-
 void cli_run_prepare_env(void)
 {
-    if (!cli_argv || !cli_blas_env()) return;
+    if (!cli_argv || !thread_env_prepare()) return;
     fflush(stdout);
     fflush(stderr);
     execv("/proc/self/exe", cli_argv);
@@ -181,7 +165,7 @@ void cli_run_prepare_env(void)
  * - LD_BIND_NOW = 1: symbols are bound once in the parent, not again (with
  *   a copy-on-write fault per GOT page) in every worker (about 10% of the
  *   CPU time of a tiny run);
- * - OPENBLAS_THREAD_TIMEOUT = 4 (cli_blas_env).
+ * - the waiting and OpenBLAS settings of thread_env_prepare (thread_env.h).
  * Returns only when there is nothing to do or exec failed. */
 static void sweep_prepare_env(const nb_sweep *sw, const nb_sweep_opts *o)
 {
@@ -197,14 +181,13 @@ static void sweep_prepare_env(const nb_sweep *sw, const nb_sweep_opts *o)
                 if (ti > t) t = ti;
             }
         snprintf(v, sizeof v, "%d", t);
-        setenv("OPENBLAS_NUM_THREADS", v, 1);
-        again = 1;
+        again = thread_env_set_default("OPENBLAS_NUM_THREADS", v);
     }
 #else
     (void)sw, (void)o, (void)t, (void)v;
 #endif
     if (!getenv("LD_BIND_NOW")) setenv("LD_BIND_NOW", "1", 1), again = 1;
-    if (cli_blas_env()) again = 1;
+    if (thread_env_prepare()) again = 1;
     if (!again) return;
     fflush(stdout);
     fflush(stderr);
@@ -272,14 +255,21 @@ int cmd_sweep(int argc, char **argv)
     interrupt_install("negbench"); /* until the workers start: exit 75 at once */
     if ((status = cli_load_sweep(argv[optind], threads, &reg, &sw))) goto out;
     /* the CPUs this process may use (a Slurm task's, under affinity or cgroups) */
-    cpu_set_t cpus;
-    long cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus)
-                                                               : sysconf(_SC_NPROCESSORS_ONLN);
-    const char *cpt = getenv("SLURM_CPUS_PER_TASK");
-    if (cpt && atol(cpt) > 0 && atol(cpt) < cores) cores = atol(cpt);
-    if (cores < 1) cores = 1;
-    o.threads = threads > 0 ? threads : (int)(cores / o.jobs > 0 ? cores / o.jobs : 1);
+    nb_cpus cpus;
+    cpus_detect(&cpus);
+    o.threads = threads > 0 ? threads : (cpus.count / o.jobs > 0 ? cpus.count / o.jobs : 1);
     sweep_prepare_env(&sw, &o);
+    if (!o.quiet) {
+        char why[256], wait[128];
+        cpus_describe(&cpus, why, sizeof why);
+        thread_env_describe(wait, sizeof wait);
+        if (threads > 0)
+            fprintf(stderr, "threads: %d per run from --threads (the CPUs this process may use: "
+                    "%s); waiting: %s\n", o.threads, why, wait);
+        else
+            fprintf(stderr, "threads: %d per run where train.threads is 0 (the CPUs this process "
+                    "may use / -j %d; CPUs: %s); waiting: %s\n", o.threads, o.jobs, why, wait);
+    }
     if (!o.db) o.db = db_default = sweep_default_db(&sw);
     if (o.shard_count > 0) {
         o.db = db_shard = shard_db_path(o.db, o.shard_index, o.shard_count);

@@ -12,6 +12,7 @@
 #include "build_config.h"
 #include "cli.h"
 #include "config.h"
+#include "cpus.h"
 #include "dataset.h"
 #include "eval.h"
 #include "grid.h" /* grid files go to the sweep (cmd_grid.c) */
@@ -19,6 +20,7 @@
 #include "interrupt.h"
 #include "kernels.h"
 #include "sha256.h"
+#include "thread_env.h"
 #include "run_exec.h"
 #include "store.h"
 #include "train.h"
@@ -26,6 +28,7 @@
 
 #include <getopt.h>
 #include <omp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +45,8 @@ static void run_usage(FILE *out)
           "docs/configuration.md). Every epoch is committed to the SQLite store.\n"
           "\n"
           "  --db PATH      results store (default: results/<experiment name>.sqlite)\n"
-          "  --threads N    override train.threads (0 = all cores)\n"
+          "  --threads N    override train.threads (0 = the CPUs this process may use:\n"
+          "                 affinity, cgroup CPU quota, SLURM_CPUS_PER_TASK)\n"
           "  --force        run again even if this exact configuration is already done\n"
           "  -q, --quiet    no per-epoch lines\n"
           "  -h, --help     this help\n", out);
@@ -174,7 +178,9 @@ int cmd_run(int argc, char **argv)
     }
     if (diags.n) goto diag_exit;
     if (threads_override >= 0) cfg.train.threads = threads_override;
-    int threads = cfg.train.threads > 0 ? cfg.train.threads : omp_get_num_procs();
+    nb_cpus cpus;
+    cpus_detect(&cpus);
+    int threads = cfg.train.threads > 0 ? cfg.train.threads : cpus.count;
     nb_set_threads(threads);
 
     double t0 = nb_now();
@@ -191,6 +197,18 @@ int cmd_run(int argc, char **argv)
         fprintf(stderr, "data: %s: %d users, %d items, %lld/%lld/%lld train/valid/test (%.2fs)\n",
                 ds.source ? ds.source : "?", ds.n_users, ds.n_items, (long long)ds.train.nnz,
                 (long long)ds.valid.nnz, (long long)ds.test.nnz, nb_now() - t0);
+    if (!quiet) { /* after the data, so that a data error stays one line */
+        char why[256], wait[128];
+        cpus_describe(&cpus, why, sizeof why);
+        thread_env_describe(wait, sizeof wait);
+        if (cfg.train.threads <= 0)
+            fprintf(stderr, "threads: %d = the CPUs this process may use, %s; waiting: %s\n",
+                    threads, why, wait);
+        else
+            fprintf(stderr, "threads: %d from %s (the CPUs this process may use: %s); waiting: "
+                    "%s\n", threads, threads_override > 0 ? "--threads" : "train.threads", why,
+                    wait);
+    }
 
     json = config_to_json(&cfg, ds.checksum, mp->desc->params, mvals, n_mvals, sp->desc->params,
                           svals, n_svals);

@@ -12,6 +12,7 @@
  * depend on which block it was computed in.
  */
 #include "kernels.h"
+#include "thread_env.h"
 
 #include <limits.h>
 #include <stdlib.h>
@@ -211,7 +212,9 @@ void nb_sgemm(int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
     nb_sgemm_ex(0, trans_b, m, n, k, alpha, a, k, b, trans_b ? k : n, beta, c, n);
 }
 
-/* Set the OpenMP and BLAS thread counts (threads <= 0: no change). */
+/* Set the OpenMP and BLAS thread counts (threads <= 0: no change). The
+ * user's own OPENBLAS_NUM_THREADS (not one negbench set, thread_env.h)
+ * gives the BLAS count instead. */
 void nb_set_threads(int threads)
 {
     if (threads <= 0) return;
@@ -219,7 +222,9 @@ void nb_set_threads(int threads)
     omp_set_num_threads(threads);
 #endif
 #ifdef NB_HAVE_CBLAS
-    openblas_set_num_threads(threads);
+    const char *own = getenv("OPENBLAS_NUM_THREADS");
+    int user = own && !thread_env_ours("OPENBLAS_NUM_THREADS") ? atoi(own) : 0;
+    openblas_set_num_threads(user > 0 ? user : threads);
 #endif
 }
 

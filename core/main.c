@@ -2,7 +2,9 @@
  * main.c - the negbench command: dispatch to subcommands, --help, --version.
  */
 #include "cli.h"
+#include "cpus.h"
 #include "kernels.h"
+#include "thread_env.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +33,7 @@ static void usage(FILE *out)
           "\n"
           "options:\n"
           "  -h, --help                  help (also after a command: negbench run --help)\n"
-          "  --version                   print the version\n"
+          "  --version                   the version, and the default thread count and why\n"
           "\n"
           "Exit status: 0 success, 1 a run failed, 2 usage or configuration error,\n"
           "75 interrupted (run again to resume).\n", out);
@@ -52,9 +54,15 @@ int main(int argc, char **argv)
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        nb_cpus cpus;
+        char why[256], wait[128];
+        cpus_detect(&cpus);
+        cpus_describe(&cpus, why, sizeof why);
+        thread_env_describe(wait, sizeof wait);
         printf("negbench %s (git %s, plugin ABI %d.%d, BLAS %s, %s threads)\n",
                PACKAGE_VERSION, NB_GIT_REVISION, NB_ABI_MAJOR, NB_ABI_MINOR, nb_blas_name(),
                nb_blas_threading());
+        printf("default threads: %s; waiting: %s\n", why, wait);
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
