@@ -265,6 +265,11 @@ static int probe_files(char *const *paths, int n, char **err)
     }
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
+        /* a crash while probing is reported by its signal: restore the default
+         * actions a runtime may have replaced (AddressSanitizer catches SIGSEGV
+         * and exits with a report instead) */
+        static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+        for (size_t k = 0; k < sizeof fatal / sizeof fatal[0]; k++) signal(fatal[k], SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(1);
         close(fds[0]);
