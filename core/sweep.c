@@ -454,8 +454,44 @@ int sweep_in_shard(const nb_sweep *sw, int i, int index, int count)
     return r->dup_of < 0 && (count <= 0 || r->rank % count == index);
 }
 
+/* Before anything is written (store, logs): every distinct data set of this
+ * shard's runs must leave each training user a negative to draw, else the
+ * whole sweep is a configuration error (exit 2), as for a single run. Each
+ * data set is loaded, checked and freed here (one extra load per distinct
+ * data set); one that does not load is left to its runs, which fail with
+ * the load error as before. Returns 0 or 2. */
+static int sweep_check_data(const nb_sweep *sw, const nb_sweep_opts *o)
+{
+    const char **seen = nb_xcalloc((size_t)sw->n + 1, sizeof *seen);
+    int n_seen = 0, status = 0;
+    for (int i = 0; i < sw->n && !status; i++) {
+        const nb_sweep_run *r = &sw->runs[i];
+        int dup = 0;
+        if (!sweep_in_shard(sw, i, o->shard_index, o->shard_count)) continue;
+        for (int k = 0; k < n_seen && !dup; k++) dup = !strcmp(seen[k], r->data_sum);
+        if (dup) continue;
+        seen[n_seen++] = r->data_sum;
+        nb_dataset ds;
+        char *err = NULL;
+        memset(&ds, 0, sizeof ds);
+        if (dataset_load(&r->cfg.data, &ds, &err) != 0) {
+            free(err);
+            continue;
+        }
+        if (dataset_check_negatives(&r->cfg.data, &ds, &err) != 0) {
+            fprintf(stderr, "negbench: %s\n", err);
+            status = 2;
+        }
+        free(err);
+        dataset_free(&ds);
+    }
+    free(seen);
+    return status;
+}
+
 int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
 {
+    if (sweep_check_data(sw, o) != 0) return 2;
     nb_store *s = NULL;
     char *err = NULL, *logs = log_dir(o->db);
     int *todo = nb_xcalloc((size_t)sw->n + 1, sizeof *todo);

@@ -188,6 +188,13 @@ st=$?
 grep -q "full.txt: user 0 has every one of the 4 items" "$T/full.err" && [ "$(wc -l < "$T/full.err")" -eq 1 ]
 ok $? "... one line naming the file and the user"
 [ ! -e "$T/full.sqlite" ]; ok $? "... nothing stored"
+# the same data in a sweep (two seeds): exit 2 before the store or its logs exist
+sed 's/^train: {epochs: 2}$/train: {epochs: 2}\ngrid: {seeds: [1, 2]}/' "$T/full.yaml" > "$T/fullg.yaml"
+"$NB" run "$T/fullg.yaml" --db "$T/fullg.sqlite" -j 2 >/dev/null 2>"$T/fullg.err"
+st=$?
+[ $st -eq 2 ] && grep -q "full.txt: user 0 has every one of the 4 items" "$T/fullg.err"
+ok $? "... and in a sweep: exit $st naming the file and the user"
+[ ! -e "$T/fullg.sqlite" ] && [ ! -e "$T/fullg.logs" ]; ok $? "... with nothing stored"
 
 # ---- a damaged store --------------------------------------------------------------------
 cp "$T/two.sqlite" "$T/bad.sqlite"
