@@ -215,7 +215,7 @@ out:
     return status;
 }
 
-/* ==== schema version 2 upgrade (owned by issue 14) ====================== */
+/* ==== schema version 2 upgrade =========================================== */
 
 /* The part of results/schema.sql a version 1 store lacks: everything after
  * its marker line (new tables only). */

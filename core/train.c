@@ -164,8 +164,8 @@ static int check_eval_cache(trainer *t, const nb_view *v, char **perr)
  * for bit, else the run fails naming the model. */
 static int model_eval_forward(trainer *t, const nb_view **view, char **err)
 {
-    nb_batch eb = { .size = 0, .epoch = -1, .step = (int64_t)t->params_version,
-                    .seed = t->cfg->train.seed, .params_version = t->params_version };
+    nb_batch eb = { .size = 0, .epoch = -1, .seed = t->cfg->train.seed,
+                    .params_version = t->params_version };
     const nb_batch *bp = t->in->model->abi_minor >= 5 ? &eb : NULL;
     char *perr = NULL;
     int rc = t->mvt->forward(t->model, NB_MODE_EVAL, bp, view, &perr);

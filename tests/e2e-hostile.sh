@@ -1,5 +1,5 @@
 #!/bin/sh
-# e2e-hostile.sh - hostile inputs to the parsers, loaders and merge (issue 16):
+# e2e-hostile.sh - hostile inputs to the parsers, loaders and merge:
 # each must end in a clear one-line error with its position (file:line:col
 # for text, file and meta key for stores) and exit status 2, or succeed where
 # the input is valid, within a time and memory bound: never a crash (a

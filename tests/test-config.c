@@ -70,7 +70,7 @@ static void test_tree(void)
     err = NULL;
     ok(node_parse("t.yaml", "# nothing\n", &root, &err) == 0 && root == NULL,
        "tree: empty document gives NULL");
-    /* tags and merge keys were silently ignored before (issue 16) */
+    /* tags and merge keys were once silently ignored */
     node_parse("t.yaml", "a: !!str 5\n", &root, &err);
     is_string(err, "t.yaml:1:4: YAML tag !!str is not supported: write the value without it",
               "tree: core tag refused");
