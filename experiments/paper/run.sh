@@ -1,0 +1,40 @@
+#!/bin/bash
+# run.sh - train every artefact of the ANS study (docs/reproducing.md).
+#
+#   experiments/paper/run.sh [ARTEFACT...]     # default: all, in the order below
+#
+# Run from the top of the checkout with ../shared/data present (or
+# NEGBENCH_DATA pointing at the data sets). Each artefact is one sweep,
+# experiments/paper/ARTEFACT.yaml, into its own store results/ARTEFACT.sqlite
+# (stores stay out of git). Sweeps resume: running this again skips the runs
+# already done, so a killed study is continued by the same command. For each
+# sweep it appends a line to results/study-times.tsv: artefact, start and end
+# (UTC), wall seconds, runs done, failed and not started, negbench's version,
+# the machine (CPUs, load average at the start) - the figures results/README.md
+# quotes. JOBS (default 2) sets the parallel runs; NEGBENCH (default
+# ./negbench) the binary.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+NEGBENCH=${NEGBENCH:-./negbench}
+JOBS=${JOBS:-2}
+ALL="table2 fig2 fig1 table3 fig5 table5 sens-gamma sens-eps sens-M table3-gamma0.01"
+[ $# -gt 0 ] && ALL="$*"
+times=results/study-times.tsv
+[ -f "$times" ] || printf 'artefact\tstart\tend\twall_s\tsummary\tversion\tmachine\n' > "$times"
+version=$("$NEGBENCH" --version | head -1)
+status=0
+for a in $ALL; do
+    yaml=experiments/paper/$a.yaml
+    [ -f "$yaml" ] || { echo "run.sh: $yaml: no such artefact" >&2; status=2; continue; }
+    machine="$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    start=$(date -u +%FT%TZ); t0=$(date +%s)
+    log=$(mktemp)
+    "$NEGBENCH" run "$yaml" -j "$JOBS" --db "results/$a.sqlite" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    summary=$(grep "^sweep $a: .* done" "$log" | tail -1 | sed 's/; store .*//')
+    rm -f "$log"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$start" "$(date -u +%FT%TZ)" \
+        "$(( $(date +%s) - t0 ))" "${summary:-exit $rc}" "$version" "$machine" >> "$times"
+    [ "$rc" -eq 0 ] || status=$rc
+done
+exit $status
