@@ -31,10 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef NB_GIT_REVISION
-#define NB_GIT_REVISION "unknown"
-#endif
-
 /* ---- resolution and validation ---------------------------------------- */
 
 /* Every block of sampler_params / model_params names a known plugin. */
@@ -55,33 +51,17 @@ static void check_block_names(const nb_registry *reg, const nb_node *b, int kind
     }
 }
 
-/* Resolve point i into run r; problems go to d. */
+/* Resolve point i into run r (run_plan_resolve); problems go to d. */
 static void resolve_point(nb_sweep *sw, int i, nb_diags *d)
 {
     nb_sweep_run *r = &sw->runs[i];
     nb_grid_point *pt = &sw->grid.points[i];
-    static const char *const mkeys[] = {"name", "dim", NULL};
-    static const char *const skeys[] = {"name", NULL};
+    run_plan_init(r);
     r->label = pt->label;
-    r->dup_of = -1;
     nb_node *tree = pt->tree;
     pt->tree = NULL;
     if (config_load_tree(sw->grid.path, sw->grid.text, tree, &r->cfg, d) != 0) return;
-    r->model = run_find_plugin(sw->reg, &r->cfg, NB_KIND_MODEL, r->cfg.model, r->cfg.model_params, d);
-    r->sampler = run_find_plugin(sw->reg, &r->cfg, NB_KIND_SAMPLER, r->cfg.sampler,
-                             r->cfg.sampler_params, d);
-    if (r->model) {
-        r->n_mvals = schema_count(r->model->desc->params);
-        r->mvals = nb_xcalloc((size_t)r->n_mvals + 1, sizeof *r->mvals);
-        config_plugin_values(&r->cfg, r->cfg.model_params, r->model->desc->name,
-                             r->model->desc->params, mkeys, r->mvals, r->n_mvals, d);
-    }
-    if (r->sampler) {
-        r->n_svals = schema_count(r->sampler->desc->params);
-        r->svals = nb_xcalloc((size_t)r->n_svals + 1, sizeof *r->svals);
-        config_plugin_values(&r->cfg, r->cfg.sampler_params, r->sampler->desc->name,
-                             r->sampler->desc->params, skeys, r->svals, r->n_svals, d);
-    }
+    run_plan_resolve(r, sw->reg, d);
 }
 
 /* A small cache of data checksums by file triple (a grid reads few data sets). */
@@ -143,14 +123,10 @@ int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *
             err = NULL;
             continue;
         }
-        memcpy(r->data_sum, sum, sizeof sum);
-        r->json = config_to_json(&r->cfg, sum, r->model->desc->params, r->mvals, r->n_mvals,
-                                 r->sampler->desc->params, r->svals, r->n_svals);
-        if (!r->json) {
+        if (run_plan_identify(r, sum) != 0) {
             diags_add(diags, NULL, 0, 0, "run %d: plugin values do not match their schemas", i);
             continue;
         }
-        sha256_hex(r->json, strlen(r->json), r->hash);
         for (int j = 0; j < i && r->dup_of < 0; j++)
             if (sw->runs[j].dup_of < 0 && !strcmp(sw->runs[j].hash, r->hash)) r->dup_of = j;
         r->rank = r->dup_of < 0 ? sw->n_distinct++ : -1;
@@ -177,12 +153,7 @@ out:
 void sweep_free(nb_sweep *sw)
 {
     if (!sw) return;
-    for (int i = 0; i < sw->n; i++) {
-        config_free(&sw->runs[i].cfg);
-        free(sw->runs[i].mvals);
-        free(sw->runs[i].svals);
-        free(sw->runs[i].json);
-    }
+    for (int i = 0; i < sw->n; i++) run_plan_free(&sw->runs[i]);
     free(sw->runs);
     free(sw->name);
     grid_free(&sw->grid);
@@ -279,25 +250,14 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
     int64_t run_id = 0;
     const nb_config *cfg = &r->cfg;
     int threads = cfg->train.threads > 0 ? cfg->train.threads : o->threads;
-    char hostname[256] = "unknown";
     memset(&out, 0, sizeof out);
 
     nb_set_threads(threads);
-    gethostname(hostname, sizeof hostname - 1);
     fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
             cfg->model, cfg->sampler, threads);
     if (store_open(o->db, &store, &err) != 0) goto fail;
     interrupt_set_deferred(1); /* from here a signal stops the run at its next step */
-    nb_run_info info = {
-        .experiment_id = exp_id, .config_json = r->json, .config_hash = r->hash,
-        .seed = (int64_t)cfg->train.seed, .model = r->model->desc->name,
-        .model_version = r->model->desc->version, .sampler = r->sampler->desc->name,
-        .sampler_version = r->sampler->desc->version,
-        .dataset = have_ds ? ds->source : "(not loaded)",
-        .data_checksum = have_ds ? ds->checksum : r->data_sum, .threads = threads, .host = hostname,
-        .git_revision = NB_GIT_REVISION, .negbench_version = PACKAGE_VERSION,
-    };
-    int begun = store_run_begin(store, &info, &run_id, &err);
+    int begun = run_plan_begin(store, r, exp_id, have_ds ? ds : NULL, threads, &run_id, &err);
     if (begun != 0 && store_run_status(store, r->hash, &run_id, NULL) == 1) {
         fprintf(stderr, "run %s: finished by another process\n", r->hash);
         begun = NB_STORE_BUSY; /* the parent counts it when it looks again */
@@ -529,22 +489,15 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
     }
     for (int i = 0; i < sw->n; i++) {
         nb_sweep_run *r = &sw->runs[i];
-        int64_t id;
         if (!sweep_in_shard(sw, i, o->shard_index, o->shard_count)) continue;
         n_mine++;
-        int st = store_run_status(s, r->hash, &id, &err);
+        int st = run_plan_check(s, r, o->force, &err);
         if (st < 0) {
             fprintf(stderr, "%s\n", err);
             status = 2;
             goto out;
         }
-        r->status = st;
-        if (st == 1 && o->force && store_run_reopen(s, r->hash, &err) != 0) {
-            fprintf(stderr, "%s\n", err);
-            status = 2;
-            goto out;
-        }
-        if (st == 1 && !o->force) already++;
+        if (st == 1) already++;
         else todo[n_todo++] = i;
     }
     /* s stays open (never used by the children): while the parent holds a

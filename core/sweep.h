@@ -22,20 +22,11 @@
 #include "config.h"
 #include "grid.h"
 #include "plugin_loader.h"
+#include "run_plan.h"
 
-typedef struct nb_sweep_run {
-    nb_config cfg;               /* the resolved configuration (owns its tree) */
-    const nb_plugin *model, *sampler;
-    nb_value *mvals, *svals;     /* plugin parameters, one per schema entry */
-    int n_mvals, n_svals;        /* their counts */
-    char *json;                  /* canonical JSON (config_to_json) */
-    char hash[65];               /* SHA-256 hex of json */
-    char data_sum[65];           /* the data's checksum (dataset_checksum) */
-    const char *label;           /* the point's axis values (owned by the grid) */
-    int dup_of;                  /* index of the first identical run, or -1 */
-    int rank;                    /* 0-based among distinct runs in grid order, -1 if a dup */
-    int status;                  /* in the store: 0 absent, 1 done, 2 unfinished */
-} nb_sweep_run;
+/* One point of the grid: a run plan (run_plan.h) with its place in the
+ * sweep (label, dup_of, rank) and its status in the store. */
+typedef nb_run_plan nb_sweep_run;
 
 typedef struct nb_sweep {
     nb_grid grid;
