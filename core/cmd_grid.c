@@ -12,7 +12,7 @@
 #include "cpus.h"
 #include "grid.h"
 #include "shard.h"
-#include "sweep.h"
+#include "sweep_exec.h"
 #include "thread_env.h"
 #include "util.h"
 

@@ -53,24 +53,7 @@ char *sweep_default_db(const nb_sweep *sw);
  * every status 0). */
 int sweep_read_status(nb_sweep *sw, const char *db, char **err);
 
-typedef struct nb_sweep_opts {
-    const char *db;              /* the store */
-    int jobs;                    /* worker processes (>= 1) */
-    int threads;                 /* per run when train.threads is 0 (>= 1) */
-    int force;                   /* re-run done runs */
-    int fail_fast;               /* stop starting runs after a failure */
-    int quiet;                   /* no progress lines */
-    int shard_index, shard_count; /* run only distinct runs with rank % count ==
-                                  * index (count 0: all); db is then the shard's
-                                  * file, stamped by shard_stamp */
-} nb_sweep_opts;
-
 /* 1 when run i is run by shard index of count (always with count 0). */
 int sweep_in_shard(const nb_sweep *sw, int i, int index, int count);
-
-/* Run every distinct run not done (all with force), jobs at a time. One
- * progress line per finished run on stderr. Returns the exit status: 0 all
- * done, 1 some failed, 75 interrupted (SIGINT/SIGTERM), 2 store errors. */
-int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o);
 
 #endif /* NB_SWEEP_H */
