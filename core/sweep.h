@@ -44,6 +44,7 @@ typedef struct nb_sweep {
  * NB_EINVAL with every distinct problem in diags (sw freed). */
 int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *sw,
                nb_diags *diags);
+/* Free the runs (run_plan_free), the grid and the name; sw is left empty. */
 void sweep_free(nb_sweep *sw);
 
 /* results/<name>.sqlite (creating results/); malloc'd. */
