@@ -285,7 +285,7 @@ static char *fmt_secs(double s)
  * whole sweep is a configuration error (exit 2), as for a single run. Each
  * data set is loaded, checked and freed here (one extra load per distinct
  * data set); one that does not load is left to its runs, which fail with
- * the load error as before. Returns 0 or 2. */
+ * their load error. Returns 0 or 2. */
 static int sweep_check_data(const nb_sweep *sw, const nb_sweep_opts *o)
 {
     const char **seen = nb_xcalloc((size_t)sw->n + 1, sizeof *seen);
