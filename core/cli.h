@@ -13,6 +13,8 @@
 
 enum { NB_EXIT_OK = 0, NB_EXIT_RUN_FAILED = 1, NB_EXIT_USAGE = 2, NB_EXIT_INTERRUPTED = 75 };
 
+/* The subcommands: cmd_X runs `negbench X` with argv[0] the command name
+ * and returns the exit status (above); each prints its own errors. */
 int cmd_run(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 /* core/cmd_plugins_check.c: negbench plugins --check NAME (argv from "plugins"). */

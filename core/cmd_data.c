@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* 1 when s ends with suffix (".yaml": SPEC is an experiment file). */
 static int ends_with(const char *s, const char *suffix)
 {
     size_t a = strlen(s), b = strlen(suffix);
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* dir/leaf when that file exists (malloc'd), else NULL. */
 static char *existing(const char *dir, const char *leaf)
 {
     char *p = nb_strf("%s/%s", dir, leaf);

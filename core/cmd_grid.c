@@ -12,7 +12,7 @@
 #include "cpus.h"
 #include "grid.h"
 #include "shard.h"
-#include "sweep.h"
+#include "sweep_exec.h"
 #include "thread_env.h"
 #include "util.h"
 
@@ -194,7 +194,10 @@ static void sweep_prepare_env(const nb_sweep *sw, const nb_sweep_opts *o)
     execv("/proc/self/exe", cli_argv);
 }
 
-int cmd_sweep(int argc, char **argv)
+/* The options of negbench run on a grid file into o, *threads (-1 when
+ * not given) and *no_shard. Returns -1 to go on, else the exit status
+ * (after the usage or a bad value). */
+static int sweep_parse_args(int argc, char **argv, nb_sweep_opts *o, int *threads, int *no_shard)
 {
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'}, {"threads", required_argument, 0, 't'},
@@ -203,39 +206,34 @@ int cmd_sweep(int argc, char **argv)
         {"shard", required_argument, 0, 'S'}, {"no-shard", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},     {0, 0, 0, 0},
     };
-    nb_sweep_opts o = {.jobs = 1};
-    int threads = -1, c, status, no_shard = 0;
-    const char *shard_src = "--shard";
-    nb_registry reg = {0};
-    nb_sweep sw;
-    char *db_default = NULL, *db_shard = NULL, *err = NULL;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:t:j:fFqh", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': o.db = optarg; break;
+        case 'd': o->db = optarg; break;
         case 't':
-            if (parse_count(optarg, 0, 1024, &threads)) {
+            if (parse_count(optarg, 0, 1024, threads)) {
                 fprintf(stderr, "negbench run: --threads takes 0 to 1024, got \"%s\"\n", optarg);
                 return NB_EXIT_USAGE;
             }
             break;
         case 'j':
-            if (parse_count(optarg, 1, 1024, &o.jobs)) {
+            if (parse_count(optarg, 1, 1024, &o->jobs)) {
                 fprintf(stderr, "negbench run: -j takes 1 to 1024, got \"%s\"\n", optarg);
                 return NB_EXIT_USAGE;
             }
             break;
-        case 'f': o.force = 1; break;
-        case 'F': o.fail_fast = 1; break;
-        case 'q': o.quiet = 1; break;
+        case 'f': o->force = 1; break;
+        case 'F': o->fail_fast = 1; break;
+        case 'q': o->quiet = 1; break;
         case 'S':
-            if (shard_parse(optarg, &o.shard_index, &o.shard_count)) {
+            if (shard_parse(optarg, &o->shard_index, &o->shard_count)) {
                 fprintf(stderr, "negbench run: --shard takes I/N with 0 <= I < N, got \"%s\"\n",
                         optarg);
                 return NB_EXIT_USAGE;
             }
             break;
-        case 'N': no_shard = 1; break;
+        case 'N': *no_shard = 1; break;
         case 'h': sweep_usage(stdout); return NB_EXIT_OK;
         default: sweep_usage(stderr); return NB_EXIT_USAGE;
         }
@@ -244,6 +242,33 @@ int cmd_sweep(int argc, char **argv)
         sweep_usage(stderr);
         return NB_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* "threads: N per run ..." on stderr (threads: --threads, or -1). */
+static void sweep_describe_threads(const nb_cpus *cpus, const nb_sweep_opts *o, int threads)
+{
+    char why[256], wait[128];
+    cpus_describe(cpus, why, sizeof why);
+    thread_env_describe(wait, sizeof wait);
+    if (threads > 0)
+        fprintf(stderr, "threads: %d per run from --threads (the CPUs this process may use: "
+                "%s); waiting: %s\n", o->threads, why, wait);
+    else
+        fprintf(stderr, "threads: %d per run where train.threads is 0 (the CPUs this process "
+                "may use / -j %d; CPUs: %s); waiting: %s\n", o->threads, o->jobs, why, wait);
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    nb_sweep_opts o = {.jobs = 1};
+    int threads = -1, no_shard = 0;
+    int status = sweep_parse_args(argc, argv, &o, &threads, &no_shard);
+    if (status >= 0) return status;
+    const char *shard_src = "--shard";
+    nb_registry reg = {0};
+    nb_sweep sw;
+    char *db_default = NULL, *db_shard = NULL, *err = NULL;
     memset(&sw, 0, sizeof sw);
     if (!o.shard_count && !no_shard &&
         shard_from_env(&o.shard_index, &o.shard_count, &shard_src, &err) < 0) {
@@ -259,17 +284,7 @@ int cmd_sweep(int argc, char **argv)
     cpus_detect(&cpus);
     o.threads = threads > 0 ? threads : (cpus.count / o.jobs > 0 ? cpus.count / o.jobs : 1);
     sweep_prepare_env(&sw, &o);
-    if (!o.quiet) {
-        char why[256], wait[128];
-        cpus_describe(&cpus, why, sizeof why);
-        thread_env_describe(wait, sizeof wait);
-        if (threads > 0)
-            fprintf(stderr, "threads: %d per run from --threads (the CPUs this process may use: "
-                    "%s); waiting: %s\n", o.threads, why, wait);
-        else
-            fprintf(stderr, "threads: %d per run where train.threads is 0 (the CPUs this process "
-                    "may use / -j %d; CPUs: %s); waiting: %s\n", o.threads, o.jobs, why, wait);
-    }
+    if (!o.quiet) sweep_describe_threads(&cpus, &o, threads);
     if (!o.db) o.db = db_default = sweep_default_db(&sw);
     if (o.shard_count > 0) {
         o.db = db_shard = shard_db_path(o.db, o.shard_index, o.shard_count);

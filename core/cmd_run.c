@@ -7,6 +7,12 @@
  * resolved configuration (canonical JSON, data by content checksum): a run
  * already done is not repeated (--force repeats it), an unfinished one is
  * restarted.
+ *
+ * A single-run file is a sweep of one point: its plugins, parameter values,
+ * identity and run row come from the same functions as a sweep's points
+ * (run_plan.h), and it trains through run_train_and_record (run_exec.h). It
+ * differs in running in this process (no worker, no log file) and in
+ * waiting for a run another live process owns instead of leaving it.
  */
 #define _GNU_SOURCE
 #include "build_config.h"
@@ -19,9 +25,9 @@
 #include "host.h"
 #include "interrupt.h"
 #include "kernels.h"
-#include "sha256.h"
 #include "thread_env.h"
 #include "run_exec.h"
+#include "run_plan.h"
 #include "store.h"
 #include "train.h"
 #include "util.h"
@@ -34,8 +40,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "core/git_revision.h" /* NB_GIT_REVISION, generated at each build */
 
 static void run_usage(FILE *out)
 {
@@ -74,63 +78,261 @@ static char *default_db_path(const nb_config *cfg)
     return nb_strf("results/%s.sqlite", cfg->name);
 }
 
-/* Begin the run, or wait while a live other process owns it (checking
- * every second): 0 begun (*run_id), 1 the other process finished it, 75
- * interrupted while waiting, -1 error (printed). */
-static int begin_or_wait(nb_store *store, const nb_run_info *info, const char *db_path,
-                         int64_t *run_id)
+/* The options of one `negbench run FILE.yaml`. */
+typedef struct run_opts {
+    const char *path;            /* the experiment file */
+    const char *db_path;         /* --db, or NULL for the default */
+    int threads_override;        /* --threads, or -1 */
+    int force, quiet;
+} run_opts;
+
+/* Everything one single run holds; single_run_free releases it. */
+typedef struct single_run {
+    const run_opts *o;
+    nb_registry reg;
+    nb_run_plan plan;
+    nb_dataset ds;
+    int have_ds;
+    nb_cpus cpus;
+    int threads;                 /* the run's thread count */
+    const char *db;              /* the store's path (o->db_path or db_default) */
+    char *db_default;
+    nb_store *store;
+    int64_t exp_id, run_id;
+    char *err;
+} single_run;
+
+/* A step's result when the run goes on to the next step (any other value
+ * is the command's exit status). */
+enum { RUN_GO_ON = -1 };
+
+/* Print *err (and free it) and return status. */
+static int single_fail(single_run *s, int status)
 {
-    char *err = NULL;
-    int waited = 0, result = -1, rc;
-    while ((rc = store_run_begin(store, info, run_id, &err)) == NB_STORE_BUSY) {
-        if (!waited++)
-            fprintf(stderr, "negbench: %s; waiting until it ends (checked every second)\n", err);
-        free(err);
-        err = NULL;
-        if (interrupt_sleep(1.0)) {
-            fprintf(stderr, "negbench: interrupted while waiting; nothing stored\n");
-            return 75;
-        }
-        if (store_run_status(store, info->config_hash, run_id, NULL) == 1) break;
-    }
-    if (rc == NB_OK) {
-        result = 0;
-    } else if (store_run_status(store, info->config_hash, run_id, NULL) == 1) {
-        /* done by the process it waited for, or by one that finished meanwhile */
-        fprintf(stderr, "negbench: run %.12s was finished by another process in %s\n",
-                info->config_hash, db_path);
-        result = 1;
-    } else {
-        fprintf(stderr, "%s\n", err);
-    }
-    free(err);
-    return result;
+    fprintf(stderr, "%s\n", s->err);
+    free(s->err);
+    s->err = NULL;
+    return status;
 }
 
-int cmd_run(int argc, char **argv)
+/* Load and validate the file, then its plugins and their parameters. */
+static int single_resolve(single_run *s)
 {
-    /* A grid file (grid/include/sampler_params/model_params) is a sweep. */
+    nb_diags diags = { 0 };
+    int status = RUN_GO_ON;
+    if (config_load(s->o->path, &s->plan.cfg, &diags) != NB_OK) goto diag_exit;
+    if (cli_load_plugins(&s->reg) != 0) {
+        status = NB_EXIT_USAGE;
+        goto done;
+    }
+    if (run_plan_resolve(&s->plan, &s->reg, &diags) == NB_OK && !diags.n) goto done;
+diag_exit:
+    diags_print(&diags, stderr);
+    status = NB_EXIT_USAGE;
+done:
+    diags_free(&diags);
+    return status;
+}
+
+/* The thread count: --threads, else train.threads, else the CPUs usable. */
+static void single_threads(single_run *s)
+{
+    nb_config *cfg = &s->plan.cfg;
+    if (s->o->threads_override >= 0) cfg->train.threads = s->o->threads_override;
+    cpus_detect(&s->cpus);
+    s->threads = cfg->train.threads > 0 ? cfg->train.threads : s->cpus.count;
+    nb_set_threads(s->threads);
+}
+
+/* "threads: ..." on stderr: the count and where it came from. */
+static void single_describe_threads(const single_run *s)
+{
+    char why[256], wait[128];
+    cpus_describe(&s->cpus, why, sizeof why);
+    thread_env_describe(wait, sizeof wait);
+    if (s->plan.cfg.train.threads <= 0)
+        fprintf(stderr, "threads: %d = the CPUs this process may use, %s; waiting: %s\n",
+                s->threads, why, wait);
+    else
+        fprintf(stderr, "threads: %d from %s (the CPUs this process may use: %s); waiting: "
+                "%s\n", s->threads, s->o->threads_override > 0 ? "--threads" : "train.threads",
+                why, wait);
+}
+
+/* Load the data set and refuse one that leaves a training user no negative
+ * (exit 2, nothing stored); then the run's identity from its checksum. */
+static int single_load_data(single_run *s)
+{
+    const nb_config *cfg = &s->plan.cfg;
+    double t0 = nb_now();
+    if (dataset_load(&cfg->data, &s->ds, &s->err) != NB_OK) return single_fail(s, NB_EXIT_USAGE);
+    s->have_ds = 1;
+    if (dataset_check_negatives(&cfg->data, &s->ds, &s->err) != NB_OK)
+        return single_fail(s, NB_EXIT_USAGE);
+    const nb_dataset *ds = &s->ds;
+    if (!s->o->quiet) { /* the threads after the data, so that a data error stays one line */
+        fprintf(stderr, "data: %s: %d users, %d items, %lld/%lld/%lld train/valid/test (%.2fs)\n",
+                ds->source ? ds->source : "?", ds->n_users, ds->n_items, (long long)ds->train.nnz,
+                (long long)ds->valid.nnz, (long long)ds->test.nnz, nb_now() - t0);
+        single_describe_threads(s);
+    }
+    if (run_plan_identify(&s->plan, ds->checksum) != NB_OK) {
+        fprintf(stderr, "negbench: %s: plugin values do not match their schemas\n", s->o->path);
+        return NB_EXIT_USAGE;
+    }
+    return RUN_GO_ON;
+}
+
+/* Open the store, skip a run already done (unless --force), and store the
+ * experiment row. */
+static int single_open_store(single_run *s)
+{
+    const nb_run_plan *p = &s->plan;
+    s->db = s->o->db_path;
+    if (!s->db) s->db = s->db_default = default_db_path(&p->cfg);
+    if (store_open(s->db, &s->store, &s->err) != NB_OK || store_check(s->store, &s->err) != NB_OK)
+        return single_fail(s, NB_EXIT_USAGE);
+    int st = run_plan_check(s->store, &s->plan, s->o->force, &s->err);
+    if (st < 0) return single_fail(s, NB_EXIT_RUN_FAILED);
+    if (st == 1) {
+        fprintf(stderr, "negbench: run %.12s is already done in %s (--force to run it again)\n",
+                p->hash, s->db);
+        return NB_EXIT_OK;
+    }
+    if (store_experiment(s->store, p->cfg.name, p->cfg.text, &s->exp_id, &s->err) != NB_OK)
+        return single_fail(s, NB_EXIT_RUN_FAILED);
+    return RUN_GO_ON;
+}
+
+/* Begin the run, or wait while a live other process owns it (checking
+ * every second). */
+static int single_begin(single_run *s)
+{
+    const char *hash = s->plan.hash;
+    int waited = 0, rc;
+    while ((rc = run_plan_begin(s->store, &s->plan, s->exp_id, &s->ds, s->threads, &s->run_id,
+                                &s->err)) == NB_STORE_BUSY) {
+        if (!waited++)
+            fprintf(stderr, "negbench: %s; waiting until it ends (checked every second)\n",
+                    s->err);
+        free(s->err);
+        s->err = NULL;
+        if (interrupt_sleep(1.0)) {
+            fprintf(stderr, "negbench: interrupted while waiting; nothing stored\n");
+            return NB_EXIT_INTERRUPTED;
+        }
+        if (store_run_status(s->store, hash, &s->run_id, NULL) == 1) break;
+    }
+    if (rc == NB_OK) return RUN_GO_ON;
+    if (store_run_status(s->store, hash, &s->run_id, NULL) == 1) {
+        /* done by the process it waited for, or by one that finished meanwhile */
+        fprintf(stderr, "negbench: run %.12s was finished by another process in %s\n", hash,
+                s->db);
+        free(s->err);
+        s->err = NULL;
+        return NB_EXIT_OK;
+    }
+    return single_fail(s, NB_EXIT_RUN_FAILED);
+}
+
+/* Train the begun run, record it, and report its outcome. */
+static int single_train(single_run *s)
+{
+    const nb_run_plan *p = &s->plan;
+    nb_train_out out;
+    memset(&out, 0, sizeof out);
+    int tty = isatty(STDERR_FILENO), quiet = s->o->quiet, status;
+    const char *no_color = getenv("NO_COLOR");
+    nb_train_in in = {
+        .cfg = &p->cfg, .ds = &s->ds, .model = p->model->desc, .sampler = p->sampler->desc,
+        .model_values = p->mvals, .sampler_values = p->svals,
+        .n_model_values = p->n_mvals, .n_sampler_values = p->n_svals,
+        .threads = s->threads, .store = s->store, .run_id = s->run_id, .verbose = !quiet,
+        .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
+        .stop = &interrupt_flag,
+    };
+    if (run_train_and_record(&in, &out, &s->err) != NB_OK) {
+        status = single_fail(s, NB_EXIT_RUN_FAILED);
+    } else if (out.status == NB_RUN_DONE) {
+        print_results(&p->cfg, &out, stdout);
+        printf("  stored in %s (run %.12s)\n", s->db, p->hash);
+        status = NB_EXIT_OK;
+    } else if (out.status == NB_RUN_INTERRUPTED) {
+        fprintf(stderr, "negbench: interrupted after %d epochs; run again to resume\n",
+                out.epochs_run);
+        status = NB_EXIT_INTERRUPTED;
+    } else {
+        fprintf(stderr, "negbench: %s: run failed: %s\n", s->o->path,
+                out.error ? out.error : "?");
+        status = NB_EXIT_RUN_FAILED;
+    }
+    train_out_free(&out);
+    return status;
+}
+
+static void single_run_free(single_run *s)
+{
+    if (s->store) store_close(s->store);
+    if (s->have_ds) dataset_free(&s->ds);
+    registry_free(&s->reg);
+    run_plan_free(&s->plan);
+    free(s->err);
+    free(s->db_default);
+}
+
+/* The steps of one run in order; the first that does not go on decides
+ * the exit status. */
+static int run_single(const run_opts *o)
+{
+    single_run s;
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    run_plan_init(&s.plan);
+    int status = single_resolve(&s);
+    if (status == RUN_GO_ON) {
+        single_threads(&s);
+        status = single_load_data(&s);
+    }
+    if (status == RUN_GO_ON) status = single_open_store(&s);
+    if (status == RUN_GO_ON) {
+        interrupt_set_deferred(1); /* from here a signal stops the run at its next step */
+        status = single_begin(&s);
+    }
+    if (status == RUN_GO_ON) status = single_train(&s);
+    single_run_free(&s);
+    return status;
+}
+
+/* 1 when argv names a grid file (grid/include/sampler_params/model_params),
+ * which is a sweep: the value of an option taking one is skipped. */
+static int run_names_grid(int argc, char **argv)
+{
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--db") || !strcmp(argv[i], "-d") || !strcmp(argv[i], "--threads") ||
             !strcmp(argv[i], "-t") || !strcmp(argv[i], "-j") || !strcmp(argv[i], "--jobs"))
             i++; /* skip the option's value */
-        else if (argv[i][0] != '-' && grid_file_is_sweep(argv[i])) return cmd_sweep(argc, argv);
+        else if (argv[i][0] != '-' && grid_file_is_sweep(argv[i])) return 1;
     }
+    return 0;
+}
 
+int cmd_run(int argc, char **argv)
+{
+    if (run_names_grid(argc, argv)) return cmd_sweep(argc, argv);
     static const struct option opts[] = {
         { "db", required_argument, 0, 'd' }, { "threads", required_argument, 0, 't' },
         { "force", no_argument, 0, 'f' },   { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },    { 0, 0, 0, 0 },
     };
-    const char *db_path = NULL;
-    int threads_override = -1, force = 0, quiet = 0, c;
+    run_opts o = { .threads_override = -1 };
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "d:t:fqh", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db_path = optarg; break;
-        case 't': threads_override = atoi(optarg); break;
-        case 'f': force = 1; break;
-        case 'q': quiet = 1; break;
+        case 'd': o.db_path = optarg; break;
+        case 't': o.threads_override = atoi(optarg); break;
+        case 'f': o.force = 1; break;
+        case 'q': o.quiet = 1; break;
         case 'h': run_usage(stdout); return NB_EXIT_OK;
         default: run_usage(stderr); return NB_EXIT_USAGE;
         }
@@ -139,171 +341,8 @@ int cmd_run(int argc, char **argv)
         run_usage(stderr);
         return NB_EXIT_USAGE;
     }
-    const char *path = argv[optind];
+    o.path = argv[optind];
     cli_run_prepare_env();
     interrupt_install("negbench"); /* exits 75 at once until the run begins */
-
-    int status = NB_EXIT_USAGE;
-    nb_config cfg;
-    nb_diags diags = { 0 };
-    nb_registry reg = { 0 };
-    nb_dataset ds;
-    nb_store *store = NULL;
-    nb_value *mvals = NULL, *svals = NULL;
-    int n_mvals = 0, n_svals = 0;
-    char *err = NULL, *json = NULL, *db_default = NULL;
-    nb_train_out out;
-    memset(&cfg, 0, sizeof cfg);
-    memset(&ds, 0, sizeof ds);
-    memset(&out, 0, sizeof out);
-    int have_ds = 0, have_out = 0;
-
-    if (config_load(path, &cfg, &diags) != NB_OK) goto diag_exit;
-    if (cli_load_plugins(&reg) != 0) goto done;
-    const nb_plugin *mp = run_find_plugin(&reg, &cfg, NB_KIND_MODEL, cfg.model, cfg.model_params, &diags);
-    const nb_plugin *sp = run_find_plugin(&reg, &cfg, NB_KIND_SAMPLER, cfg.sampler, cfg.sampler_params, &diags);
-    if (mp) {
-        n_mvals = schema_count(mp->desc->params);
-        mvals = nb_xcalloc((size_t)n_mvals + 1, sizeof *mvals);
-        static const char *const mkeys[] = { "name", "dim", NULL };
-        config_plugin_values(&cfg, cfg.model_params, mp->desc->name, mp->desc->params, mkeys,
-                             mvals, n_mvals, &diags);
-    }
-    if (sp) {
-        n_svals = schema_count(sp->desc->params);
-        svals = nb_xcalloc((size_t)n_svals + 1, sizeof *svals);
-        static const char *const skeys[] = { "name", NULL };
-        config_plugin_values(&cfg, cfg.sampler_params, sp->desc->name, sp->desc->params, skeys,
-                             svals, n_svals, &diags);
-    }
-    if (diags.n) goto diag_exit;
-    if (threads_override >= 0) cfg.train.threads = threads_override;
-    nb_cpus cpus;
-    cpus_detect(&cpus);
-    int threads = cfg.train.threads > 0 ? cfg.train.threads : cpus.count;
-    nb_set_threads(threads);
-
-    double t0 = nb_now();
-    if (dataset_load(&cfg.data, &ds, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
-    have_ds = 1;
-    if (dataset_check_negatives(&cfg.data, &ds, &err) != NB_OK) { /* exit 2, nothing stored */
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "data: %s: %d users, %d items, %lld/%lld/%lld train/valid/test (%.2fs)\n",
-                ds.source ? ds.source : "?", ds.n_users, ds.n_items, (long long)ds.train.nnz,
-                (long long)ds.valid.nnz, (long long)ds.test.nnz, nb_now() - t0);
-    if (!quiet) { /* after the data, so that a data error stays one line */
-        char why[256], wait[128];
-        cpus_describe(&cpus, why, sizeof why);
-        thread_env_describe(wait, sizeof wait);
-        if (cfg.train.threads <= 0)
-            fprintf(stderr, "threads: %d = the CPUs this process may use, %s; waiting: %s\n",
-                    threads, why, wait);
-        else
-            fprintf(stderr, "threads: %d from %s (the CPUs this process may use: %s); waiting: "
-                    "%s\n", threads, threads_override > 0 ? "--threads" : "train.threads", why,
-                    wait);
-    }
-
-    json = config_to_json(&cfg, ds.checksum, mp->desc->params, mvals, n_mvals, sp->desc->params,
-                          svals, n_svals);
-    if (!json) {
-        fprintf(stderr, "negbench: %s: plugin values do not match their schemas\n", path);
-        goto done;
-    }
-    char hash[65];
-    sha256_hex(json, strlen(json), hash);
-
-    if (!db_path) db_path = db_default = default_db_path(&cfg);
-    if (store_open(db_path, &store, &err) != NB_OK || store_check(store, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        goto done;
-    }
-    int64_t run_id = 0, exp_id = 0;
-    int st = store_run_status(store, hash, &run_id, &err);
-    if (st < 0) { fprintf(stderr, "%s\n", err); status = NB_EXIT_RUN_FAILED; goto done; }
-    if (st == 1 && !force) {
-        fprintf(stderr, "negbench: run %.12s is already done in %s (--force to run it again)\n",
-                hash, db_path);
-        status = NB_EXIT_OK;
-        goto done;
-    }
-    if (st == 1 && force && store_run_reopen(store, hash, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        status = NB_EXIT_RUN_FAILED;
-        goto done;
-    }
-    if (store_experiment(store, cfg.name, cfg.text, &exp_id, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        status = NB_EXIT_RUN_FAILED;
-        goto done;
-    }
-    char hostname[256] = "unknown";
-    gethostname(hostname, sizeof hostname - 1);
-    nb_run_info info = {
-        .experiment_id = exp_id, .config_json = json, .config_hash = hash,
-        .seed = (int64_t)cfg.train.seed, .model = mp->desc->name,
-        .model_version = mp->desc->version, .sampler = sp->desc->name,
-        .sampler_version = sp->desc->version, .dataset = ds.source, .data_checksum = ds.checksum,
-        .threads = threads, .host = hostname, .git_revision = NB_GIT_REVISION,
-        .negbench_version = PACKAGE_VERSION,
-    };
-    interrupt_set_deferred(1);
-    switch (begin_or_wait(store, &info, db_path, &run_id)) {
-    case 0: break;
-    case 1: status = NB_EXIT_OK; goto done;          /* finished by the other process */
-    case 75: status = NB_EXIT_INTERRUPTED; goto done; /* nothing stored */
-    default: status = NB_EXIT_RUN_FAILED; goto done;
-    }
-    int tty = isatty(STDERR_FILENO);
-    const char *no_color = getenv("NO_COLOR");
-    nb_train_in in = {
-        .cfg = &cfg, .ds = &ds, .model = mp->desc, .sampler = sp->desc,
-        .model_values = mvals, .sampler_values = svals,
-        .n_model_values = n_mvals, .n_sampler_values = n_svals,
-        .threads = threads, .store = store, .run_id = run_id, .verbose = !quiet,
-        .progress = tty && !quiet, .color = tty && !(no_color && *no_color),
-        .stop = &interrupt_flag,
-    };
-    have_out = 1;
-    if (run_train_and_record(&in, &out, &err) != NB_OK) {
-        fprintf(stderr, "%s\n", err);
-        status = NB_EXIT_RUN_FAILED;
-        goto done;
-    }
-    if (out.status == NB_RUN_DONE) {
-        print_results(&cfg, &out, stdout);
-        printf("  stored in %s (run %.12s)\n", db_path, hash);
-        status = NB_EXIT_OK;
-    } else if (out.status == NB_RUN_INTERRUPTED) {
-        fprintf(stderr, "negbench: interrupted after %d epochs; run again to resume\n",
-                out.epochs_run);
-        status = NB_EXIT_INTERRUPTED;
-    } else {
-        fprintf(stderr, "negbench: %s: run failed: %s\n", path, out.error ? out.error : "?");
-        status = NB_EXIT_RUN_FAILED;
-    }
-    goto done;
-
-diag_exit:
-    diags_print(&diags, stderr);
-    status = NB_EXIT_USAGE;
-done:
-    if (have_out) train_out_free(&out);
-    if (store) store_close(store);
-    if (have_ds) dataset_free(&ds);
-    registry_free(&reg);
-    diags_free(&diags);
-    config_free(&cfg);
-    free(mvals);
-    free(svals);
-    free(json);
-    free(err);
-    free(db_default);
-    return status;
+    return run_single(&o);
 }

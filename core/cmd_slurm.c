@@ -210,7 +210,10 @@ static int parse_pos(const char *s, int hi, int *out)
     return 0;
 }
 
-int cmd_slurm(int argc, char **argv)
+/* The options of negbench slurm into j, *db and *out. Returns -1 to go
+ * on, else the exit status (after the usage or a bad value). */
+static int slurm_parse_args(int argc, char **argv, slurm_job *j, const char **db,
+                            const char **out)
 {
     static const struct option opts[] = {
         {"shards", required_argument, 0, 'n'}, {"max-parallel", required_argument, 0, 'k'},
@@ -219,17 +222,10 @@ int cmd_slurm(int argc, char **argv)
         {"out", required_argument, 0, 'o'},    {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    slurm_job j = {.cpus = 1};
-    const char *db = NULL, *out = NULL;
-    char cwd[PATH_MAX], exe[PATH_MAX], *grid_abs = NULL, *db_abs = NULL, *dir = NULL;
-    char *shard0 = NULL;
-    int c, status = NB_EXIT_OK;
-    nb_registry reg = {0};
-    nb_sweep sw;
-    memset(&sw, 0, sizeof sw);
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "n:k:t:p:c:d:o:h", opts, NULL)) != -1) {
-        int *target = c == 'n' ? &j.shards : c == 'k' ? &j.max_parallel : &j.cpus;
+        int *target = c == 'n' ? &j->shards : c == 'k' ? &j->max_parallel : &j->cpus;
         switch (c) {
         case 'n': case 'k': case 'c':
             if (parse_pos(optarg, c == 'n' ? 100000 : 4096, target)) {
@@ -238,10 +234,10 @@ int cmd_slurm(int argc, char **argv)
                 return NB_EXIT_USAGE;
             }
             break;
-        case 't': j.time = optarg; break;
-        case 'p': j.partition = optarg; break;
-        case 'd': db = optarg; break;
-        case 'o': out = optarg; break;
+        case 't': j->time = optarg; break;
+        case 'p': j->partition = optarg; break;
+        case 'd': *db = optarg; break;
+        case 'o': *out = optarg; break;
         case 'h': slurm_usage(stdout); return NB_EXIT_OK;
         default: slurm_usage(stderr); return NB_EXIT_USAGE;
         }
@@ -250,6 +246,32 @@ int cmd_slurm(int argc, char **argv)
         slurm_usage(stderr);
         return NB_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* The path every shard store of db_abs shares before ".shard-I-of-N.sqlite"
+ * (malloc'd). */
+static char *shard_stem(const char *db_abs, int shards)
+{
+    char *stem = shard_db_path(db_abs, 0, shards);
+    char *suffix = nb_strf(".shard-0-of-%d.sqlite", shards);
+    stem[strlen(stem) - strlen(suffix)] = '\0';
+    free(suffix);
+    return stem;
+}
+
+int cmd_slurm(int argc, char **argv)
+{
+    slurm_job j = {.cpus = 1};
+    const char *db = NULL, *out = NULL;
+    char cwd[PATH_MAX], exe[PATH_MAX], *grid_abs = NULL, *db_abs = NULL, *dir = NULL;
+    char *shard0 = NULL;
+    int status = slurm_parse_args(argc, argv, &j, &db, &out);
+    if (status >= 0) return status;
+    status = NB_EXIT_OK;
+    nb_registry reg = {0};
+    nb_sweep sw;
+    memset(&sw, 0, sizeof sw);
     if ((status = cli_load_sweep(argv[optind], -1, &reg, &sw))) goto out;
     if (!j.shards) j.shards = sw.n_distinct < 1000 ? sw.n_distinct : 1000;
     if (j.shards > sw.n_distinct) {
@@ -275,10 +297,7 @@ int cmd_slurm(int argc, char **argv)
         status = NB_EXIT_USAGE;
         goto out;
     }
-    shard0 = shard_db_path(db_abs, 0, j.shards);
-    char *suffix = nb_strf(".shard-0-of-%d.sqlite", j.shards);
-    shard0[strlen(shard0) - strlen(suffix)] = '\0';  /* the stem shared by all shards */
-    free(suffix);
+    shard0 = shard_stem(db_abs, j.shards);
     j.name = sw.name;
     j.nb = sh_quote(exe), j.grid = sh_quote(grid_abs), j.db = sh_quote(db_abs);
     j.stem = sh_quote(shard0), j.cwd = nb_xstrdup(cwd), j.dir_raw = dir;

@@ -60,6 +60,8 @@ static int scalar_is_null(const nb_node *n)
             !strcmp(n->text, "Null") || !strcmp(n->text, "NULL"));
 }
 
+/* What a node is, for "expected X, got Y" messages (malloc'd): "a map",
+ * "a sequence", "an empty value", or the scalar's text. */
 static char *node_describe(const nb_node *n)
 {
     if (n->kind == NB_NODE_MAP) return nb_xstrdup("a map");
@@ -69,6 +71,7 @@ static char *node_describe(const nb_node *n)
     return nb_strf("\"%s\"", n->text);
 }
 
+/* "qname: expected what, got ..." at n. */
 static void err_type(cfg_ctx *c, const nb_node *n, const char *what, const char *qname)
 {
     char *got = node_describe(n);
@@ -118,6 +121,7 @@ static int scalar_float(const char *s, double *out)
     return 0;
 }
 
+/* true/yes or false/no into *out: 0, or -1 for any other word. */
 static int scalar_bool(const char *s, int *out)
 {
     if (!strcmp(s, "true") || !strcmp(s, "yes")) return *out = 1, 0;
@@ -387,6 +391,7 @@ static char *key_hint(const char *key, const char *const *keys, const char *noun
     return t;
 }
 
+/* Key i of map is not one of keys: diagnosed with the nearest valid key. */
 static void err_unknown(cfg_ctx *c, const nb_node *map, int i, const char *where,
                         const char *const *keys)
 {
@@ -400,6 +405,7 @@ static void err_unknown(cfg_ctx *c, const nb_node *map, int i, const char *where
 /* Where a section is reported when something is missing from it. */
 typedef struct sect_pos { int line, col; } sect_pos;
 
+/* 1 when section n is a map, else 0 after a diagnostic. */
 static int sect_is_map(cfg_ctx *c, const nb_node *n, const char *qname)
 {
     if (n->kind == NB_NODE_MAP) return 1;
@@ -407,6 +413,9 @@ static int sect_is_map(cfg_ctx *c, const nb_node *n, const char *qname)
     return 0;
 }
 
+/* The sections of an experiment, each into its part of nb_config with a
+ * diagnostic per bad key or value: data.synthetic, data.ratio, data,
+ * train, eval. */
 static void load_synthetic(cfg_ctx *c, const nb_node *m, nb_data_spec *ds,
                            int *have_seed)
 {
@@ -572,6 +581,7 @@ static char *ks_text(const nb_eval_opts *o)
     return t;
 }
 
+/* 1 when k is one of eval.topk. */
 static int ks_has(const nb_eval_opts *o, int32_t k)
 {
     for (int i = 0; i < o->n_ks; i++)
@@ -711,6 +721,8 @@ static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
 
 /* ---- the whole file --------------------------------------------------- */
 
+/* The file name of path without directory and extension (the default
+ * experiment name); malloc'd. */
 static char *file_stem(const char *path)
 {
     const char *base = strrchr(path, '/');
@@ -719,6 +731,7 @@ static char *file_stem(const char *path)
     return dot && dot != base ? strndup(base, (size_t)(dot - base)) : nb_xstrdup(base);
 }
 
+/* Every host option at its documented default (docs/configuration.md). */
 static void config_defaults(nb_config *cfg)
 {
     data_spec_defaults(&cfg->data);
@@ -752,6 +765,8 @@ static void config_defaults(nb_config *cfg)
     cfg->eval.opts.report_k = 0; /* largest topk, set after reading */
 }
 
+/* The top-level keys and sections of the tree into cfg, with every
+ * problem diagnosed (unknown keys, types, ranges, missing required keys). */
 static void config_validate(cfg_ctx *c, nb_config *cfg)
 {
     static const char *const keys[] = {"version", "name", "description", "data", "model",
@@ -929,6 +944,7 @@ static int param_parse(const nb_param_spec *s, const char *text, int quoted, nb_
     }
 }
 
+/* A plugin parameter's type and range in words, for diagnostics. */
 static const char *param_what(const nb_param_spec *s)
 {
     switch (nb_param_type(s)) {

@@ -1,6 +1,7 @@
 /*
- * config.h - experiment files: YAML (libyaml) into a tree with positions,
- * then into a validated nb_config.
+ * config.h - experiment files: a YAML tree (yaml_tree.h) into a validated
+ * nb_config, plugin parameters against their schemas, and the canonical JSON
+ * that identifies a run (config_json.c).
  *
  * Every diagnostic is one line "file:line:col: message" (1-based, from
  * libyaml's marks); all errors of a file are collected, not just the first.
@@ -16,68 +17,8 @@
 #include "negbench/plugin.h"
 #include "dataset.h"
 #include "eval.h"
-
-/* ---- generic YAML tree ---------------------------------------------- */
-enum nb_node_kind { NB_NODE_SCALAR = 1, NB_NODE_SEQ, NB_NODE_MAP };
-
-typedef struct nb_node nb_node;
-struct nb_node {
-    int kind;
-    int line, col;          /* 1-based position of the node */
-    char *text;             /* SCALAR: the text */
-    int quoted;             /* SCALAR: was quoted (never a number/bool) */
-    int n;                  /* SEQ: items; MAP: pairs */
-    nb_node **items;        /* SEQ items, or MAP values */
-    char **keys;            /* MAP keys */
-    int *key_line, *key_col;/* MAP key positions */
-    /* Grids (core/grid.c) merge trees of several files: the file of a node
-     * and of each map key, NULL meaning the experiment file itself. The
-     * strings are not owned by the tree; key_file (may be NULL) is. */
-    const char *file;
-    const char **key_file;
-};
-
-/* The file of key i of a MAP node (NULL: the experiment file). */
-static inline const char *node_key_file(const nb_node *m, int i)
-{
-    return m->key_file && m->key_file[i] ? m->key_file[i] : m->file;
-}
-
-/* Parse a YAML document; on a syntax error, *err is "file:line:col: ...". */
-int node_parse(const char *path, const char *text, nb_node **root, char **err);
-void node_free(nb_node *n);
-/* The value of key in a MAP node, or NULL. */
-const nb_node *node_get(const nb_node *map, const char *key);
-/* Read a YAML file for node_parse into *text (caller frees): a regular file
- * of at most 4 MiB without NUL bytes ("file:line:col: a NUL byte ...").
- * 0, or NB_EINVAL with *err. */
-int node_read_file(const char *path, char **text, char **err);
-
-/* ---- diagnostics ------------------------------------------------------ */
-typedef struct nb_diags {
-    int n, cap;
-    char **msg;             /* "file:line:col: message" each */
-    /* diags_add_unique's index of msg[0..n_indexed) (open addressing) */
-    int *slot, n_slots, n_indexed;
-} nb_diags;
-
-/* At most this many diagnostics are printed, then a count of the rest. */
-#define NB_DIAGS_MAX_PRINT 20
-
-void diags_add(nb_diags *d, const char *file, int line, int col,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Print the first NB_DIAGS_MAX_PRINT messages, one per line, and then
- * "negbench: ... and N more problems" when there are more. */
-void diags_print(const nb_diags *d, FILE *out);
-void diags_free(nb_diags *d);
-/* Append to dst each message of src not already in dst (points of a grid
- * repeat the same problem; it is reported once). Hashed: O(|src|). */
-void diags_add_unique(nb_diags *dst, const nb_diags *src);
-
-/* Every map of the tree n: a key given twice is a diagnostic at the second
- * ("duplicate key ... (first given at line L)"), in O(n log n) per map.
- * file names keys whose node has no file of its own. */
-void node_check_duplicates(const nb_node *n, const char *file, nb_diags *d);
+#include "diags.h"
+#include "yaml_tree.h"
 
 /* ---- the experiment --------------------------------------------------- */
 enum nb_reg_form { NB_REG_NORM = 0,     /* (|U_b|_F + |P_b|_F + |N_b|_F) / B (RecBole EmbLoss default) */

@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Two optional strings are equal: both NULL, or the same text. */
 static int same_str(const char *a, const char *b)
 {
     return a == b || (a && b && !strcmp(a, b));
 }
 
+/* Two spec numbers are equal; NaN (an unset cutoff) equals NaN. */
 static int same_num(double a, double b)
 {
     return a == b || (isnan(a) && isnan(b));
@@ -32,6 +34,7 @@ int data_spec_same(const nb_data_spec *a, const nb_data_spec *b)
            same_num(a->valid_share, b->valid_share) && a->seed == b->seed;
 }
 
+/* Free an entry's data set or load error; the slot is left empty. */
 static void entry_free(nb_data_entry *e)
 {
     if (e->loaded) dataset_free(&e->ds);

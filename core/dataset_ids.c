@@ -4,7 +4,7 @@
  *
  * Real files of the format number users and items 0..n-1, and results and
  * golden tests rely on id k being row k, so dense ids keep their value (a
- * few unused ids are empty rows, as before). An id range wider than
+ * few unused ids are empty rows). An id range wider than
  * 2 x (distinct ids) + IDS_DENSE_SLACK would size the model and the data
  * by the largest id rather than by what the file holds (a 20-byte file with
  * id 100,000,000 asked for gigabytes), so such ids are renumbered by rank:

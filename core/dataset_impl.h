@@ -22,6 +22,7 @@ typedef struct nb_rows {
     int has_ts;
 } nb_rows;
 
+/* An empty row list (timestamps kept when with_ts); rows_free releases it. */
 void rows_init(nb_rows *r, int with_ts);
 void rows_free(nb_rows *r);
 
@@ -38,6 +39,7 @@ typedef struct nb_tokmap {
     int64_t ids_cap;
 } nb_tokmap;
 
+/* An empty token map; tokmap_free releases its tokens and table. */
 void tokmap_init(nb_tokmap *m);
 void tokmap_free(nb_tokmap *m);
 /* Id of the token s[0..len), adding it when new. */

@@ -295,118 +295,140 @@ static const char *split_name(int k)
 
 /* ---- the splits ------------------------------------------------------- */
 
+/* Carve a validation split out of ds->train (valid_share of each user's
+ * pairs, seeded), replacing ds->valid, and say so in *note. */
+static void carve_valid(const nb_data_spec *spec, nb_dataset *ds, char **note)
+{
+    csr_free(&ds->valid);
+    int64_t k = split_carve_valid(&ds->train, &ds->valid, ds->n_items, spec->valid_share,
+                                  spec->seed);
+    note_add(note, "valid: %lld train pairs carved (share %g, seed %llu)", (long long)k,
+             spec->valid_share, (unsigned long long)spec->seed);
+}
+
+/* split 'given': the three files as they are (a validation split carved
+ * from train when there is no valid file and valid_share > 0); overlaps
+ * between them are kept and noted. */
+static void split_given(const nb_data_spec *spec, nb_rows *files, const char **paths,
+                        nb_dataset *ds, char **note)
+{
+    nb_csr *part[3] = {&ds->train, &ds->valid, &ds->test};
+    for (int p = 0; p < 3; p++)
+        pairs_to_csr(files[p].n, files[p].u, files[p].i, ds->n_users, ds->n_items, part[p],
+                     &ds->n_duplicates);
+    if (!paths[1] && spec->valid_share > 0) carve_valid(spec, ds, note);
+    int64_t tv = csr_overlap(&ds->train, &ds->valid), tt = csr_overlap(&ds->train, &ds->test),
+            vt = csr_overlap(&ds->valid, &ds->test);
+    if (tv || tt || vt)
+        note_add(note, "overlap kept as given: train&test %lld, train&valid %lld, "
+                 "valid&test %lld", (long long)tt, (long long)tv, (long long)vt);
+}
+
+/* What a split of one file needs: a known kind, no valid/test file, a
+ * usable ratio (except time_global), a timestamp column (except ratio). */
+static int split_check(const nb_data_spec *spec, const nb_rows *files, const char **paths,
+                       char **err)
+{
+    if (spec->split < NB_SPLIT_GIVEN || spec->split > NB_SPLIT_TIME_USER)
+        return nb_fail(err, NB_EINVAL, "data: unknown split kind %d", spec->split);
+    if (paths[1] || paths[2])
+        return nb_fail(err, NB_EINVAL, "data: split '%s' reads one file (train_path); "
+                       "valid_path/test_path are only for split 'given'", split_name(spec->split));
+    const double *r = spec->ratio;
+    if (spec->split != NB_SPLIT_TIME_GLOBAL &&
+        !(r[0] >= 0 && r[1] >= 0 && r[2] >= 0 && r[0] + r[1] + r[2] > 0))
+        return nb_fail(err, NB_EINVAL, "data: ratio [%g, %g, %g] must be >= 0 with a "
+                       "positive sum", r[0], r[1], r[2]);
+    if (spec->split != NB_SPLIT_RATIO && !files[0].has_ts)
+        return nb_fail(err, NB_EINVAL, "%s: split '%s' needs a timestamp column", paths[0],
+                       split_name(spec->split));
+    return NB_OK;
+}
+
+/* split 'ratio': a seeded shuffle of the m distinct pairs, cut by ratio. */
+static void label_ratio(const nb_data_spec *spec, int64_t m, uint8_t *lab, char **note)
+{
+    int64_t *idx = nb_xmalloc((size_t)(m ? m : 1) * sizeof *idx), cnt[3];
+    for (int64_t k = 0; k < m; k++) idx[k] = k;
+    nb_rng r;
+    nb_rng_seed(&r, spec->seed, STREAM_RATIO, 0);
+    for (int64_t k = m - 1; k > 0; k--) {
+        int64_t j = (int64_t)rng_below64(&r, (uint64_t)k + 1);
+        int64_t t = idx[k];
+        idx[k] = idx[j];
+        idx[j] = t;
+    }
+    split_counts(m, spec->ratio, cnt);
+    for (int64_t k = 0; k < m; k++) lab[idx[k]] = k < cnt[0] ? 0 : k < cnt[0] + cnt[1] ? 1 : 2;
+    free(idx);
+    note_add(note, "split ratio %g/%g/%g (seed %llu)", spec->ratio[0], spec->ratio[1],
+             spec->ratio[2], (unsigned long long)spec->seed);
+}
+
+/* split 'time_global': train up to the cutoff (given, or the quantile of
+ * the file's timestamps), test after it. NB_EINVAL for a bad quantile. */
+static int label_time_global(const nb_data_spec *spec, const nb_rows *file, const dpair *d,
+                             int64_t m, uint8_t *lab, char **note, char **err)
+{
+    double cut = spec->cutoff;
+    if (isnan(cut)) {
+        double q = spec->cutoff_quantile;
+        if (!(q >= 0 && q <= 1))
+            return nb_fail(err, NB_EINVAL, "data: cutoff_quantile %g is not in [0, 1]", q);
+        cut = quantile(file->ts, file->n, q);
+        note_add(note, "time cutoff %.17g (quantile %g)", cut, q);
+    } else {
+        note_add(note, "time cutoff %.17g", cut);
+    }
+    for (int64_t k = 0; k < m; k++) lab[k] = d[k].ts <= cut ? 0 : 2;
+    return NB_OK;
+}
+
+/* split 'time_user': each user's pairs by time, cut by ratio. d is in user
+ * order, so each user's pairs are contiguous (sorted by time here). */
+static void label_time_user(const nb_data_spec *spec, dpair *d, int64_t m, uint8_t *lab,
+                            char **note)
+{
+    int64_t a = 0, cnt[3];
+    while (a < m) {
+        int64_t b = a;
+        while (b < m && d[b].u == d[a].u) b++;
+        qsort(d + a, (size_t)(b - a), sizeof *d, cmp_time);
+        split_counts(b - a, spec->ratio, cnt);
+        for (int64_t k = a; k < b; k++)
+            lab[k] = k - a < cnt[0] ? 0 : k - a < cnt[0] + cnt[1] ? 1 : 2;
+        a = b;
+    }
+    note_add(note, "split time_user %g/%g/%g", spec->ratio[0], spec->ratio[1],
+             spec->ratio[2]);
+}
+
 int split_apply(const nb_data_spec *spec, nb_rows *files, const char **paths, nb_dataset *ds,
                 char **note, char **err)
 {
     int32_t U = ds->n_users, I = ds->n_items;
-    dpair *d = NULL;
-    uint8_t *lab = NULL;
     int64_t m = 0;
-    int rc = NB_OK;
+    int rc;
     if (!(spec->valid_share >= 0 && spec->valid_share < 1))
         return nb_fail(err, NB_EINVAL, "data: valid_share %g is not in [0, 1)",
                        spec->valid_share);
-
     if (spec->split == NB_SPLIT_GIVEN) {
-        nb_csr *part[3] = {&ds->train, &ds->valid, &ds->test};
-        for (int p = 0; p < 3; p++)
-            pairs_to_csr(files[p].n, files[p].u, files[p].i, U, I, part[p], &ds->n_duplicates);
-        if (!paths[1] && spec->valid_share > 0) {
-            csr_free(&ds->valid);
-            int64_t k = split_carve_valid(&ds->train, &ds->valid, I, spec->valid_share,
-                                          spec->seed);
-            note_add(note, "valid: %lld train pairs carved (share %g, seed %llu)",
-                     (long long)k, spec->valid_share, (unsigned long long)spec->seed);
-        }
-        int64_t tv = csr_overlap(&ds->train, &ds->valid), tt = csr_overlap(&ds->train, &ds->test),
-                vt = csr_overlap(&ds->valid, &ds->test);
-        if (tv || tt || vt) {
-            note_add(note, "overlap kept as given: train&test %lld, train&valid %lld, "
-                     "valid&test %lld", (long long)tt, (long long)tv, (long long)vt);
-        }
-        goto out;
+        split_given(spec, files, paths, ds, note);
+        return NB_OK;
     }
-
-    if (spec->split < NB_SPLIT_GIVEN || spec->split > NB_SPLIT_TIME_USER) {
-        rc = nb_fail(err, NB_EINVAL, "data: unknown split kind %d", spec->split);
-        goto out;
-    }
-    if (paths[1] || paths[2]) {
-        rc = nb_fail(err, NB_EINVAL, "data: split '%s' reads one file (train_path); "
-                     "valid_path/test_path are only for split 'given'", split_name(spec->split));
-        goto out;
-    }
-    if (spec->split != NB_SPLIT_TIME_GLOBAL) {
-        const double *r = spec->ratio;
-        if (!(r[0] >= 0 && r[1] >= 0 && r[2] >= 0 && r[0] + r[1] + r[2] > 0)) {
-            rc = nb_fail(err, NB_EINVAL, "data: ratio [%g, %g, %g] must be >= 0 with a "
-                         "positive sum", r[0], r[1], r[2]);
-            goto out;
-        }
-    }
-    if (spec->split != NB_SPLIT_RATIO && !files[0].has_ts) {
-        rc = nb_fail(err, NB_EINVAL, "%s: split '%s' needs a timestamp column", paths[0],
-                     split_name(spec->split));
-        goto out;
-    }
-    d = rows_distinct(&files[0], U, I, &m, &ds->n_duplicates);
-    lab = nb_xcalloc((size_t)(m ? m : 1), 1);
-
+    if ((rc = split_check(spec, files, paths, err)) != NB_OK) return rc;
+    dpair *d = rows_distinct(&files[0], U, I, &m, &ds->n_duplicates);
+    uint8_t *lab = nb_xcalloc((size_t)(m ? m : 1), 1);
     if (spec->split == NB_SPLIT_RATIO) {
-        int64_t *idx = nb_xmalloc((size_t)(m ? m : 1) * sizeof *idx), cnt[3];
-        for (int64_t k = 0; k < m; k++) idx[k] = k;
-        nb_rng r;
-        nb_rng_seed(&r, spec->seed, STREAM_RATIO, 0);
-        for (int64_t k = m - 1; k > 0; k--) {
-            int64_t j = (int64_t)rng_below64(&r, (uint64_t)k + 1);
-            int64_t t = idx[k];
-            idx[k] = idx[j];
-            idx[j] = t;
-        }
-        split_counts(m, spec->ratio, cnt);
-        for (int64_t k = 0; k < m; k++) lab[idx[k]] = k < cnt[0] ? 0 : k < cnt[0] + cnt[1] ? 1 : 2;
-        free(idx);
-        parts_from_labels(d, m, lab, U, I, ds);
-        note_add(note, "split ratio %g/%g/%g (seed %llu)", spec->ratio[0], spec->ratio[1],
-                 spec->ratio[2], (unsigned long long)spec->seed);
+        label_ratio(spec, m, lab, note);
     } else if (spec->split == NB_SPLIT_TIME_GLOBAL) {
-        double cut = spec->cutoff;
-        if (isnan(cut)) {
-            double q = spec->cutoff_quantile;
-            if (!(q >= 0 && q <= 1)) {
-                rc = nb_fail(err, NB_EINVAL, "data: cutoff_quantile %g is not in [0, 1]", q);
-                goto out;
-            }
-            cut = quantile(files[0].ts, files[0].n, q);
-            note_add(note, "time cutoff %.17g (quantile %g)", cut, q);
-        } else {
-            note_add(note, "time cutoff %.17g", cut);
-        }
-        for (int64_t k = 0; k < m; k++) lab[k] = d[k].ts <= cut ? 0 : 2;
-        parts_from_labels(d, m, lab, U, I, ds);
-        if (spec->valid_share > 0) {
-            csr_free(&ds->valid);
-            int64_t k = split_carve_valid(&ds->train, &ds->valid, I, spec->valid_share,
-                                          spec->seed);
-            note_add(note, "valid: %lld train pairs carved (share %g, seed %llu)",
-                     (long long)k, spec->valid_share, (unsigned long long)spec->seed);
-        }
-    } else { /* TIME_USER: d is in user order, so each user's pairs are contiguous */
-        int64_t a = 0, cnt[3];
-        while (a < m) {
-            int64_t b = a;
-            while (b < m && d[b].u == d[a].u) b++;
-            qsort(d + a, (size_t)(b - a), sizeof *d, cmp_time);
-            split_counts(b - a, spec->ratio, cnt);
-            for (int64_t k = a; k < b; k++)
-                lab[k] = k - a < cnt[0] ? 0 : k - a < cnt[0] + cnt[1] ? 1 : 2;
-            a = b;
-        }
-        parts_from_labels(d, m, lab, U, I, ds);
-        note_add(note, "split time_user %g/%g/%g", spec->ratio[0], spec->ratio[1],
-                 spec->ratio[2]);
+        rc = label_time_global(spec, &files[0], d, m, lab, note, err);
+    } else {
+        label_time_user(spec, d, m, lab, note);
     }
-out:
+    if (rc == NB_OK) parts_from_labels(d, m, lab, U, I, ds);
+    if (rc == NB_OK && spec->split == NB_SPLIT_TIME_GLOBAL && spec->valid_share > 0)
+        carve_valid(spec, ds, note);
     free(d);
     free(lab);
     return rc;

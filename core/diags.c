@@ -6,7 +6,7 @@
  * stops after NB_DIAGS_MAX_PRINT lines with a count of the rest, so that a
  * hostile file of 200,000 bad keys gives a screenful, not 200,000 lines.
  */
-#include "config.h"
+#include "diags.h"
 #include "util.h"
 
 #include <stdarg.h>

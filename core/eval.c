@@ -327,53 +327,54 @@ static int64_t first_nonfinite_row(const float *x, int64_t rows, int32_t d)
     return -1;
 }
 
-int eval_full_ranking(const float *user, const float *item, int32_t n_users,
-                      int32_t n_items, int32_t d, const nb_csr *truth,
-                      const nb_csr *mask_a, const nb_csr *mask_b,
-                      const nb_eval_opts *opts, nb_metrics *out, nb_hits *hits,
-                      char **err)
+/* Every argument of eval_full_ranking checked, ks sorted into res: NB_OK,
+ * or NB_EINVAL / NB_ENUMERIC with *err. */
+static int check_inputs(const float *user, const float *item, int32_t n_users, int32_t n_items,
+                        int32_t d, const nb_csr *truth, const nb_csr *mask_a,
+                        const nb_csr *mask_b, const nb_eval_opts *opts, const nb_metrics *out,
+                        nb_metrics *res, char **err)
 {
-    int rc = NB_OK, blas_prev = -1;
-    int32_t *eval_users = NULL, *top = NULL, *heap_len = NULL;
-    uint8_t *rel = NULL;
-    float *scores = NULL, *gather = NULL;
-    cand *heaps = NULL;
-    nb_metrics res;
-    memset(&res, 0, sizeof res);
-    if (hits) memset(hits, 0, sizeof *hits);
-
-    if (!user || !item || !truth || !opts || !out || n_users < 0 || n_items < 1 || d < 1) {
-        rc = nb_fail(err, NB_EINVAL, "eval: invalid arguments (users %d, items %d, "
-                     "dim %d)", n_users, n_items, d);
-        goto out;
-    }
-    if ((rc = check_opts(opts, &res, err)) != NB_OK) goto out;
-    if ((rc = check_csr("truth", truth, n_users, n_items, err)) != NB_OK) goto out;
-    if (mask_a && (rc = check_csr("mask_a", mask_a, n_users, n_items, err)) != NB_OK)
-        goto out;
-    if (mask_b && (rc = check_csr("mask_b", mask_b, n_users, n_items, err)) != NB_OK)
-        goto out;
+    int rc;
+    if (!user || !item || !truth || !opts || !out || n_users < 0 || n_items < 1 || d < 1)
+        return nb_fail(err, NB_EINVAL, "eval: invalid arguments (users %d, items %d, "
+                       "dim %d)", n_users, n_items, d);
+    if ((rc = check_opts(opts, res, err)) != NB_OK) return rc;
+    if ((rc = check_csr("truth", truth, n_users, n_items, err)) != NB_OK) return rc;
+    if (mask_a && (rc = check_csr("mask_a", mask_a, n_users, n_items, err)) != NB_OK) return rc;
+    if (mask_b && (rc = check_csr("mask_b", mask_b, n_users, n_items, err)) != NB_OK) return rc;
     int64_t bad = first_nonfinite_row(item, n_items, d);
-    if (bad >= 0) {
-        rc = nb_fail(err, NB_ENUMERIC, "eval: item row %lld is not finite", (long long)bad);
-        goto out;
-    }
+    if (bad >= 0)
+        return nb_fail(err, NB_ENUMERIC, "eval: item row %lld is not finite", (long long)bad);
     bad = first_nonfinite_row(user, n_users, d);
-    if (bad >= 0) {
-        rc = nb_fail(err, NB_ENUMERIC, "eval: user row %lld is not finite", (long long)bad);
-        goto out;
-    }
+    if (bad >= 0)
+        return nb_fail(err, NB_ENUMERIC, "eval: user row %lld is not finite", (long long)bad);
+    return NB_OK;
+}
 
-    int32_t kcap = res.ks[res.n_ks - 1];
-    if (opts->report_k > kcap) kcap = opts->report_k;
+/* One ranking pass: the inputs, the partition into blocks and the scratch
+ * (allocated once per call, before the parallel region). */
+typedef struct rank_ctx {
+    const float *user, *item;
+    int32_t n_items, d;
+    const nb_csr *truth, *mask_a, *mask_b;
+    const int32_t *eval_users;   /* [n_eval] users with ground truth, in order */
+    int32_t n_eval, kcap;        /* kcap: the largest K (or report_k) */
+    int32_t bu, tile;            /* users per block, items per SGEMM tile */
+    int64_t n_blocks;
+    int nt;                      /* OpenMP threads */
+    const volatile sig_atomic_t *stop;
+    int32_t *top;                /* [n_eval][kcap] item ids, best first (-1: none) */
+    uint8_t *rel;                /* [n_eval][kcap] 1 when in the truth */
+    float *scores, *gather;      /* per thread: [bu][tile] scores, [bu][d] user rows */
+    cand *heaps;                 /* per thread: [bu][kcap] */
+    int32_t *heap_len;           /* per thread: [bu] */
+} rank_ctx;
 
-    /* Users with ground truth, in order. */
-    eval_users = malloc(((size_t)n_users + 1) * sizeof *eval_users);
-    if (!eval_users) goto oom;
-    int32_t n_eval = 0;
-    for (int32_t u = 0; u < n_users; u++)
-        if (truth->ptr[u + 1] > truth->ptr[u]) eval_users[n_eval++] = u;
-
+/* Threads and blocks: automatic blocks give at least 8 blocks when possible,
+ * whatever the thread count (results must not depend on it: step 4 at the
+ * top of this file). */
+static void rank_partition(rank_ctx *c, const nb_eval_opts *opts)
+{
     int nt = opts->threads;
 #ifdef _OPENMP
     if (nt <= 0) nt = omp_get_max_threads();
@@ -381,99 +382,161 @@ int eval_full_ranking(const float *user, const float *item, int32_t n_users,
     nt = 1;
 #endif
     if (nt < 1) nt = 1;
-    /* Automatic blocks: at least 8 blocks when possible, whatever the thread
-     * count (results must not depend on it: step 4 at the top of this file). */
     int32_t bu = opts->block_users;
     if (bu <= 0) {
-        bu = (n_eval + 7) / 8;
+        bu = (c->n_eval + 7) / 8;
         if (bu < 16) bu = 16;
         if (bu > MAX_AUTO_BLOCK_USERS) bu = MAX_AUTO_BLOCK_USERS;
     }
-    if (n_eval > 0 && bu > n_eval) bu = n_eval;
+    if (c->n_eval > 0 && bu > c->n_eval) bu = c->n_eval;
     if (bu < 1) bu = 1;
-    int32_t tile = n_items < ITEM_TILE ? n_items : ITEM_TILE;
-    int64_t n_blocks = ((int64_t)n_eval + bu - 1) / bu;
-    if (nt > n_blocks) nt = n_blocks > 0 ? (int)n_blocks : 1;
+    c->bu = bu;
+    c->tile = c->n_items < ITEM_TILE ? c->n_items : ITEM_TILE;
+    c->n_blocks = ((int64_t)c->n_eval + bu - 1) / bu;
+    if (nt > c->n_blocks) nt = c->n_blocks > 0 ? (int)c->n_blocks : 1;
+    c->nt = nt;
+}
 
-    top = malloc(((size_t)n_eval * kcap + 1) * sizeof *top);
-    rel = calloc((size_t)n_eval * kcap + 1, 1);
-    scores = nb_aligned_zalloc((size_t)nt * bu * tile * sizeof *scores);
-    gather = nb_aligned_zalloc((size_t)nt * bu * d * sizeof *gather);
-    heaps = malloc((size_t)nt * bu * kcap * sizeof *heaps);
-    heap_len = malloc((size_t)nt * bu * sizeof *heap_len);
-    if (!top || !rel || !scores || !gather || !heaps || !heap_len) goto oom;
+/* The result arrays and per-thread scratch; 0, or -1 out of memory (what
+ * was allocated is freed by rank_free). */
+static int rank_alloc(rank_ctx *c)
+{
+    size_t nt = (size_t)c->nt, bu = (size_t)c->bu, kcap = (size_t)c->kcap;
+    c->top = malloc(((size_t)c->n_eval * kcap + 1) * sizeof *c->top);
+    c->rel = calloc((size_t)c->n_eval * kcap + 1, 1);
+    c->scores = nb_aligned_zalloc(nt * bu * (size_t)c->tile * sizeof *c->scores);
+    c->gather = nb_aligned_zalloc(nt * bu * (size_t)c->d * sizeof *c->gather);
+    c->heaps = malloc(nt * bu * kcap * sizeof *c->heaps);
+    c->heap_len = malloc(nt * bu * sizeof *c->heap_len);
+    return c->top && c->rel && c->scores && c->gather && c->heaps && c->heap_len ? 0 : -1;
+}
 
-    /* One single-threaded BLAS call per OpenMP thread; restored below. */
-    blas_prev = nb_blas_set_threads(1);
+static void rank_free(rank_ctx *c)
+{
+    free(c->top);
+    free(c->rel);
+    free(c->scores);
+    free(c->gather);
+    free(c->heaps);
+    free(c->heap_len);
+}
+
+/* Block blk of users on thread tid's scratch: gather their rows, score the
+ * items tile by tile (one single-threaded SGEMM each), mask, keep each
+ * user's K best in its heap, and write their sorted top-K and relevance. */
+static void rank_block(const rank_ctx *c, int tid, int64_t blk)
+{
+    const int32_t bu = c->bu, kcap = c->kcap, d = c->d, n_items = c->n_items;
+    float *S = c->scores + (size_t)tid * bu * c->tile;
+    float *A = c->gather + (size_t)tid * bu * d;
+    cand *H = c->heaps + (size_t)tid * bu * kcap;
+    int32_t *HL = c->heap_len + (size_t)tid * bu;
+    int32_t e0 = (int32_t)(blk * bu);
+    int32_t mb = c->n_eval - e0 < bu ? c->n_eval - e0 : bu;
+    for (int32_t r = 0; r < mb; r++) {
+        memcpy(A + (size_t)r * d, c->user + (size_t)c->eval_users[e0 + r] * d,
+               (size_t)d * sizeof *A);
+        HL[r] = 0;
+    }
+    for (int32_t j0 = 0; j0 < n_items; j0 += c->tile) {
+        int32_t nb = n_items - j0 < c->tile ? n_items - j0 : c->tile;
+        nb_sgemm(1, mb, nb, d, 1.0f, A, c->item + (size_t)j0 * d, 0.0f, S);
+        for (int32_t r = 0; r < mb; r++) {
+            int32_t u = c->eval_users[e0 + r];
+            float *row = S + (size_t)r * nb;
+            mask_row(row, c->mask_a, c->truth, u, j0, nb);
+            mask_row(row, c->mask_b, c->truth, u, j0, nb);
+            scan_row(row, nb, j0, H + (size_t)r * kcap, &HL[r], kcap);
+        }
+    }
+    for (int32_t r = 0; r < mb; r++) {
+        int32_t e = e0 + r, u = c->eval_users[e];
+        cand *h = H + (size_t)r * kcap;
+        sort_best_first(h, HL[r]);
+        int32_t *tu = c->top + (size_t)e * kcap;
+        uint8_t *ru = c->rel + (size_t)e * kcap;
+        for (int32_t j = 0; j < kcap; j++) {
+            tu[j] = j < HL[r] ? h[j].id : -1;
+            ru[j] = j < HL[r] && row_has(c->truth, u, h[j].id);
+        }
+    }
+}
+
+/* Every block, nt threads, one single-threaded BLAS call per thread (the
+ * BLAS thread count is restored after). A stop request skips the rest. */
+static void rank_all(const rank_ctx *c)
+{
+    int blas_prev = nb_blas_set_threads(1);
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(c->nt)
 #endif
     {
         int tid = 0;
 #ifdef _OPENMP
         tid = omp_get_thread_num();
 #endif
-        float *S = scores + (size_t)tid * bu * tile;
-        float *A = gather + (size_t)tid * bu * d;
-        cand *H = heaps + (size_t)tid * bu * kcap;
-        int32_t *HL = heap_len + (size_t)tid * bu;
 #ifdef _OPENMP
 #pragma omp for schedule(dynamic, 1)
 #endif
-        for (int64_t blk = 0; blk < n_blocks; blk++) {
-            if (opts->stop && *opts->stop) continue; /* interrupted: skip the rest */
-            int32_t e0 = (int32_t)(blk * bu);
-            int32_t mb = n_eval - e0 < bu ? n_eval - e0 : bu;
-            for (int32_t r = 0; r < mb; r++) {
-                memcpy(A + (size_t)r * d, user + (size_t)eval_users[e0 + r] * d,
-                       (size_t)d * sizeof *A);
-                HL[r] = 0;
-            }
-            for (int32_t j0 = 0; j0 < n_items; j0 += tile) {
-                int32_t nb = n_items - j0 < tile ? n_items - j0 : tile;
-                nb_sgemm(1, mb, nb, d, 1.0f, A, item + (size_t)j0 * d, 0.0f, S);
-                for (int32_t r = 0; r < mb; r++) {
-                    int32_t u = eval_users[e0 + r];
-                    float *row = S + (size_t)r * nb;
-                    mask_row(row, mask_a, truth, u, j0, nb);
-                    mask_row(row, mask_b, truth, u, j0, nb);
-                    scan_row(row, nb, j0, H + (size_t)r * kcap, &HL[r], kcap);
-                }
-            }
-            for (int32_t r = 0; r < mb; r++) {
-                int32_t e = e0 + r, u = eval_users[e];
-                cand *h = H + (size_t)r * kcap;
-                sort_best_first(h, HL[r]);
-                int32_t *tu = top + (size_t)e * kcap;
-                uint8_t *ru = rel + (size_t)e * kcap;
-                for (int32_t j = 0; j < kcap; j++) {
-                    tu[j] = j < HL[r] ? h[j].id : -1;
-                    ru[j] = j < HL[r] && row_has(truth, u, h[j].id);
-                }
-            }
+        for (int64_t blk = 0; blk < c->n_blocks; blk++) {
+            if (c->stop && *c->stop) continue; /* interrupted: skip the rest */
+            rank_block(c, tid, blk);
         }
     }
     nb_blas_set_threads(blas_prev);
+}
+
+/* Means in user order into res: independent of threads and blocks. */
+static void rank_means(const rank_ctx *c, nb_metrics *res)
+{
+    double acc[NB_N_METRICS][NB_MAX_KS];
+    memset(acc, 0, sizeof acc);
+    for (int32_t e = 0; e < c->n_eval; e++) {
+        int32_t u = c->eval_users[e];
+        eval_accumulate_user(c->rel + (size_t)e * c->kcap,
+                             (int32_t)(c->truth->ptr[u + 1] - c->truth->ptr[u]),
+                             res->ks, res->n_ks, acc);
+    }
+    res->n_evaluated = c->n_eval;
+    for (int q = 0; q < NB_N_METRICS; q++)
+        for (int t = 0; t < res->n_ks; t++)
+            res->value[q][t] = c->n_eval ? acc[q][t] / (double)c->n_eval : 0.0;
+}
+
+int eval_full_ranking(const float *user, const float *item, int32_t n_users,
+                      int32_t n_items, int32_t d, const nb_csr *truth,
+                      const nb_csr *mask_a, const nb_csr *mask_b,
+                      const nb_eval_opts *opts, nb_metrics *out, nb_hits *hits,
+                      char **err)
+{
+    int32_t *eval_users = NULL;
+    rank_ctx c;
+    nb_metrics res;
+    memset(&c, 0, sizeof c);
+    memset(&res, 0, sizeof res);
+    if (hits) memset(hits, 0, sizeof *hits);
+    int rc = check_inputs(user, item, n_users, n_items, d, truth, mask_a, mask_b, opts, out,
+                          &res, err);
+    if (rc != NB_OK) goto out;
+    /* Users with ground truth, in order. */
+    eval_users = malloc(((size_t)n_users + 1) * sizeof *eval_users);
+    if (!eval_users) goto oom;
+    int32_t n_eval = 0;
+    for (int32_t u = 0; u < n_users; u++)
+        if (truth->ptr[u + 1] > truth->ptr[u]) eval_users[n_eval++] = u;
+    c = (rank_ctx){ .user = user, .item = item, .n_items = n_items, .d = d, .truth = truth,
+                    .mask_a = mask_a, .mask_b = mask_b, .eval_users = eval_users,
+                    .n_eval = n_eval, .kcap = res.ks[res.n_ks - 1], .stop = opts->stop };
+    if (opts->report_k > c.kcap) c.kcap = opts->report_k;
+    rank_partition(&c, opts);
+    if (rank_alloc(&c) != 0) goto oom;
+    rank_all(&c);
     if (opts->stop && *opts->stop) {
         rc = nb_fail(err, NB_EINTR, "eval: interrupted");
         goto out;
     }
-
-    /* Means in user order: independent of threads and blocks. */
-    double acc[NB_N_METRICS][NB_MAX_KS];
-    memset(acc, 0, sizeof acc);
-    for (int32_t e = 0; e < n_eval; e++) {
-        int32_t u = eval_users[e];
-        eval_accumulate_user(rel + (size_t)e * kcap,
-                             (int32_t)(truth->ptr[u + 1] - truth->ptr[u]),
-                             res.ks, res.n_ks, acc);
-    }
-    res.n_evaluated = n_eval;
-    for (int q = 0; q < NB_N_METRICS; q++)
-        for (int t = 0; t < res.n_ks; t++)
-            res.value[q][t] = n_eval ? acc[q][t] / (double)n_eval : 0.0;
-
-    if (hits && (rc = build_hits(top, rel, eval_users, n_eval, n_users, kcap,
+    rank_means(&c, &res);
+    if (hits && (rc = build_hits(c.top, c.rel, eval_users, n_eval, n_users, c.kcap,
                                  opts->report_k, truth, hits, err)) != NB_OK)
         goto out;
     *out = res;
@@ -483,11 +546,6 @@ oom:
                  n_users, n_items);
 out:
     free(eval_users);
-    free(top);
-    free(rel);
-    free(scores);
-    free(gather);
-    free(heaps);
-    free(heap_len);
+    rank_free(&c);
     return rc;
 }

@@ -364,16 +364,15 @@ static nb_node *include_file(gctx *c, const char *path, const nb_node *p, int de
     return tree ? node_clone(tree) : NULL;
 }
 
-/* Read one file and its includes into a merged tree (NULL after an error,
- * reported). at: the include's node in the including file (NULL for the
- * top file); chain: the files being read, for cycles. */
-static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int depth,
-                          const char **chain /* real paths */)
+/* Read and parse one file into a map tagged with its file name, checked
+ * for duplicate keys and for its version (required in the top file). NULL
+ * after an error, reported (at the include's node at, NULL for the top
+ * file). */
+static nb_node *read_tree(gctx *c, const char *path, const nb_node *at)
 {
-    char *text = NULL, *err = NULL, *dir = NULL;
-    nb_node *root = NULL, *base = NULL;
-    int bad = 0, before = c->d->n;
-
+    char *text = NULL, *err = NULL;
+    nb_node *root = NULL;
+    int before = c->d->n;
     if (node_read_file(path, &text, &err)) {
         if (at) GERR_NODE(c->d, at, "cannot read the included file: %s", err);
         else diags_add(c->d, NULL, 0, 0, "%s", err);
@@ -408,7 +407,76 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
         GERR_NODE(c->d, v, "unsupported version %s (this negbench reads version 1)",
                   v->kind == NB_NODE_SCALAR ? v->text : "(not a number)");
     }
-    if (c->d->n > before) goto out;
+out:
+    free(text);
+    free(err);
+    if (c->d->n > before) {
+        node_free(root);
+        return NULL;
+    }
+    return root;
+}
+
+/* Whether the include p (of sub_path, real path real or NULL) may be read
+ * at depth + 1: not a cycle through chain[0..depth], not too deep. 0, or
+ * -1 after reporting why not. */
+static int include_allowed(gctx *c, const nb_node *p, const char *sub_path, const char *real,
+                           int depth, const char **chain)
+{
+    for (int k = 0; k <= depth && real; k++)
+        if (!strcmp(chain[k], real)) {
+            GERR_NODE(c->d, p, "include cycle: %s is already being read", sub_path);
+            return -1;
+        }
+    if (depth + 1 >= GRID_MAX_INCLUDE_DEPTH) {
+        GERR_NODE(c->d, p, "includes nested more than %d deep", GRID_MAX_INCLUDE_DEPTH);
+        return -1;
+    }
+    return 0;
+}
+
+/* The files named by inc (a file name or a list of them, relative to
+ * path's directory) merged in order into *base. 0, or -1 after an error
+ * (reported, or reported when the file was first read). */
+static int load_includes(gctx *c, const char *path, const nb_node *inc, int depth,
+                         const char **chain, nb_node **base)
+{
+    char *dir = nb_dirname(path);
+    int bad = 0, n = inc->kind == NB_NODE_SEQ ? inc->n : 1;
+    for (int i = 0; i < n && !bad; i++) {
+        const nb_node *p = inc->kind == NB_NODE_SEQ ? inc->items[i] : inc;
+        if (p->kind != NB_NODE_SCALAR || !p->text[0]) {
+            GERR_NODE(c->d, p, "include: expected a file name or a list of file names");
+            bad = 1;
+            break;
+        }
+        char *sub_path = nb_path_join(dir, p->text);
+        char *real = realpath(sub_path, NULL);
+        bad = include_allowed(c, p, sub_path, real, depth, chain) != 0;
+        if (!bad) {
+            chain[depth + 1] = real ? real : sub_path;
+            nb_node *sub = include_file(c, sub_path, p, depth + 1, chain);
+            if (!sub) bad = 1;
+            else if (!*base) *base = sub;
+            else merge_into(*base, sub), node_free(sub);
+        }
+        free(real);
+        free(sub_path);
+    }
+    free(dir);
+    return bad ? -1 : 0;
+}
+
+/* Read one file and its includes into a merged tree (NULL after an error,
+ * reported). at: the include's node in the including file (NULL for the
+ * top file); chain: the files being read, for cycles. The file's own keys
+ * override those of its includes. */
+static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int depth,
+                          const char **chain /* real paths */)
+{
+    int before = c->d->n, bad = 0;
+    nb_node *base = NULL, *root = read_tree(c, path, at);
+    if (!root) return NULL;
     if (at) {
         int gi = map_find(root, "grid");
         if (gi >= 0)
@@ -416,40 +484,10 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
     }
     nb_node *inc = map_take(root, "include");
     if (inc) {
-        dir = nb_dirname(path);
-        int n = inc->kind == NB_NODE_SEQ ? inc->n : 1;
-        for (int i = 0; i < n && !bad; i++) {
-            const nb_node *p = inc->kind == NB_NODE_SEQ ? inc->items[i] : inc;
-            if (p->kind != NB_NODE_SCALAR || !p->text[0]) {
-                GERR_NODE(c->d, p, "include: expected a file name or a list of file names");
-                bad = 1;
-                break;
-            }
-            char *sub_path = nb_path_join(dir, p->text);
-            char *real = realpath(sub_path, NULL);
-            for (int k = 0; k <= depth && !bad && real; k++)
-                if (!strcmp(chain[k], real)) {
-                    GERR_NODE(c->d, p, "include cycle: %s is already being read", sub_path);
-                    bad = 1;
-                }
-            if (!bad && depth + 1 >= GRID_MAX_INCLUDE_DEPTH) {
-                GERR_NODE(c->d, p, "includes nested more than %d deep", GRID_MAX_INCLUDE_DEPTH);
-                bad = 1;
-            }
-            if (!bad) {
-                chain[depth + 1] = real ? real : sub_path;
-                nb_node *sub = include_file(c, sub_path, p, depth + 1, chain);
-                if (!sub) bad = 1;
-                else if (!base) base = sub;
-                else merge_into(base, sub), node_free(sub);
-            }
-            free(real);
-            free(sub_path);
-        }
+        bad = load_includes(c, path, inc, depth, chain, &base) != 0;
         node_free(inc);
     }
-    if (bad || c->d->n > before) goto out;
-    if (base) {
+    if (!bad && c->d->n == before && base) {
         merge_into(base, root);
         base->file = root->file;
         base->line = root->line;
@@ -458,10 +496,6 @@ static nb_node *load_file(gctx *c, const char *path, const nb_node *at, int dept
         root = base;
         base = NULL;
     }
-out:
-    free(text);
-    free(err);
-    free(dir);
     node_free(base);
     if (c->d->n > before) {
         node_free(root);
@@ -569,6 +603,88 @@ static long long base_seed(const nb_node *base)
     return 2020;
 }
 
+/* The values of grid.seeds: the list itself when every item is a
+ * non-negative integer, else NULL after reporting the first bad one. */
+static nb_node *seed_values(nb_diags *d, const nb_node *seeds)
+{
+    if (seeds->kind != NB_NODE_SEQ || seeds->n == 0) {
+        GERR_NODE(d, seeds, "grid.seeds: expected a non-empty list of integers");
+        return NULL;
+    }
+    for (int i = 0; i < seeds->n; i++) {
+        const nb_node *s = seeds->items[i];
+        long long x;
+        if (s->kind != NB_NODE_SCALAR || s->quoted || parse_int(s->text, &x) || x < 0) {
+            char *r = node_render(s);
+            GERR_NODE(d, s, "grid.seeds: expected a non-negative integer, got %s", r);
+            free(r);
+            return NULL;
+        }
+    }
+    return (nb_node *)seeds;
+}
+
+/* The values of grid.repeats N: a new list of the seeds base_seed .. +N-1
+ * (caller owns it), or NULL after reporting a bad N. */
+static nb_node *repeat_values(nb_diags *d, const nb_node *repeats, const nb_node *base)
+{
+    long long nrep = 0;
+    if (repeats->kind != NB_NODE_SCALAR || repeats->quoted ||
+        parse_int(repeats->text, &nrep) || nrep < 1 || nrep > GRID_MAX_POINTS) {
+        char *r = node_render(repeats);
+        GERR_NODE(d, repeats, "grid.repeats: expected an integer in [1, %d], got %s",
+                  GRID_MAX_POINTS, r);
+        free(r);
+        return NULL;
+    }
+    long long s0 = base_seed(base);
+    nb_node *vals = nb_xcalloc(1, sizeof *vals);
+    vals->kind = NB_NODE_SEQ;
+    vals->file = repeats->file;
+    vals->line = repeats->line;
+    vals->col = repeats->col;
+    vals->items = nb_xmalloc((size_t)nrep * sizeof *vals->items);
+    for (long long r = 0; r < nrep; r++) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", s0 + r);
+        vals->items[vals->n++] = node_new_scalar(buf, repeats->file, repeats->line, repeats->col);
+    }
+    return vals;
+}
+
+/* The seed axis of grid.seeds or grid.repeats (key si of grid), unless an
+ * axis already varies train.seed or both are given. */
+static void add_seed_axis(nb_diags *d, const nb_node *grid, const nb_node *base, axes *ax,
+                          const nb_node *seeds, const nb_node *repeats, int si)
+{
+    if (seeds && repeats) {
+        GERR_KEY(d, grid, si, "grid: give seeds or repeats, not both");
+        return;
+    }
+    for (int j = 0; j < ax->n; j++)
+        if (path_covers(ax->a[j].path, "train.seed")) {
+            GERR_KEY(d, grid, si, "grid.%s sets train.seed, which axis %s (line %d) already varies",
+                     seeds ? "seeds" : "repeats", ax->a[j].path,
+                     ax->a[j].keymap->key_line[ax->a[j].ki]);
+            return;
+        }
+    nb_node *vals = seeds ? seed_values(d, seeds) : repeat_values(d, repeats, base);
+    if (!vals) return;
+    if (ax->n >= 256) { /* no room (the axes were reported) */
+        if (repeats) node_free(vals);
+        return;
+    }
+    axis *a = &ax->a[ax->n++];
+    a->path = nb_xstrdup("train.seed");
+    a->label = "seed";
+    a->keymap = grid;
+    a->ki = si;
+    a->vals = vals;
+    a->owned = repeats != NULL;
+    ax->dim[ax->n_dims++] = (dimension){ax->n - 1, 1, vals->n};
+}
+
+/* The axes of the grid section: product and zip maps, then the seeds. */
 static void parse_grid(nb_diags *d, const nb_node *grid, const nb_node *base, axes *ax)
 {
     static const char *const keys[] = {"product", "zip", "seeds", "repeats", NULL};
@@ -595,69 +711,8 @@ static void parse_grid(nb_diags *d, const nb_node *grid, const nb_node *base, ax
             else GERR_KEY(d, grid, i, "unknown key \"%s\" in grid (valid keys: product, zip, seeds, repeats)", k);
         }
     }
-    if (seeds && repeats) {
-        GERR_KEY(d, grid, repeats_i, "grid: give seeds or repeats, not both");
-        return;
-    }
-    for (int j = 0; j < ax->n && (seeds || repeats); j++)
-        if (path_covers(ax->a[j].path, "train.seed")) {
-            GERR_KEY(d, grid, seeds ? seeds_i : repeats_i,
-                     "grid.%s sets train.seed, which axis %s (line %d) already varies",
-                     seeds ? "seeds" : "repeats", ax->a[j].path,
-                     ax->a[j].keymap->key_line[ax->a[j].ki]);
-            return;
-        }
-    nb_node *vals = NULL;
-    long long nrep = 0;
-    if (seeds) {
-        if (seeds->kind != NB_NODE_SEQ || seeds->n == 0) {
-            GERR_NODE(d, seeds, "grid.seeds: expected a non-empty list of integers");
-            return;
-        }
-        for (int i = 0; i < seeds->n; i++) {
-            const nb_node *s = seeds->items[i];
-            long long x;
-            if (s->kind != NB_NODE_SCALAR || s->quoted || parse_int(s->text, &x) || x < 0) {
-                char *r = node_render(s);
-                GERR_NODE(d, s, "grid.seeds: expected a non-negative integer, got %s", r);
-                free(r);
-                return;
-            }
-        }
-        vals = (nb_node *)seeds;
-    } else if (repeats) {
-        if (repeats->kind != NB_NODE_SCALAR || repeats->quoted ||
-            parse_int(repeats->text, &nrep) || nrep < 1 || nrep > GRID_MAX_POINTS) {
-            char *r = node_render(repeats);
-            GERR_NODE(d, repeats, "grid.repeats: expected an integer in [1, %d], got %s",
-                      GRID_MAX_POINTS, r);
-            free(r);
-            return;
-        }
-        long long s0 = base_seed(base);
-        vals = nb_xcalloc(1, sizeof *vals);
-        vals->kind = NB_NODE_SEQ;
-        vals->file = repeats->file;
-        vals->line = repeats->line;
-        vals->col = repeats->col;
-        vals->items = nb_xmalloc((size_t)nrep * sizeof *vals->items);
-        for (long long r = 0; r < nrep; r++) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%lld", s0 + r);
-            vals->items[vals->n++] = node_new_scalar(buf, repeats->file, repeats->line, repeats->col);
-        }
-    } else {
-        return;
-    }
-    if (ax->n >= 256) return;
-    axis *a = &ax->a[ax->n++];
-    a->path = nb_xstrdup("train.seed");
-    a->label = "seed";
-    a->keymap = grid;
-    a->ki = seeds ? seeds_i : repeats_i;
-    a->vals = vals;
-    a->owned = repeats != NULL;
-    ax->dim[ax->n_dims++] = (dimension){ax->n - 1, 1, vals->n};
+    if (seeds || repeats)
+        add_seed_axis(d, grid, base, ax, seeds, repeats, repeats ? repeats_i : seeds_i);
 }
 
 static void axes_free(axes *ax)

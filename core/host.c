@@ -16,6 +16,9 @@ void host_set_log_level(int level)
     log_level = level;
 }
 
+/* The functions of the table (see nb_host in negbench/plugin.h): a log
+ * line "negbench: ..." on stderr at or above the level set, heap strings
+ * and aligned zeroed memory the host frees with free(). */
 static void h_log(int level, const char *fmt, ...)
 {
     if (level < log_level) return;

@@ -41,6 +41,8 @@ static void usage(FILE *out)
 
 char **cli_argv;
 
+/* negbench [--version|--help] COMMAND ARGS...: dispatch to cmd_COMMAND with
+ * argv from the command name on; its return value is the exit status. */
 int main(int argc, char **argv)
 {
     cli_argv = argv;

@@ -43,6 +43,7 @@ typedef struct nb_adam_opts {
 /* Create state for n blocks (the pointers must stay valid). */
 int optim_create(nb_block *const *blocks, int n, const nb_adam_opts *o,
                  nb_optim **out, char **err);
+/* Free the optimizer's moments and bookkeeping (not the blocks); NULL is ok. */
 void optim_free(nb_optim *o);
 
 /* One Adam step from the blocks' gradients, then zero those gradients

@@ -51,6 +51,7 @@ const nb_plugin *registry_find(const nb_registry *r, int kind, const char *name)
 /* The registered name of that kind nearest to name (for suggestions). */
 const char *registry_nearest(const nb_registry *r, int kind, const char *name);
 
+/* Close every plugin handle and free the list; r is left empty. */
 void registry_free(nb_registry *r);
 
 /* Number of entries in a {NULL}-terminated schema. */

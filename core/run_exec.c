@@ -1,5 +1,6 @@
 /*
- * run_exec.c - plugin resolution and the train-and-record step of a run.
+ * run_exec.c - the execution step of a begun run, shared by `negbench run`
+ * and the sweep workers: train it, then record its outcome in the store.
  */
 #include "run_exec.h"
 #include "store.h"
@@ -7,24 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-
-const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
-                                 const char *name, const nb_node *map, nb_diags *diags)
-{
-    const nb_plugin *p = registry_find(reg, kind, name);
-    if (p) return p;
-    const nb_node *n = map ? node_get(map, "name") : NULL;
-    const char *file = n && n->file ? n->file : cfg->path;
-    const char *near = registry_nearest(reg, kind, name);
-    const char *what = kind == NB_KIND_MODEL ? "model" : "sampler";
-    if (near)
-        diags_add(diags, file, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (did you mean \"%s\"?)", what, name, near);
-    else
-        diags_add(diags, file, n ? n->line : 0, n ? n->col : 0,
-                  "unknown %s \"%s\" (negbench plugins lists them)", what, name);
-    return NULL;
-}
 
 int32_t run_sampler_M(const nb_plugin_desc *d, const nb_value *v, int n_values)
 {

@@ -1,21 +1,15 @@
 /*
- * run_exec.h - the steps of one run that `negbench run` and the sweep
- * workers share: resolving plugins by name with positioned diagnostics,
- * and training a begun run then recording its outcome in the store.
+ * run_exec.h - the last step of one run, which `negbench run` and the sweep
+ * workers share: training a begun run, then recording its outcome in the
+ * store. The steps before it (plugins, parameter values, identity, the
+ * store's run row) are in run_plan.h.
  */
 #ifndef NB_RUN_EXEC_H
 #define NB_RUN_EXEC_H
 
 #include "config.h"
-#include "plugin_loader.h"
 #include "store.h"
 #include "train.h"
-
-/* The plugin of this kind and name, or NULL after diagnosing "unknown model
- * (did you mean ...)" at the position of map's name key (its own file when
- * the node came from an included file). */
-const nb_plugin *run_find_plugin(const nb_registry *reg, const nb_config *cfg, int kind,
-                                 const char *name, const nb_node *map, nb_diags *diags);
 
 /* The value of the sampler's INT parameter M (1 if it has none, or if
  * values, n_values long, has no slot for it), for batch_mode recbole. */

@@ -101,12 +101,15 @@ static int step_done(nb_store *s, sqlite3_stmt *st, const char *what, char **err
     return status;
 }
 
+/* Run sql (no rows wanted); on failure *err is "what: SQLite's message". */
 static int exec_sql(nb_store *s, const char *sql, const char *what, char **err)
 {
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? NB_OK
                                                                    : db_fail(s, err, what);
 }
 
+/* BEGIN and COMMIT through their prepared statements (every write of the
+ * store is one transaction: an epoch, a run's start, its finish). */
 static int tx_begin(nb_store *s, char **err)
 {
     return step_done(s, s->q[Q_BEGIN], "cannot begin a transaction", err);
@@ -126,6 +129,7 @@ static void tx_rollback(nb_store *s)
     }
 }
 
+/* Bind v to parameter i, or NULL when v is NULL. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
@@ -200,6 +204,7 @@ static int put_metrics(nb_store *s, sqlite3_stmt *st, int64_t run_id,
 
 /* ---- open / close ----------------------------------------------------- */
 
+/* The integer a one-row query (a PRAGMA) returns, into *out. */
 static int pragma_int(nb_store *s, const char *sql, int *out, char **err)
 {
     sqlite3_stmt *st = NULL;
@@ -328,6 +333,9 @@ static int open_db(nb_store *s, int readonly, char **err)
     return NB_OK;
 }
 
+/* Open (readonly: without creating or writing) the store at path, create
+ * or check its schema and prepare the statements. NB_OK with *out, else a
+ * code with *err and *out NULL. */
 static int open_mode(const char *path, int readonly, nb_store **out, char **err)
 {
     nb_store *s = nb_xcalloc(1, sizeof *s);
@@ -523,6 +531,8 @@ static const char *const run_wipe_sql[] = {
     "DELETE FROM score_histogram WHERE run_id = ?1",
 };
 
+/* Delete everything stored under run id except its row (epochs, metrics,
+ * statistics, ranks, histograms): an unfinished run restarts empty. */
 static int run_wipe(nb_store *s, int64_t id, char **err)
 {
     sqlite3_stmt *st = NULL;

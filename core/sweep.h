@@ -22,20 +22,11 @@
 #include "config.h"
 #include "grid.h"
 #include "plugin_loader.h"
+#include "run_plan.h"
 
-typedef struct nb_sweep_run {
-    nb_config cfg;               /* the resolved configuration (owns its tree) */
-    const nb_plugin *model, *sampler;
-    nb_value *mvals, *svals;     /* plugin parameters, one per schema entry */
-    int n_mvals, n_svals;        /* their counts */
-    char *json;                  /* canonical JSON (config_to_json) */
-    char hash[65];               /* SHA-256 hex of json */
-    char data_sum[65];           /* the data's checksum (dataset_checksum) */
-    const char *label;           /* the point's axis values (owned by the grid) */
-    int dup_of;                  /* index of the first identical run, or -1 */
-    int rank;                    /* 0-based among distinct runs in grid order, -1 if a dup */
-    int status;                  /* in the store: 0 absent, 1 done, 2 unfinished */
-} nb_sweep_run;
+/* One point of the grid: a run plan (run_plan.h) with its place in the
+ * sweep (label, dup_of, rank) and its status in the store. */
+typedef nb_run_plan nb_sweep_run;
 
 typedef struct nb_sweep {
     nb_grid grid;
@@ -53,6 +44,7 @@ typedef struct nb_sweep {
  * NB_EINVAL with every distinct problem in diags (sw freed). */
 int sweep_load(const char *path, const nb_registry *reg, int threads, nb_sweep *sw,
                nb_diags *diags);
+/* Free the runs (run_plan_free), the grid and the name; sw is left empty. */
 void sweep_free(nb_sweep *sw);
 
 /* results/<name>.sqlite (creating results/); malloc'd. */
@@ -62,24 +54,7 @@ char *sweep_default_db(const nb_sweep *sw);
  * every status 0). */
 int sweep_read_status(nb_sweep *sw, const char *db, char **err);
 
-typedef struct nb_sweep_opts {
-    const char *db;              /* the store */
-    int jobs;                    /* worker processes (>= 1) */
-    int threads;                 /* per run when train.threads is 0 (>= 1) */
-    int force;                   /* re-run done runs */
-    int fail_fast;               /* stop starting runs after a failure */
-    int quiet;                   /* no progress lines */
-    int shard_index, shard_count; /* run only distinct runs with rank % count ==
-                                  * index (count 0: all); db is then the shard's
-                                  * file, stamped by shard_stamp */
-} nb_sweep_opts;
-
 /* 1 when run i is run by shard index of count (always with count 0). */
 int sweep_in_shard(const nb_sweep *sw, int i, int index, int count);
-
-/* Run every distinct run not done (all with force), jobs at a time. One
- * progress line per finished run on stderr. Returns the exit status: 0 all
- * done, 1 some failed, 75 interrupted (SIGINT/SIGTERM), 2 store errors. */
-int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o);
 
 #endif /* NB_SWEEP_H */

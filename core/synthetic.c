@@ -79,118 +79,151 @@ char *synthetic_canonical(const nb_data_spec *s)
                    s->syn_test_share, s->valid_share, (unsigned long long)s->seed);
 }
 
-int synthetic_generate(const nb_data_spec *spec, nb_dataset *d, char **err)
-{
-    int32_t U = spec->syn_users, I = spec->syn_items, R = spec->syn_rank;
-    float *P = NULL, *Q = NULL;
-    double *logpop = NULL;
-    int32_t *perm = NULL, *stamp = NULL, *tu = NULL, *ti = NULL, *su = NULL, *si = NULL;
-    kv *heap = NULL;
-    char *canon = NULL;
-    int rc = NB_OK;
-
-    if (U < 1 || I < 1 || R < 1 || !(spec->syn_per_user > 0) || !(spec->syn_pop_skew >= 0) ||
-        !(spec->syn_test_share >= 0 && spec->syn_test_share < 1)) {
-        rc = nb_fail(err, NB_EINVAL, "data: synthetic needs users, items, rank >= 1, "
-                     "per_user > 0, pop_skew >= 0 and test_share in [0, 1)");
-        goto out;
-    }
+/* The generator's state: one random stream, the planted factors and
+ * popularity, and the growing lists of train and test pairs. */
+typedef struct syn_state {
     nb_rng g;
-    nb_rng_seed(&g, spec->seed, STREAM_SYN, 0);
-    P = nb_xmalloc((size_t)U * (size_t)R * sizeof *P);
-    Q = nb_xmalloc((size_t)I * (size_t)R * sizeof *Q);
+    int32_t U, I, R;
+    float *P, *Q;                /* [U][R] user factors (scaled), [I][R] item factors */
+    double *logpop;              /* [I] the popularity log weights */
+    int32_t *stamp;              /* [I] last user that drew the item as a candidate, + 1 */
+    kv *heap;                    /* [I] a user's best keys */
+    int32_t *tu, *ti, *su, *si;  /* train and test pairs */
+    int64_t cap, ntr, nte;
+} syn_state;
+
+/* The factors P, Q (standard normal; P scaled by 1/(sqrt(R) T)) and the
+ * items' popularity from a random permutation of their ranks. */
+static void syn_factors(syn_state *st, double pop_skew)
+{
+    const int32_t U = st->U, I = st->I, R = st->R;
+    st->P = nb_xmalloc((size_t)U * (size_t)R * sizeof *st->P);
+    st->Q = nb_xmalloc((size_t)I * (size_t)R * sizeof *st->Q);
     float scale = (float)(1.0 / sqrt((double)R) / SYN_TEMPERATURE);
-    for (int64_t k = 0; k < (int64_t)U * R; k++) P[k] = (float)rng_normal(&g) * scale;
-    for (int64_t k = 0; k < (int64_t)I * R; k++) Q[k] = (float)rng_normal(&g);
-    /* popularity: a random permutation gives each item its rank */
-    perm = nb_xmalloc((size_t)I * sizeof *perm);
-    logpop = nb_xmalloc((size_t)I * sizeof *logpop);
+    for (int64_t k = 0; k < (int64_t)U * R; k++) st->P[k] = (float)rng_normal(&st->g) * scale;
+    for (int64_t k = 0; k < (int64_t)I * R; k++) st->Q[k] = (float)rng_normal(&st->g);
+    int32_t *perm = nb_xmalloc((size_t)I * sizeof *perm);
+    st->logpop = nb_xmalloc((size_t)I * sizeof *st->logpop);
     for (int32_t j = 0; j < I; j++) perm[j] = j;
     for (int32_t j = I - 1; j > 0; j--) {
-        int32_t k = (int32_t)nb_rng_below(&g, (uint32_t)j + 1), t = perm[j];
+        int32_t k = (int32_t)nb_rng_below(&st->g, (uint32_t)j + 1), t = perm[j];
         perm[j] = perm[k];
         perm[k] = t;
     }
-    for (int32_t j = 0; j < I; j++) logpop[perm[j]] = -spec->syn_pop_skew * log((double)j + 1);
+    for (int32_t j = 0; j < I; j++) st->logpop[perm[j]] = -pop_skew * log((double)j + 1);
+    free(perm);
+}
 
-    int32_t kmax = I, lo = I < 3 ? I : 3;
-    heap = nb_xmalloc((size_t)kmax * sizeof *heap);
-    stamp = nb_xcalloc((size_t)I, sizeof *stamp);
-    int64_t cap = (int64_t)(spec->syn_per_user * 1.5 * U) + 16, ntr = 0, nte = 0;
-    tu = nb_xmalloc((size_t)cap * sizeof *tu);
-    ti = nb_xmalloc((size_t)cap * sizeof *ti);
-    su = nb_xmalloc((size_t)cap * sizeof *su);
-    si = nb_xmalloc((size_t)cap * sizeof *si);
-    for (int32_t u = 0; u < U; u++) {
-        double z = rng_normal(&g);
-        int64_t nu = llround(spec->syn_per_user * exp(0.5 * z - 0.125));
-        int32_t k = (int32_t)(nu < lo ? lo : nu > I ? I : nu), nh = 0;
-        int32_t ncand = I > SYN_FULL_ITEMS ? (16 * k > SYN_FULL_ITEMS ? 16 * k : SYN_FULL_ITEMS) : I;
-        if (ncand > I) ncand = I;
-        const float *p = P + (int64_t)u * R;
-        for (int32_t c = 0; c < ncand; c++) {
-            int32_t j = ncand == I ? c : (int32_t)nb_rng_below(&g, (uint32_t)I);
-            if (stamp[j] == u + 1) continue; /* repeated candidate */
-            stamp[j] = u + 1;
-            const float *q = Q + (int64_t)j * R;
-            float s = 0;
-            for (int32_t a = 0; a < R; a++) s += p[a] * q[a];
-            /* Gumbel noise from a 23-bit uniform strictly inside (0, 1), float for speed */
-            float un = ((float)(nb_rng_u64(&g) >> 41) + 0.5f) * 0x1p-23f;
-            double gum = -logf(-logf(un));
-            heap_offer(heap, &nh, k, (double)s + logpop[j] + gum, j);
-        }
-        /* random order, then the first n_test go to test */
-        for (int32_t a = nh - 1; a > 0; a--) {
-            int32_t b = (int32_t)nb_rng_below(&g, (uint32_t)a + 1);
-            kv t = heap[a];
-            heap[a] = heap[b];
-            heap[b] = t;
-        }
-        int32_t ntest = (int32_t)llround(spec->syn_test_share * nh);
-        if (nh >= 3 && ntest < 1 && spec->syn_test_share > 0) ntest = 1;
-        if (ntr + nh > cap || nte + nh > cap) {
-            cap = 2 * cap + nh;
-            tu = nb_xrealloc(tu, (size_t)cap * sizeof *tu);
-            ti = nb_xrealloc(ti, (size_t)cap * sizeof *ti);
-            su = nb_xrealloc(su, (size_t)cap * sizeof *su);
-            si = nb_xrealloc(si, (size_t)cap * sizeof *si);
-        }
-        for (int32_t a = 0; a < nh; a++) {
-            if (a < ntest) {
-                su[nte] = u;
-                si[nte++] = heap[a].item;
-            } else {
-                tu[ntr] = u;
-                ti[ntr++] = heap[a].item;
-            }
+/* User u's k items by Gumbel top-k over its candidates, into st->heap in a
+ * random order; returns how many (fewer than k only with few candidates). */
+static int32_t syn_user_items(syn_state *st, int32_t u, int32_t k)
+{
+    const int32_t I = st->I, R = st->R;
+    int32_t nh = 0;
+    int32_t ncand = I > SYN_FULL_ITEMS ? (16 * k > SYN_FULL_ITEMS ? 16 * k : SYN_FULL_ITEMS) : I;
+    if (ncand > I) ncand = I;
+    const float *p = st->P + (int64_t)u * R;
+    for (int32_t c = 0; c < ncand; c++) {
+        int32_t j = ncand == I ? c : (int32_t)nb_rng_below(&st->g, (uint32_t)I);
+        if (st->stamp[j] == u + 1) continue; /* repeated candidate */
+        st->stamp[j] = u + 1;
+        const float *q = st->Q + (int64_t)j * R;
+        float s = 0;
+        for (int32_t a = 0; a < R; a++) s += p[a] * q[a];
+        /* Gumbel noise from a 23-bit uniform strictly inside (0, 1), float for speed */
+        float un = ((float)(nb_rng_u64(&st->g) >> 41) + 0.5f) * 0x1p-23f;
+        double gum = -logf(-logf(un));
+        heap_offer(st->heap, &nh, k, (double)s + st->logpop[j] + gum, j);
+    }
+    for (int32_t a = nh - 1; a > 0; a--) { /* random order */
+        int32_t b = (int32_t)nb_rng_below(&st->g, (uint32_t)a + 1);
+        kv t = st->heap[a];
+        st->heap[a] = st->heap[b];
+        st->heap[b] = t;
+    }
+    return nh;
+}
+
+/* Append user u's nh items: the first ntest to test, the rest to train. */
+static void syn_append(syn_state *st, int32_t u, int32_t nh, int32_t ntest)
+{
+    if (st->ntr + nh > st->cap || st->nte + nh > st->cap) {
+        st->cap = 2 * st->cap + nh;
+        st->tu = nb_xrealloc(st->tu, (size_t)st->cap * sizeof *st->tu);
+        st->ti = nb_xrealloc(st->ti, (size_t)st->cap * sizeof *st->ti);
+        st->su = nb_xrealloc(st->su, (size_t)st->cap * sizeof *st->su);
+        st->si = nb_xrealloc(st->si, (size_t)st->cap * sizeof *st->si);
+    }
+    for (int32_t a = 0; a < nh; a++) {
+        if (a < ntest) {
+            st->su[st->nte] = u;
+            st->si[st->nte++] = st->heap[a].item;
+        } else {
+            st->tu[st->ntr] = u;
+            st->ti[st->ntr++] = st->heap[a].item;
         }
     }
+}
+
+/* The data set from the pairs: train and test, valid carved from train,
+ * the checksum of the canonical parameters and the description. */
+static void syn_finish(const nb_data_spec *spec, syn_state *st, nb_dataset *d)
+{
+    const int32_t U = st->U, I = st->I;
     d->n_users = U;
     d->n_items = I;
-    pairs_to_csr(ntr, tu, ti, U, I, &d->train, &d->n_duplicates);
-    pairs_to_csr(nte, su, si, U, I, &d->test, &d->n_duplicates);
+    pairs_to_csr(st->ntr, st->tu, st->ti, U, I, &d->train, &d->n_duplicates);
+    pairs_to_csr(st->nte, st->su, st->si, U, I, &d->test, &d->n_duplicates);
     if (spec->valid_share > 0)
         split_carve_valid(&d->train, &d->valid, I, spec->valid_share, spec->seed);
     else
-        pairs_to_csr(0, tu, ti, U, I, &d->valid, NULL);
-    canon = synthetic_canonical(spec);
+        pairs_to_csr(0, st->tu, st->ti, U, I, &d->valid, NULL);
+    char *canon = synthetic_canonical(spec);
     sha256_hex(canon, strlen(canon), d->checksum);
+    free(canon);
     d->source = nb_strf("synthetic: %d users, %d items, rank %d, ~%g per user, pop_skew %g, "
                         "test_share %g, valid_share %g, seed %llu",
-                        U, I, R, spec->syn_per_user, spec->syn_pop_skew, spec->syn_test_share,
-                        spec->valid_share, (unsigned long long)spec->seed);
-out:
-    free(P);
-    free(Q);
-    free(logpop);
-    free(perm);
-    free(stamp);
-    free(heap);
-    free(tu);
-    free(ti);
-    free(su);
-    free(si);
-    free(canon);
-    return rc;
+                        U, I, st->R, spec->syn_per_user, spec->syn_pop_skew,
+                        spec->syn_test_share, spec->valid_share, (unsigned long long)spec->seed);
+}
+
+int synthetic_generate(const nb_data_spec *spec, nb_dataset *d, char **err)
+{
+    int32_t U = spec->syn_users, I = spec->syn_items, R = spec->syn_rank;
+    if (U < 1 || I < 1 || R < 1 || !(spec->syn_per_user > 0) || !(spec->syn_pop_skew >= 0) ||
+        !(spec->syn_test_share >= 0 && spec->syn_test_share < 1))
+        return nb_fail(err, NB_EINVAL, "data: synthetic needs users, items, rank >= 1, "
+                       "per_user > 0, pop_skew >= 0 and test_share in [0, 1)");
+    syn_state st;
+    memset(&st, 0, sizeof st);
+    st.U = U, st.I = I, st.R = R;
+    nb_rng_seed(&st.g, spec->seed, STREAM_SYN, 0);
+    syn_factors(&st, spec->syn_pop_skew);
+    int32_t lo = I < 3 ? I : 3;
+    st.heap = nb_xmalloc((size_t)I * sizeof *st.heap);
+    st.stamp = nb_xcalloc((size_t)I, sizeof *st.stamp);
+    st.cap = (int64_t)(spec->syn_per_user * 1.5 * U) + 16;
+    st.tu = nb_xmalloc((size_t)st.cap * sizeof *st.tu);
+    st.ti = nb_xmalloc((size_t)st.cap * sizeof *st.ti);
+    st.su = nb_xmalloc((size_t)st.cap * sizeof *st.su);
+    st.si = nb_xmalloc((size_t)st.cap * sizeof *st.si);
+    for (int32_t u = 0; u < U; u++) {
+        double z = rng_normal(&st.g);
+        int64_t nu = llround(spec->syn_per_user * exp(0.5 * z - 0.125));
+        int32_t nh = syn_user_items(&st, u, (int32_t)(nu < lo ? lo : nu > I ? I : nu));
+        int32_t ntest = (int32_t)llround(spec->syn_test_share * nh);
+        if (nh >= 3 && ntest < 1 && spec->syn_test_share > 0) ntest = 1;
+        syn_append(&st, u, nh, ntest);
+    }
+    syn_finish(spec, &st, d);
+    free(st.P);
+    free(st.Q);
+    free(st.logpop);
+    free(st.stamp);
+    free(st.heap);
+    free(st.tu);
+    free(st.ti);
+    free(st.su);
+    free(st.si);
+    return NB_OK;
 }

@@ -240,6 +240,41 @@ static void trainer_free(trainer *t)
     if (t->shadow) t->mvt->free(t->shadow);
 }
 
+/* The training pairs in user order and the per-step buffers, sized for
+ * max_batch positives (allocated once: a step allocates nothing). */
+static void trainer_alloc(trainer *t)
+{
+    const nb_dataset *ds = t->in->ds;
+    int64_t np = ds->train.nnz;
+    t->pair_user = nb_xmalloc((size_t)np * sizeof(int32_t));
+    t->pair_item = nb_xmalloc((size_t)np * sizeof(int32_t));
+    t->order = nb_xmalloc((size_t)np * sizeof(int64_t));
+    for (int32_t u = 0; u < ds->n_users; u++)
+        for (int64_t j = ds->train.ptr[u]; j < ds->train.ptr[u + 1]; j++) {
+            t->pair_user[j] = u;
+            t->pair_item[j] = ds->train.idx[j];
+        }
+    size_t mb = (size_t)t->max_batch, vd = (size_t)t->vdim;
+    t->bu = nb_xmalloc(mb * sizeof(int32_t));
+    t->bp = nb_xmalloc(mb * sizeof(int32_t));
+    t->neg.vec = nb_xcalloc(mb * vd, sizeof(float));
+    t->neg.item = nb_xcalloc(mb, sizeof(int32_t));
+    t->neg.reg_items = nb_xcalloc(mb * (size_t)(t->R ? t->R : 1), sizeof(int32_t));
+    t->neg.reg_vec = nb_xcalloc(mb * (size_t)t->cfg->dim, sizeof(float));
+    t->neg.reg_rows = t->R;
+    t->d_neg = nb_xcalloc(mb * vd, sizeof(float));
+    t->d_reg = nb_xcalloc(mb * (size_t)t->cfg->dim, sizeof(float));
+}
+
+/* Positives per step: train.batch_size, divided by the sampler's M under
+ * batch_mode recbole; at least 1. */
+static int32_t max_batch_size(const nb_config *cfg, int32_t batch_M)
+{
+    int32_t bs = cfg->train.batch_size;
+    if (cfg->train.batch_mode == NB_BATCH_RECBOLE) bs = bs / (batch_M > 0 ? batch_M : 1);
+    return bs > 0 ? bs : 1;
+}
+
 static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
 {
     const nb_dataset *ds = in->ds;
@@ -268,9 +303,7 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     if ((rc = model_eval_forward(t, &v0, err)) != NB_OK) return rc;
     t->vdim = v0->dim;
 
-    int32_t bs = cfg->train.batch_size;
-    if (cfg->train.batch_mode == NB_BATCH_RECBOLE) bs = bs / (in->batch_M > 0 ? in->batch_M : 1);
-    t->max_batch = bs > 0 ? bs : 1;
+    t->max_batch = max_batch_size(cfg, in->batch_M);
     if (cfg->train.drop_last && ds->train.nnz < t->max_batch)
         return nb_fail(err, NB_EINVAL,
                        "train.drop_last: the training split has %lld pairs, fewer than one batch "
@@ -296,25 +329,7 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     t->iblock = optim_block_index(t->opt, v0->item);
     if (in->check_hints || hint_check_requested()) t->hc = hint_check_create(t->sflags, v0);
 
-    int64_t np = ds->train.nnz;
-    t->pair_user = nb_xmalloc((size_t)np * sizeof(int32_t));
-    t->pair_item = nb_xmalloc((size_t)np * sizeof(int32_t));
-    t->order = nb_xmalloc((size_t)np * sizeof(int64_t));
-    for (int32_t u = 0; u < ds->n_users; u++)
-        for (int64_t j = ds->train.ptr[u]; j < ds->train.ptr[u + 1]; j++) {
-            t->pair_user[j] = u;
-            t->pair_item[j] = ds->train.idx[j];
-        }
-    size_t mb = (size_t)t->max_batch, vd = (size_t)t->vdim;
-    t->bu = nb_xmalloc(mb * sizeof(int32_t));
-    t->bp = nb_xmalloc(mb * sizeof(int32_t));
-    t->neg.vec = nb_xcalloc(mb * vd, sizeof(float));
-    t->neg.item = nb_xcalloc(mb, sizeof(int32_t));
-    t->neg.reg_items = nb_xcalloc(mb * (size_t)(t->R ? t->R : 1), sizeof(int32_t));
-    t->neg.reg_vec = nb_xcalloc(mb * (size_t)cfg->dim, sizeof(float));
-    t->neg.reg_rows = t->R;
-    t->d_neg = nb_xcalloc(mb * vd, sizeof(float));
-    t->d_reg = nb_xcalloc(mb * (size_t)cfg->dim, sizeof(float));
+    trainer_alloc(t);
     return NB_OK;
 plugin_error:
     rc = nb_fail(err, rc, "%s", perr ? perr : "plugin initialisation failed");
@@ -327,87 +342,110 @@ static int is_finite(double x)
     return !isnan(x) && !isinf(x);
 }
 
-/* One optimizer step on the batch bu/bp[0..B). Returns the batch loss in
- * *loss; non-zero with *err on failure. */
-static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
+/* NB_PROFILE: add the time since c0 to phase i; returns the new c0. */
+static double phase_mark(trainer *t, int i, double c0)
 {
-    const nb_config *cfg = t->cfg;
-    const int32_t B = batch->size;
-    char *perr = NULL;
-    int rc;
-    const nb_view *mv = NULL;
-    nb_grads g;
+    if (!t->profile) return c0;
+    double c1 = nb_now();
+    t->phase[i] += c1 - c0;
+    return c1;
+}
 
-    double c0 = t->profile ? nb_now() : 0.0, c1;
-#define PHASE(i) do { if (t->profile) { c1 = nb_now(); t->phase[i] += c1 - c0; c0 = c1; } } while (0)
-    if ((rc = t->mvt->forward(t->model, NB_MODE_TRAIN, batch, &mv, &perr)) != NB_OK) goto fail;
-    PHASE(0);
+/* The model's view mv into t->view, and the batch's rows brought up to
+ * date when the view syncs rows (the host's deferred Adam rows, or the
+ * model's rows on demand). */
+static void step_sync_rows(trainer *t, const nb_view *mv, const nb_batch *batch)
+{
     t->view = *mv;
     if (host_syncs(t)) {
         t->view.sync = view_sync;
         t->view.sync_ctx = t;
     }
-    if (t->view.sync) { /* the host's lazy Adam rows, or the model's rows on demand */
-        /* bring the batch's rows up to date (thread-safe per row) */
+    if (t->view.sync) { /* thread-safe per row */
+        const int32_t B = batch->size;
         #pragma omp parallel for schedule(static) num_threads(t->in->threads)
         for (int32_t b = 0; b < B; b++) {
             nb_view_sync(&t->view, NB_USERS, batch->users[b]);
             nb_view_sync(&t->view, NB_ITEMS, batch->pos[b]);
         }
     }
-    PHASE(5);
+}
+
+/* BPR on the final rows: mark the rows it writes, then accumulate the
+ * gradients into g and t->d_neg. Returns the loss. */
+static double step_bpr(trainer *t, const nb_batch *batch, nb_grads *g)
+{
+    const int32_t B = batch->size, vd = t->vdim;
+    for (int32_t b = 0; b < B; b++) {
+        nb_block_grad_row(g->user, batch->users[b]);
+        nb_block_grad_row(g->item, batch->pos[b]);
+    }
+    memset(t->d_neg, 0, (size_t)B * (size_t)vd * sizeof(float));
+    return bpr_loss_grad_f32(B, vd, batch->users, batch->pos, t->view.user, t->view.item,
+                             t->neg.vec, g->user->grad, g->item->grad, t->d_neg, NULL);
+}
+
+/* The regulariser on the ego rows (the sampler's reg rows, or its reg
+ * vectors into t->d_reg when it uses them). Returns the loss. */
+static double step_reg(trainer *t, const nb_batch *batch, nb_grads *g)
+{
+    const nb_config *cfg = t->cfg;
+    const int32_t B = batch->size, d = cfg->dim;
+    for (int32_t b = 0; b < B; b++) {
+        nb_block_grad_row(g->user_ego, batch->users[b]);
+        nb_block_grad_row(g->item_ego, batch->pos[b]);
+    }
+    const int use_vec = t->neg.use_reg_vec;
+    if (!use_vec)
+        for (int64_t r = 0; r < (int64_t)B * t->R; r++) nb_block_grad_row(g->item_ego, t->neg.reg_items[r]);
+    if (use_vec) memset(t->d_reg, 0, (size_t)B * (size_t)d * sizeof(float));
+    double reg_raw = 0.0;
+    return reg_loss_grad_f32(cfg->train.reg_form, cfg->train.reg_weight, B, d, batch->users,
+                             batch->pos, t->neg.reg_items, t->R,
+                             use_vec ? t->neg.reg_vec : NULL, t->view.user_ego,
+                             t->view.item_ego, g->user_ego->grad, g->item_ego->grad,
+                             use_vec ? t->d_reg : NULL, &reg_raw);
+}
+
+/* One optimizer step on the batch bu/bp[0..B): forward, negatives, loss,
+ * backward through the sampler and the model, Adam. Returns the batch loss
+ * in *loss; non-zero with *err on failure. */
+static int train_step(trainer *t, nb_batch *batch, double *loss, char **err)
+{
+    const int32_t B = batch->size;
+    char *perr = NULL;
+    int rc;
+    nb_grads g;
+    double c0 = t->profile ? nb_now() : 0.0;
+    const nb_view *mv = NULL;
+    if ((rc = t->mvt->forward(t->model, NB_MODE_TRAIN, batch, &mv, &perr)) != NB_OK) goto fail;
+    c0 = phase_mark(t, 0, c0);
+    step_sync_rows(t, mv, batch);
+    c0 = phase_mark(t, 5, c0);
     memset(&g, 0, sizeof g);
     if ((rc = t->mvt->grads(t->model, &g)) != NB_OK) goto fail;
     const nb_view *sv = t->hc ? hint_check_view(t->hc, &t->view, batch) : &t->view;
-
     t->neg.aux_loss = 0.0;
     t->neg.use_reg_vec = 0;
     t->neg.reg_rows = t->R;
     if ((rc = t->svt->negatives(t->sampler, batch, sv, &t->neg, &perr)) != NB_OK) goto fail;
     if (t->hc && (rc = hint_check_negatives(t->hc, t->in->sampler->name, &t->neg, B, t->R, err)) != NB_OK)
         return rc;
-    PHASE(1);
-
-    /* BPR on the final rows: mark the rows it writes, then accumulate */
-    const int32_t vd = t->vdim, d = cfg->dim;
-    for (int32_t b = 0; b < B; b++) {
-        nb_block_grad_row(g.user, batch->users[b]);
-        nb_block_grad_row(g.item, batch->pos[b]);
-    }
-    memset(t->d_neg, 0, (size_t)B * (size_t)vd * sizeof(float));
-    double bpr = bpr_loss_grad_f32(B, vd, batch->users, batch->pos, t->view.user, t->view.item,
-                                   t->neg.vec, g.user->grad, g.item->grad, t->d_neg, NULL);
-
-    /* regulariser on the ego rows */
-    for (int32_t b = 0; b < B; b++) {
-        nb_block_grad_row(g.user_ego, batch->users[b]);
-        nb_block_grad_row(g.item_ego, batch->pos[b]);
-    }
-    const int use_vec = t->neg.use_reg_vec;
-    if (!use_vec)
-        for (int64_t r = 0; r < (int64_t)B * t->R; r++) nb_block_grad_row(g.item_ego, t->neg.reg_items[r]);
-    if (use_vec) memset(t->d_reg, 0, (size_t)B * (size_t)d * sizeof(float));
-    double reg_raw = 0.0;
-    double reg = reg_loss_grad_f32(cfg->train.reg_form, cfg->train.reg_weight, B, d, batch->users,
-                                   batch->pos, t->neg.reg_items, t->R,
-                                   use_vec ? t->neg.reg_vec : NULL, t->view.user_ego,
-                                   t->view.item_ego, g.user_ego->grad, g.item_ego->grad,
-                                   use_vec ? t->d_reg : NULL, &reg_raw);
-    PHASE(2);
-
-    if ((rc = t->svt->backward(t->sampler, batch, sv, t->d_neg, use_vec ? t->d_reg : NULL,
-                               &g, &perr)) != NB_OK)
+    c0 = phase_mark(t, 1, c0);
+    double bpr = step_bpr(t, batch, &g);
+    double reg = step_reg(t, batch, &g);
+    c0 = phase_mark(t, 2, c0);
+    if ((rc = t->svt->backward(t->sampler, batch, sv, t->d_neg,
+                               t->neg.use_reg_vec ? t->d_reg : NULL, &g, &perr)) != NB_OK)
         goto fail;
     if (t->hc && (rc = hint_check_backward(t->hc, t->in->sampler->name, &g, err)) != NB_OK)
         return rc;
     if ((rc = t->mvt->backward(t->model, batch, &perr)) != NB_OK) goto fail;
-    PHASE(3);
+    c0 = phase_mark(t, 3, c0);
     optim_step(t->opt);
     t->params_version++;
     if (t->hc) hint_check_end(t->hc);
-    PHASE(4);
-#undef PHASE
-
+    phase_mark(t, 4, c0);
     *loss = bpr + reg + t->neg.aux_loss + t->view.aux_loss;
     if (!is_finite(*loss))
         return nb_fail(err, NB_ENUMERIC,
@@ -558,22 +596,21 @@ static int store_epoch_row(trainer *t, int32_t epoch, double loss, double train_
     return rc;
 }
 
-int train_run(const nb_train_in *in, nb_train_out *out, char **err)
-{
-    trainer t;
-    memset(&t, 0, sizeof t);
-    memset(out, 0, sizeof *out);
-    const nb_config *cfg = in->cfg;
-    const nb_dataset *ds = in->ds;
-    const char *prof = getenv("NB_PROFILE");
-    t.profile = prof && *prof && strcmp(prof, "0");
-    int rc = trainer_setup(&t, in, err);
-    if (rc != NB_OK) goto out;
-    const char *od = getenv("NB_ON_DEMAND");
-    t.on_demand = (t.sflags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
-                  !(od && !strcmp(od, "0"));
+/* The training loop's state across epochs (train_run). */
+typedef struct loop_state {
+    int metric, kidx;            /* the early-stopping metric and its k's index */
+    double best;                 /* its best validation value so far */
+    int32_t since_best;          /* evaluations since that missed it (patience) */
+    int32_t epochs;              /* train.epochs (0 when the run failed before) */
+    int64_t n;                   /* pairs per epoch (whole batches with drop_last) */
+    int64_t step;                /* optimizer steps so far */
+    double *epoch_secs;          /* [epochs] training seconds of each epoch */
+} loop_state;
 
-    int metric = 0, kidx = 0;
+/* The early-stopping metric (eval.metric) as indexes into the metrics the
+ * evaluation returns: NB_OK, or NB_EINVAL with *err. */
+static int loop_metric(const nb_config *cfg, loop_state *ls, char **err)
+{
     nb_metrics probe = { 0 };
     probe.n_ks = cfg->eval.opts.n_ks;
     memcpy(probe.ks, cfg->eval.opts.ks, sizeof probe.ks);
@@ -582,157 +619,219 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
         for (int j = i; j > 0 && probe.ks[j - 1] > probe.ks[j]; j--) {
             int32_t tmp = probe.ks[j]; probe.ks[j] = probe.ks[j - 1]; probe.ks[j - 1] = tmp;
         }
-    if (eval_parse_metric(cfg->eval.metric, &probe, &metric, &kidx) != 0) {
-        rc = nb_fail(err, NB_EINVAL, "%s: unknown validation metric %s", cfg->path, cfg->eval.metric);
-        goto out;
-    }
-    out->has_valid = ds->valid.nnz > 0;
-    double best = -INFINITY;
-    int32_t since_best = 0, E = cfg->train.epochs;
-    double *epoch_secs = nb_xcalloc((size_t)E, sizeof(double));
-    int64_t step = 0, n = t.train.n_pairs;
-    if (cfg->train.drop_last) n -= n % t.max_batch; /* whole batches only */
-    if (histogram_due(cfg, 0) && (rc = store_score_histogram(&t, 0, &out->error)) != NB_OK) {
+    if (eval_parse_metric(cfg->eval.metric, &probe, &ls->metric, &ls->kidx) != 0)
+        return nb_fail(err, NB_EINVAL, "%s: unknown validation metric %s", cfg->path,
+                       cfg->eval.metric);
+    return NB_OK;
+}
+
+/* The sampler's epoch_begin on the current evaluation rows (samplers that
+ * score outside the batch, SRNS). 0, or -1 with the run failed in out. */
+static int loop_epoch_begin(trainer *t, int32_t epoch, nb_train_out *out)
+{
+    const nb_view *ev = NULL;
+    optim_flush(t->opt);
+    if (model_eval_forward(t, &ev, &out->error) != NB_OK) {
         out->status = NB_RUN_FAILED;
-        E = 0;
+        return -1;
     }
-    rc = NB_OK;
+    if (t->svt->epoch_begin(t->sampler, epoch, ev) != NB_OK) {
+        out->error = nb_strf("sampler %s: epoch_begin failed at epoch %d",
+                             t->in->sampler->name, epoch + 1);
+        out->status = NB_RUN_FAILED;
+        return -1;
+    }
+    return 0;
+}
 
-    for (int32_t epoch = 0; epoch < E; epoch++) {
-        double t0 = nb_now(), last_draw = 0.0, loss_sum = 0.0;
-        int64_t n_steps = 0;
-        shuffle_pairs(&t, epoch);
-        if (t.svt->epoch_begin) {
-            /* samplers that score outside the batch (SRNS) see current rows */
-            const nb_view *ev = NULL;
-            optim_flush(t.opt);
-            if (model_eval_forward(&t, &ev, &out->error) != NB_OK) {
-                out->status = NB_RUN_FAILED;
-                break;
-            }
-            if (t.svt->epoch_begin(t.sampler, epoch, ev) != NB_OK) {
-                out->error = nb_strf("sampler %s: epoch_begin failed at epoch %d",
-                                     in->sampler->name, epoch + 1);
-                out->status = NB_RUN_FAILED;
-                break;
-            }
+/* The steps of one epoch over the shuffled pairs, with the progress bar.
+ * Stops early on a failed step (out->status) or a stop request. Returns the
+ * mean step loss (0 without steps). */
+static double loop_steps(trainer *t, loop_state *ls, int32_t epoch, nb_train_out *out)
+{
+    const nb_train_in *in = t->in;
+    double last_draw = 0.0, loss_sum = 0.0;
+    int64_t n_steps = 0, n = ls->n;
+    for (int64_t first = 0; first < n; first += t->max_batch) {
+        int32_t B = (int32_t)(n - first < t->max_batch ? n - first : t->max_batch);
+        for (int32_t b = 0; b < B; b++) {
+            int64_t j = t->order[first + b];
+            t->bu[b] = t->pair_user[j];
+            t->bp[b] = t->pair_item[j];
         }
-        for (int64_t first = 0; first < n; first += t.max_batch) {
-            int32_t B = (int32_t)(n - first < t.max_batch ? n - first : t.max_batch);
-            for (int32_t b = 0; b < B; b++) {
-                int64_t j = t.order[first + b];
-                t.bu[b] = t.pair_user[j];
-                t.bp[b] = t.pair_item[j];
-            }
-            nb_batch batch = { .size = B, .users = t.bu, .pos = t.bp, .epoch = epoch,
-                               .step = step, .first = first, .seed = cfg->train.seed,
-                               .final_only = (t.sflags & NB_SAMPLER_FINAL_ONLY) != 0,
-                               .rows_on_demand = t.on_demand,
-                               .params_version = t.params_version };
-            double l = 0.0;
-            if ((rc = train_step(&t, &batch, &l, &out->error)) != NB_OK) {
-                out->status = NB_RUN_FAILED;
-                if (in->progress) progress_clear();
-                break;
-            }
-            if (in->step_loss && step < in->n_step_loss) in->step_loss[step] = l;
-            loss_sum += l;
-            n_steps++;
-            step++;
-            if (in->progress && nb_now() - last_draw > 0.2) {
-                progress_draw(epoch + 1, first + B, n);
-                last_draw = nb_now();
-            }
-            if (in->stop && *in->stop) break;
-        }
-        if (in->progress) progress_clear();
-        if (out->status == NB_RUN_FAILED) break;
-        if (in->stop && *in->stop) {
-            out->status = NB_RUN_INTERRUPTED;
-            break;
-        }
-        double train_s = nb_now() - t0;
-        if (t.profile) {
-            fprintf(stderr, "profile epoch %d:", epoch + 1);
-            for (int i = 0; i < 6; i++) {
-                fprintf(stderr, " %s %.3fs", phase_names[i], t.phase[i]);
-                t.phase[i] = 0.0;
-            }
-            fputc('\n', stderr);
-        }
-        epoch_secs[epoch] = train_s;
-        out->epochs_run = epoch + 1;
-        double loss = n_steps ? loss_sum / (double)n_steps : 0.0;
-
-        int evaluate_now = out->has_valid && (eval_due(&cfg->eval, epoch + 1) || epoch + 1 == E);
-        nb_metrics vm, tm;
-        int have_test = 0;
-        double eval_s = 0.0;
-        int improved = 0;
-        if (evaluate_now) {
-            double e0 = nb_now();
-            nb_hits vh; /* per-user ranks, kept for the store when best */
-            if ((rc = evaluate(&t, &ds->valid, &ds->train, NULL, &vm, &vh, &out->error)) != NB_OK) {
-                eval_failed(in, out, epoch);
-                break;
-            }
-            if (cfg->eval.test_every_eval) {
-                if ((rc = evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
-                                   &tm, NULL, &out->error)) != NB_OK) {
-                    eval_failed(in, out, epoch);
-                    hits_free(&vh);
-                    break;
-                }
-                have_test = 1;
-            }
-            eval_s = nb_now() - e0;
-            double score = vm.value[metric][kidx];
-            if (score >= best) { /* RecBole: ties refresh the best */
-                best = score;
-                since_best = 0;
-                improved = 1;
-                out->best_epoch = epoch + 1;
-                out->best_valid = vm;
-                hits_free(&out->valid_hits);
-                out->valid_hits = vh;
-                snapshot_save(&t, 0);
-            } else {
-                /* warm-up guard: a miss after an epoch <= min_epochs is not counted */
-                if (epoch + 1 > cfg->eval.min_epochs) since_best++;
-                hits_free(&vh);
-            }
-            if (in->verbose)
-                fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs  eval %.2fs  valid %s %.4f%s\n",
-                        epoch + 1, loss, train_s, eval_s, cfg->eval.metric, score,
-                        improved ? (in->color ? "  \033[32m*\033[0m" : "  *") : "");
-        } else if (in->verbose && !out->has_valid && eval_due(&cfg->eval, epoch + 1)) {
-            fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs\n", epoch + 1, loss, train_s);
-        }
-        if ((rc = store_epoch_row(&t, epoch + 1, loss, train_s, eval_s, evaluate_now ? &vm : NULL,
-                                  have_test ? &tm : NULL, &out->error)) != NB_OK) {
+        nb_batch batch = { .size = B, .users = t->bu, .pos = t->bp, .epoch = epoch,
+                           .step = ls->step, .first = first, .seed = t->cfg->train.seed,
+                           .final_only = (t->sflags & NB_SAMPLER_FINAL_ONLY) != 0,
+                           .rows_on_demand = t->on_demand,
+                           .params_version = t->params_version };
+        double l = 0.0;
+        if (train_step(t, &batch, &l, &out->error) != NB_OK) {
             out->status = NB_RUN_FAILED;
             break;
         }
-        if (histogram_due(cfg, epoch + 1) &&
-            (rc = store_score_histogram(&t, epoch + 1, &out->error)) != NB_OK) {
-            out->status = NB_RUN_FAILED;
-            break;
+        if (in->step_loss && ls->step < in->n_step_loss) in->step_loss[ls->step] = l;
+        loss_sum += l;
+        n_steps++;
+        ls->step++;
+        if (in->progress && nb_now() - last_draw > 0.2) {
+            progress_draw(epoch + 1, first + B, n);
+            last_draw = nb_now();
         }
-        if (evaluate_now && since_best > cfg->eval.patience) break;
+        if (in->stop && *in->stop) break;
     }
-    rc = NB_OK;
+    if (in->progress) progress_clear();
+    return n_steps ? loss_sum / (double)n_steps : 0.0;
+}
+
+/* NB_PROFILE: the epoch's time per phase of a step on stderr (then reset). */
+static void loop_profile(trainer *t, int32_t epoch)
+{
+    if (!t->profile) return;
+    fprintf(stderr, "profile epoch %d:", epoch + 1);
+    for (int i = 0; i < 6; i++) {
+        fprintf(stderr, " %s %.3fs", phase_names[i], t->phase[i]);
+        t->phase[i] = 0.0;
+    }
+    fputc('\n', stderr);
+}
+
+/* The validation after an epoch (and the test with eval.test_every_eval,
+ * *have_test), into vm and tm: an improvement keeps the parameters and the
+ * per-user ranks of the best epoch, a miss counts toward the patience. Prints
+ * the epoch line. 0, or -1 when the evaluation failed or was stopped (out
+ * says which). */
+static int loop_validate(trainer *t, loop_state *ls, int32_t epoch, double loss, double train_s,
+                         nb_metrics *vm, nb_metrics *tm, int *have_test, double *eval_s,
+                         nb_train_out *out)
+{
+    const nb_train_in *in = t->in;
+    const nb_config *cfg = t->cfg;
+    const nb_dataset *ds = in->ds;
+    double e0 = nb_now();
+    nb_hits vh; /* per-user ranks, kept for the store when best */
+    if (evaluate(t, &ds->valid, &ds->train, NULL, vm, &vh, &out->error) != NB_OK) {
+        eval_failed(in, out, epoch);
+        return -1;
+    }
+    if (cfg->eval.test_every_eval) {
+        if (evaluate(t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL, tm, NULL,
+                     &out->error) != NB_OK) {
+            eval_failed(in, out, epoch);
+            hits_free(&vh);
+            return -1;
+        }
+        *have_test = 1;
+    }
+    *eval_s = nb_now() - e0;
+    double score = vm->value[ls->metric][ls->kidx];
+    int improved = score >= ls->best; /* RecBole: ties refresh the best */
+    if (improved) {
+        ls->best = score;
+        ls->since_best = 0;
+        out->best_epoch = epoch + 1;
+        out->best_valid = *vm;
+        hits_free(&out->valid_hits);
+        out->valid_hits = vh;
+        snapshot_save(t, 0);
+    } else {
+        /* warm-up guard: a miss after an epoch <= min_epochs is not counted */
+        if (epoch + 1 > cfg->eval.min_epochs) ls->since_best++;
+        hits_free(&vh);
+    }
+    if (in->verbose)
+        fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs  eval %.2fs  valid %s %.4f%s\n",
+                epoch + 1, loss, train_s, *eval_s, cfg->eval.metric, score,
+                improved ? (in->color ? "  \033[32m*\033[0m" : "  *") : "");
+    return 0;
+}
+
+/* One epoch: shuffle, train, evaluate when due, store the epoch row and
+ * the histogram when listed. Returns 1 when the loop ends here (failed,
+ * interrupted, or out of patience), else 0. */
+static int loop_epoch(trainer *t, loop_state *ls, int32_t epoch, nb_train_out *out)
+{
+    const nb_train_in *in = t->in;
+    const nb_config *cfg = t->cfg;
+    double t0 = nb_now();
+    shuffle_pairs(t, epoch);
+    if (t->svt->epoch_begin && loop_epoch_begin(t, epoch, out) != 0) return 1;
+    double loss = loop_steps(t, ls, epoch, out);
+    if (out->status == NB_RUN_FAILED) return 1;
+    if (in->stop && *in->stop) {
+        out->status = NB_RUN_INTERRUPTED;
+        return 1;
+    }
+    double train_s = nb_now() - t0;
+    loop_profile(t, epoch);
+    ls->epoch_secs[epoch] = train_s;
+    out->epochs_run = epoch + 1;
+    int evaluate_now = out->has_valid && (eval_due(&cfg->eval, epoch + 1) || epoch + 1 == ls->epochs);
+    nb_metrics vm, tm;
+    int have_test = 0;
+    double eval_s = 0.0;
+    if (evaluate_now) {
+        if (loop_validate(t, ls, epoch, loss, train_s, &vm, &tm, &have_test, &eval_s, out) != 0)
+            return 1;
+    } else if (in->verbose && !out->has_valid && eval_due(&cfg->eval, epoch + 1)) {
+        fprintf(stderr, "epoch %4d  loss %.4f  train %.2fs\n", epoch + 1, loss, train_s);
+    }
+    if (store_epoch_row(t, epoch + 1, loss, train_s, eval_s, evaluate_now ? &vm : NULL,
+                        have_test ? &tm : NULL, &out->error) != NB_OK ||
+        (histogram_due(cfg, epoch + 1) &&
+         store_score_histogram(t, epoch + 1, &out->error) != NB_OK)) {
+        out->status = NB_RUN_FAILED;
+        return 1;
+    }
+    return evaluate_now && ls->since_best > cfg->eval.patience;
+}
+
+/* After the loop: the median epoch time, and for a run done, the test
+ * evaluation at the best parameters (restored) or the last ones. */
+static void loop_finish(trainer *t, loop_state *ls, nb_train_out *out)
+{
+    const nb_dataset *ds = t->in->ds;
     if (out->epochs_run > 0) {
-        qsort(epoch_secs, (size_t)out->epochs_run, sizeof(double), cmp_double);
-        out->median_epoch_seconds = epoch_secs[out->epochs_run / 2];
+        qsort(ls->epoch_secs, (size_t)out->epochs_run, sizeof(double), cmp_double);
+        out->median_epoch_seconds = ls->epoch_secs[out->epochs_run / 2];
     }
-    free(epoch_secs);
-    if (out->status == NB_RUN_DONE) {
-        if (out->has_valid) snapshot_save(&t, 1); /* restore the best parameters */
-        else out->best_epoch = out->epochs_run;
-        if (evaluate(&t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL,
-                     &out->best_test, &out->hits, &out->error) != NB_OK)
-            eval_failed(in, out, out->epochs_run);
+    if (out->status != NB_RUN_DONE) return;
+    if (out->has_valid) snapshot_save(t, 1); /* restore the best parameters */
+    else out->best_epoch = out->epochs_run;
+    if (evaluate(t, &ds->test, &ds->train, ds->valid.nnz ? &ds->valid : NULL, &out->best_test,
+                 &out->hits, &out->error) != NB_OK)
+        eval_failed(t->in, out, out->epochs_run);
+}
+
+int train_run(const nb_train_in *in, nb_train_out *out, char **err)
+{
+    trainer t;
+    loop_state ls;
+    memset(&t, 0, sizeof t);
+    memset(&ls, 0, sizeof ls);
+    memset(out, 0, sizeof *out);
+    const nb_config *cfg = in->cfg;
+    const char *prof = getenv("NB_PROFILE");
+    t.profile = prof && *prof && strcmp(prof, "0");
+    int rc = trainer_setup(&t, in, err);
+    if (rc != NB_OK) goto out;
+    const char *od = getenv("NB_ON_DEMAND");
+    t.on_demand = (t.sflags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
+                  !(od && !strcmp(od, "0"));
+    if ((rc = loop_metric(cfg, &ls, err)) != NB_OK) goto out;
+    out->has_valid = in->ds->valid.nnz > 0;
+    ls.best = -INFINITY;
+    ls.epochs = cfg->train.epochs;
+    ls.epoch_secs = nb_xcalloc((size_t)ls.epochs, sizeof(double));
+    ls.n = t.train.n_pairs;
+    if (cfg->train.drop_last) ls.n -= ls.n % t.max_batch; /* whole batches only */
+    if (histogram_due(cfg, 0) && store_score_histogram(&t, 0, &out->error) != NB_OK) {
+        out->status = NB_RUN_FAILED;
+        ls.epochs = 0;
     }
+    for (int32_t epoch = 0; epoch < ls.epochs; epoch++)
+        if (loop_epoch(&t, &ls, epoch, out)) break;
+    loop_finish(&t, &ls, out);
+    free(ls.epoch_secs);
 out:
     trainer_free(&t);
     return rc;

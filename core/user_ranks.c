@@ -13,6 +13,8 @@
 
 #define FORMAT_BYTE 1
 
+/* Write v at p as a little-endian base-128 varint (7 bits a byte, the high
+ * bit set on all but the last); returns its length (at most 10 bytes). */
 static size_t put_varint(unsigned char *p, uint64_t v)
 {
     size_t n = 0;

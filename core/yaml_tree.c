@@ -12,7 +12,8 @@
  * with the size limit and refuses NUL bytes (libyaml would stop at the first).
  */
 #define _GNU_SOURCE /* qsort_r */
-#include "config.h"
+#include "yaml_tree.h"
+#include "negbench/plugin.h" /* NB_EINVAL, NB_ENOMEM */
 #include "util.h"
 
 #include <stdlib.h>

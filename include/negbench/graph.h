@@ -3,9 +3,10 @@
  * SGL): the symmetric normalised adjacency of the user-item bipartite graph,
  * a deterministic multi-threaded SpMM, and the dropout helpers of SGL/NGCF.
  *
- * Compiled into a small PIC convenience library that the graph plugins link;
- * it depends on libc, libm, OpenMP and negbench/plugin.h only (never on the
- * host), so plugins stay self-contained.
+ * Compiled from plugins/lib/graph.c into a small PIC convenience library
+ * (libnbgraph, not installed) that the graph plugins link; it depends on
+ * libc, libm, OpenMP and negbench/plugin.h only (never on the host), so
+ * plugins stay self-contained.
  *
  * Node order: N = U + I nodes, users first (node u), then items (node U + i).
  * A is the 0/1 adjacency of the training pairs (duplicates are already

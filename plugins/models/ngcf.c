@@ -148,41 +148,20 @@ static void ngcf_normal(float *w, int64_t n, double std, uint64_t seed, uint64_t
     }
 }
 
-static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *train,
-                     int32_t dim, uint64_t seed, void **state, char **err)
+/* The workspace, embeddings, layer weights, dropout masks, edge values
+ * and row bookkeeping for N nodes and L layers. NB_OK, or NB_ENOMEM with
+ * *err. */
+static int ngcf_alloc(ngcf *s, char **err)
 {
-    int rc = NB_OK;
-    char *gerr = NULL;
-    ngcf *s = h->alloc(sizeof *s);
-    if (!s) { *err = h->mprintf("ngcf: out of memory"); return NB_ENOMEM; }
-    s->h = h;
-    s->U = train->n_users;
-    s->I = train->n_items;
-    s->N = (int64_t)s->U + s->I;
-    s->d = dim;
-    s->L = (int32_t)values[P_LAYERS].i;
-    s->p_msg = values[P_MSG_DROPOUT].f;
-    s->p_node = values[P_NODE_DROPOUT].f;
-    if (dim <= 0 || s->L < 1 || s->L > NGCF_MAX_LAYERS || !(s->p_msg >= 0 && s->p_msg < 1) ||
-        !(s->p_node >= 0 && s->p_node < 1)) {
-        *err = h->mprintf("ngcf: bad dim %d, layers %d or dropout (%g, %g)", dim, s->L,
-                          s->p_msg, s->p_node);
-        rc = NB_EINVAL;
-        goto out;
-    }
-    rc = graph_build(train, NULL, values[P_DEGREE_EPS].f, &s->g, &gerr);
-    if (rc != NB_OK) {
-        *err = h->mprintf("ngcf: %s", gerr ? gerr : "graph build failed");
-        goto out;
-    }
-    int64_t N = s->N, d = dim, L = s->L, nd = N * d, ld = (L + 1) * d, per = 2 * d * d + 2 * d;
+    const nb_host *h = s->h;
+    int64_t N = s->N, d = s->d, L = s->L, nd = N * d, ld = (L + 1) * d, per = 2 * d * d + 2 * d;
     size_t fs = sizeof(float);
     s->blas.h = h;
     s->blas.has_ex = h->struct_size >= offsetof(nb_host, sgemm_ex) + sizeof h->sgemm_ex &&
                      h->sgemm_ex != NULL;
     int blas_ok = s->blas.has_ex || (s->blas.at = h->alloc((size_t)nd * fs)) != NULL;
-    s->wsbuf = h->alloc(ngcf_ws_bytes_f32(N, dim, s->L));
-    if (s->wsbuf) ngcf_ws_bind_f32(&s->ws, N, dim, s->L, s->wsbuf);
+    s->wsbuf = h->alloc(ngcf_ws_bytes_f32(N, s->d, s->L));
+    if (s->wsbuf) ngcf_ws_bind_f32(&s->ws, N, s->d, s->L, s->wsbuf);
     s->E0 = h->alloc((size_t)nd * fs);
     s->E0g = h->alloc((size_t)nd * fs);
     s->W = h->alloc((size_t)(L * per) * fs);
@@ -200,10 +179,18 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
         !s->valT || !s->Gf || !s->Gl ||
         !s->touch || !s->rows || !s->mark || !s->rowmark) {
         *err = h->mprintf("ngcf: out of memory for %lld nodes x %d x %d layers", (long long)N,
-                          dim, s->L);
-        rc = NB_ENOMEM;
-        goto out;
+                          s->d, s->L);
+        return NB_ENOMEM;
     }
+    return NB_OK;
+}
+
+/* The initial parameters (Xavier-normal embeddings, N(0, 1/d) weights, zero
+ * biases) from seed, their blocks (item_emb, then W1_l, b1_l, W2_l, b2_l
+ * per layer) and the view's layout. */
+static void ngcf_init_params(ngcf *s, uint64_t seed)
+{
+    int64_t d = s->d, L = s->L, ld = (L + 1) * d;
     ngcf_normal(s->E0, (int64_t)s->U * d, sqrt(2.0 / (double)(s->U + d)), seed, 0x75736572u);
     ngcf_normal(s->E0 + s->U * d, (int64_t)s->I * d, sqrt(2.0 / (double)(s->I + d)), seed,
                 0x6974656du);
@@ -232,6 +219,37 @@ static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *t
                                              s->ws.X, s->ws.X, s->Gl, s->Gf, s->touch,
                                              s->mark},
                        s->params, s->vg, &s->view);
+}
+
+static int ngcf_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                     int32_t dim, uint64_t seed, void **state, char **err)
+{
+    int rc = NB_OK;
+    char *gerr = NULL;
+    ngcf *s = h->alloc(sizeof *s);
+    if (!s) { *err = h->mprintf("ngcf: out of memory"); return NB_ENOMEM; }
+    s->h = h;
+    s->U = train->n_users;
+    s->I = train->n_items;
+    s->N = (int64_t)s->U + s->I;
+    s->d = dim;
+    s->L = (int32_t)values[P_LAYERS].i;
+    s->p_msg = values[P_MSG_DROPOUT].f;
+    s->p_node = values[P_NODE_DROPOUT].f;
+    if (dim <= 0 || s->L < 1 || s->L > NGCF_MAX_LAYERS || !(s->p_msg >= 0 && s->p_msg < 1) ||
+        !(s->p_node >= 0 && s->p_node < 1)) {
+        *err = h->mprintf("ngcf: bad dim %d, layers %d or dropout (%g, %g)", dim, s->L,
+                          s->p_msg, s->p_node);
+        rc = NB_EINVAL;
+        goto out;
+    }
+    rc = graph_build(train, NULL, values[P_DEGREE_EPS].f, &s->g, &gerr);
+    if (rc != NB_OK) {
+        *err = h->mprintf("ngcf: %s", gerr ? gerr : "graph build failed");
+        goto out;
+    }
+    if ((rc = ngcf_alloc(s, err)) != NB_OK) goto out;
+    ngcf_init_params(s, seed);
 out:
     free(gerr);
     if (rc != NB_OK) { ngcf_free(s); s = NULL; }

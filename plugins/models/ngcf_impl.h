@@ -279,7 +279,11 @@ static inline void NGCF_CAT(ngcf_colsum_row, SUF)(double *restrict acc, const RE
  * in ascending order (zero terms dropped: the same bits with an in-order
  * GEMM, float rounding with a blocked BLAS). The bias sums run in double
  * over fixed blocks of NGCF_DB_ROWS rows, also the same bits either way.
- * Accumulates (+=) into dE0 [N][d], dW1/dW2 [L][d][d], db1/db2 [L][d]. */
+ * Accumulates (+=) into dE0 [N][d], dW1/dW2 [L][d][d], db1/db2 [L][d].
+ * Long on purpose (about 100 lines): the layers in reverse with their
+ * shared packed-row bookkeeping; it is instantiated in float and in double
+ * (the double one is the reference the fused float path is checked
+ * against), and the two must stay the same statement for statement. */
 static void NGCF_CAT(ngcf_backward, SUF)(const void *ctx, NGCF_WS *w, const nb_graph *g,
                                          const REAL *valT, const REAL *W1, const REAL *W2,
                                          const uint8_t *mask, double p, const REAL *Gf,

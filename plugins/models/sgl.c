@@ -131,6 +131,49 @@ static void sgl_free(void *state)
     h->free(s);
 }
 
+/* The embeddings, layer stacks, gradient rows, row bookkeeping, the two
+ * views' buffers and the contrastive scratch (carved). NB_OK, or NB_ENOMEM
+ * with *err. */
+static int sgl_alloc(sgl *s, char **err)
+{
+    const nb_host *h = s->h;
+    int32_t dim = s->d;
+    int64_t N = s->N, d = dim, ld = (int64_t)(s->L + 1) * d;
+    int64_t side = s->U > s->I ? s->U : s->I;
+    size_t nd = (size_t)(N * d) * sizeof(float);
+    s->E0 = h->alloc(nd);
+    s->E0g = h->alloc(nd);
+    s->layers = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->final = h->alloc(nd);
+    s->Gf = h->alloc(nd);
+    s->Gl = h->alloc((size_t)(N * ld) * sizeof(float));
+    s->touch = h->alloc((size_t)(4 * N + 1) * sizeof(int32_t));
+    s->mark = h->alloc((size_t)(4 * N + 1));
+    s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
+    s->rowmark = h->alloc((size_t)(N + 1));
+    s->H0 = h->alloc(nd);
+    s->H1 = h->alloc(nd);
+    s->lazy.state = h->alloc((size_t)(N + 1) * sizeof(uint32_t));
+    s->lazy.list = h->alloc((size_t)(N + 1) * sizeof(int32_t));
+    for (int v = 0; v < 2; v++) {
+        s->Z[v] = h->alloc(nd);
+        s->dZ[v] = h->alloc(nd);
+    }
+    s->cnt = h->alloc((size_t)(side + 1) * sizeof(int32_t));
+    s->ids = h->alloc((size_t)(side + 1) * sizeof(int32_t));
+    s->w = h->alloc((size_t)(side + 1) * sizeof(double));
+    s->scbuf = h->alloc(sgl_scratch_bytes_f32(side + 1, side + 1, dim, SGL_ROWS));
+    if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
+        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->Z[0] || !s->Z[1] ||
+        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->scbuf || !s->lazy.state ||
+        !s->lazy.list) {
+        *err = h->mprintf("sgl: out of memory for %lld nodes x %d", (long long)N, dim);
+        return NB_ENOMEM;
+    }
+    sgl_scratch_carve_f32(&s->sc, s->scbuf, side + 1, side + 1, dim, SGL_ROWS, SGL_COLS);
+    return NB_OK;
+}
+
 static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *train,
                     int32_t dim, uint64_t seed, void **state, char **err)
 {
@@ -165,40 +208,8 @@ static int sgl_init(const nb_host *h, const nb_value *values, const nb_train *tr
         *err = h->mprintf("sgl: %s", gerr ? gerr : "graph build failed");
         goto out;
     }
-    int64_t N = s->N, d = dim, ld = (int64_t)(s->L + 1) * d;
-    int64_t side = s->U > s->I ? s->U : s->I;
-    size_t nd = (size_t)(N * d) * sizeof(float);
-    s->E0 = h->alloc(nd);
-    s->E0g = h->alloc(nd);
-    s->layers = h->alloc((size_t)(N * ld) * sizeof(float));
-    s->final = h->alloc(nd);
-    s->Gf = h->alloc(nd);
-    s->Gl = h->alloc((size_t)(N * ld) * sizeof(float));
-    s->touch = h->alloc((size_t)(4 * N + 1) * sizeof(int32_t));
-    s->mark = h->alloc((size_t)(4 * N + 1));
-    s->rows = h->alloc((size_t)(N + 1) * sizeof(int32_t));
-    s->rowmark = h->alloc((size_t)(N + 1));
-    s->H0 = h->alloc(nd);
-    s->H1 = h->alloc(nd);
-    s->lazy.state = h->alloc((size_t)(N + 1) * sizeof(uint32_t));
-    s->lazy.list = h->alloc((size_t)(N + 1) * sizeof(int32_t));
-    for (int v = 0; v < 2; v++) {
-        s->Z[v] = h->alloc(nd);
-        s->dZ[v] = h->alloc(nd);
-    }
-    s->cnt = h->alloc((size_t)(side + 1) * sizeof(int32_t));
-    s->ids = h->alloc((size_t)(side + 1) * sizeof(int32_t));
-    s->w = h->alloc((size_t)(side + 1) * sizeof(double));
-    s->scbuf = h->alloc(sgl_scratch_bytes_f32(side + 1, side + 1, dim, SGL_ROWS));
-    if (!s->E0 || !s->E0g || !s->layers || !s->final || !s->Gf || !s->Gl || !s->touch ||
-        !s->mark || !s->rows || !s->rowmark || !s->H0 || !s->H1 || !s->Z[0] || !s->Z[1] ||
-        !s->dZ[0] || !s->dZ[1] || !s->cnt || !s->ids || !s->w || !s->scbuf || !s->lazy.state ||
-        !s->lazy.list) {
-        *err = h->mprintf("sgl: out of memory for %lld nodes x %d", (long long)N, dim);
-        rc = NB_ENOMEM;
-        goto out;
-    }
-    sgl_scratch_carve_f32(&s->sc, s->scbuf, side + 1, side + 1, dim, SGL_ROWS, SGL_COLS);
+    if ((rc = sgl_alloc(s, err)) != NB_OK) goto out;
+    int64_t d = dim;
     model_xavier_uniform(s->E0, s->U, dim, seed, 0x75736572u);
     model_xavier_uniform(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
 

@@ -436,7 +436,12 @@ ANS_INLINE void ANS_FN(ans_cand_fwd)(const int gate, const int fast, const int32
  * select = 1 picks m* (first argmax of the criterion); select = 0 keeps the
  * caller's w->chosen (finite-difference checks). Fills vec, chosen, dns,
  * smax/smin, gain, Lc/D/O/aux. Returns NB_OK, or NB_ENUMERIC when a
- * non-finite value appears. */
+ * non-finite value appears.
+ * Long on purpose (about 150 lines): one pass of the method's equations in
+ * their order, compiled per instruction set (NB_ISA_CLONES). Its float
+ * expressions are contracted into fused multiply-adds within the function;
+ * split into calls, the contraction (and so the bits the golden trajectory
+ * and finite-difference tests compare) could change per clone. */
 NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                           ANS_FN(ans_gemm_fn) gemm, int select)
 {
@@ -612,7 +617,9 @@ ANS_INLINE void ANS_FN(ans_cand_bwd)(const int32_t d, const REAL kc, const REAL 
  * host's BPR). Writes the sampler's row gradients into w->Gu, w->Gp [B][d]
  * (per positive) and w->GnU [nU][d] (per distinct candidate item uitem[j]),
  * overwriting (the caller scatters them), and ACCUMULATES the parameter
- * gradients into pg. Returns NB_OK or NB_ENUMERIC. */
+ * gradients into pg. Returns NB_OK or NB_ENUMERIC.
+ * Long on purpose (about 130 lines), for the reason given at ans_forward:
+ * the chain rule through the same equations, in reverse, in one clone. */
 NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS_FN(ans_batch) *w,
                                            const REAL *d_neg, ANS_FN(ans_gemm_fn) gemm,
                                            const ANS_FN(ans_pgrad) *pg)

@@ -141,25 +141,12 @@ static void srns_free(void *state)
     h->free(s);
 }
 
-/* Allocate state, check the parameters, draw the first memory. */
-static int srns_init(const nb_host *h, const nb_value *values, const nb_train *train,
-                     int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+/* The parameters from values into s, checked: NB_OK, or NB_EINVAL with
+ * *err. */
+static int srns_set_params(srns_state *s, const nb_value *values, const nb_train *train,
+                           int32_t dim, int32_t max_batch, char **err)
 {
-    int rc = NB_OK;
-    int32_t H, nsnap, n;
-    size_t UV;
-    double mib;
-    srns_state *s = h->alloc(sizeof *s);
-    if (!s) {
-        *err = h->mprintf("srns: out of memory");
-        return NB_ENOMEM;
-    }
-    s->h = h;
-    s->train = *train;
-    s->U = train->n_users;
-    s->I = train->n_items;
-    s->d = dim;
-    s->max_batch = max_batch;
+    const nb_host *h = s->h;
     s->S1 = (int32_t)values[P_S1].i;
     s->S2 = (int32_t)(values[P_S1].i * values[P_S2DIV].i);
     s->V = (int32_t)values[P_V].i;
@@ -167,30 +154,32 @@ static int srns_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->warmup = (int32_t)values[P_WARMUP].i;
     s->tau = values[P_TAU].f;
     s->H = (int32_t)values[P_HISTORY].i;
-    s->seed = seed;
     s->UV = (int64_t)s->U * s->V;
     if (s->V <= s->S1) {
         *err = h->mprintf("srns: V (%d) must exceed S1 (%d)", s->V, s->S1);
-        rc = NB_EINVAL;
-        goto out;
+        return NB_EINVAL;
     }
     if (s->H < 1 || s->H > SRNS_MAX_H || max_batch < 1 || dim < 1) {
         *err = h->mprintf("srns: invalid history %d, max_batch %d or dim %d", s->H,
                           max_batch, dim);
-        rc = NB_EINVAL;
-        goto out;
+        return NB_EINVAL;
     }
     for (int32_t u = 0; u < s->U; u++)
         if (train->user_ptr[u + 1] - train->user_ptr[u] >= s->I) {
             *err = h->mprintf("srns: user %d has every item as a training positive", u);
-            rc = NB_EINVAL;
-            goto out;
+            return NB_EINVAL;
         }
-    H = s->H;
-    nsnap = H * (H + 1) / 2;
-    n = s->S1 + s->S2;
-    UV = (size_t)s->UV;
-    mib = (4.0 * (double)UV * (H + 1 + nsnap) + 4.0 * (double)train->n_pairs * H) /
+    return NB_OK;
+}
+
+/* The pools, score snapshots and history, the memory and the per-batch
+ * scratch (logged in MiB). NB_OK, or NB_ENOMEM with *err. */
+static int srns_alloc(srns_state *s, const nb_train *train, int32_t max_batch, char **err)
+{
+    const nb_host *h = s->h;
+    const int32_t H = s->H, nsnap = H * (H + 1) / 2, n = s->S1 + s->S2;
+    const size_t UV = (size_t)s->UV;
+    double mib = (4.0 * (double)UV * (H + 1 + nsnap) + 4.0 * (double)train->n_pairs * H) /
                  1048576.0;
     h->log(NB_LOG_INFO, "srns: %.1f MiB of pools and score history (U=%d V=%d history=%d)",
            mib, s->U, s->V, H);
@@ -217,10 +206,14 @@ static int srns_init(const nb_host *h, const nb_value *values, const nb_train *t
         !s->mem || !s->refreshed || !s->chosen || !s->s_cand || !s->h_cand || !s->mx ||
         !s->mn || !s->std_ch || !s->r_idx || !s->r_s || !s->r_w || !s->do_ref) {
         *err = h->mprintf("srns: out of memory for %.1f MiB of state (lower V)", mib);
-        rc = NB_ENOMEM;
-        goto out;
+        return NB_ENOMEM;
     }
-    /* First memory: S1 distinct indices per user (partial rejection). */
+    return NB_OK;
+}
+
+/* First memory: S1 distinct indices per user (partial rejection). */
+static void srns_first_memory(srns_state *s, uint64_t seed)
+{
     for (int32_t u = 0; u < s->U; u++) {
         nb_rng r;
         nb_rng_seed(&r, seed ^ SRNS_KEY_MEM, 0, (uint64_t)u);
@@ -236,10 +229,33 @@ static int srns_init(const nb_host *h, const nb_value *values, const nb_train *t
             m[j] = x;
         }
     }
+}
+
+/* Allocate state, check the parameters, draw the first memory. */
+static int srns_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                     int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+{
+    srns_state *s = h->alloc(sizeof *s);
+    if (!s) {
+        *err = h->mprintf("srns: out of memory");
+        return NB_ENOMEM;
+    }
+    s->h = h;
+    s->train = *train;
+    s->U = train->n_users;
+    s->I = train->n_items;
+    s->d = dim;
+    s->max_batch = max_batch;
+    s->seed = seed;
+    int rc = srns_set_params(s, values, train, dim, max_batch, err);
+    if (rc == NB_OK) rc = srns_alloc(s, train, max_batch, err);
+    if (rc != NB_OK) {
+        srns_free(s);
+        return rc;
+    }
+    srns_first_memory(s, seed);
     *state = s;
-out:
-    if (rc != NB_OK) srns_free(s);
-    return rc;
+    return NB_OK;
 }
 
 static int32_t srns_reg_rows(void *state)
@@ -366,13 +382,11 @@ static int64_t srns_pair_pos(const nb_train *t, int32_t u, int32_t p)
     return lo < t->user_ptr[u + 1] && t->user_items[lo] == p ? lo : -1;
 }
 
-/* Selection for the whole batch (memory as at batch start), then the memory
- * refresh in batch order, once per user. */
-static int srns_negatives(void *state, const nb_batch *batch, const nb_view *view,
-                          nb_negatives *out, char **err)
+/* The batch fits and every (user, positive) is a training pair, after the
+ * first epoch_begin. NB_OK, or NB_EINVAL with *err. */
+static int srns_check_batch(const srns_state *s, const nb_batch *batch, char **err)
 {
-    srns_state *s = state;
-    const int32_t B = batch->size, d = s->d, S1 = s->S1, V = s->V, H = s->H;
+    const int32_t B = batch->size;
     if (s->n_begun == 0) {
         *err = s->h->mprintf("srns: negatives() before the first epoch_begin()");
         return NB_EINVAL;
@@ -387,6 +401,15 @@ static int srns_negatives(void *state, const nb_batch *batch, const nb_view *vie
                                  batch->users[b], batch->pos[b]);
             return NB_EINVAL;
         }
+    return NB_OK;
+}
+
+/* Selection for every positive (memory as at batch start): scores of its
+ * user's memory with the view and its snapshots, srns_select's pick into
+ * chosen[b], and the score range into mx/mn. */
+static void srns_select_batch(srns_state *s, const nb_batch *batch, const nb_view *view)
+{
+    const int32_t B = batch->size, d = s->d, S1 = s->S1, V = s->V, H = s->H;
     const int32_t T = s->slot_n[s->head];
     const float *snaps[SRNS_MAX_H];
     for (int32_t t = 0; t < T; t++)
@@ -418,7 +441,13 @@ static int srns_negatives(void *state, const nb_batch *batch, const nb_view *vie
         s->mx[b] = hi;
         s->mn[b] = lo;
     }
+}
 
+/* The chosen negatives into out (one regularised row each) and the
+ * batch's statistics. */
+static void srns_emit(srns_state *s, int32_t B, const nb_view *view, nb_negatives *out)
+{
+    const int32_t d = s->d;
     for (int32_t b = 0; b < B; b++) {
         int32_t i = s->chosen[b];
         out->item[b] = i;
@@ -431,11 +460,16 @@ static int srns_negatives(void *state, const nb_batch *batch, const nb_view *vie
     out->reg_rows = 1;
     out->use_reg_vec = 0;
     out->aux_loss = 0.0;
+}
 
-    /* Memory refresh: each user once, at its first positive of the batch
-     * (marked serially in b order); the refreshes of distinct users are
-     * independent and use their positive's stream, so they run in parallel
-     * with per-thread scratch. Cost (S1+S2)·d per user. */
+/* Memory refresh: each user once, at its first positive of the batch
+ * (marked serially in b order); the refreshes of distinct users are
+ * independent and use their positive's stream, so they run in parallel
+ * with per-thread scratch. Cost (S1+S2)·d per user. */
+static void srns_refresh(srns_state *s, const nb_batch *batch, const nb_view *view)
+{
+    const int32_t B = batch->size, d = s->d, S1 = s->S1, V = s->V;
+    const int32_t *cur = s->pool + (int64_t)s->head * s->UV;
     const int64_t tag = ++s->batch_tag;
     const int32_t n = S1 + s->S2;
     for (int32_t b = 0; b < B; b++) {
@@ -465,6 +499,19 @@ static int srns_negatives(void *state, const nb_batch *batch, const nb_view *vie
             sc[k] = srns_dot(eu, view->item + (int64_t)cu[idx[k]] * d, d);
         srns_keep(&r, S1, n, s->tau, idx, sc, w, m);
     }
+}
+
+/* Selection for the whole batch (memory as at batch start), then the memory
+ * refresh in batch order, once per user. */
+static int srns_negatives(void *state, const nb_batch *batch, const nb_view *view,
+                          nb_negatives *out, char **err)
+{
+    srns_state *s = state;
+    int rc = srns_check_batch(s, batch, err);
+    if (rc != NB_OK) return rc;
+    srns_select_batch(s, batch, view);
+    srns_emit(s, batch->size, view, out);
+    srns_refresh(s, batch, view);
     return NB_OK;
 }
 

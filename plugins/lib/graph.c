@@ -1,7 +1,10 @@
 /*
  * graph.c - the normalised bipartite adjacency, SpMM and graph dropout
- * (negbench/graph.h). Self-contained: libc, libm, OpenMP and, on x86-64,
- * the compiler's intrinsics.
+ * (negbench/graph.h): the plugin-side library libnbgraph that the graph
+ * models link (the host does not). Self-contained: libc, libm, OpenMP and,
+ * on x86-64, the compiler's intrinsics. Errors follow the host's convention
+ * (a negative NB_E* code, a one-line message in *err set once); memory is
+ * malloc'd and stays with the plugin that built the graph (graph_free).
  *
  * Ahat = D^{-1/2} A D^{-1/2} follows RecBole v1.1.1 LightGCN/NGCF
  * (get_norm_adj_mat: deg = nonzeros per row + 1e-7, np.power(deg, -0.5)),
