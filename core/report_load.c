@@ -2,7 +2,9 @@
  * report_load.c - read the runs of results stores for negbench report:
  * open (and upgrade) every store, keep one run per config hash, apply the
  * experiment and --where filters, label rows and columns, load final test
- * metrics, timings, peak RSS and the mean of a sampler statistic.
+ * metrics, timings, peak RSS and the mean of a sampler statistic; then the
+ * planned points of the stores' sweeps (sweep_plan) that match the same
+ * filters and have no run in any store: the missing runs.
  */
 #define _GNU_SOURCE
 #include "report.h"
@@ -215,9 +217,50 @@ static int load_store(rp_set *set, int si, const rp_opts *o, int *cap, char **er
     return status;
 }
 
+/* Read one store's planned points that match the filters and have no run
+ * in any store (set->runs holds every matching run of every store). */
+static int load_plan(rp_set *set, int si, const rp_opts *o, int *cap, char **err)
+{
+    sqlite3 *db = store_db(set->stores[si]);
+    sqlite3_stmt *st = NULL;
+    int status = NB_OK, rc;
+    if (sqlite3_prepare_v2(db, "SELECT config_hash, experiment, label, config_json"
+                           " FROM sweep_plan ORDER BY experiment, position", -1, &st,
+                           NULL) != SQLITE_OK)
+        return nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
+                       sqlite3_errmsg(db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *hash = (const char *)sqlite3_column_text(st, 0);
+        const char *exp = (const char *)sqlite3_column_text(st, 1);
+        const char *label = (const char *)sqlite3_column_text(st, 2);
+        const char *json = (const char *)sqlite3_column_text(st, 3);
+        int seen = 0;
+        if (!hash || !exp || !json) continue;
+        if ((o->experiment && strcmp(exp, o->experiment)) || !matches(json, o) ||
+            find_hash(set, hash) >= 0)
+            continue;
+        for (int i = 0; i < set->n_missing && !seen; i++)
+            seen = !strcmp(set->missing[i].hash, hash);
+        if (seen) continue; /* planned by several stores (the shards of a sweep) */
+        if (set->n_missing == *cap) {
+            *cap = *cap ? 2 * *cap : 16;
+            set->missing = nb_xrealloc(set->missing, (size_t)*cap * sizeof *set->missing);
+        }
+        set->missing[set->n_missing++] = (rp_missing){
+            .store = si, .hash = nb_xstrdup(hash), .label = nb_xstrdup(label ? label : ""),
+            .experiment = nb_xstrdup(exp), .row = labels(json, o->rows),
+            .col = labels(json, o->cols), .seed = report_label(json, "train.seed")};
+    }
+    if (rc != SQLITE_DONE)
+        status = nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
+                         sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return status;
+}
+
 int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char **err)
 {
-    int status = NB_OK, cap = 0;
+    int status = NB_OK, cap = 0, mcap = 0;
     memset(set, 0, sizeof *set);
     set->paths = paths;
     set->stores = nb_xcalloc((size_t)n_paths, sizeof *set->stores);
@@ -228,7 +271,20 @@ int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char *
         set->n_stores = i + 1;
         if ((status = load_store(set, i, o, &cap, err))) return status;
     }
+    /* the plans once every store's runs are known: a point run in any store
+     * is not missing */
+    for (int i = 0; i < n_paths && !status; i++) status = load_plan(set, i, o, &mcap, err);
     return status;
+}
+
+int report_planned(const rp_set *set, const char *row, const char *col)
+{
+    int n = 0;
+    for (int i = 0; i < set->n_runs; i++)
+        n += !strcmp(set->runs[i].row, row) && !strcmp(set->runs[i].col, col);
+    for (int i = 0; i < set->n_missing; i++)
+        n += !strcmp(set->missing[i].row, row) && !strcmp(set->missing[i].col, col);
+    return n;
 }
 
 void report_set_free(rp_set *set)
@@ -241,6 +297,12 @@ void report_set_free(rp_set *set)
         free(r->uv);
     }
     free(set->runs);
+    for (int i = 0; i < set->n_missing; i++) {
+        rp_missing *m = &set->missing[i];
+        free(m->hash); free(m->label); free(m->experiment); free(m->row); free(m->col);
+        free(m->seed);
+    }
+    free(set->missing);
     for (int i = 0; i < set->n_stores; i++) store_close(set->stores[i]);
     free(set->stores);
     memset(set, 0, sizeof *set);

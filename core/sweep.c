@@ -527,6 +527,12 @@ int sweep_execute(nb_sweep *sw, const nb_sweep_opts *o)
             goto out;
         }
     }
+    /* the whole grid's points, so that a report lists those never run */
+    if (plan_stamp(s, sw, &err) != 0) {
+        fprintf(stderr, "negbench: %s\n", err);
+        status = 2;
+        goto out;
+    }
     for (int i = 0; i < sw->n; i++) {
         nb_sweep_run *r = &sw->runs[i];
         int64_t id;
