@@ -102,6 +102,11 @@ char **report_labels(const rp_set *set, int rows, int *n);
  * them: the set's runs of any status plus its missing points. */
 int report_planned(const rp_set *set, const char *row, const char *col);
 
+/* After a table or the PER matrix: the unfinished runs and the missing
+ * planned points, each list counted (Markdown; LaTeX as % comments; CSV as
+ * a left_out section after a blank line). Nothing when there are none. */
+void report_print_left_out(const rp_set *set, const rp_opts *o, FILE *out);
+
 /* Print the table of o->table to out; 0 or an error code. */
 int report_table(rp_set *set, const rp_opts *o, FILE *out, char **err);
 

@@ -266,6 +266,12 @@ static void print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
     }
 }
 
+void report_print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
+{
+    if (!strcmp(o->format, "csv")) print_left_out_csv(set, out);
+    else print_left_out(set, o, out);
+}
+
 int report_print(const rp_set *set, const rp_opts *o, const rp_table *t, FILE *out)
 {
     if (!strcmp(o->format, "csv")) {

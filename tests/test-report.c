@@ -320,6 +320,15 @@ static void test_missing(char *a, char *b)
     char *ans = run_report(paths, 4, &o, 0);
     ok(ans && !strstr(ans, "issing") && !strstr(ans, " (n=2)") && !strstr(ans, " (n=3)"),
        "--where leaves the missing points out");
+    o = main_opts("md");
+    o.table = "per";
+    o.n_ks = 1;
+    o.ks[0] = 20;
+    char *per = run_report(paths, 4, &o, 1);
+    ok(per && strstr(per, "\nMissing: 2 planned runs never started\n") &&
+       strstr(per, "\nNot in the table: 1 unfinished run\n"),
+       "the PER matrix lists the unfinished and missing runs too");
+    free(per);
     free(md);
     free(tex);
     free(csv);
