@@ -38,6 +38,10 @@ typedef struct rp_opts {
     double alpha;               /* level of the marks (Holm-adjusted) */
     const char *stat;           /* sampler statistic of the overlap table */
     const char *per_denom;      /* "y" (|H_y|) or "x" (|H_x|) */
+    const char *plan_path;      /* --plan GRID.yaml: where plan_points come from */
+    const char *plan_experiment;/* the grid's experiment name */
+    const nb_plan_point *plan_points; /* the grid's distinct runs (not owned) */
+    int n_plan_points;
 } rp_opts;
 
 typedef struct rp_run {
@@ -62,7 +66,7 @@ typedef struct rp_run {
 /* A planned point of a sweep (table sweep_plan) that matches the filters
  * and has no run in any of the stores: never started. */
 typedef struct rp_missing {
-    int store;                  /* index of the store that planned it (the first) */
+    const char *source;         /* the store (the first) or grid file that planned it */
     char *hash, *label, *experiment;
     char *row, *col;            /* labels, as a run's */
     char *seed;                 /* train.seed of its configuration, as text */
@@ -79,7 +83,8 @@ typedef struct rp_set {
 } rp_set;
 
 /* Open the stores (upgrading older ones) and load the matching runs and
- * the matching planned points that have no run (set->missing). */
+ * the matching planned points that have no run (set->missing): those of
+ * the stores' sweep_plan tables, then o->plan_points (--plan GRID.yaml). */
 int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char **err);
 void report_set_free(rp_set *set);
 

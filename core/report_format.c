@@ -193,11 +193,17 @@ static void print_csv(const rp_opts *o, const rp_table *t, FILE *out)
         }
 }
 
+/* A path without its directory. */
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
 /* The file name of store i without its directory. */
 static const char *store_name(const rp_set *set, int i)
 {
-    const char *slash = strrchr(set->paths[i], '/');
-    return slash ? slash + 1 : set->paths[i];
+    return base_name(set->paths[i]);
 }
 
 /* The runs left out after a CSV table: a blank line, then a section of its
@@ -234,7 +240,7 @@ static void print_left_out_csv(const rp_set *set, FILE *out)
         csv_str(out, m->seed, 0);
         csv_str(out, m->label, 0);
         csv_str(out, m->hash, 0);
-        csv_str(out, store_name(set, m->store), 0);
+        csv_str(out, base_name(m->source), 0);
         fputs(",0,\n", out);
     }
 }
@@ -262,7 +268,7 @@ static void print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
         const rp_missing *m = &set->missing[i];
         fprintf(out, "%s- missing: %s (%.12s): %s, %s, seed %s (planned in %s)\n", c,
                 *m->label ? m->label : "-", m->hash, m->row, m->col, m->seed,
-                store_name(set, m->store));
+                base_name(m->source));
     }
 }
 

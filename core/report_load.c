@@ -217,8 +217,29 @@ static int load_store(rp_set *set, int si, const rp_opts *o, int *cap, char **er
     return status;
 }
 
-/* Read one store's planned points that match the filters and have no run
- * in any store (set->runs holds every matching run of every store). */
+/* Keep a planned point as missing when it matches the filters and has no
+ * run in any store (set->runs holds every matching run of every store) and
+ * is not missing already (planned by several stores or the grid too). */
+static void add_missing(rp_set *set, const rp_opts *o, const char *source, const char *hash,
+                        const char *exp, const char *label, const char *json, int *cap)
+{
+    if (!hash || !exp || !json) return;
+    if ((o->experiment && strcmp(exp, o->experiment)) || !matches(json, o) ||
+        find_hash(set, hash) >= 0)
+        return;
+    for (int i = 0; i < set->n_missing; i++)
+        if (!strcmp(set->missing[i].hash, hash)) return;
+    if (set->n_missing == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        set->missing = nb_xrealloc(set->missing, (size_t)*cap * sizeof *set->missing);
+    }
+    set->missing[set->n_missing++] = (rp_missing){
+        .source = source, .hash = nb_xstrdup(hash), .label = nb_xstrdup(label ? label : ""),
+        .experiment = nb_xstrdup(exp), .row = labels(json, o->rows), .col = labels(json, o->cols),
+        .seed = report_label(json, "train.seed")};
+}
+
+/* The planned points of one store (table sweep_plan) that are missing. */
 static int load_plan(rp_set *set, int si, const rp_opts *o, int *cap, char **err)
 {
     sqlite3 *db = store_db(set->stores[si]);
@@ -229,28 +250,11 @@ static int load_plan(rp_set *set, int si, const rp_opts *o, int *cap, char **err
                            NULL) != SQLITE_OK)
         return nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
                        sqlite3_errmsg(db));
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *hash = (const char *)sqlite3_column_text(st, 0);
-        const char *exp = (const char *)sqlite3_column_text(st, 1);
-        const char *label = (const char *)sqlite3_column_text(st, 2);
-        const char *json = (const char *)sqlite3_column_text(st, 3);
-        int seen = 0;
-        if (!hash || !exp || !json) continue;
-        if ((o->experiment && strcmp(exp, o->experiment)) || !matches(json, o) ||
-            find_hash(set, hash) >= 0)
-            continue;
-        for (int i = 0; i < set->n_missing && !seen; i++)
-            seen = !strcmp(set->missing[i].hash, hash);
-        if (seen) continue; /* planned by several stores (the shards of a sweep) */
-        if (set->n_missing == *cap) {
-            *cap = *cap ? 2 * *cap : 16;
-            set->missing = nb_xrealloc(set->missing, (size_t)*cap * sizeof *set->missing);
-        }
-        set->missing[set->n_missing++] = (rp_missing){
-            .store = si, .hash = nb_xstrdup(hash), .label = nb_xstrdup(label ? label : ""),
-            .experiment = nb_xstrdup(exp), .row = labels(json, o->rows),
-            .col = labels(json, o->cols), .seed = report_label(json, "train.seed")};
-    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        add_missing(set, o, set->paths[si], (const char *)sqlite3_column_text(st, 0),
+                    (const char *)sqlite3_column_text(st, 1),
+                    (const char *)sqlite3_column_text(st, 2),
+                    (const char *)sqlite3_column_text(st, 3), cap);
     if (rc != SQLITE_DONE)
         status = nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
                          sqlite3_errmsg(db));
@@ -274,6 +278,11 @@ int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char *
     /* the plans once every store's runs are known: a point run in any store
      * is not missing */
     for (int i = 0; i < n_paths && !status; i++) status = load_plan(set, i, o, &mcap, err);
+    for (int i = 0; !status && i < o->n_plan_points; i++) {
+        const nb_plan_point *p = &o->plan_points[i];
+        add_missing(set, o, o->plan_path, p->config_hash, o->plan_experiment, p->label,
+                    p->config_json, &mcap);
+    }
     return status;
 }
 

@@ -7,8 +7,9 @@
 # even where every cell of a column lacks seeds, and averages only the
 # finished runs; a sweep killed with SIGKILL leaves its plan whole, lists
 # the unfinished and missing runs, and resuming adds no plan row; merged
-# shards plan the union; negbench grid --db reads an old store without
-# upgrading it. TAP output.
+# shards plan the union; --plan GRID.yaml gives the plan of a store that has
+# none; negbench grid --db reads an old store without upgrading it. TAP
+# output.
 
 B=$(cd "${NB_BUILDDIR:-.}" && pwd)
 S=${NB_TEST_SRCDIR:-$(dirname "$0")}
@@ -86,6 +87,20 @@ got=$(awk -F, '$2 == "rns" && $4 == "recall" { printf "%.6f", $7 }' "$T/csv")
 "$NB" report "$S0" --metrics recall --k 20 --where sampler.name=dns >"$T/md2" 2>"$T/err" &&
   grep -q '^Missing: 2 planned runs never started$' "$T/md2" && ! grep -q 'sampler.name=rns' "$T/md2"
 ok $? "--where keeps only the matching planned points (2 of dns)"
+
+# ---- --plan GRID.yaml: the plan from the grid, for stores without one ----
+cp "$S0" "$T/noplan.sqlite"
+q "$T/noplan.sqlite" 'delete from sweep_plan'
+"$NB" report "$T/noplan.sqlite" --metrics recall --k 20 >"$T/md" 2>"$T/err" && ! grep -q 'issing' "$T/md"
+ok $? "a store without a plan (as written before schema version 3) lists nothing missing"
+"$NB" report "$T/noplan.sqlite" --metrics recall --k 20 --plan "$T/g.yaml" >"$T/md" 2>"$T/err" &&
+  grep -q '^Missing: 3 planned runs never started$' "$T/md" &&
+  [ "$(sed -n 's/^- \(missing: [^:]*\):.*(planned in g.yaml)$/\1/p' "$T/md")" = "$(cat "$T/want")" ] &&
+  grep -q '^| rns | .* (n=2) |$' "$T/md"
+ok $? "--plan GRID.yaml lists the same 3 missing points, planned in the grid, and marks the cells"
+"$NB" report "$T/noplan.sqlite" --plan "$T/nope.yaml" >"$T/md" 2>"$T/err"
+[ $? -eq 2 ] && grep -q 'nope.yaml' "$T/err" && [ "$(wc -l < "$T/err")" -eq 1 ]
+ok $? "--plan with a grid that does not exist: exit 2, one line naming the file"
 
 # ---- the other half, then the merge: nothing is missing --------------------
 "$NB" run "$T/g.yaml" --shard 1/2 --db "$T/m.sqlite" >"$T/out" 2>"$T/err"
