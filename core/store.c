@@ -456,10 +456,6 @@ int store_version(const nb_store *s)
     return s->version;
 }
 
-const char *store_path(const nb_store *s)
-{
-    return s->path;
-}
 
 /* ---- experiments and runs -------------------------------------------- */
 

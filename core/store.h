@@ -138,9 +138,6 @@ struct sqlite3 *store_db(nb_store *s);
  * older one for a store opened read-only. */
 int store_version(const nb_store *s);
 
-/* The file name the store was opened with. */
-const char *store_path(const nb_store *s);
-
 /* One planned point of a sweep (table sweep_plan). */
 typedef struct nb_plan_point {
     const char *config_hash;     /* the run's identity */

@@ -694,6 +694,17 @@ static char *v1_dump(sqlite3 *db)
         "   FROM score_histogram)");
 }
 
+/* The upgraded store db has exactly the schema of the new store fresh. */
+static void same_schema(sqlite3 *db, sqlite3 *fresh)
+{
+    const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
+                    " FROM sqlite_schema ORDER BY name)";
+    char *a = q_text(db, q), *b = q_text(fresh, q);
+    is_string(a, b, "the upgraded schema equals a new store's");
+    free(a);
+    free(b);
+}
+
 static void test_upgrade_v1(void)
 {
     char *fix = nb_strf("%s/fixtures/stores/store-v1.sql", tap_srcdir());
@@ -722,14 +733,7 @@ static void test_upgrade_v1(void)
     is_string(after, before, "every v1 row survived, unchanged");
     is_text(db, "SELECT group_concat(config_hash) FROM run", "h1,h2", "run identities kept");
     is_int(store_open(fresh, &f, &err), 0, "a fresh store");
-    if (f) {
-        const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
-                        " FROM sqlite_schema ORDER BY name)";
-        char *a = q_text(db, q), *b = q_text(store_db(f), q);
-        is_string(a, b, "the upgraded schema equals a new store's");
-        free(a);
-        free(b);
-    }
+    if (f) same_schema(db, store_db(f));
     /* the upgraded store takes a new run with ranks */
     int64_t run = 0;
     nb_run_info info = {.experiment_id = 1, .config_json = "{}", .config_hash = "h3",
@@ -808,14 +812,7 @@ static void test_upgrade_v2(void)
     char *after = v2_dump(db);
     is_string(after, before, "every v2 row survived, unchanged");
     is_int(store_open(fresh, &f, &err), 0, "a fresh store");
-    if (f) {
-        const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
-                        " FROM sqlite_schema ORDER BY name)";
-        char *a = q_text(db, q), *b = q_text(store_db(f), q);
-        is_string(a, b, "the upgraded schema equals a new store's");
-        free(a);
-        free(b);
-    }
+    if (f) same_schema(db, store_db(f));
     nb_plan_point p = {"h1", "sampler.name=rns", "{}", 0};
     is_int(store_plan(s, "old", &p, 1, &err), 0, "the upgraded store takes a plan");
     is_text(db, "SELECT group_concat(label || '=' || status) FROM plan_status",
