@@ -291,6 +291,7 @@ static int schema_ensure(nb_store *s, char **err)
     status = exec_sql(s, "BEGIN IMMEDIATE", "cannot begin a transaction", err);
     if (status) return status;
     if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) goto out;
+    s->version = version; /* another process may have upgraded it meanwhile */
     if (version > NB_STORE_SCHEMA_VERSION) {
         status = nb_fail(err, NB_EINVAL, "%s: results store schema version %d is "
                          "newer than this negbench's (%d)", s->path, version,
