@@ -1,10 +1,14 @@
 /*
  * cmd_report.c - negbench report STORE... [options]: tables of a paper from
  * results stores (report.h does the work; docs/reporting.md documents it).
+ * --plan GRID.yaml loads and hashes a grid as negbench run does, so that
+ * its points without a run are listed as missing also for stores whose
+ * sweeps recorded no plan (schema before version 3).
  */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "report.h"
+#include "sweep.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +34,11 @@ static void report_usage(FILE *out)
           "  --alpha A          level of the marks, Holm-adjusted (default 0.05)\n"
           "  --stat NAME        sampler statistic of --table overlap (default dns_overlap)\n"
           "  --param PATH       the swept parameter of --table sensitivity (its rows)\n"
-          "  --per-denom y|x    PER denominator |H_y| (default) or |H_x|\n", out);
+          "  --per-denom y|x    PER denominator |H_y| (default) or |H_x|\n"
+          "  --plan GRID.yaml   also list this grid's points that no store has a run of\n"
+          "                     (for stores whose sweeps recorded no plan)\n"
+          "  --plan-threads N   the --threads the grid was run with, if any (part of\n"
+          "                     each run's identity)\n", out);
 }
 
 int cli_report_defaults(rp_opts *o, const char *param, const char *cmd)
@@ -106,8 +114,10 @@ int cli_report_option(rp_opts *o, const char *a, const char *v, const char **par
     return 1;
 }
 
-/* Parse argv into o and the store list; 0 ok, else an exit status. */
-static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_stores)
+/* Parse argv into o and the store list (--plan-threads into *plan_threads,
+ * -1 when absent); 0 ok, else an exit status. */
+static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_stores,
+                 int *plan_threads)
 {
     const char *param = NULL;
     *stores = nb_xcalloc((size_t)argc + 1, sizeof **stores);
@@ -116,6 +126,17 @@ static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_store
         if (a[0] != '-' || a[1] != '-') { (*stores)[(*n_stores)++] = argv[i]; continue; }
         if (!v) { fprintf(stderr, "negbench report: %s needs a value\n", a); return NB_EXIT_USAGE; }
         i++;
+        if (!strcmp(a, "--plan")) { o->plan_path = v; continue; }
+        if (!strcmp(a, "--plan-threads")) {
+            char *end;
+            long t = strtol(v, &end, 10);
+            if (!*v || *end || t < 0 || t > 1024) {
+                fprintf(stderr, "negbench report: --plan-threads takes 0 to 1024, got \"%s\"\n", v);
+                return NB_EXIT_USAGE;
+            }
+            *plan_threads = (int)t;
+            continue;
+        }
         if (cli_report_option(o, a, v, &param) != 1) {
             fprintf(stderr, "negbench report: bad option %s %s (see negbench report --help)\n", a, v);
             return NB_EXIT_USAGE;
@@ -128,17 +149,40 @@ static int parse(int argc, char **argv, rp_opts *o, char ***stores, int *n_store
     return cli_report_defaults(o, param, "report") ? NB_EXIT_USAGE : 0;
 }
 
+/* The distinct runs of the grid at o->plan_path as o's plan points (the
+ * grid validated and hashed as negbench run does); 0 or an exit status. */
+static int load_grid_plan(rp_opts *o, int threads, nb_registry *reg, nb_sweep *sw,
+                          nb_plan_point **points)
+{
+    int status = cli_load_sweep(o->plan_path, threads, reg, sw);
+    if (status) return status;
+    *points = nb_xcalloc((size_t)sw->n + 1, sizeof **points);
+    for (int i = 0; i < sw->n; i++) {
+        const nb_sweep_run *r = &sw->runs[i];
+        if (r->dup_of < 0)
+            (*points)[o->n_plan_points++] = (nb_plan_point){r->hash, r->label, r->json, r->rank};
+    }
+    o->plan_points = *points;
+    o->plan_experiment = sw->name;
+    return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
     rp_opts o = {.table = "main", .format = "md", .test = "wilcoxon", .alpha = 0.05};
     rp_set set;
+    nb_registry reg = {0};
+    nb_sweep sw;
+    nb_plan_point *points = NULL;
     char **stores = NULL, *err = NULL;
-    int n_stores = 0, status;
+    int n_stores = 0, status, plan_threads = -1;
+    memset(&sw, 0, sizeof sw);
     if (cli_wants_help(argc, argv)) {
         report_usage(stdout);
         return NB_EXIT_OK;
     }
-    if ((status = parse(argc, argv, &o, &stores, &n_stores))) goto out;
+    if ((status = parse(argc, argv, &o, &stores, &n_stores, &plan_threads))) goto out;
+    if (o.plan_path && (status = load_grid_plan(&o, plan_threads, &reg, &sw, &points))) goto out;
     if (report_load(stores, n_stores, &o, &set, &err) ||
         (!strcmp(o.table, "per") ? report_per(&set, &o, stdout, &err)
                                  : report_table(&set, &o, stdout, &err))) {
@@ -147,6 +191,11 @@ int cmd_report(int argc, char **argv)
     }
     report_set_free(&set);
 out:
+    free(points);
+    if (o.plan_path) {
+        sweep_free(&sw);
+        registry_free(&reg);
+    }
     free(stores);
     free(err);
     return status;

@@ -1,7 +1,8 @@
 /*
  * merge.c - shard stores into one store (see merge.h): check every input,
  * then one transaction per shard of set-based INSERT ... SELECT statements
- * through a temporary map of shard run ids to OUT's run ids.
+ * through a temporary map of shard run ids to OUT's run ids; the shards'
+ * planned points (sweep_plan) are merged as a union by config hash.
  */
 #define _GNU_SOURCE
 #include "merge.h"
@@ -165,9 +166,9 @@ static int inspect(const char *path, nb_merge_shard *sh, nb_merge_report *rep, c
         status = nb_fail(err, NB_EINVAL, "%s: not a negbench store", path);
         goto out;
     }
-    if (version != NB_STORE_SCHEMA_VERSION) {
-        status = nb_fail(err, NB_EINVAL, "%s: store schema version %lld, this negbench reads %d",
-                         path, version, NB_STORE_SCHEMA_VERSION);
+    if (version < 2 || version > NB_STORE_SCHEMA_VERSION) { /* 2: no sweep_plan, else alike */
+        status = nb_fail(err, NB_EINVAL, "%s: store schema version %lld, this negbench merges "
+                         "2 to %d", path, version, NB_STORE_SCHEMA_VERSION);
         goto out;
     }
     idx = meta(db, "shard_index"), cnt = meta(db, "shard_count");
@@ -275,6 +276,22 @@ static char *merge_sql(void)
     return sql;
 }
 
+/* The union of the planned points: the attached shard's sweep_plan rows
+ * whose hash OUT lacks (a shard of schema version 2 has none). */
+static int merge_plan(sqlite3 *db, const char *out_path, char **err)
+{
+    long long has = 0;
+    if (query_int(db, "SELECT count(*) FROM shard.sqlite_schema WHERE type = 'table'"
+                  " AND name = 'sweep_plan'", &has) != SQLITE_OK)
+        return nb_fail(err, NB_ERR, "%s: merge: %s", out_path, sqlite3_errmsg(db));
+    if (!has) return NB_OK;
+    return exec_sql(db, out_path,
+                    "INSERT OR IGNORE INTO main.sweep_plan (config_hash, experiment, position,"
+                    " label, config_json, planned_at) SELECT config_hash, experiment, position,"
+                    " label, config_json, planned_at FROM shard.sweep_plan ORDER BY position",
+                    err);
+}
+
 /* The meta key of a merged store naming the grid merged into it. */
 #define MERGED_GRID_KEY "merged_grid_identity"
 
@@ -299,6 +316,7 @@ static int merge_one(nb_store *out, const char *out_path, const char *sql, const
     if ((status = exec_sql(db, out_path, "BEGIN IMMEDIATE", err)) ||
         (status = store_meta_set(out, MERGED_GRID_KEY, identity, err)) ||
         (status = exec_sql(db, out_path, sql, err)) ||
+        (status = merge_plan(db, out_path, err)) ||
         query_int(db, "SELECT count(*) FROM temp.merge_map", &copied) != SQLITE_OK ||
         (status = exec_sql(db, out_path, "COMMIT", err)))
         goto detach;

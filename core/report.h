@@ -4,7 +4,8 @@
  * report_load reads the runs of the stores (a run found in several stores
  * counts once, by config hash), keeps those that match the filters and
  * labels each with its row and column group (values of resolved-config
- * paths). report_build turns them into a table of cells (mean and sample
+ * paths); the points the stores' sweeps planned but never started (table
+ * sweep_plan) are kept as missing, labelled the same way. report_build turns them into a table of cells (mean and sample
  * sd over seeds, best and second marks, significance against a reference
  * row); report_print writes it as Markdown, LaTeX or CSV. report_per prints
  * the PER matrix (Fig. 2) and caches its counts in the stores.
@@ -37,6 +38,10 @@ typedef struct rp_opts {
     double alpha;               /* level of the marks (Holm-adjusted) */
     const char *stat;           /* sampler statistic of the overlap table */
     const char *per_denom;      /* "y" (|H_y|) or "x" (|H_x|) */
+    const char *plan_path;      /* --plan GRID.yaml: where plan_points come from */
+    const char *plan_experiment;/* the grid's experiment name */
+    const nb_plan_point *plan_points; /* the grid's distinct runs (not owned) */
+    int n_plan_points;
 } rp_opts;
 
 typedef struct rp_run {
@@ -58,15 +63,28 @@ typedef struct rp_run {
     int32_t uv_k;
 } rp_run;
 
+/* A planned point of a sweep (table sweep_plan) that matches the filters
+ * and has no run in any of the stores: never started. */
+typedef struct rp_missing {
+    const char *source;         /* the store (the first) or grid file that planned it */
+    char *hash, *label, *experiment;
+    char *row, *col;            /* labels, as a run's */
+    char *seed;                 /* train.seed of its configuration, as text */
+} rp_missing;
+
 typedef struct rp_set {
     char **paths;
     nb_store **stores;
     int n_stores;
     rp_run *runs;               /* matching runs, done or not */
     int n_runs;
+    rp_missing *missing;        /* matching planned points without a run */
+    int n_missing;
 } rp_set;
 
-/* Open the stores (upgrading v1 ones) and load the matching runs. */
+/* Open the stores (upgrading older ones) and load the matching runs and
+ * the matching planned points that have no run (set->missing): those of
+ * the stores' sweep_plan tables, then o->plan_points (--plan GRID.yaml). */
 int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char **err);
 void report_set_free(rp_set *set);
 
@@ -84,6 +102,15 @@ int report_label_cmp(const char *a, const char *b);
 /* Unique row (rows = 1) or column-group labels of the finished runs,
  * sorted; malloc'd array of malloc'd strings, *n of them. */
 char **report_labels(const rp_set *set, int rows, int *n);
+
+/* Runs that belong to cell (row, col) by their labels, whatever became of
+ * them: the set's runs of any status plus its missing points. */
+int report_planned(const rp_set *set, const char *row, const char *col);
+
+/* After a table or the PER matrix: the unfinished runs and the missing
+ * planned points, each list counted (Markdown; LaTeX as % comments; CSV as
+ * a left_out section after a blank line). Nothing when there are none. */
+void report_print_left_out(const rp_set *set, const rp_opts *o, FILE *out);
 
 /* Print the table of o->table to out; 0 or an error code. */
 int report_table(rp_set *set, const rp_opts *o, FILE *out, char **err);

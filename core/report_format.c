@@ -7,7 +7,13 @@
  * per-user test against the column's reference row (o->test: Wilcoxon or
  * paired t) is significant after Holm's correction at o->alpha, "†" the
  * same for Welch's test across seeds. The gain row (--gain X) is
- * (X - best other) / best other, in percent, per column.
+ * (X - best other) / best other, in percent, per column. A cell is also
+ * marked "(n=k)" when it has fewer finished seeds than runs of its own:
+ * failed, unfinished, or planned by a sweep and never started ("– (n=0)"
+ * when none finished). Under the table: the unfinished runs, then the
+ * missing ones ("missing: LABEL (HASH12)"), each list counted; CSV gets
+ * them as a section of its own after a blank line, and two more columns
+ * per cell, n_planned and fewer_seeds.
  */
 #define _GNU_SOURCE
 #include "report_impl.h"
@@ -51,7 +57,8 @@ static char *num_text(const rp_colspec *c, const rp_cell *cell, int latex)
 static char *cell_text(const rp_table *t, int r, int c, const rp_opts *o, int latex)
 {
     const rp_cell *cell = &t->cells[r * t->n_cols + c];
-    if (!cell->n) return nb_xstrdup(latex ? "--" : "–");
+    if (!cell->n) return nb_xstrdup(cell->fewer ? (latex ? "-- (n=0)" : "– (n=0)")
+                                                : (latex ? "--" : "–"));
     char *num = num_text(&t->cols[c], cell, latex), *s;
     if (cell->mark == 1) s = nb_strf(latex ? "\\textbf{%s}" : "**%s**", num);
     else if (cell->mark == 2) s = nb_strf(latex ? "\\underline{%s}" : "<u>%s</u>", num);
@@ -59,7 +66,7 @@ static char *cell_text(const rp_table *t, int r, int c, const rp_opts *o, int la
     free(num);
     const char *sig = cell->padj[user_test(o)] < o->alpha ? "*" : "";
     const char *dag = cell->padj[RP_SEED_WELCH] < o->alpha ? (latex ? "$^\\dagger$" : "†") : "";
-    char *few = cell->n < t->n_max[c] ? nb_strf(" (n=%d)", cell->n) : nb_xstrdup("");
+    char *few = cell->fewer ? nb_strf(" (n=%d)", cell->n) : nb_xstrdup("");
     char *out = nb_strf("%s%s%s%s", s, sig, dag, few);
     free(s);
     free(few);
@@ -160,12 +167,13 @@ static void csv_str(FILE *out, const char *s, int first)
 static void print_csv(const rp_opts *o, const rp_table *t, FILE *out)
 {
     fputs("table,row,col,measure,k,n,mean,sd,mark,reference,p_user_t,p_user_wilcoxon,"
-          "p_seed_welch,p_user_t_holm,p_user_wilcoxon_holm,p_seed_welch_holm\n", out);
+          "p_seed_welch,p_user_t_holm,p_user_wilcoxon_holm,p_seed_welch_holm,n_planned,"
+          "fewer_seeds\n", out);
     for (int r = 0; r < t->n_rows; r++)
         for (int c = 0; c < t->n_cols; c++) {
             const rp_cell *cell = &t->cells[r * t->n_cols + c];
             const rp_colspec *cs = &t->cols[c];
-            if (!cell->n) continue;
+            if (!cell->n && !cell->fewer) continue;
             csv_str(out, o->table, 1);
             csv_str(out, t->rows[r], 0);
             csv_str(out, cs->group, 0);
@@ -180,34 +188,101 @@ static void print_csv(const rp_opts *o, const rp_table *t, FILE *out)
             csv_str(out, t->ref[c] >= 0 ? t->rows[t->ref[c]] : "", 0);
             for (int q = 0; q < RP_N_TESTS; q++) csv_num(out, cell->p[q]);
             for (int q = 0; q < RP_N_TESTS; q++) csv_num(out, cell->padj[q]);
-            fputc('\n', out);
+            fprintf(out, ",%d,%d\n", cell->planned > cell->n ? cell->planned : cell->n,
+                    cell->fewer);
         }
 }
 
-/* The runs left out (not finished), after the table; CSV gets none. */
-static void print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
+/* A path without its directory. */
+static const char *base_name(const char *path)
 {
-    int n = 0;
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* The file name of store i without its directory. */
+static const char *store_name(const rp_set *set, int i)
+{
+    return base_name(set->paths[i]);
+}
+
+/* The runs left out after a CSV table: a blank line, then a section of its
+ * own, one row per unfinished run and per missing planned point. */
+static void print_left_out_csv(const rp_set *set, FILE *out)
+{
+    int n = set->n_missing;
     for (int i = 0; i < set->n_runs; i++) n += strcmp(set->runs[i].status, "done") != 0;
     if (!n) return;
-    const char *c = !strcmp(o->format, "latex") ? "% " : "";
-    fprintf(out, "\n%sNot in the table: %d unfinished run%s\n", c, n, n == 1 ? "" : "s");
+    fputs("\nleft_out,status,row,col,seed,label,hash,store,epochs_run,error\n", out);
     for (int i = 0; i < set->n_runs; i++) {
         const rp_run *r = &set->runs[i];
         if (!strcmp(r->status, "done")) continue;
-        const char *slash = strrchr(set->paths[r->store], '/');
+        char seed[32];
+        snprintf(seed, sizeof seed, "%lld", (long long)r->seed);
+        csv_str(out, "left_out", 1);
+        csv_str(out, r->status, 0);
+        csv_str(out, r->row, 0);
+        csv_str(out, r->col, 0);
+        csv_str(out, seed, 0);
+        csv_str(out, "", 0);
+        csv_str(out, r->hash, 0);
+        csv_str(out, store_name(set, r->store), 0);
+        fprintf(out, ",%d", r->epochs_run);
+        csv_str(out, r->error ? r->error : "", 0);
+        fputc('\n', out);
+    }
+    for (int i = 0; i < set->n_missing; i++) {
+        const rp_missing *m = &set->missing[i];
+        csv_str(out, "left_out", 1);
+        csv_str(out, "missing", 0);
+        csv_str(out, m->row, 0);
+        csv_str(out, m->col, 0);
+        csv_str(out, m->seed, 0);
+        csv_str(out, m->label, 0);
+        csv_str(out, m->hash, 0);
+        csv_str(out, base_name(m->source), 0);
+        fputs(",0,\n", out);
+    }
+}
+
+/* The runs left out after a Markdown or LaTeX table: the unfinished ones
+ * with their status and error, then the planned points never started. */
+static void print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
+{
+    int n = 0;
+    const char *c = !strcmp(o->format, "latex") ? "% " : "";
+    for (int i = 0; i < set->n_runs; i++) n += strcmp(set->runs[i].status, "done") != 0;
+    if (n) fprintf(out, "\n%sNot in the table: %d unfinished run%s\n", c, n, n == 1 ? "" : "s");
+    for (int i = 0; i < set->n_runs; i++) {
+        const rp_run *r = &set->runs[i];
+        if (!strcmp(r->status, "done")) continue;
         fprintf(out, "%s- %s, %s, seed %lld: %s after %d epoch%s (run %.12s in %s)%s%s\n", c,
                 r->row, r->col, (long long)r->seed, r->status, r->epochs_run,
-                r->epochs_run == 1 ? "" : "s", r->hash,
-                slash ? slash + 1 : set->paths[r->store], r->error ? ": " : "",
-                r->error ? r->error : "");
+                r->epochs_run == 1 ? "" : "s", r->hash, store_name(set, r->store),
+                r->error ? ": " : "", r->error ? r->error : "");
     }
+    if (!set->n_missing) return;
+    fprintf(out, "\n%sMissing: %d planned run%s never started\n", c, set->n_missing,
+            set->n_missing == 1 ? "" : "s");
+    for (int i = 0; i < set->n_missing; i++) {
+        const rp_missing *m = &set->missing[i];
+        fprintf(out, "%s- missing: %s (%.12s): %s, %s, seed %s (planned in %s)\n", c,
+                *m->label ? m->label : "-", m->hash, m->row, m->col, m->seed,
+                base_name(m->source));
+    }
+}
+
+void report_print_left_out(const rp_set *set, const rp_opts *o, FILE *out)
+{
+    if (!strcmp(o->format, "csv")) print_left_out_csv(set, out);
+    else print_left_out(set, o, out);
 }
 
 int report_print(const rp_set *set, const rp_opts *o, const rp_table *t, FILE *out)
 {
     if (!strcmp(o->format, "csv")) {
         print_csv(o, t, out);
+        print_left_out_csv(set, out);
         return 0;
     }
     print_grid(o, t, out, !strcmp(o->format, "latex"));
@@ -215,7 +290,7 @@ int report_print(const rp_set *set, const rp_opts *o, const rp_table *t, FILE *o
     for (int c = 0; c < t->n_cols; c++) tested |= t->ref[c] >= 0;
     if (strcmp(o->format, "latex")) {
         fputs("\nmean ± sample sd over seeds; **best**, <u>second</u>; (n=k): fewer seeds than "
-              "the column's most", out);
+              "the column's most or than the cell's runs", out);
         if (tested)
             fprintf(out, "; * %s per user, † Welch over seeds: differs from the column's "
                     "reference row (Holm-adjusted p < %g)",

@@ -22,6 +22,9 @@ typedef struct rp_colspec {
 
 typedef struct rp_cell {
     int n;                      /* seeds (finished runs) */
+    int planned;                /* runs of the cell whatever their state: finished,
+                                 * unfinished, failed or planned and never started */
+    int fewer;                  /* marked: n below the column's most or below planned */
     double mean, sd;            /* over seeds; sd NAN below 2 */
     int mark;                   /* 1 best, 2 second, 0 neither */
     double p[RP_N_TESTS];       /* against the column's reference, NAN if none */

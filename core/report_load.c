@@ -2,7 +2,9 @@
  * report_load.c - read the runs of results stores for negbench report:
  * open (and upgrade) every store, keep one run per config hash, apply the
  * experiment and --where filters, label rows and columns, load final test
- * metrics, timings, peak RSS and the mean of a sampler statistic.
+ * metrics, timings, peak RSS and the mean of a sampler statistic; then the
+ * planned points of the stores' sweeps (sweep_plan) that match the same
+ * filters and have no run in any store: the missing runs.
  */
 #define _GNU_SOURCE
 #include "report.h"
@@ -215,9 +217,54 @@ static int load_store(rp_set *set, int si, const rp_opts *o, int *cap, char **er
     return status;
 }
 
+/* Keep a planned point as missing when it matches the filters and has no
+ * run in any store (set->runs holds every matching run of every store) and
+ * is not missing already (planned by several stores or the grid too). */
+static void add_missing(rp_set *set, const rp_opts *o, const char *source, const char *hash,
+                        const char *exp, const char *label, const char *json, int *cap)
+{
+    if (!hash || !exp || !json) return;
+    if ((o->experiment && strcmp(exp, o->experiment)) || !matches(json, o) ||
+        find_hash(set, hash) >= 0)
+        return;
+    for (int i = 0; i < set->n_missing; i++)
+        if (!strcmp(set->missing[i].hash, hash)) return;
+    if (set->n_missing == *cap) {
+        *cap = *cap ? 2 * *cap : 16;
+        set->missing = nb_xrealloc(set->missing, (size_t)*cap * sizeof *set->missing);
+    }
+    set->missing[set->n_missing++] = (rp_missing){
+        .source = source, .hash = nb_xstrdup(hash), .label = nb_xstrdup(label ? label : ""),
+        .experiment = nb_xstrdup(exp), .row = labels(json, o->rows), .col = labels(json, o->cols),
+        .seed = report_label(json, "train.seed")};
+}
+
+/* The planned points of one store (table sweep_plan) that are missing. */
+static int load_plan(rp_set *set, int si, const rp_opts *o, int *cap, char **err)
+{
+    sqlite3 *db = store_db(set->stores[si]);
+    sqlite3_stmt *st = NULL;
+    int status = NB_OK, rc;
+    if (sqlite3_prepare_v2(db, "SELECT config_hash, experiment, label, config_json"
+                           " FROM sweep_plan ORDER BY experiment, position", -1, &st,
+                           NULL) != SQLITE_OK)
+        return nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
+                       sqlite3_errmsg(db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        add_missing(set, o, set->paths[si], (const char *)sqlite3_column_text(st, 0),
+                    (const char *)sqlite3_column_text(st, 1),
+                    (const char *)sqlite3_column_text(st, 2),
+                    (const char *)sqlite3_column_text(st, 3), cap);
+    if (rc != SQLITE_DONE)
+        status = nb_fail(err, NB_ERR, "%s: cannot read the sweep plan: %s", set->paths[si],
+                         sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    return status;
+}
+
 int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char **err)
 {
-    int status = NB_OK, cap = 0;
+    int status = NB_OK, cap = 0, mcap = 0;
     memset(set, 0, sizeof *set);
     set->paths = paths;
     set->stores = nb_xcalloc((size_t)n_paths, sizeof *set->stores);
@@ -228,7 +275,25 @@ int report_load(char **paths, int n_paths, const rp_opts *o, rp_set *set, char *
         set->n_stores = i + 1;
         if ((status = load_store(set, i, o, &cap, err))) return status;
     }
+    /* the plans once every store's runs are known: a point run in any store
+     * is not missing */
+    for (int i = 0; i < n_paths && !status; i++) status = load_plan(set, i, o, &mcap, err);
+    for (int i = 0; !status && i < o->n_plan_points; i++) {
+        const nb_plan_point *p = &o->plan_points[i];
+        add_missing(set, o, o->plan_path, p->config_hash, o->plan_experiment, p->label,
+                    p->config_json, &mcap);
+    }
     return status;
+}
+
+int report_planned(const rp_set *set, const char *row, const char *col)
+{
+    int n = 0;
+    for (int i = 0; i < set->n_runs; i++)
+        n += !strcmp(set->runs[i].row, row) && !strcmp(set->runs[i].col, col);
+    for (int i = 0; i < set->n_missing; i++)
+        n += !strcmp(set->missing[i].row, row) && !strcmp(set->missing[i].col, col);
+    return n;
 }
 
 void report_set_free(rp_set *set)
@@ -241,6 +306,12 @@ void report_set_free(rp_set *set)
         free(r->uv);
     }
     free(set->runs);
+    for (int i = 0; i < set->n_missing; i++) {
+        rp_missing *m = &set->missing[i];
+        free(m->hash); free(m->label); free(m->experiment); free(m->row); free(m->col);
+        free(m->seed);
+    }
+    free(set->missing);
     for (int i = 0; i < set->n_stores; i++) store_close(set->stores[i]);
     free(set->stores);
     memset(set, 0, sizeof *set);

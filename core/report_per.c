@@ -8,7 +8,8 @@
  * in one column group, runs are matched by seed and the PER values of the
  * matched pairs are averaged. The counts of every pair are cached in the
  * table run_pair_per of run x's store (keyed by both config hashes, the
- * split and K), and read from there when present.
+ * split and K), and read from there when present. The unfinished and
+ * missing runs are listed after the matrices, as after a table.
  */
 #define _GNU_SOURCE
 #include "report_impl.h"
@@ -143,6 +144,7 @@ int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err)
             if (!csv) fputs(" |\n", out);
         }
     }
+    if (!status) report_print_left_out(set, o, out);
     for (int i = 0; i < nr; i++) free(rows[i]);
     for (int i = 0; i < ng; i++) free(groups[i]);
     free(rows);

@@ -166,8 +166,15 @@ static void fill_cells(rp_table *t, const rp_set *set, int *idx, double *v)
             int n = cell_runs(set, t, r, c, idx);
             for (int i = 0; i < n; i++) v[i] = report_measure(&set->runs[idx[i]], &t->cols[c]);
             cell->n = (int)stats_mean_sd(v, n, &cell->mean, &cell->sd);
+            cell->planned = report_planned(set, t->rows[r], t->cols[c].group);
             for (int q = 0; q < RP_N_TESTS; q++) cell->p[q] = cell->padj[q] = NAN;
             if (cell->n > t->n_max[c]) t->n_max[c] = cell->n;
+        }
+        /* fewer seeds than the column's most, or than the cell's own runs
+         * (some failed, unfinished or never started) */
+        for (int r = 0; r < t->n_rows; r++) {
+            rp_cell *cell = &t->cells[r * t->n_cols + c];
+            cell->fewer = cell->n < t->n_max[c] || cell->n < cell->planned;
         }
         mark_column(t, c);
     }

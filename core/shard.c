@@ -123,3 +123,17 @@ out:
     free(path);
     return status;
 }
+
+int plan_stamp(nb_store *s, const nb_sweep *sw, char **err)
+{
+    nb_plan_point *p = nb_xcalloc((size_t)sw->n + 1, sizeof *p);
+    int n = 0;
+    for (int i = 0; i < sw->n; i++) {
+        const nb_sweep_run *r = &sw->runs[i];
+        if (r->dup_of >= 0) continue; /* the same run as an earlier point */
+        p[n++] = (nb_plan_point){r->hash, r->label ? r->label : "", r->json, r->rank};
+    }
+    int status = store_plan(s, sw->name, p, n, err);
+    free(p);
+    return status;
+}

@@ -3,7 +3,8 @@
  * parsing I/N, taking it from the launcher's environment (Slurm job arrays,
  * srun, mpirun), the shard's store name, and the identity a shard records in
  * its store's meta table so that `negbench merge` can tell missing, partial
- * and foreign shards apart (core/merge.h).
+ * and foreign shards apart (core/merge.h); and the plan every sweep records
+ * in its store (plan_stamp).
  *
  * Meta keys of a shard store (all text): shard_index, shard_count,
  * grid_identity (nb_sweep.identity), grid_runs (distinct runs of the grid),
@@ -37,5 +38,11 @@ char *shard_db_path(const char *db, int index, int count);
  * one recorded: refuses a store of another grid, another I/N, or a plain
  * store that already holds runs. 0 or an error code with *err. */
 int shard_stamp(nb_store *s, const nb_sweep *sw, int index, int count, char **err);
+
+/* Record every distinct run of the whole grid (not only this shard's) as
+ * planned in s (table sweep_plan, one transaction; points already there
+ * are kept), so that negbench report can list the points that never ran.
+ * 0 or an error code with *err. */
+int plan_stamp(nb_store *s, const nb_sweep *sw, char **err);
 
 #endif

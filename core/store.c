@@ -1,5 +1,5 @@
 /*
- * store.c - the SQLite results store, schema v2 (results/schema.sql,
+ * store.c - the SQLite results store, schema v3 (results/schema.sql,
  * embedded as core/store_schema.h).
  *
  * Every write function is one transaction (BEGIN IMMEDIATE ... COMMIT,
@@ -55,6 +55,7 @@ struct nb_store {
     sqlite3_stmt *q[Q_N];
     unsigned char *buf;      /* scratch for little-endian BLOBs */
     size_t buf_cap;
+    int version;             /* schema version (older only when opened read-only) */
 };
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -220,30 +221,66 @@ out:
     return status;
 }
 
-/* ==== schema version 2 upgrade =========================================== */
+/* ==== schema upgrades ==================================================== */
 
-/* The part of results/schema.sql a version 1 store lacks: everything after
- * its marker line (new tables only). */
-#define V2_MARKER "-- ---- added in schema version 2"
-
-/* Inside the caller's transaction: add the version 2 tables to a version 1
- * store and set the version. Old rows are not touched. */
-static int schema_upgrade_v1(nb_store *s, char **err)
+/* The part of results/schema.sql a store of version v lacks: everything
+ * from the marker line of version v + 1 (new tables and views only), or
+ * NULL when the schema has no such marker. */
+static const char *schema_after(int v)
 {
-    const char *v2 = strstr(nb_store_schema_sql, V2_MARKER);
-    int status;
-    if (!v2) return nb_fail(err, NB_ERR, "%s: internal: no version 2 schema part", s->path);
-    if ((status = exec_sql(s, v2, "cannot upgrade the store to schema version 2", err)))
-        return status;
-    return exec_sql(s, "UPDATE meta SET value = '2' WHERE key = 'schema_version';"
-                    " INSERT OR REPLACE INTO meta (key, value) VALUES ('upgraded_from', '1');"
-                    " PRAGMA user_version = 2;",
-                    "cannot upgrade the store to schema version 2", err);
+    char marker[64];
+    snprintf(marker, sizeof marker, "\n-- ---- added in schema version %d\n", v + 1);
+    const char *at = strstr(nb_store_schema_sql, marker);
+    return at ? at + 1 : NULL;
 }
 
-/* ==== end of the schema version 2 upgrade ================================ */
+/* Inside the caller's transaction: add the tables of every later version
+ * to a store of version `from` and set the version. Old rows are not
+ * touched. */
+static int schema_upgrade(nb_store *s, int from, char **err)
+{
+    const char *part = schema_after(from);
+    char *what = nb_strf("cannot upgrade the store from schema version %d to %d", from,
+                         NB_STORE_SCHEMA_VERSION), *sql = NULL;
+    int status;
+    if (!part) {
+        status = nb_fail(err, NB_ERR, "%s: internal: no schema part after version %d", s->path,
+                         from);
+        goto out;
+    }
+    if ((status = exec_sql(s, part, what, err))) goto out;
+    sql = sqlite3_mprintf("UPDATE meta SET value = '%d' WHERE key = 'schema_version';"
+                          " INSERT OR REPLACE INTO meta (key, value) VALUES ('upgraded_from', '%d');"
+                          " PRAGMA user_version = %d;",
+                          NB_STORE_SCHEMA_VERSION, from, NB_STORE_SCHEMA_VERSION);
+    status = exec_sql(s, sql, what, err);
+out:
+    sqlite3_free(sql);
+    free(what);
+    return status;
+}
 
-/* Create the schema in a new file, upgrade a version 1 store, or check the
+/* ==== end of the schema upgrades ========================================= */
+
+/* Read-only: accept a store of this or an older version as it is (no
+ * upgrade: nothing is written); refuse a newer one or a file that is not a
+ * store. */
+static int schema_check_readonly(nb_store *s, char **err)
+{
+    int version = 0, n_tables = 0, status;
+    if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) return status;
+    s->version = version;
+    if (version > NB_STORE_SCHEMA_VERSION)
+        return nb_fail(err, NB_EINVAL, "%s: results store schema version %d is newer than "
+                       "this negbench's (%d)", s->path, version, NB_STORE_SCHEMA_VERSION);
+    if (version >= 1) return NB_OK;
+    if ((status = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &n_tables, err)))
+        return status;
+    return nb_fail(err, NB_EINVAL, "%s: not a negbench results store (schema version %d, "
+                   "%d existing objects)", s->path, version, n_tables);
+}
+
+/* Create the schema in a new file, upgrade an older store, or check the
  * version of an existing one. Runs in one IMMEDIATE transaction so
  * concurrent openers create (or upgrade) it once. */
 static int schema_ensure(nb_store *s, char **err)
@@ -254,10 +291,12 @@ static int schema_ensure(nb_store *s, char **err)
     /* The common case, an existing store of this version, needs no write
      * lock: a sweep worker opens the store once per run. */
     if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) return status;
+    s->version = version;
     if (version == NB_STORE_SCHEMA_VERSION) return NB_OK;
     status = exec_sql(s, "BEGIN IMMEDIATE", "cannot begin a transaction", err);
     if (status) return status;
     if ((status = pragma_int(s, "PRAGMA user_version", &version, err))) goto out;
+    s->version = version; /* another process may have upgraded it meanwhile */
     if (version > NB_STORE_SCHEMA_VERSION) {
         status = nb_fail(err, NB_EINVAL, "%s: results store schema version %d is "
                          "newer than this negbench's (%d)", s->path, version,
@@ -265,9 +304,10 @@ static int schema_ensure(nb_store *s, char **err)
         goto out;
     }
     if (version == NB_STORE_SCHEMA_VERSION) goto out;
-    if (version == 1) {
-        if ((status = schema_upgrade_v1(s, err))) goto out;
-        status = exec_sql(s, "COMMIT", "cannot commit", err);
+    if (version >= 1) {
+        if ((status = schema_upgrade(s, version, err))) goto out;
+        if (!(status = exec_sql(s, "COMMIT", "cannot commit", err)))
+            s->version = NB_STORE_SCHEMA_VERSION;
         goto out;
     }
     if ((status = pragma_int(s, "SELECT count(*) FROM sqlite_schema", &n_tables,
@@ -285,7 +325,8 @@ static int schema_ensure(nb_store *s, char **err)
     sql = sqlite3_mprintf("INSERT INTO meta (key, value) VALUES ('created_at', %Q)",
                           now);
     if ((status = exec_sql(s, sql, "cannot create the schema", err))) goto out;
-    status = exec_sql(s, "COMMIT", "cannot commit", err);
+    if (!(status = exec_sql(s, "COMMIT", "cannot commit", err)))
+        s->version = NB_STORE_SCHEMA_VERSION;
 out:
     sqlite3_free(sql);
     if (!sqlite3_get_autocommit(s->db))
@@ -342,7 +383,9 @@ static int open_mode(const char *path, int readonly, nb_store **out, char **err)
     int status = NB_OK;
     *out = NULL;
     s->path = nb_xstrdup(path);
-    if ((status = open_db(s, readonly, err)) || (status = schema_ensure(s, err))) goto out;
+    if ((status = open_db(s, readonly, err)) ||
+        (status = readonly ? schema_check_readonly(s, err) : schema_ensure(s, err)))
+        goto out;
     for (int i = 0; i < Q_N; i++)
         if (sqlite3_prepare_v3(s->db, query_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
                                &s->q[i], NULL) != SQLITE_OK) {
@@ -416,6 +459,12 @@ struct sqlite3 *store_db(nb_store *s)
 {
     return s->db;
 }
+
+int store_version(const nb_store *s)
+{
+    return s->version;
+}
+
 
 /* ---- experiments and runs -------------------------------------------- */
 
@@ -866,5 +915,46 @@ int store_meta_set(nb_store *s, const char *key, const char *value, char **err)
     sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     status = sqlite3_step(st) == SQLITE_DONE ? NB_OK : db_fail(s, err, "cannot write meta");
     sqlite3_finalize(st);
+    return status;
+}
+
+/* ---- the plan of a sweep ------------------------------------------------ */
+
+int store_plan(nb_store *s, const char *experiment, const nb_plan_point *points, int n,
+               char **err)
+{
+    sqlite3_stmt *st = NULL;
+    char now[32];
+    int status;
+    if (!experiment || n < 0 || (n > 0 && !points))
+        return nb_fail(err, NB_EINVAL, "%s: a sweep plan needs an experiment name and points",
+                       s->path);
+    if ((status = tx_begin(s, err))) return status;
+    if (sqlite3_prepare_v2(s->db, "INSERT OR IGNORE INTO sweep_plan (config_hash, experiment,"
+                           " position, label, config_json, planned_at)"
+                           " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", -1, &st, NULL) != SQLITE_OK) {
+        status = db_fail(s, err, "cannot record the sweep's plan");
+        goto out;
+    }
+    now_iso(now);
+    for (int i = 0; i < n; i++) {
+        const nb_plan_point *p = &points[i];
+        if (!p->config_hash || !p->config_json) {
+            status = nb_fail(err, NB_EINVAL, "%s: planned point %d has no hash or JSON",
+                             s->path, i);
+            goto out;
+        }
+        sqlite3_bind_text(st, 1, p->config_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, experiment, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, p->position);
+        sqlite3_bind_text(st, 4, p->label ? p->label : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, p->config_json, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+        if ((status = step_done(s, st, "cannot record the sweep's plan", err))) goto out;
+    }
+    status = tx_commit(s, err);
+out:
+    sqlite3_finalize(st);
+    if (status) tx_rollback(s);
     return status;
 }

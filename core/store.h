@@ -1,5 +1,5 @@
 /*
- * store.h - the SQLite results store, schema v2 (results/schema.sql).
+ * store.h - the SQLite results store, schema v3 (results/schema.sql).
  *
  * One file per sweep or shard. Every write is transactional: an epoch (its
  * loss, timings, metrics and sampler statistics) commits in one transaction,
@@ -13,21 +13,23 @@
 #include "eval.h"
 #include "store_owner.h" /* NB_STORE_BUSY */
 
-#define NB_STORE_SCHEMA_VERSION 2
+#define NB_STORE_SCHEMA_VERSION 3
 
 typedef struct nb_store nb_store;
 
 /* Open (creating the file and schema if needed). Refuses a file whose
- * schema version is newer than this build's; upgrades a version 1 store to
- * version 2 in place, in one transaction (new tables only: every row and
- * run identity stays). busy timeout is set so that several processes can
- * share a file. */
+ * schema version is newer than this build's; upgrades a version 1 or 2
+ * store to version 3 in place, in one transaction (new tables and views
+ * only: every row and run identity stays). busy timeout is set so that
+ * several processes can share a file. */
 int store_open(const char *path, nb_store **out, char **err);
 void store_close(nb_store *s);
 
 /* Open an existing store for reading only (negbench grid): nothing is
  * written, not even WAL's -shm file; on read-only media the file is read
- * as immutable. Write functions then fail. */
+ * as immutable. Write functions then fail. An older store is not upgraded
+ * (store_version tells its version): the tables of schema version 1 (run,
+ * epoch, ...) read as in a current store, later ones may be absent. */
 int store_open_readonly(const char *path, nb_store **out, char **err);
 
 /* Before writing: PRAGMA quick_check (every page, index and record read
@@ -131,5 +133,23 @@ int store_meta_set(nb_store *s, const char *key, const char *value, char **err);
 
 /* The underlying handle, for tests and reports. */
 struct sqlite3 *store_db(nb_store *s);
+
+/* The schema version of the open store: NB_STORE_SCHEMA_VERSION, or an
+ * older one for a store opened read-only. */
+int store_version(const nb_store *s);
+
+/* One planned point of a sweep (table sweep_plan). */
+typedef struct nb_plan_point {
+    const char *config_hash;     /* the run's identity */
+    const char *label;           /* the point's axis values ("" if none) */
+    const char *config_json;     /* resolved configuration, canonical JSON */
+    int position;                /* 0-based rank among the grid's distinct runs */
+} nb_plan_point;
+
+/* Record the planned points of a sweep of experiment `experiment`, in one
+ * transaction (core/store_plan.c): points already recorded (same hash) are
+ * kept as they are, so a resumed sweep adds nothing. */
+int store_plan(nb_store *s, const char *experiment, const nb_plan_point *points, int n,
+               char **err);
 
 #endif /* NB_STORE_H */

@@ -1,4 +1,4 @@
--- schema.sql - the negbench results store, schema version 2.
+-- schema.sql - the negbench results store, schema version 3.
 --
 -- One SQLite file per sweep (or per shard of a sweep). negbench creates this
 -- schema itself (core/store.c embeds this file as core/store_schema.h); the
@@ -11,20 +11,23 @@
 -- Every write of negbench is one transaction: an epoch appears with all of
 -- its metrics and statistics or not at all.
 --
--- Version 2 added the tables after the line '-- ---- added in schema
--- version 2' at the end. A version 1 store is upgraded in place, in one
--- transaction, the first time a newer negbench opens it (any command): that
--- part of this file runs and the version becomes 2; no existing row changes,
--- so every run keeps its identity.
+-- Version 2 added the tables after the marker line '-- ---- added in
+-- schema version 2' near the end, version 3 those after the marker of
+-- version 3.
+-- An older store is upgraded in place, in one transaction, the first time a
+-- newer negbench opens it for writing (any command but negbench grid, which
+-- only reads): the parts of this file after its version's marker run and
+-- the version becomes 3; no existing row changes, so every run keeps its
+-- identity.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Facts about the file itself, as key/value text.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,       -- 'schema_version', 'created_by', 'created_at'
     value TEXT NOT NULL           -- the value, as text
 );
-INSERT INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT INTO meta (key, value) VALUES ('schema_version', '3');
 INSERT INTO meta (key, value) VALUES ('created_by', 'negbench');
 
 -- An experiment file as it was given; identical YAML text is stored once.
@@ -238,3 +241,29 @@ CREATE TABLE run_pair_per (
     n_x_not_y INTEGER NOT NULL,       -- |H_x minus H_y|
     PRIMARY KEY (hash_x, hash_y, split, k)
 );
+
+-- ---- added in schema version 3
+
+-- The points a sweep (negbench run GRID.yaml) planned, written in one
+-- transaction when the sweep starts, before any of its runs: every distinct
+-- run of the whole grid, also in a shard's store, so that a report can list
+-- the points that never started. Keyed by config hash (the run's identity):
+-- a resumed sweep adds nothing, and negbench merge takes the union.
+CREATE TABLE sweep_plan (
+    config_hash TEXT PRIMARY KEY,     -- SHA-256 hex of config_json (run.config_hash)
+    experiment  TEXT NOT NULL,        -- experiment name (experiment.name)
+    position    INTEGER NOT NULL,     -- 0-based rank among the grid's distinct runs
+    label       TEXT NOT NULL,        -- the point's axis values ('' for a single point)
+    config_json TEXT NOT NULL,        -- resolved configuration, canonical JSON
+    planned_at  TEXT NOT NULL         -- when first recorded (ISO-8601 UTC)
+);
+
+-- Every planned point with the status of its run: 'missing' when no run
+-- with its hash is in this store.
+CREATE VIEW plan_status AS
+SELECT p.experiment  AS experiment,
+       p.position    AS position,
+       p.label       AS label,
+       p.config_hash AS config_hash,
+       ifnull(r.status, 'missing') AS status
+FROM sweep_plan p LEFT JOIN run r ON r.config_hash = p.config_hash;

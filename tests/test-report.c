@@ -4,7 +4,9 @@
  * (mean ± sd, best and second marks, a cell with fewer seeds, a run found
  * in two stores counted once, an unfinished run listed and not averaged,
  * significance marks); per-user metrics recomputed from user_ranks equal
- * the stored means; PER on hand-built hit sets (empty sets, identical runs).
+ * the stored means; PER on hand-built hit sets (empty sets, identical runs);
+ * planned points never run (sweep_plan) listed, counted and marked in
+ * every format.
  *
  * Fixture: data sets toy-a and toy-b, samplers rns, dns, ans, seeds 1-3
  * (dns on toy-b has seeds 1-2 only), 60 users with 2 test items each; a
@@ -247,6 +249,94 @@ static void test_per(char **paths)
     free(again);
 }
 
+/* A store holding only a sweep's plan: points name "data-sampler-seed". */
+static void make_plan_store(const char *path, const char *const *points, int n)
+{
+    nb_store *s = NULL;
+    char *err = NULL;
+    nb_plan_point p[8];
+    char *json[8], *label[8];
+    if (store_open(path, &s, &err)) tap_bail("%s: %s", path, err);
+    for (int i = 0; i < n; i++) {
+        char data[16], sampler[16];
+        int seed = 0;
+        if (sscanf(points[i], "toy-%1[ab]-%15[a-z]-%d", data + 4, sampler, &seed) != 3)
+            tap_bail("bad point %s", points[i]);
+        memcpy(data, "toy-", 4);
+        json[i] = nb_strf("{\"data\":{\"train\":\"/d/%s/train.txt\"},\"model\":{\"name\":"
+                          "\"mf\"},\"sampler\":{\"name\":\"%s\"},\"train\":{\"seed\":%d}}",
+                          data, sampler, seed);
+        label[i] = nb_strf("sampler.name=%s seed=%d", sampler, seed);
+        p[i] = (nb_plan_point){points[i], label[i], json[i], i};
+    }
+    if (store_plan(s, "fx", p, n, &err)) tap_bail("plan: %s", err);
+    for (int i = 0; i < n; i++) free(json[i]), free(label[i]);
+    store_close(s);
+}
+
+/* Planned points without a run are listed under the table, counted, and
+ * mark their cells; those with a run (done or failed, in any store) and
+ * those --where excludes are not; a point planned by two stores counts
+ * once; the means are those of the finished runs. */
+static void test_missing(char *a, char *b)
+{
+    char *c = nb_strf("%s/c.sqlite", tap_tmpdir()), *d = nb_strf("%s/d.sqlite", tap_tmpdir());
+    static const char *const pc[] = {"toy-a-rns-1", "toy-b-dns-3", "toy-a-dns-4", "toy-a-pns-1"};
+    static const char *const pd[] = {"toy-a-dns-4"};
+    make_plan_store(c, pc, 4);
+    make_plan_store(d, pd, 1);
+    char *paths[4] = {a, b, c, d};
+    rp_opts o = main_opts("md");
+    char *md = run_report(paths, 4, &o, 0);
+    ok(md && strstr(md, "\nMissing: 2 planned runs never started\n"), "two missing runs, counted");
+    ok(md && strstr(md, "\n- missing: sampler.name=dns seed=4 (toy-a-dns-4): dns, toy-a, seed 4 "
+                        "(planned in c.sqlite)\n") &&
+       strstr(md, "\n- missing: sampler.name=pns seed=1 (toy-a-pns-1): pns, toy-a, seed 1"),
+       "each listed as 'missing: LABEL (HASH12)' with its cell and store");
+    ok(md && !strstr(md, "toy-a-rns-1") && !strstr(md, "missing: sampler.name=dns seed=3"),
+       "planned points with a run (done, or failed in another store) are not missing");
+    ok(md && strstr(md, "\n| dns | <u>0.1525 ± 0.0000</u> (n=3) |") &&
+       strstr(md, "| <u>0.1525 ± 0.0000</u> (n=2) |"),
+       "dns on toy-a: 3 of its 4 planned seeds, marked (n=3) though no cell has more; same mean");
+    ok(md && strstr(md, "\n| rns | 0.1271 ± 0.0000* |"), "rns on toy-a: complete, not marked");
+    ok(md && !strstr(md, "| pns |"), "a row whose runs are all missing is not in the table");
+    o = main_opts("latex");
+    char *tex = run_report(paths, 4, &o, 0);
+    ok(tex && strstr(tex, "\n% Missing: 2 planned runs never started\n") &&
+       strstr(tex, "\n% - missing: sampler.name=dns seed=4 (toy-a-dns-4)") &&
+       strstr(tex, "\\underline{0.1525 $\\pm$ 0.0000} (n=3)"),
+       "LaTeX: the list as comments, the cell marked");
+    o = main_opts("csv");
+    char *csv = run_report(paths, 4, &o, 0);
+    ok(csv && strstr(csv, "\nmain,dns,toy-a,recall,10,3,0.1525423729,0,second,") &&
+       strstr(csv, ",4,1\nmain,dns,toy-a,recall,20,"), "CSV: n 3, n_planned 4, fewer_seeds 1");
+    ok(csv && strstr(csv, "\n\nleft_out,status,row,col,seed,label,hash,store,epochs_run,error\n") &&
+       strstr(csv, "\nleft_out,failed,dns,toy-b,3,,toy-b-dns-3,b.sqlite,1,\n") &&
+       strstr(csv, "\nleft_out,missing,dns,toy-a,4,sampler.name=dns seed=4,toy-a-dns-4,c.sqlite,0,\n") &&
+       strstr(csv, "\nleft_out,missing,pns,toy-a,1,sampler.name=pns seed=1,toy-a-pns-1,c.sqlite,0,\n"),
+       "CSV: the left_out section lists the failed run and both missing ones");
+    o = main_opts("md");
+    o.where[o.n_where++] = "sampler.name=ans";
+    char *ans = run_report(paths, 4, &o, 0);
+    ok(ans && !strstr(ans, "issing") && !strstr(ans, " (n=2)") && !strstr(ans, " (n=3)"),
+       "--where leaves the missing points out");
+    o = main_opts("md");
+    o.table = "per";
+    o.n_ks = 1;
+    o.ks[0] = 20;
+    char *per = run_report(paths, 4, &o, 1);
+    ok(per && strstr(per, "\nMissing: 2 planned runs never started\n") &&
+       strstr(per, "\nNot in the table: 1 unfinished run\n"),
+       "the PER matrix lists the unfinished and missing runs too");
+    free(per);
+    free(md);
+    free(tex);
+    free(csv);
+    free(ans);
+    free(c);
+    free(d);
+}
+
 int main(void)
 {
     char *a = nb_strf("%s/a.sqlite", tap_tmpdir()), *b = nb_strf("%s/b.sqlite", tap_tmpdir());
@@ -255,6 +345,7 @@ int main(void)
     test_tables(paths);
     test_user_values();
     test_per(paths);
+    test_missing(a, b);
     free(a);
     free(b);
     return tap_done();

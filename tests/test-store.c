@@ -1,10 +1,11 @@
 /*
- * test-store.c - the SQLite results store (core/store.c, schema v2).
+ * test-store.c - the SQLite results store (core/store.c, schema v3).
  *
  * Round trip of every value through a reopened file and the views; opening
- * is idempotent and refuses newer or foreign files; a version 1 store
- * (tests/fixtures/stores/store-v1.sql) is upgraded in place with every row
- * kept; a run killed with
+ * is idempotent and refuses newer or foreign files; version 1 and 2 stores
+ * (tests/fixtures/stores/store-v1.sql, store-v2.sql) are upgraded in place
+ * with every row kept, and opened read-only they are read as they are; a
+ * sweep's plan is recorded in one transaction, once per point; a run killed with
  * SIGKILL in the middle of its epoch loop leaves whole epochs only and
  * restarts under the same id; a failed write leaves the file unchanged;
  * core/store_schema.h is results/schema.sql.
@@ -245,12 +246,12 @@ static void test_round_trip(const char *path)
     sqlite3 *db = store_db(s);
     char sql[512];
 
-    is_int(q_int(db, "PRAGMA user_version"), 2, "user_version is 2");
+    is_int(q_int(db, "PRAGMA user_version"), 3, "user_version is 3");
     is_text(db, "PRAGMA journal_mode", "wal", "journal mode is WAL");
     is_int(q_int(db, "PRAGMA foreign_keys"), 1, "foreign keys are on");
     is_int(q_int(db, "PRAGMA synchronous"), 1, "synchronous is NORMAL");
     is_int(q_int(db, "PRAGMA busy_timeout"), 10000, "busy timeout is 10 s");
-    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "2",
+    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "3",
             "meta schema_version");
     is_text(db, "SELECT value FROM meta WHERE key='created_by'", "negbench",
             "meta created_by");
@@ -420,9 +421,9 @@ static void test_open(const char *rt_path)
     if (a && b) {
         is_int(q_int(store_db(b), "SELECT count(*) FROM meta"), 3, "meta not duplicated");
         is_int(q_int(store_db(b), "SELECT count(*) FROM sqlite_schema WHERE "
-                     "type='table' AND name <> 'run_owner'"), 11, "11 tables (and run_owner)");
+                     "type='table' AND name <> 'run_owner'"), 12, "12 tables (and run_owner)");
         is_int(q_int(store_db(b), "SELECT count(*) FROM sqlite_schema WHERE "
-                     "type='view'"), 3, "3 views");
+                     "type='view'"), 4, "4 views");
         is_int(q_int(store_db(a), "SELECT count(*) FROM epoch_metric"), 40,
                "data kept");
     } else {
@@ -434,15 +435,19 @@ static void test_open(const char *rt_path)
     err = NULL;
 
     /* a newer schema */
-    char *p2 = nb_strf("%s/v2.sqlite", tap_tmpdir());
+    char *p2 = nb_strf("%s/newer.sqlite", tap_tmpdir());
     sqlite3 *db = NULL;
     sqlite3_open(p2, &db);
-    sqlite3_exec(db, "CREATE TABLE t(a); PRAGMA user_version = 3;", NULL, NULL, NULL);
+    sqlite3_exec(db, "CREATE TABLE t(a); PRAGMA user_version = 4;", NULL, NULL, NULL);
     sqlite3_close(db);
-    is_int(store_open(p2, &a, &err), NB_EINVAL, "a version 3 file is refused");
+    is_int(store_open(p2, &a, &err), NB_EINVAL, "a version 4 file is refused");
     ok(a == NULL, "no handle on failure");
-    ok(contains(err, p2) && contains(err, "version 3"), "message: %s",
+    ok(contains(err, p2) && contains(err, "version 4"), "message: %s",
        err ? err : "(none)");
+    free(err);
+    err = NULL;
+    is_int(store_open_readonly(p2, &a, &err), NB_EINVAL, "... also read-only");
+    ok(contains(err, p2) && contains(err, "version 4"), "message: %s", err ? err : "(none)");
     free(err);
     err = NULL;
 
@@ -689,6 +694,17 @@ static char *v1_dump(sqlite3 *db)
         "   FROM score_histogram)");
 }
 
+/* The upgraded store db has exactly the schema of the new store fresh. */
+static void same_schema(sqlite3 *db, sqlite3 *fresh)
+{
+    const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
+                    " FROM sqlite_schema ORDER BY name)";
+    char *a = q_text(db, q), *b = q_text(fresh, q);
+    is_string(a, b, "the upgraded schema equals a new store's");
+    free(a);
+    free(b);
+}
+
 static void test_upgrade_v1(void)
 {
     char *fix = nb_strf("%s/fixtures/stores/store-v1.sql", tap_srcdir());
@@ -708,22 +724,16 @@ static void test_upgrade_v1(void)
     is_int(store_open(path, &s, &err), 0, "a version 1 store opens (%s)", err ? err : "ok");
     if (!s) tap_bail("upgrade failed: %s", err ? err : "?");
     db = store_db(s);
-    is_int(q_int(db, "PRAGMA user_version"), 2, "upgraded to version 2");
-    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "2", "meta says 2");
+    is_int(q_int(db, "PRAGMA user_version"), 3, "upgraded to version 3");
+    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "3", "meta says 3");
+    is_int(q_int(db, "SELECT count(*) FROM sweep_plan"), 0, "with an empty sweep_plan");
     is_text(db, "SELECT value FROM meta WHERE key='upgraded_from'", "1", "meta upgraded_from 1");
     char *after = v1_dump(db);
     ok(before && after && strlen(before) > 300, "dump of the v1 rows is not empty");
     is_string(after, before, "every v1 row survived, unchanged");
     is_text(db, "SELECT group_concat(config_hash) FROM run", "h1,h2", "run identities kept");
     is_int(store_open(fresh, &f, &err), 0, "a fresh store");
-    if (f) {
-        const char *q = "SELECT group_concat(name || ':' || sql, ';') FROM (SELECT name, sql"
-                        " FROM sqlite_schema ORDER BY name)";
-        char *a = q_text(db, q), *b = q_text(store_db(f), q);
-        is_string(a, b, "the upgraded schema equals a new store's");
-        free(a);
-        free(b);
-    }
+    if (f) same_schema(db, store_db(f));
     /* the upgraded store takes a new run with ranks */
     int64_t run = 0;
     nb_run_info info = {.experiment_id = 1, .config_json = "{}", .config_hash = "h3",
@@ -749,6 +759,131 @@ static void test_upgrade_v1(void)
     free(fresh);
 }
 
+/* Every row of a version 2 store: those of version 1 plus user_ranks and
+ * run_pair_per. */
+static char *v2_dump(sqlite3 *db)
+{
+    char *v1 = v1_dump(db), *v2 = q_text(db,
+        "SELECT (SELECT group_concat(run_id || split || k || n_users || n_hits || hex(data))"
+        " FROM user_ranks) || '/' || (SELECT group_concat(hash_x || hash_y || split || k || n_x"
+        " || n_y || n_x_not_y) FROM run_pair_per)");
+    char *out = nb_strf("%s/%s", v1 ? v1 : "(null)", v2 ? v2 : "(null)");
+    free(v1);
+    free(v2);
+    return out;
+}
+
+/* Build the store of fixture NAME (a .sql file) at path; its version. */
+static int fixture_store(const char *name, const char *path, char **dump,
+                         char *(*dumper)(sqlite3 *))
+{
+    char *fix = nb_strf("%s/fixtures/stores/%s", tap_srcdir(), name), *sql = NULL, *err = NULL;
+    size_t len = 0;
+    sqlite3 *db = NULL;
+    if (nb_read_file(fix, &sql, &len, &err)) tap_bail("cannot read %s: %s", fix, err);
+    unlink(path);
+    sqlite3_open(path, &db);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        tap_bail("cannot build %s: %s", fix, sqlite3_errmsg(db));
+    int v = q_int(db, "PRAGMA user_version");
+    *dump = dumper(db);
+    sqlite3_close(db);
+    free(fix);
+    free(sql);
+    return v;
+}
+
+static void test_upgrade_v2(void)
+{
+    char *path = nb_strf("%s/v2.sqlite", tap_tmpdir());
+    char *fresh = nb_strf("%s/fresh-v3.sqlite", tap_tmpdir());
+    char *before = NULL, *err = NULL;
+    nb_store *s = NULL, *f = NULL;
+    is_int(fixture_store("store-v2.sql", path, &before, v2_dump), 2, "fixture is version 2");
+    ok(before && strlen(before) > 400 && !strstr(before, "(null)"),
+       "dump of the v2 rows is not empty (ranks and PER rows too)");
+    is_int(store_open(path, &s, &err), 0, "a version 2 store opens (%s)", err ? err : "ok");
+    if (!s) tap_bail("upgrade failed: %s", err ? err : "?");
+    sqlite3 *db = store_db(s);
+    is_int(q_int(db, "PRAGMA user_version"), 3, "upgraded to version 3");
+    is_int(store_version(s), 3, "store_version says 3");
+    is_text(db, "SELECT value FROM meta WHERE key='schema_version'", "3", "meta says 3");
+    is_text(db, "SELECT value FROM meta WHERE key='upgraded_from'", "2", "meta upgraded_from 2");
+    char *after = v2_dump(db);
+    is_string(after, before, "every v2 row survived, unchanged");
+    is_int(store_open(fresh, &f, &err), 0, "a fresh store");
+    if (f) same_schema(db, store_db(f));
+    nb_plan_point p = {"h1", "sampler.name=rns", "{}", 0};
+    is_int(store_plan(s, "old", &p, 1, &err), 0, "the upgraded store takes a plan");
+    is_text(db, "SELECT group_concat(label || '=' || status) FROM plan_status",
+            "sampler.name=rns=done", "plan_status joins it to its done run");
+    store_close(s);
+    store_close(f);
+    free(after);
+    free(before);
+    free(err);
+    free(path);
+    free(fresh);
+}
+
+/* Opened read-only, a version 1 or 2 store is read as it is: nothing is
+ * upgraded or written, run statuses read. */
+static void test_readonly_old(void)
+{
+    static const char *const fixtures[] = {"store-v1.sql", "store-v2.sql"};
+    static char *(*const dumpers[])(sqlite3 *) = {v1_dump, v2_dump};
+    for (int i = 0; i < 2; i++) {
+        char *path = nb_strf("%s/ro-v%d.sqlite", tap_tmpdir(), i + 1), *before = NULL;
+        char *err = NULL, *after = NULL;
+        nb_store *s = NULL;
+        int64_t id = 0;
+        int v = fixture_store(fixtures[i], path, &before, dumpers[i]);
+        is_int(store_open_readonly(path, &s, &err), 0, "version %d store opens read-only (%s)", v,
+               err ? err : "ok");
+        if (!s) continue;
+        is_int(store_version(s), v, "... not upgraded (store_version %d)", v);
+        is_int(store_run_status(s, "h1", &id, &err), 1, "... run h1 reads as done");
+        is_int(store_run_status(s, "h2", &id, &err), 2, "... run h2 as unfinished (failed)");
+        is_int(store_run_status(s, "h9", &id, &err), 0, "... an unknown hash as absent");
+        store_close(s);
+        sqlite3 *db = NULL;
+        sqlite3_open(path, &db);
+        is_int(q_int(db, "PRAGMA user_version"), v, "... the file is still version %d", v);
+        after = dumpers[i](db);
+        is_string(after, before, "... with the same rows");
+        sqlite3_close(db);
+        free(after);
+        free(before);
+        free(err);
+        free(path);
+    }
+}
+
+/* store_plan: one transaction, once per hash, a failure writes nothing. */
+static void test_plan(void)
+{
+    char *path = nb_strf("%s/plan.sqlite", tap_tmpdir()), *err = NULL;
+    nb_store *s = NULL;
+    unlink(path);
+    if (store_open(path, &s, &err)) tap_bail("cannot open %s: %s", path, err);
+    sqlite3 *db = store_db(s);
+    nb_plan_point p[3] = {{"ha", "x=1", "{\"x\":1}", 0}, {"hb", "x=2", "{\"x\":2}", 1},
+                          {"hc", NULL, "{\"x\":3}", 2}};
+    is_int(store_plan(s, "e", p, 3, &err), 0, "a plan of 3 points");
+    is_text(db, "SELECT group_concat(config_hash || position || label || status, ';') FROM"
+            " (SELECT * FROM plan_status ORDER BY position)", "ha0x=1missing;hb1x=2missing;hc2missing",
+            "recorded in order, all missing (a NULL label is '')");
+    is_int(store_plan(s, "e", p, 3, &err), 0, "the same plan again (a resumed sweep)");
+    is_int(q_int(db, "SELECT count(*) FROM sweep_plan"), 3, "adds no row");
+    nb_plan_point bad[2] = {{"hd", "x=4", "{}", 3}, {NULL, "x=5", "{}", 4}};
+    ok(store_plan(s, "e", bad, 2, &err) != 0 && err && strstr(err, "plan.sqlite"),
+       "a point without a hash fails, naming the file (%s)", err ? err : "?");
+    is_int(q_int(db, "SELECT count(*) FROM sweep_plan"), 3, "and writes nothing (one transaction)");
+    store_close(s);
+    free(err);
+    free(path);
+}
+
 int main(void)
 {
     char *rt = nb_strf("%s/rt.sqlite", tap_tmpdir());
@@ -758,6 +893,9 @@ int main(void)
     test_errors();
     test_kill();
     test_upgrade_v1();
+    test_upgrade_v2();
+    test_readonly_old();
+    test_plan();
     free(rt);
     return tap_done();
 }
