@@ -105,6 +105,9 @@ static inline int64_t dens_select_graph_work_size(int32_t d) { return (int64_t)6
 #define DENS_V8_INLINE static inline __attribute__((always_inline))
 typedef double dens_v8d __attribute__((vector_size(64)));
 typedef long long dens_v8i __attribute__((vector_size(64)));
+/* the same eight doubles read or written at any address (scratch from a
+ * caller need not be 64-byte aligned) */
+typedef double dens_v8du __attribute__((vector_size(64), aligned(8)));
 
 /* Lane-wise m ? a : b for a comparison mask m (all ones or zero). */
 DENS_V8_INLINE dens_v8d dens_v8_select(dens_v8i m, dens_v8d a, dens_v8d b)
@@ -156,8 +159,8 @@ DENS_V8_INLINE dens_v8d dens_sigmoid_v8(dens_v8d x)
  * d x d matrix in double. Each lane sums as nb_dot / dens_dotd do (four
  * partial sums over i mod 4, in order, then (s0 + s1) + (s2 + s3)), so it
  * gives their bits. */
-DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens_v8d *X,
-                                 int32_t d, dens_v8d *z0, dens_v8d *z1)
+DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens_v8du *X,
+                                 int32_t d, dens_v8du *z0, dens_v8du *z1)
 {
     dens_v8d a0 = X[0] * 0.0, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int32_t i = 0;
@@ -180,20 +183,20 @@ DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens
 }
 
 /* out[j] = W_j . X for j < d (X [d] lane vectors, W [d][d] double). */
-DENS_V8_INLINE void dens_matvec_v8(int32_t d, const double *W, const dens_v8d *X, dens_v8d *out)
+DENS_V8_INLINE void dens_matvec_v8(int32_t d, const double *W, const dens_v8du *X, dens_v8du *out)
 {
     int32_t j = 0;
     for (; j + 2 <= d; j += 2)
         dens_wdot2_v8(W + (int64_t)j * d, W + (int64_t)(j + 1) * d, X, d, out + j, out + j + 1);
     if (j < d) {
-        dens_v8d dummy;
+        dens_v8du dummy;
         dens_wdot2_v8(W + (int64_t)j * d, W + (int64_t)j * d, X, d, out + j, &dummy);
     }
 }
 
 /* r[0..8) as the columns of an 8 x 8 block: on return r[k][t] is the
  * former r[t][k] (three rounds of lane shuffles). */
-DENS_V8_INLINE void dens_transpose8_v8(dens_v8d *r)
+DENS_V8_INLINE void dens_transpose8_v8(dens_v8du *r)
 {
     const dens_v8i e = {0, 8, 2, 10, 4, 12, 6, 14}, o = {1, 9, 3, 11, 5, 13, 7, 15};
     const dens_v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
@@ -235,6 +238,8 @@ NB_ISA_CLONES static void dens_matvec_t2d(int32_t d, const double *W1, const dou
 
 #define DENS_CAT_(a, b) a##_##b
 #define DENS_CAT(a, b) DENS_CAT_(a, b)
+
+#include "dens_blocked.h"
 
 /* w . x with a double x, in double with four partial sums (as nb_dot_*). */
 static inline double DENS_CAT(dens_dotd, SUF)(const REAL *w, const double *x, int32_t d)
@@ -487,11 +492,11 @@ static inline void DENS_CAT(dens_gates_double, SUF)(int32_t d, const REAL *const
 
 /* X[i][k] = rows[k][i] for i < d and k < 8 (rows[k] NULL: zeros): eight
  * rows of REAL into the lanes of d doubles, 8 x 8 blocks at a time. */
-DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *rows, dens_v8d *X)
+DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *rows, dens_v8du *X)
 {
     int32_t i0 = 0;
     for (; i0 + 8 <= d; i0 += 8) {
-        dens_v8d *blk = X + i0;
+        dens_v8du *blk = X + i0;
         for (int k = 0; k < 8; k++)
             for (int t = 0; t < 8; t++) blk[k][t] = rows[k] ? (double)rows[k][i0 + t] : 0.0;
         dens_transpose8_v8(blk);
@@ -526,12 +531,12 @@ NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
     for (int32_t grp = 0; grp < G; grp++) {
 #ifdef _OPENMP
-        dens_v8d *w = (dens_v8d *)(work + ws * omp_get_thread_num());
+        dens_v8du *w = (dens_v8du *)(work + ws * omp_get_thread_num());
 #else
-        dens_v8d *w = (dens_v8d *)work;
+        dens_v8du *w = (dens_v8du *)work;
 #endif
-        dens_v8d *PT = w, *UT = PT + d, *GP = UT + d, *PR = GP + d, *C0 = PR + d;
-        dens_v8d *NT = C0 + d, *GN = NT + d, *Z = GN + d;
+        dens_v8du *PT = w, *UT = PT + d, *GP = UT + d, *PR = GP + d, *C0 = PR + d;
+        dens_v8du *NT = C0 + d, *GN = NT + d, *Z = GN + d;
         int32_t q0 = grp * 8, nq = Q - q0 < 8 ? Q - q0 : 8;
         /* the positive side, pairs in the lanes (missing lanes are zero) */
         const REAL *rp[8], *ru[8];
@@ -695,44 +700,49 @@ NB_ISA_CLONES static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, in
 #endif
         /* this thread's rows [j0, j1); each row sums over b in order */
         int32_t j0 = (int32_t)((int64_t)d * th / T), j1 = (int32_t)((int64_t)d * (th + 1) / T);
-        /* blocks of four positives (or (positive, k) pairs): a row of a
-         * gradient matrix is read and written once per block, its four
-         * updates added in order, so the sums are those of one at a time */
-        for (int32_t b0 = 0; b0 < B; b0 += 4) {
-            int32_t nb = B - b0 < 4 ? B - b0 : 4;
-            const REAL *P[4], *Uu[4];
-            for (int32_t t = 0; t < nb; t++) {
-                P[t] = I + (int64_t)pos[b0 + t] * d;
-                Uu[t] = U + (int64_t)users[b0 + t] * d;
-            }
-            for (int32_t j = j0; j < j1; j++) {
-                REAL a[4];
+        if (DENS_CAT(dens_wgrad_blk_ok, SUF)(d)) {
+            DENS_CAT(dens_aux_wgrad_blk, SUF)(B, K, d, j0, j1, U, I, users, pos, negs, ga, gc, pr,
+                                              gg);
+        } else {
+            /* blocks of four positives (or (positive, k) pairs): a row of a
+             * gradient matrix is read and written once per block, its four
+             * updates added in order, so the sums are those of one at a time */
+            for (int32_t b0 = 0; b0 < B; b0 += 4) {
+                int32_t nb = B - b0 < 4 ? B - b0 : 4;
+                const REAL *P[4], *Uu[4];
                 for (int32_t t = 0; t < nb; t++) {
-                    a[t] = ga[(int64_t)(b0 + t) * d + j];
-                    gg[DENS_B_ITEM][j] += a[t];
-                    gg[DENS_B_USER][j] += a[t];
+                    P[t] = I + (int64_t)pos[b0 + t] * d;
+                    Uu[t] = U + (int64_t)users[b0 + t] * d;
                 }
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_ITEM] + (int64_t)j * d, a, P, nb);
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_USER] + (int64_t)j * d, a, Uu, nb);
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL a[4];
+                    for (int32_t t = 0; t < nb; t++) {
+                        a[t] = ga[(int64_t)(b0 + t) * d + j];
+                        gg[DENS_B_ITEM][j] += a[t];
+                        gg[DENS_B_USER][j] += a[t];
+                    }
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_ITEM] + (int64_t)j * d, a, P, nb);
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_USER] + (int64_t)j * d, a, Uu, nb);
+                }
             }
-        }
-        int64_t S = (int64_t)B * K; /* (b, k) pairs, k fastest */
-        for (int64_t s0 = 0; s0 < S; s0 += 4) {
-            int32_t ns = S - s0 < 4 ? (int32_t)(S - s0) : 4;
-            const REAL *N[4], *R[4];
-            for (int32_t t = 0; t < ns; t++) {
-                N[t] = I + (int64_t)negs[s0 + t] * d;
-                R[t] = pr + (s0 + t) / K * d;
-            }
-            for (int32_t j = j0; j < j1; j++) {
-                REAL c[4];
+            int64_t S = (int64_t)B * K; /* (b, k) pairs, k fastest */
+            for (int64_t s0 = 0; s0 < S; s0 += 4) {
+                int32_t ns = S - s0 < 4 ? (int32_t)(S - s0) : 4;
+                const REAL *N[4], *R[4];
                 for (int32_t t = 0; t < ns; t++) {
-                    c[t] = gc[(s0 + t) * d + j];
-                    gg[DENS_B_NEG][j] += c[t];
-                    gg[DENS_B_POS][j] += c[t];
+                    N[t] = I + (int64_t)negs[s0 + t] * d;
+                    R[t] = pr + (s0 + t) / K * d;
                 }
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_NEG] + (int64_t)j * d, c, N, ns);
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_POS] + (int64_t)j * d, c, R, ns);
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL c[4];
+                    for (int32_t t = 0; t < ns; t++) {
+                        c[t] = gc[(s0 + t) * d + j];
+                        gg[DENS_B_NEG][j] += c[t];
+                        gg[DENS_B_POS][j] += c[t];
+                    }
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_NEG] + (int64_t)j * d, c, N, ns);
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_POS] + (int64_t)j * d, c, R, ns);
+                }
             }
         }
     }
