@@ -109,7 +109,7 @@ static inline void DENS_CAT(dens_row_double, SUF)(int32_t d, const REAL *row, do
  * work is [nt][dens_select_blk_work_size(d, M)]. Same arguments and outputs
  * (scores, chosen, cgp, cpr, cgn) as dens_select_graph_batch.
  */
-NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_blk, SUF)(
+NB_ISA_CLONES __attribute__((unused)) static int64_t DENS_CAT(dens_select_graph_blk, SUF)(
     int32_t Q, int32_t M, int32_t d, double beta, const double *wt, const REAL *Ul,
     const REAL *Il, const int32_t *uidx, const int32_t *pidx, const int32_t *candl, int nt,
     double *work, double *scores, int32_t *chosen, double *cgp, double *cpr, double *cgn)
@@ -298,7 +298,7 @@ DENS_V8_INLINE double DENS_CAT(dens_aux_graph_blk_one, SUF)(
  * [nt][dens_aux_blk_work_size(d, nl)]. Same result to the rounding of
  * double sums.
  */
-NB_ISA_CLONES static double DENS_CAT(dens_aux_graph_batch_blk, SUF)(
+NB_ISA_CLONES __attribute__((unused)) static double DENS_CAT(dens_aux_graph_batch_blk, SUF)(
     int32_t B, int32_t nl, int32_t d, double c, double gamma, const REAL *Ul, const REAL *Il,
     const int32_t *uidx, const int32_t *pidx, const int32_t *nidx, const double *cgp,
     const double *cpr, const double *cgn, const double *wd, int nt, double *work,
