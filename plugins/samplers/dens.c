@@ -32,8 +32,9 @@
  * and the picks (g->user_layers, g->item_layers) and into the gates.
  * reg_items and out->item hold the layer-0 pick (the regulariser is on the
  * ego rows). L <= NB_VIEW_MAX_LAYERS. The selection runs batched
- * (dens_select_graph_batch) and keeps each pair's gates g_p, p_r and the
- * pick's g_n for the gating loss, so no gate product runs twice.
+ * (dens_select_graph_blk when d is a multiple of 32, dens_select_graph_batch
+ * otherwise) and keeps each pair's gates g_p, p_r and the pick's g_n for
+ * the gating loss, so no gate product runs twice.
  *
  * Statistics (epoch_stats, reset after each call):
  *   reject_rate    redrawn / drawn candidates over the epoch

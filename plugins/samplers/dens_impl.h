@@ -17,6 +17,8 @@
  * selection batched (dens_select_graph_batch: eight pairs or candidates in
  * the lanes of vector doubles, the same dot products) and keeps its gates,
  * so the gating loss does not run them again (dens_aux_graph_batch_ex).
+ * When d is a multiple of 32 the plugin uses the register-blocked versions
+ * of both instead (dens_blocked.h).
  *
  * Per positive (u, p) with candidates n_1..n_M (nn.Linear: y = W x + b, W
  * stored [out][in]):
@@ -89,7 +91,7 @@ static inline int64_t dens_aux_graph_work_size(int32_t d, int32_t nl)
 static inline int64_t dens_select_work_size(int32_t d) { return (int64_t)3 * d; }
 
 /* Doubles of scratch per thread of dens_select_graph_batch_* (eight tables
- * of d lane vectors; a multiple of 8, so every thread's part stays aligned). */
+ * of d lane vectors; read unaligned, so any double buffer will do). */
 static inline int64_t dens_select_graph_work_size(int32_t d) { return (int64_t)64 * d; }
 
 /*
@@ -516,7 +518,7 @@ DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *row
  * nb_dot's bits (dens_wdot2_v8) and the sigmoid uses dens_exp_v8, so the
  * criteria match dens_select_one to an ulp of double. wd is
  * dens_gates_double of gw; work is [nt][dens_select_graph_work_size(d)]
- * (64-byte aligned). scores [Q][M] and chosen [Q] as dens_select_batch;
+ * (any alignment). scores [Q][M] and chosen [Q] as dens_select_batch;
  * returns the number of pairs with no finite score (chosen -1).
  */
 NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
