@@ -86,14 +86,14 @@ static void test_select_and_aux(void)
     int32_t ni[Q];
     for (int q = 0; q < Q; q++) ni[q] = cl[q * M + ch1[q]];
     static double aw[3 * NLB * D + 13 * D], lb[2][BB], tb[2][4 * BB], g[2][6][BB * NLB * D];
-    double *xw = malloc(2 * (size_t)dens_aux_blk_work_size(D, NLB) * sizeof(double) + 8);
+    double *xw = malloc(2 * (size_t)dens_aux_graph_work_size(D, NLB) * sizeof(double) + 8);
     const double *rows[2 * 3 * NLB];
     double l0 = dens_aux_graph_batch_f64(BB, NLB, D, 0.25, 0.3, gw, U, I, ui, pi_, ni, 1, aw, rows,
                                          lb[0], tb[0], NULL, g[0][0], g[0][1], g[0][2], g[0][3],
                                          g[0][4], g[0][5]);
-    double l1 = dens_aux_graph_batch_blk_f64(BB, NLB, D, 0.25, 0.3, U, I, ui, pi_, ni, cgp, cpr,
-                                             cgn, wd, 2, xw + 1, rows, lb[1], tb[1], NULL, g[1][0],
-                                             g[1][1], g[1][2], g[1][3], g[1][4], g[1][5]);
+    double l1 = dens_aux_graph_batch_ex_f64(BB, NLB, D, 0.25, 0.3, gw, U, I, ui, pi_, ni, cgp, cpr,
+                                            cgn, wd, 2, xw + 1, rows, lb[1], tb[1], NULL, g[1][0],
+                                            g[1][1], g[1][2], g[1][3], g[1][4], g[1][5]);
     double ea = 0;
     for (int k = 0; k < 6; k++)
         for (int i = 0; i < BB * NLB * D; i++) ea = fmax(ea, relerr(g[0][k][i], g[1][k][i], 1e-6));

@@ -102,7 +102,6 @@ typedef struct dens_state {
     double *gsel_work;            /* [nt][dens_select_graph_work_size] */
     double *wt;                   /* [4][d][d] + [4][d]: dens_gates_double_t (blocked path) */
     double *bsel_work;            /* [nt][dens_select_blk_work_size] (blocked path) */
-    double *baux_work;            /* [nt][dens_aux_blk_work_size] (blocked path) */
     nb_view_layers vl;            /* pooling of the last graph batch */
     int graph;                    /* the last batch came from a graph view */
     int have_aux;                 /* the aux gradients of the last batch are pending */
@@ -130,7 +129,7 @@ static void dens_free(void *state)
     f(s->sel_work); f(s->aux_work); f((void *)s->nk);
     f(s->uidx); f(s->pidx); f(s->nidx); f(s->candl); f(s->chosenl); f(s->negl); f(s->lscores);
     f(s->wd); f(s->cgp); f(s->cpr); f(s->cgn); f(s->gsel_work);
-    f(s->wt); f(s->bsel_work); f(s->baux_work);
+    f(s->wt); f(s->bsel_work);
     f(s);
 }
 
@@ -213,13 +212,11 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->gsel_work = h->alloc(nt * (size_t)dens_select_graph_work_size(dim) * sizeof(double));
     s->wt = h->alloc((4 * d * d + 4 * d) * sizeof(double));
     s->bsel_work = h->alloc(nt * (size_t)dens_select_blk_work_size(dim, s->M) * sizeof(double));
-    s->baux_work = h->alloc(nt * (size_t)dens_aux_blk_work_size(dim, (int32_t)NL) * sizeof(double));
     if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
         !s->neg || !s->lossb || !s->tb || !s->gu || !s->gp || !s->gn || !s->ga || !s->gc ||
         !s->pr || !s->sel_work || !s->aux_work || !s->nk || !s->uidx || !s->pidx ||
         !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores || !s->wd ||
-        !s->cgp || !s->cpr || !s->cgn || !s->gsel_work || !s->wt || !s->bsel_work ||
-        !s->baux_work)
+        !s->cgp || !s->cpr || !s->cgn || !s->gsel_work || !s->wt || !s->bsel_work)
         goto nomem;
     *state = s;
     return NB_OK;
@@ -374,12 +371,7 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
     out->aux_loss = 0.0;
     if (s->gamma > 0.0) {
         int cached = !s->test_ref_graph;
-        double aux = cached && dens_blocked_ok(d)
-            ? dens_aux_graph_batch_blk_f32(B, nl, d, c, s->gamma, v->user_layers, v->item_layers,
-                                           s->uidx, s->pidx, s->nidx, s->cgp, s->cpr, s->cgn,
-                                           s->wd, s->nt, s->baux_work, s->nk, s->lossb, s->tb,
-                                           NULL, s->gu, s->gp, s->gn, s->ga, s->gc, s->pr)
-            : dens_aux_graph_batch_ex_f32(
+        double aux = dens_aux_graph_batch_ex_f32(
             B, nl, d, c, s->gamma, s->cval, v->user_layers, v->item_layers, s->uidx, s->pidx,
             s->nidx, cached ? s->cgp : NULL, cached ? s->cpr : NULL, cached ? s->cgn : NULL,
             cached ? s->wd : NULL, s->nt, s->aux_work, s->nk, s->lossb, s->tb, NULL, s->gu, s->gp, s->gn, s->ga, s->gc,

@@ -16,9 +16,6 @@
 #ifndef DENS_BLOCKED_COMMON
 #define DENS_BLOCKED_COMMON
 
-/* The blocked paths need d to be a multiple of 32 (and at most 1024). */
-static inline int dens_blocked_ok(int32_t d) { return d > 0 && d % 32 == 0 && d <= 1024; }
-
 /* Y[r][j] = (acc ? Y[r][j] : 0) + sum_i X[r][i] A[i][j] for r < nr (a
  * multiple of 4) and j < d (a multiple of 32); X, Y [nr][d], A [d][d], all
  * double and row-major. Each output adds its d terms in order of i. */
@@ -67,13 +64,6 @@ static inline int64_t dens_select_blk_work_size(int32_t d, int32_t M)
 {
     int64_t M4 = ((int64_t)M + 3) / 4 * 4;
     return (6 * 4 + 2 * M4 + 1) * (int64_t)d;
-}
-
-/* Doubles of scratch per thread of dens_aux_graph_blk_* (nl layers). */
-static inline int64_t dens_aux_blk_work_size(int32_t d, int32_t nl)
-{
-    int64_t n4 = ((int64_t)nl + 3) / 4 * 4;
-    return (6 * n4 + 6) * (int64_t)d;
 }
 
 #endif /* DENS_BLOCKED_COMMON */
@@ -236,21 +226,10 @@ DENS_V8_INLINE double DENS_CAT(dens_aux_graph_blk_one, SUF)(
     }
     double spr = dens_hsum_v8(vspr), spir = dens_hsum_v8(vspir);
     double snr = dens_hsum_v8(vsnr), snir = dens_hsum_v8(vsnir);
-    double z, pi, dspr = 0.0, dspir = 0.0, dnr = 0.0, dnir = 0.0;
-    z = spir - spr;
-    double T1 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dspr -= scale * pi;
-    z = snr - snir;
-    double T2 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dnir -= scale * pi;
-    z = snr - spr;
-    double T3 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dspr -= scale * pi;
-    z = spir - snir;
-    double T4 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dnir -= scale * pi;
-    if (t) { t[0] = T1; t[1] = T2; t[2] = T3; t[3] = T4; }
-    if (scale == 0.0) return T1 + T2 + T3 + T4;
+    double dsc[4];
+    double tsum = dens_terms_pooled(spr, spir, snr, snir, scale, t, dsc);
+    if (scale == 0.0) return tsum;
+    double dspr = dsc[0], dspir = dsc[1], dnr = dsc[2], dnir = dsc[3];
 
     for (int32_t k = 0; k < nv; k++)
         V(Gub, k) = c * (dspr * V(Pr, k) + dspir * V(Pir, k) + dnr * V(Nr, k) + dnir * V(Nir, k));
@@ -289,53 +268,9 @@ DENS_V8_INLINE double DENS_CAT(dens_aux_graph_blk_one, SUF)(
     }
 #undef V
 #undef VR
-    return T1 + T2 + T3 + T4;
+    return tsum;
 }
 
-/*
- * dens_aux_graph_batch_ex with the kept gates (required) and the blocked
- * per-positive loss (dens_aux_graph_blk_one, dens_blocked_ok(d)); work is
- * [nt][dens_aux_blk_work_size(d, nl)]. Same result to the rounding of
- * double sums.
- */
-NB_ISA_CLONES __attribute__((unused)) static double DENS_CAT(dens_aux_graph_batch_blk, SUF)(
-    int32_t B, int32_t nl, int32_t d, double c, double gamma, const REAL *Ul, const REAL *Il,
-    const int32_t *uidx, const int32_t *pidx, const int32_t *nidx, const double *cgp,
-    const double *cpr, const double *cgn, const double *wd, int nt, double *work,
-    const REAL **rows, double *lossb, double *tb, double *tmean, REAL *gu, REAL *gp, REAL *gn,
-    REAL *ga, REAL *gc, REAL *pr)
-{
-    int64_t ws = dens_aux_blk_work_size(d, nl);
-    double scale = gamma / (4.0 * B);
-    (void)nt;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int32_t b = 0; b < B; b++) {
-#ifdef _OPENMP
-        int th = omp_get_thread_num();
-#else
-        int th = 0;
-#endif
-        const REAL **r = rows + (int64_t)th * 3 * nl;
-        int64_t q = (int64_t)b * nl;
-        for (int32_t l = 0; l < nl; l++) {
-            r[l] = Ul + (int64_t)uidx[q + l] * d;
-            r[nl + l] = Il + (int64_t)pidx[q + l] * d;
-            r[2 * nl + l] = Il + (int64_t)nidx[q + l] * d;
-        }
-        int64_t o = q * d;
-        lossb[b] = DENS_CAT(dens_aux_graph_blk_one, SUF)(
-            d, nl, c, scale, (const REAL *const *)r, (const REAL *const *)(r + nl),
-            (const REAL *const *)(r + 2 * nl), cgp + o, cpr + o, cgn + o, wd,
-            tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o, pr + o, work + ws * th);
-    }
-    double s = 0.0, tm[4] = {0, 0, 0, 0};
-    for (int32_t b = 0; b < B; b++) {
-        s += lossb[b];
-        for (int k = 0; k < 4; k++) tm[k] += tb[4 * (int64_t)b + k];
-    }
-    if (tmean) for (int k = 0; k < 4; k++) tmean[k] = tm[k] / B;
-    return gamma / 4.0 * s / B;
-}
 
 /* 64 bytes of REAL read or written at any address */
 typedef REAL DENS_CAT(dens_vr, SUF) __attribute__((vector_size(64), aligned(sizeof(REAL))));

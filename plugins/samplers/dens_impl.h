@@ -75,16 +75,53 @@ static inline double dens_log1p_sumexp(const double *z, int32_t K, double *pi)
     return mx + log(s);
 }
 
+/* The four terms of a graph positive (K = 1) from its pooled scores
+ * u.P_r, u.P_ir, u.N_r, u.N_ir: T1 = sp(spir - spr), T2 = sp(snr - snir),
+ * T3 = sp(snr - spr), T4 = sp(spir - snir). Returns their sum; t[4]
+ * (nullable) receives them, dsc[4] the derivatives of scale (T1+..+T4)
+ * w.r.t. the four scores, in that order. */
+static inline double dens_terms_pooled(double spr, double spir, double snr, double snir,
+                                       double scale, double *t, double *dsc)
+{
+    /* term k is sp(score up[k] - score dn[k]), scores in dsc's order */
+    static const int up[4] = {1, 2, 2, 1}, dn[4] = {0, 3, 0, 3};
+    const double sc[4] = {spr, spir, snr, snir};
+    double sum = 0.0;
+    dsc[0] = dsc[1] = dsc[2] = dsc[3] = 0.0;
+    for (int k = 0; k < 4; k++) {
+        double z = sc[up[k]] - sc[dn[k]], pi;
+        double T = dens_log1p_sumexp(&z, 1, &pi);
+        if (t) t[k] = T;
+        sum += T;
+        dsc[up[k]] += scale * pi;
+        dsc[dn[k]] -= scale * pi;
+    }
+    return sum;
+}
+
 /* Doubles of scratch one call of dens_aux_one_* needs. */
 static inline int64_t dens_aux_work_size(int32_t d, int32_t K)
 {
     return (int64_t)(6 + 3 * K) * d + 6 * K;
 }
 
-/* Doubles of scratch one call of dens_aux_graph_one_* needs (nl layers). */
+/* The blocked paths need d to be a multiple of 32 (and at most 1024). */
+static inline int dens_blocked_ok(int32_t d) { return d > 0 && d % 32 == 0 && d <= 1024; }
+
+/* Doubles of scratch one call of dens_aux_graph_blk_one_* (nl layers). */
+static inline int64_t dens_aux_blk_work_size(int32_t d, int32_t nl)
+{
+    int64_t n4 = ((int64_t)nl + 3) / 4 * 4;
+    return (6 * n4 + 6) * (int64_t)d;
+}
+
+/* Doubles of scratch one call of dens_aux_graph_one_* needs (nl layers),
+ * or of dens_aux_graph_blk_one_* when that is more and d allows it. */
 static inline int64_t dens_aux_graph_work_size(int32_t d, int32_t nl)
 {
-    return (int64_t)3 * nl * d + 13 * (int64_t)d;
+    int64_t w = (int64_t)3 * nl * d + 13 * (int64_t)d;
+    if (dens_blocked_ok(d) && dens_aux_blk_work_size(d, nl) > w) w = dens_aux_blk_work_size(d, nl);
+    return w;
 }
 
 /* Doubles of scratch one call of dens_select_one_* needs. */
@@ -815,21 +852,10 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
     }
 
     /* the four terms (K = 1) and their derivatives w.r.t. the scores */
-    double z, pi, dspr = 0.0, dspir = 0.0, dnr = 0.0, dnir = 0.0;
-    z = spir - spr;
-    double T1 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dspr -= scale * pi;
-    z = snr - snir;
-    double T2 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dnir -= scale * pi;
-    z = snr - spr;
-    double T3 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dspr -= scale * pi;
-    z = spir - snir;
-    double T4 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dnir -= scale * pi;
-    if (t) { t[0] = T1; t[1] = T2; t[2] = T3; t[3] = T4; }
-    if (scale == 0.0) return T1 + T2 + T3 + T4;
+    double dsc[4];
+    double tsum = dens_terms_pooled(spr, spir, snr, snir, scale, t, dsc);
+    if (scale == 0.0) return tsum;
+    double dspr = dsc[0], dspir = dsc[1], dnr = dsc[2], dnir = dsc[3];
 
     /* backward: pooled scores -> pooled vectors -> each layer (weight c) */
     for (int32_t j = 0; j < d; j++)
@@ -872,7 +898,7 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
             pr_out[o + j] = (REAL)pr[j];
         }
     }
-    return T1 + T2 + T3 + T4;
+    return tsum;
 }
 
 /*
@@ -886,9 +912,11 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
  * outputs gu, gp, gn, ga, gc, pr [B][nl][d] (written). OpenMP over
  * positives with nt threads; work is [nt][dens_aux_graph_work_size(d, nl)],
  * rows is [nt][3 nl] pointers. Sums over b are serial, so the result does
- * not depend on the thread count.
+ * not depend on the thread count. With the gates kept, wd given and
+ * dens_blocked_ok(d), each positive runs dens_aux_graph_blk_one (the same
+ * result to the rounding of double sums).
  */
-static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
+NB_ISA_CLONES static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
     int32_t B, int32_t nl, int32_t d, double c, double gamma, const REAL *const *gw,
     const REAL *Ul, const REAL *Il, const int32_t *uidx, const int32_t *pidx,
     const int32_t *nidx, const double *cgp, const double *cpr, const double *cgn,
@@ -897,6 +925,7 @@ static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
 {
     int64_t ws = dens_aux_graph_work_size(d, nl);
     double scale = gamma / (4.0 * B);
+    int blk = cgp && wd && dens_blocked_ok(d); /* dens_blocked.h */
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int32_t b = 0; b < B; b++) {
@@ -913,11 +942,18 @@ static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
             r[2 * nl + l] = Il + (int64_t)nidx[q + l] * d;
         }
         int64_t o = q * d;
-        lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
-            d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
-            (const REAL *const *)(r + 2 * nl), cgp ? cgp + o : NULL, cgp ? cpr + o : NULL,
-            cgp ? cgn + o : NULL, wd, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o,
-            pr + o, work + ws * th);
+        if (blk) /* the transposed products of all layers at once, element-wise on vectors */
+            lossb[b] = DENS_CAT(dens_aux_graph_blk_one, SUF)(
+                d, nl, c, scale, (const REAL *const *)r, (const REAL *const *)(r + nl),
+                (const REAL *const *)(r + 2 * nl), cgp + o, cpr + o, cgn + o, wd,
+                tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o, pr + o,
+                work + ws * th);
+        else
+            lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
+                d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
+                (const REAL *const *)(r + 2 * nl), cgp ? cgp + o : NULL, cgp ? cpr + o : NULL,
+                cgp ? cgn + o : NULL, wd, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o,
+                gc + o, pr + o, work + ws * th);
     }
     double s = 0.0, tm[4] = {0, 0, 0, 0};
     for (int32_t b = 0; b < B; b++) {
