@@ -110,11 +110,7 @@ NB_ISA_CLONES __attribute__((unused)) static int64_t DENS_CAT(dens_select_graph_
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
     for (int32_t grp = 0; grp < G; grp++) {
-#ifdef _OPENMP
-        double *w = work + ws * omp_get_thread_num();
-#else
-        double *w = work;
-#endif
+        double *w = work + ws * dens_thread_num();
         int64_t d4 = 4 * (int64_t)d;
         double *XP = w, *XU = XP + d4, *GP = XU + d4, *ZU = GP + d4, *PR = ZU + d4, *C0 = PR + d4;
         double *XN = C0 + d4, *ZN = XN + (int64_t)M4 * d, *GB = ZN + (int64_t)M4 * d;

@@ -50,6 +50,16 @@
 #include <omp.h>
 #endif
 
+/* This thread's number in the enclosing OpenMP team (0 without OpenMP). */
+static inline int dens_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 enum dens_gw {
     DENS_W_USER = 0, DENS_B_USER, DENS_W_ITEM, DENS_B_ITEM,
     DENS_W_POS, DENS_B_POS, DENS_W_NEG, DENS_B_NEG, DENS_N_GW
