@@ -96,7 +96,7 @@ if [ -d "$DATA/ml-100k" ]; then
   case_run ml100k-mf-dns32 "$ML" "{name: mf, dim: 64}" "{name: dns, M: 32}" ""
   case_run ml100k-mf-ans32 "$ML" "{name: mf, dim: 64}" "{name: ans, M: 32}" ""
 fi
-# LightGCN-3 with DENS and MixGCF against RNS, side by side (issue 13 §4):
+# LightGCN-3 with DENS and MixGCF against RNS, side by side:
 # dens-beauty (DENS temporal split, 10% validation) and Gowalla with 80% of
 # its training pairs held out as validation, so an epoch is 72 steps.
 EPOCHS_ALL=$EPOCHS

@@ -32,8 +32,9 @@
  * and the picks (g->user_layers, g->item_layers) and into the gates.
  * reg_items and out->item hold the layer-0 pick (the regulariser is on the
  * ego rows). L <= NB_VIEW_MAX_LAYERS. The selection runs batched
- * (dens_select_graph_batch) and keeps each pair's gates g_p, p_r and the
- * pick's g_n for the gating loss, so no gate product runs twice.
+ * (dens_select_graph_blk when d is a multiple of 32, dens_select_graph_batch
+ * otherwise) and keeps each pair's gates g_p, p_r and the pick's g_n for
+ * the gating loss, so no gate product runs twice.
  *
  * Statistics (epoch_stats, reset after each call):
  *   reject_rate    redrawn / drawn candidates over the epoch
@@ -99,6 +100,8 @@ typedef struct dens_state {
     double *wd;                   /* [4][d][d] the gates' W in double (the selection's) */
     double *cgp, *cpr, *cgn;      /* [B][nl][d] gates kept by the selection for the loss */
     double *gsel_work;            /* [nt][dens_select_graph_work_size] */
+    double *wt;                   /* [4][d][d] + [4][d]: dens_gates_double_t (blocked path) */
+    double *bsel_work;            /* [nt][dens_select_blk_work_size] (blocked path) */
     nb_view_layers vl;            /* pooling of the last graph batch */
     int graph;                    /* the last batch came from a graph view */
     int have_aux;                 /* the aux gradients of the last batch are pending */
@@ -126,6 +129,7 @@ static void dens_free(void *state)
     f(s->sel_work); f(s->aux_work); f((void *)s->nk);
     f(s->uidx); f(s->pidx); f(s->nidx); f(s->candl); f(s->chosenl); f(s->negl); f(s->lscores);
     f(s->wd); f(s->cgp); f(s->cpr); f(s->cgn); f(s->gsel_work);
+    f(s->wt); f(s->bsel_work);
     f(s);
 }
 
@@ -206,11 +210,13 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->cpr = h->alloc(B * NL * d * sizeof(double));
     s->cgn = h->alloc(B * NL * d * sizeof(double));
     s->gsel_work = h->alloc(nt * (size_t)dens_select_graph_work_size(dim) * sizeof(double));
+    s->wt = h->alloc((4 * d * d + 4 * d) * sizeof(double));
+    s->bsel_work = h->alloc(nt * (size_t)dens_select_blk_work_size(dim, s->M) * sizeof(double));
     if (!s->cand || !s->scores || !s->raw_max || !s->raw_min || !s->draws || !s->chosen ||
         !s->neg || !s->lossb || !s->tb || !s->gu || !s->gp || !s->gn || !s->ga || !s->gc ||
         !s->pr || !s->sel_work || !s->aux_work || !s->nk || !s->uidx || !s->pidx ||
         !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores || !s->wd ||
-        !s->cgp || !s->cpr || !s->cgn || !s->gsel_work)
+        !s->cgp || !s->cpr || !s->cgn || !s->gsel_work || !s->wt || !s->bsel_work)
         goto nomem;
     *state = s;
     return NB_OK;
@@ -317,6 +323,14 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
         nbad = dens_select_batch_f32(B * nl, 1, M, d, beta, s->cval, v->user_layers,
                                      v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
                                      s->sel_work, s->lscores, NULL, NULL, s->chosenl);
+    } else if (dens_blocked_ok(d)) {
+        /* blocked products, the gates kept for the loss */
+        dens_gates_double_f32(d, s->cval, s->wd);
+        dens_gates_double_t_f32(d, s->cval, s->wt);
+        nbad = dens_select_graph_blk_f32(B * nl, M, d, beta, s->wt, v->user_layers,
+                                         v->item_layers, s->uidx, s->pidx, s->candl, s->nt,
+                                         s->bsel_work, s->lscores, s->chosenl, s->cgp, s->cpr,
+                                         s->cgn);
     } else {
         /* eight pairs or candidates at a time, the gates kept for the loss */
         dens_gates_double_f32(d, s->cval, s->wd);

@@ -17,6 +17,8 @@
  * selection batched (dens_select_graph_batch: eight pairs or candidates in
  * the lanes of vector doubles, the same dot products) and keeps its gates,
  * so the gating loss does not run them again (dens_aux_graph_batch_ex).
+ * When d is a multiple of 32 the plugin uses the register-blocked versions
+ * of both instead (dens_blocked.h).
  *
  * Per positive (u, p) with candidates n_1..n_M (nn.Linear: y = W x + b, W
  * stored [out][in]):
@@ -48,6 +50,16 @@
 #include <omp.h>
 #endif
 
+/* This thread's number in the enclosing OpenMP team (0 without OpenMP). */
+static inline int dens_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
 enum dens_gw {
     DENS_W_USER = 0, DENS_B_USER, DENS_W_ITEM, DENS_B_ITEM,
     DENS_W_POS, DENS_B_POS, DENS_W_NEG, DENS_B_NEG, DENS_N_GW
@@ -73,23 +85,60 @@ static inline double dens_log1p_sumexp(const double *z, int32_t K, double *pi)
     return mx + log(s);
 }
 
+/* The four terms of a graph positive (K = 1) from its pooled scores
+ * u.P_r, u.P_ir, u.N_r, u.N_ir: T1 = sp(spir - spr), T2 = sp(snr - snir),
+ * T3 = sp(snr - spr), T4 = sp(spir - snir). Returns their sum; t[4]
+ * (nullable) receives them, dsc[4] the derivatives of scale (T1+..+T4)
+ * w.r.t. the four scores, in that order. */
+static inline double dens_terms_pooled(double spr, double spir, double snr, double snir,
+                                       double scale, double *t, double *dsc)
+{
+    /* term k is sp(score up[k] - score dn[k]), scores in dsc's order */
+    static const int up[4] = {1, 2, 2, 1}, dn[4] = {0, 3, 0, 3};
+    const double sc[4] = {spr, spir, snr, snir};
+    double sum = 0.0;
+    dsc[0] = dsc[1] = dsc[2] = dsc[3] = 0.0;
+    for (int k = 0; k < 4; k++) {
+        double z = sc[up[k]] - sc[dn[k]], pi;
+        double T = dens_log1p_sumexp(&z, 1, &pi);
+        if (t) t[k] = T;
+        sum += T;
+        dsc[up[k]] += scale * pi;
+        dsc[dn[k]] -= scale * pi;
+    }
+    return sum;
+}
+
 /* Doubles of scratch one call of dens_aux_one_* needs. */
 static inline int64_t dens_aux_work_size(int32_t d, int32_t K)
 {
     return (int64_t)(6 + 3 * K) * d + 6 * K;
 }
 
-/* Doubles of scratch one call of dens_aux_graph_one_* needs (nl layers). */
+/* The blocked paths need d to be a multiple of 32 (and at most 1024). */
+static inline int dens_blocked_ok(int32_t d) { return d > 0 && d % 32 == 0 && d <= 1024; }
+
+/* Doubles of scratch one call of dens_aux_graph_blk_one_* (nl layers). */
+static inline int64_t dens_aux_blk_work_size(int32_t d, int32_t nl)
+{
+    int64_t n4 = ((int64_t)nl + 3) / 4 * 4;
+    return (6 * n4 + 6) * (int64_t)d;
+}
+
+/* Doubles of scratch one call of dens_aux_graph_one_* needs (nl layers),
+ * or of dens_aux_graph_blk_one_* when that is more and d allows it. */
 static inline int64_t dens_aux_graph_work_size(int32_t d, int32_t nl)
 {
-    return (int64_t)3 * nl * d + 13 * (int64_t)d;
+    int64_t w = (int64_t)3 * nl * d + 13 * (int64_t)d;
+    if (dens_blocked_ok(d) && dens_aux_blk_work_size(d, nl) > w) w = dens_aux_blk_work_size(d, nl);
+    return w;
 }
 
 /* Doubles of scratch one call of dens_select_one_* needs. */
 static inline int64_t dens_select_work_size(int32_t d) { return (int64_t)3 * d; }
 
 /* Doubles of scratch per thread of dens_select_graph_batch_* (eight tables
- * of d lane vectors; a multiple of 8, so every thread's part stays aligned). */
+ * of d lane vectors; read unaligned, so any double buffer will do). */
 static inline int64_t dens_select_graph_work_size(int32_t d) { return (int64_t)64 * d; }
 
 /*
@@ -105,6 +154,9 @@ static inline int64_t dens_select_graph_work_size(int32_t d) { return (int64_t)6
 #define DENS_V8_INLINE static inline __attribute__((always_inline))
 typedef double dens_v8d __attribute__((vector_size(64)));
 typedef long long dens_v8i __attribute__((vector_size(64)));
+/* the same eight doubles read or written at any address (scratch from a
+ * caller need not be 64-byte aligned) */
+typedef double dens_v8du __attribute__((vector_size(64), aligned(8)));
 
 /* Lane-wise m ? a : b for a comparison mask m (all ones or zero). */
 DENS_V8_INLINE dens_v8d dens_v8_select(dens_v8i m, dens_v8d a, dens_v8d b)
@@ -156,8 +208,8 @@ DENS_V8_INLINE dens_v8d dens_sigmoid_v8(dens_v8d x)
  * d x d matrix in double. Each lane sums as nb_dot / dens_dotd do (four
  * partial sums over i mod 4, in order, then (s0 + s1) + (s2 + s3)), so it
  * gives their bits. */
-DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens_v8d *X,
-                                 int32_t d, dens_v8d *z0, dens_v8d *z1)
+DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens_v8du *X,
+                                 int32_t d, dens_v8du *z0, dens_v8du *z1)
 {
     dens_v8d a0 = X[0] * 0.0, a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int32_t i = 0;
@@ -180,20 +232,20 @@ DENS_V8_INLINE void dens_wdot2_v8(const double *w0, const double *w1, const dens
 }
 
 /* out[j] = W_j . X for j < d (X [d] lane vectors, W [d][d] double). */
-DENS_V8_INLINE void dens_matvec_v8(int32_t d, const double *W, const dens_v8d *X, dens_v8d *out)
+DENS_V8_INLINE void dens_matvec_v8(int32_t d, const double *W, const dens_v8du *X, dens_v8du *out)
 {
     int32_t j = 0;
     for (; j + 2 <= d; j += 2)
         dens_wdot2_v8(W + (int64_t)j * d, W + (int64_t)(j + 1) * d, X, d, out + j, out + j + 1);
     if (j < d) {
-        dens_v8d dummy;
+        dens_v8du dummy;
         dens_wdot2_v8(W + (int64_t)j * d, W + (int64_t)j * d, X, d, out + j, &dummy);
     }
 }
 
 /* r[0..8) as the columns of an 8 x 8 block: on return r[k][t] is the
  * former r[t][k] (three rounds of lane shuffles). */
-DENS_V8_INLINE void dens_transpose8_v8(dens_v8d *r)
+DENS_V8_INLINE void dens_transpose8_v8(dens_v8du *r)
 {
     const dens_v8i e = {0, 8, 2, 10, 4, 12, 6, 14}, o = {1, 9, 3, 11, 5, 13, 7, 15};
     const dens_v8i lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
@@ -235,6 +287,8 @@ NB_ISA_CLONES static void dens_matvec_t2d(int32_t d, const double *W1, const dou
 
 #define DENS_CAT_(a, b) a##_##b
 #define DENS_CAT(a, b) DENS_CAT_(a, b)
+
+#include "dens_blocked.h"
 
 /* w . x with a double x, in double with four partial sums (as nb_dot_*). */
 static inline double DENS_CAT(dens_dotd, SUF)(const REAL *w, const double *x, int32_t d)
@@ -487,11 +541,11 @@ static inline void DENS_CAT(dens_gates_double, SUF)(int32_t d, const REAL *const
 
 /* X[i][k] = rows[k][i] for i < d and k < 8 (rows[k] NULL: zeros): eight
  * rows of REAL into the lanes of d doubles, 8 x 8 blocks at a time. */
-DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *rows, dens_v8d *X)
+DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *rows, dens_v8du *X)
 {
     int32_t i0 = 0;
     for (; i0 + 8 <= d; i0 += 8) {
-        dens_v8d *blk = X + i0;
+        dens_v8du *blk = X + i0;
         for (int k = 0; k < 8; k++)
             for (int t = 0; t < 8; t++) blk[k][t] = rows[k] ? (double)rows[k][i0 + t] : 0.0;
         dens_transpose8_v8(blk);
@@ -511,7 +565,7 @@ DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *row
  * nb_dot's bits (dens_wdot2_v8) and the sigmoid uses dens_exp_v8, so the
  * criteria match dens_select_one to an ulp of double. wd is
  * dens_gates_double of gw; work is [nt][dens_select_graph_work_size(d)]
- * (64-byte aligned). scores [Q][M] and chosen [Q] as dens_select_batch;
+ * (any alignment). scores [Q][M] and chosen [Q] as dens_select_batch;
  * returns the number of pairs with no finite score (chosen -1).
  */
 NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
@@ -526,12 +580,12 @@ NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
 #pragma omp parallel for num_threads(nt) schedule(static) reduction(+ : bad)
     for (int32_t grp = 0; grp < G; grp++) {
 #ifdef _OPENMP
-        dens_v8d *w = (dens_v8d *)(work + ws * omp_get_thread_num());
+        dens_v8du *w = (dens_v8du *)(work + ws * omp_get_thread_num());
 #else
-        dens_v8d *w = (dens_v8d *)work;
+        dens_v8du *w = (dens_v8du *)work;
 #endif
-        dens_v8d *PT = w, *UT = PT + d, *GP = UT + d, *PR = GP + d, *C0 = PR + d;
-        dens_v8d *NT = C0 + d, *GN = NT + d, *Z = GN + d;
+        dens_v8du *PT = w, *UT = PT + d, *GP = UT + d, *PR = GP + d, *C0 = PR + d;
+        dens_v8du *NT = C0 + d, *GN = NT + d, *Z = GN + d;
         int32_t q0 = grp * 8, nq = Q - q0 < 8 ? Q - q0 : 8;
         /* the positive side, pairs in the lanes (missing lanes are zero) */
         const REAL *rp[8], *ru[8];
@@ -695,44 +749,49 @@ NB_ISA_CLONES static void DENS_CAT(dens_aux_wgrad, SUF)(int32_t B, int32_t K, in
 #endif
         /* this thread's rows [j0, j1); each row sums over b in order */
         int32_t j0 = (int32_t)((int64_t)d * th / T), j1 = (int32_t)((int64_t)d * (th + 1) / T);
-        /* blocks of four positives (or (positive, k) pairs): a row of a
-         * gradient matrix is read and written once per block, its four
-         * updates added in order, so the sums are those of one at a time */
-        for (int32_t b0 = 0; b0 < B; b0 += 4) {
-            int32_t nb = B - b0 < 4 ? B - b0 : 4;
-            const REAL *P[4], *Uu[4];
-            for (int32_t t = 0; t < nb; t++) {
-                P[t] = I + (int64_t)pos[b0 + t] * d;
-                Uu[t] = U + (int64_t)users[b0 + t] * d;
-            }
-            for (int32_t j = j0; j < j1; j++) {
-                REAL a[4];
+        if (DENS_CAT(dens_wgrad_blk_ok, SUF)(d)) {
+            DENS_CAT(dens_aux_wgrad_blk, SUF)(B, K, d, j0, j1, U, I, users, pos, negs, ga, gc, pr,
+                                              gg);
+        } else {
+            /* blocks of four positives (or (positive, k) pairs): a row of a
+             * gradient matrix is read and written once per block, its four
+             * updates added in order, so the sums are those of one at a time */
+            for (int32_t b0 = 0; b0 < B; b0 += 4) {
+                int32_t nb = B - b0 < 4 ? B - b0 : 4;
+                const REAL *P[4], *Uu[4];
                 for (int32_t t = 0; t < nb; t++) {
-                    a[t] = ga[(int64_t)(b0 + t) * d + j];
-                    gg[DENS_B_ITEM][j] += a[t];
-                    gg[DENS_B_USER][j] += a[t];
+                    P[t] = I + (int64_t)pos[b0 + t] * d;
+                    Uu[t] = U + (int64_t)users[b0 + t] * d;
                 }
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_ITEM] + (int64_t)j * d, a, P, nb);
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_USER] + (int64_t)j * d, a, Uu, nb);
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL a[4];
+                    for (int32_t t = 0; t < nb; t++) {
+                        a[t] = ga[(int64_t)(b0 + t) * d + j];
+                        gg[DENS_B_ITEM][j] += a[t];
+                        gg[DENS_B_USER][j] += a[t];
+                    }
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_ITEM] + (int64_t)j * d, a, P, nb);
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_USER] + (int64_t)j * d, a, Uu, nb);
+                }
             }
-        }
-        int64_t S = (int64_t)B * K; /* (b, k) pairs, k fastest */
-        for (int64_t s0 = 0; s0 < S; s0 += 4) {
-            int32_t ns = S - s0 < 4 ? (int32_t)(S - s0) : 4;
-            const REAL *N[4], *R[4];
-            for (int32_t t = 0; t < ns; t++) {
-                N[t] = I + (int64_t)negs[s0 + t] * d;
-                R[t] = pr + (s0 + t) / K * d;
-            }
-            for (int32_t j = j0; j < j1; j++) {
-                REAL c[4];
+            int64_t S = (int64_t)B * K; /* (b, k) pairs, k fastest */
+            for (int64_t s0 = 0; s0 < S; s0 += 4) {
+                int32_t ns = S - s0 < 4 ? (int32_t)(S - s0) : 4;
+                const REAL *N[4], *R[4];
                 for (int32_t t = 0; t < ns; t++) {
-                    c[t] = gc[(s0 + t) * d + j];
-                    gg[DENS_B_NEG][j] += c[t];
-                    gg[DENS_B_POS][j] += c[t];
+                    N[t] = I + (int64_t)negs[s0 + t] * d;
+                    R[t] = pr + (s0 + t) / K * d;
                 }
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_NEG] + (int64_t)j * d, c, N, ns);
-                DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_POS] + (int64_t)j * d, c, R, ns);
+                for (int32_t j = j0; j < j1; j++) {
+                    REAL c[4];
+                    for (int32_t t = 0; t < ns; t++) {
+                        c[t] = gc[(s0 + t) * d + j];
+                        gg[DENS_B_NEG][j] += c[t];
+                        gg[DENS_B_POS][j] += c[t];
+                    }
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_NEG] + (int64_t)j * d, c, N, ns);
+                    DENS_CAT(dens_rows_axpy4, SUF)(d, gg[DENS_W_POS] + (int64_t)j * d, c, R, ns);
+                }
             }
         }
     }
@@ -803,21 +862,10 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
     }
 
     /* the four terms (K = 1) and their derivatives w.r.t. the scores */
-    double z, pi, dspr = 0.0, dspir = 0.0, dnr = 0.0, dnir = 0.0;
-    z = spir - spr;
-    double T1 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dspr -= scale * pi;
-    z = snr - snir;
-    double T2 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dnir -= scale * pi;
-    z = snr - spr;
-    double T3 = dens_log1p_sumexp(&z, 1, &pi);
-    dnr += scale * pi; dspr -= scale * pi;
-    z = spir - snir;
-    double T4 = dens_log1p_sumexp(&z, 1, &pi);
-    dspir += scale * pi; dnir -= scale * pi;
-    if (t) { t[0] = T1; t[1] = T2; t[2] = T3; t[3] = T4; }
-    if (scale == 0.0) return T1 + T2 + T3 + T4;
+    double dsc[4];
+    double tsum = dens_terms_pooled(spr, spir, snr, snir, scale, t, dsc);
+    if (scale == 0.0) return tsum;
+    double dspr = dsc[0], dspir = dsc[1], dnr = dsc[2], dnir = dsc[3];
 
     /* backward: pooled scores -> pooled vectors -> each layer (weight c) */
     for (int32_t j = 0; j < d; j++)
@@ -860,7 +908,7 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
             pr_out[o + j] = (REAL)pr[j];
         }
     }
-    return T1 + T2 + T3 + T4;
+    return tsum;
 }
 
 /*
@@ -874,9 +922,11 @@ static inline double DENS_CAT(dens_aux_graph_one, SUF)(int32_t d, int32_t nl, do
  * outputs gu, gp, gn, ga, gc, pr [B][nl][d] (written). OpenMP over
  * positives with nt threads; work is [nt][dens_aux_graph_work_size(d, nl)],
  * rows is [nt][3 nl] pointers. Sums over b are serial, so the result does
- * not depend on the thread count.
+ * not depend on the thread count. With the gates kept, wd given and
+ * dens_blocked_ok(d), each positive runs dens_aux_graph_blk_one (the same
+ * result to the rounding of double sums).
  */
-static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
+NB_ISA_CLONES static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
     int32_t B, int32_t nl, int32_t d, double c, double gamma, const REAL *const *gw,
     const REAL *Ul, const REAL *Il, const int32_t *uidx, const int32_t *pidx,
     const int32_t *nidx, const double *cgp, const double *cpr, const double *cgn,
@@ -885,6 +935,7 @@ static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
 {
     int64_t ws = dens_aux_graph_work_size(d, nl);
     double scale = gamma / (4.0 * B);
+    int blk = cgp && wd && dens_blocked_ok(d); /* dens_blocked.h */
     (void)nt;
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int32_t b = 0; b < B; b++) {
@@ -901,11 +952,18 @@ static double DENS_CAT(dens_aux_graph_batch_ex, SUF)(
             r[2 * nl + l] = Il + (int64_t)nidx[q + l] * d;
         }
         int64_t o = q * d;
-        lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
-            d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
-            (const REAL *const *)(r + 2 * nl), cgp ? cgp + o : NULL, cgp ? cpr + o : NULL,
-            cgp ? cgn + o : NULL, wd, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o,
-            pr + o, work + ws * th);
+        if (blk) /* the transposed products of all layers at once, element-wise on vectors */
+            lossb[b] = DENS_CAT(dens_aux_graph_blk_one, SUF)(
+                d, nl, c, scale, (const REAL *const *)r, (const REAL *const *)(r + nl),
+                (const REAL *const *)(r + 2 * nl), cgp + o, cpr + o, cgn + o, wd,
+                tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o, gc + o, pr + o,
+                work + ws * th);
+        else
+            lossb[b] = DENS_CAT(dens_aux_graph_one, SUF)(
+                d, nl, c, scale, gw, (const REAL *const *)r, (const REAL *const *)(r + nl),
+                (const REAL *const *)(r + 2 * nl), cgp ? cgp + o : NULL, cgp ? cpr + o : NULL,
+                cgp ? cgn + o : NULL, wd, tb + 4 * (int64_t)b, gu + o, gp + o, gn + o, ga + o,
+                gc + o, pr + o, work + ws * th);
     }
     double s = 0.0, tm[4] = {0, 0, 0, 0};
     for (int32_t b = 0; b < B; b++) {
