@@ -94,12 +94,19 @@ done:
     return out ? out : nb_xstrdup("-");
 }
 
-/* Labels of several comma-separated paths joined by a space (malloc'd). */
+/* Labels of several comma-separated paths joined by a space (malloc'd). A
+ * path the run does not have ("-") is left out, so that with --rows
+ * sampler.name,sampler.margin_init an RNS row reads "rns", not "rns -";
+ * a run with none of the paths is "-". */
 static char *labels(const char *json, const char *paths)
 {
     char *list = nb_xstrdup(paths), *save = NULL, *out = NULL;
     for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
         char *l = report_label(json, p);
+        if (!strcmp(l, "-")) {
+            free(l);
+            continue;
+        }
         char *n = out ? nb_strf("%s %s", out, l) : nb_xstrdup(l);
         free(out);
         free(l);
