@@ -67,7 +67,9 @@ times() {
 
 if have table2; then
     { times table2
-      report "Table 2: Recall, NDCG and Hit at 15 and 20" results/table2.sqlite --rows $ROWS --k 15,20
+      for d in dens-baby dens-beauty dens-lastfm; do
+          report "Table 2, $d: Recall, NDCG and Hit at 15 and 20" results/table2.sqlite --rows $ROWS --k 15,20 --where data=$d
+      done
       report "Table 4: share of ANS's chosen negatives that DNS would also choose (mean over epochs)" \
           results/table2.sqlite --table overlap --where sampler.name=ans --rows $ROWS
       report "Table 6: efficiency" results/table2.sqlite --table efficiency --rows $ROWS
@@ -76,7 +78,9 @@ if have table2; then
 fi
 if have table3; then
     { times table3
-      report "Table 3: Recall, NDCG and Hit at 20" results/table3.sqlite --rows $ROWS --cols data,model.name --k 20
+      for d in dens-baby dens-lastfm; do
+          report "Table 3, $d: Recall, NDCG and Hit at 20" results/table3.sqlite --rows $ROWS --cols data,model.name --k 20 --where data=$d
+      done
     } | generated results/table3.md
 fi
 if have table3-gamma0.01; then
@@ -93,7 +97,8 @@ if have fig1; then
 fi
 if have fig2; then
     { times fig2
-      report "PER at K = 20" results/fig2.sqlite --table per --k 20
+      report "PER at K = 20, denominator |H_y| (negbench's default)" results/fig2.sqlite --table per --k 20
+      report "PER at K = 20, denominator |H_x| (the share of x's hits that y misses)" results/fig2.sqlite --table per --k 20 --per-denom x
       plot per fig2 results/fig2.sqlite --k 20
     } | generated results/fig2.md
 fi
