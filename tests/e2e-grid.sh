@@ -6,12 +6,8 @@
 # the others (exit 1), --fail-fast, and an invalid grid (exit 2, no store).
 # TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbgrid.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbgrid
 q() { sqlite3 "$1" "$2"; }
 
 cat > "$T/g.yaml" <<'Y'

@@ -9,12 +9,8 @@
 # Limits that used to drop data: 40 sampler statistics are all stored, 70
 # sampler parameter blocks are an error naming the sampler. TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbhints.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbhints
 FX="$B/tests/fixtures/plugins/hints/.libs"
 
 # every shipped plugin passes (names from negbench plugins)

@@ -7,13 +7,9 @@
 # refused inputs (another grid, not a store, not a shard) exit 2 and write
 # nothing; negbench slurm writes valid scripts. TAP output.
 
-B=$(cd "${NB_BUILDDIR:-.}" && pwd)
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbshard.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbshard
 . "$S/store-compare.sh"
-. "$S/tap.sh"
 q() { sqlite3 "$1" "$2"; }
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE

@@ -8,12 +8,8 @@
 # last product; train.adam_defer auto trains as off on a small catalogue and
 # as on on a large one. TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbe2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbe2e
 q() { sqlite3 "$T/r.sqlite" "$1"; }
 
 for s in rns dns; do

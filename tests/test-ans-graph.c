@@ -239,7 +239,7 @@ static double cmp_key(json *j, const char *key, const double *got, size_t n)
 static void test_golden_double(const char *file)
 {
     json *j = gs_load("ans-lightgcn", file);
-    if (!j) { skip(6, "golden ans-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(6, "golden ans-lightgcn/%s not readable", file); return; }
     static aref a;
     aref_load(j, &a);
     double dE0[NN * D], dpar[P_COUNT][D * D];
@@ -483,7 +483,7 @@ static double par_err(double (*got)[D * D], double (*want)[D * D])
 static void test_plugin_golden(const char *file)
 {
     json *j = gs_load("ans-lightgcn", file);
-    if (!j) { skip(4, "golden ans-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(4, "golden ans-lightgcn/%s not readable", file); return; }
     static aref a;
     aref_load(j, &a);
     static pres o[2];
@@ -532,7 +532,7 @@ static void test_plugin_golden(const char *file)
 static void test_modes(void)
 {
     json *j = gs_load("ans-lightgcn", "case1_L2_eps0.5_gamma0.3.json");
-    if (!j) { skip(4, "golden ans-lightgcn/case1 not readable"); return; }
+    if (!j) { skip_shared(4, "golden ans-lightgcn/case1 not readable"); return; }
     static aref a;
     aref_load(j, &a);
     a.pool = LGCN_MEAN;
@@ -598,7 +598,7 @@ static void test_modes(void)
 static void test_variants(void)
 {
     json *j = gs_load("ans-lightgcn", "case1_L2_eps0.5_gamma0.3.json");
-    if (!j) { skip(1, "golden ans-lightgcn/case1 not readable"); return; }
+    if (!j) { skip_shared(1, "golden ans-lightgcn/case1 not readable"); return; }
     double worst = 0;
     int same = 1;
     char *err = NULL;

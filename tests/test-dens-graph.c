@@ -135,7 +135,7 @@ static void load_ref(json *j, dref *r)
 static void test_golden_double(const char *file)
 {
     json *j = gs_load("dens-lightgcn", file);
-    if (!j) { skip(7, "golden dens-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(7, "golden dens-lightgcn/%s not readable", file); return; }
     static dref r;
     load_ref(j, &r);
     double beta = gs_num(j, "hyper.beta"), *cd = gs_arr(j, "inputs.neg_items", NULL);
@@ -245,7 +245,7 @@ static const nb_sampler_vt *dens_vt_get(void)
 static void test_plugin(const char *file)
 {
     json *j = gs_load("dens-lightgcn", file);
-    if (!j) { skip(4, "golden dens-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(4, "golden dens-lightgcn/%s not readable", file); return; }
     static dref r;
     load_ref(j, &r);
     double *cd = gs_arr(j, "inputs.neg_items", NULL), *wid = gs_arr(j, "outputs.chosen_item_id", NULL);

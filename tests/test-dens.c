@@ -655,20 +655,14 @@ int main(void)
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
     ok(pd && pd->kind == NB_KIND_SAMPLER && strcmp(pd->name, "dens") == 0 &&
            nb_plugin_descriptor(1) == NULL, "descriptor 0 is the sampler dens");
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/dens-mf/case1_beta0.3_gamma0.3.json", tap_golden_dir());
-    FILE *f = fopen(probe, "r");
-    if (f) {
-        fclose(f);
-        golden_double("case1_beta0.3_gamma0.3.json");
-        golden_double("case2_beta0_gamma0.3.json");
-        golden_double("case3_beta1_gamma0.3.json");
-        golden_double("case4_beta0.3_K2.json");
-        golden_float("case1_beta0.3_gamma0.3.json");
-        golden_float("case2_beta0_gamma0.3.json");
-        golden_float("case3_beta1_gamma0.3.json");
+    /* the four golden files give 148 points: four double cases, three float */
+    static const char *const golden[4] = {"case1_beta0.3_gamma0.3.json", "case2_beta0_gamma0.3.json",
+                                          "case3_beta1_gamma0.3.json", "case4_beta0.3_K2.json"};
+    if (golden_present("dens-mf", golden, 4)) {
+        for (int k = 0; k < 4; k++) golden_double(golden[k]);
+        for (int k = 0; k < 3; k++) golden_float(golden[k]);
     } else {
-        skip(1, "golden files not found under %s (dens-mf checks not run)", tap_golden_dir());
+        skip_shared(148, "golden dens-mf files not found under %s", tap_golden_dir());
     }
     finite_differences();
     beta_schedule();

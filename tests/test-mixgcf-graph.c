@@ -102,7 +102,7 @@ static double fd_cb(void *ctx) { return mref_loss(ctx, NULL, NULL); }
 static void test_golden_double(void)
 {
     json *j = gs_load("mixgcf-lightgcn", "case1_hops2_M3_mean.json");
-    if (!j) { skip(9, "golden mixgcf-lightgcn not readable"); return; }
+    if (!j) { skip_shared(8, "golden mixgcf-lightgcn not readable"); return; }
     static mref r;
     r.pool = LGCN_MEAN;
     r.l2 = gs_num(j, "hyper.l2");
@@ -193,7 +193,7 @@ static const nb_sampler_vt *mix_vt(void)
 static void test_plugin(void)
 {
     json *j = gs_load("mixgcf-lightgcn", "case1_hops2_M3_mean.json");
-    if (!j) { skip(5, "golden mixgcf-lightgcn not readable"); return; }
+    if (!j) { skip_shared(10, "golden mixgcf-lightgcn not readable"); return; }
     static mref r;
     r.pool = LGCN_MEAN;
     r.l2 = gs_num(j, "hyper.l2");
