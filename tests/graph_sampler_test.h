@@ -31,21 +31,17 @@
 const nb_plugin_desc *nb_plugin_descriptor(uint32_t index); /* lightgcn.c */
 
 /* The tiny graph: 5 users, 7 items, 12 nodes, d 4, batch of 4, 2 layers. */
-enum { GU = 5, GI = 7, GN = 12, GD = 4, GB = 4, GL = 2, GNL = 3 };
-static const int32_t g_pairs[14][2] = {{0, 0}, {0, 1}, {0, 2}, {1, 1}, {1, 3}, {2, 0}, {2, 4},
-                                       {2, 5}, {3, 2}, {3, 6}, {3, 3}, {4, 5}, {4, 1}, {4, 6}};
-static const int32_t g_users[GB] = {0, 2, 4, 0}, g_pos[GB] = {1, 4, 6, 2};
+enum { GU = TINY_U, GI = TINY_I, GN = GU + GI, GD = 4, GB = TINY_B, GL = 2, GNL = 3 };
+static const int32_t *const g_users = tiny_users, *const g_pos = tiny_pos;
 
-static int64_t g_uptr[GU + 1], g_iptr[GI + 1];
-static int32_t g_uit[14], g_ius[14];
-static nb_train g_train;
+static test_train g_tiny;
 static nb_graph g_graph;   /* Ahat without epsilon, as the MixGCF/DENS repos */
 
 static void gs_setup(void)
 {
-    test_train_from_pairs(GU, GI, g_pairs, 14, 0, g_uptr, g_uit, g_iptr, g_ius, &g_train);
+    test_tiny_train(&g_tiny, 0);
     char *err = NULL;
-    if (graph_build(&g_train, NULL, 0.0, &g_graph, &err) != NB_OK) tap_bail("graph: %s", err);
+    if (graph_build(&g_tiny.t, NULL, 0.0, &g_graph, &err) != NB_OK) tap_bail("graph: %s", err);
 }
 
 /* A golden array flattened (malloc'd; NULL and a failed test when absent). */
@@ -63,16 +59,6 @@ static double *gs_arr(const json *root, const char *path, size_t *n)
 static double gs_num(const json *root, const char *path)
 {
     return json_num(json_get(root, path));
-}
-
-/* Max over the array of |a - b| / max(|b|, 1e-3 scale) (golden README). */
-static double gs_err(const double *a, const double *b, size_t n)
-{
-    double scale = 0, worst = 0;
-    for (size_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
-    for (size_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
-    return worst;
 }
 
 /* E0 [N][d] from the golden U [5][4] and I [7][4] under prefix. */
@@ -133,7 +119,7 @@ static void *gs_lgcn_new(int pool, const double *E0)
     nb_value vals[3] = {{.i = GL}, {.i = pool}, {.f = 0.0}};
     void *st = NULL;
     char *err = NULL;
-    if (gs_lgcn()->init(testhost(), vals, &g_train, GD, 3, &st, &err) != NB_OK)
+    if (gs_lgcn()->init(testhost(), vals, &g_tiny.t, GD, 3, &st, &err) != NB_OK)
         tap_bail("lightgcn init: %s", err);
     nb_block *blk;
     int nb;

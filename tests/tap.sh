@@ -18,6 +18,7 @@
 #                           NEGBENCH_REQUIRE_SHARED is set (non-empty, not 0).
 #                           Give one point per check that would have run.
 #   tap_done                prints the plan "1..N"; its status is 0 only if every point passed
+#   check_shipped KIND      one point per shipped plugin of KIND: plugins --check passes
 S=$(cd "${NB_TEST_SRCDIR:-$(dirname "$0")}" && pwd)
 TOP=$(cd "$S/.." && pwd)
 B=$(cd "${NB_BUILDDIR:-.}" && pwd)
@@ -41,3 +42,16 @@ skip_shared() {
   done
 }
 tap_done() { echo "1..$n"; [ $fails -eq 0 ]; }
+# check_shipped KIND: `negbench plugins --check` passes for every shipped
+# plugin of KIND (model or sampler; names from `negbench plugins`)
+check_shipped() {
+  _names=$("$NB" plugins | awk -v k="$1" '$1 == k { print $2 }')
+  [ -n "$_names" ]; ok $? "negbench plugins lists the shipped ${1}s ($(echo $_names | wc -w))"
+  for _p in $_names; do
+    "$NB" plugins --check "$_p" >"$T/out" 2>"$T/err"
+    _st=$?
+    sed 's/^/# /' "$T/out"
+    [ $_st -eq 0 ] && [ "$(grep -c ': ok (' "$T/out")" -eq 2 ]
+    ok $? "plugins --check $_p: both pairs ok (exit $_st)"
+  done
+}

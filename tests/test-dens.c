@@ -291,49 +291,6 @@ static void golden_double(const char *file)
 
 /* ------------------------------------------------------ plugin harness */
 
-/* A training set with no positives for nU users and nI items (candidates
- * then come from test_cand), or from a pair list. */
-typedef struct ttrain {
-    nb_train t;
-    int64_t uptr[64], iptr[64];
-    int32_t uit[256], ius[256];
-} ttrain;
-
-static void make_train(ttrain *tt, int nU, int nI, const int (*pairs)[2], int np)
-{
-    memset(tt, 0, sizeof *tt);
-    for (int q = 0; q < np; q++) { tt->uptr[pairs[q][0] + 1]++; tt->iptr[pairs[q][1] + 1]++; }
-    for (int u = 0; u < nU; u++) tt->uptr[u + 1] += tt->uptr[u];
-    for (int i = 0; i < nI; i++) tt->iptr[i + 1] += tt->iptr[i];
-    /* pairs are given sorted by (user, item) */
-    int64_t fillu[64] = {0}, filli[64] = {0};
-    for (int q = 0; q < np; q++) {
-        int u = pairs[q][0], i = pairs[q][1];
-        tt->uit[tt->uptr[u] + fillu[u]++] = i;
-    }
-    for (int i = 0; i < nI; i++)
-        for (int q = 0; q < np; q++)
-            if (pairs[q][1] == i) tt->ius[tt->iptr[i] + filli[i]++] = pairs[q][0];
-    tt->t = (nb_train){nU, nI, np, tt->uptr, tt->uit, tt->iptr, tt->ius};
-}
-
-/* Row-sparse gradient blocks for the view's tables. */
-typedef struct tgrad {
-    nb_block user, item;
-    float gu[4096], gi[4096];
-    int32_t tu[512], ti[512];
-    uint8_t mu[512], mi[512];
-    nb_grads g;
-} tgrad;
-
-static void make_grads(tgrad *tg, int nU, int nI, int d)
-{
-    memset(tg, 0, sizeof *tg);
-    tg->user = (nb_block){"user_emb", NULL, tg->gu, nU, d, NB_BLOCK_ROWS, tg->tu, 0, tg->mu};
-    tg->item = (nb_block){"item_emb", NULL, tg->gi, nI, d, NB_BLOCK_ROWS, tg->ti, 0, tg->mi};
-    tg->g = (nb_grads){&tg->user, &tg->item, NULL, NULL, &tg->user, &tg->item};
-}
-
 static const nb_sampler_vt *dens_vtable(void)
 {
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
@@ -348,8 +305,8 @@ static void golden_float(const char *file)
     if (!load_case(&c, file)) tap_bail("cannot read golden %s", file);
     int B = c.B, M = c.M, d = c.d;
     const nb_sampler_vt *vt = dens_vtable();
-    ttrain tt;
-    make_train(&tt, c.nU, c.nI, NULL, 0);
+    test_train tt;
+    test_make_train(&tt, c.nU, c.nI, NULL, 0);
     nb_value vals[4] = {{.i = M}, {.f = c.gamma}, {.i = c.warmup}, {.i = 0}};
     void *st = NULL;
     char *err = NULL;
@@ -379,8 +336,8 @@ static void golden_float(const char *file)
     ok(same, "float plugin: chosen items and reg_items match chosen_item_id");
     free(want);
 
-    tgrad tg;
-    make_grads(&tg, c.nU, c.nI, d);
+    test_grads tg;
+    test_make_grads(&tg, c.nU, c.nI, d);
     float gneg[64] = {0};
     double raw;
     double bpr = bpr_loss_grad_f32(B, d, c.users, c.pos, U, I, vec, tg.gu, tg.gi, gneg, NULL);
@@ -521,8 +478,8 @@ static void finite_differences(void)
 static void beta_schedule(void)
 {
     const nb_sampler_vt *vt = dens_vtable();
-    ttrain tt;
-    make_train(&tt, 1, 4, NULL, 0);
+    test_train tt;
+    test_make_train(&tt, 1, 4, NULL, 0);
     nb_value vals[4] = {{.i = 3}, {.f = 0.0}, {.i = 10}, {.i = 0}};
     void *st = NULL;
     char *err = NULL;
@@ -559,8 +516,8 @@ static void plugin_behaviour(void)
     enum { NU = 4, NI = 9, D = 6, B = 8 };
     static const int pairs[][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6},
                                    {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
-    ttrain tt;
-    make_train(&tt, NU, NI, pairs, (int)(sizeof pairs / sizeof pairs[0]));
+    test_train tt;
+    test_make_train(&tt, NU, NI, pairs, (int)(sizeof pairs / sizeof pairs[0]));
     const nb_sampler_vt *vt = dens_vtable();
     nb_value vals[4] = {{.i = 5}, {.f = 0.3}, {.i = 100}, {.i = 1}};
     float U[NU * D], I[NI * D];
@@ -588,12 +545,12 @@ static void plugin_behaviour(void)
     float vec[2][B * D], regvec[B * D];
     int32_t item[2][B], regit[2][B];
     double aux[2];
-    tgrad *tg = calloc(2, sizeof *tg);
+    test_grads *tg = calloc(2, sizeof *tg);
     int viol = 0, allocs_delta = 0;
     for (int q = 0; q < 2; q++) {
         nb_negatives out = {vec[q], item[q], 1, regit[q], 0, regvec, 0.0};
         int rc = 0;
-        make_grads(&tg[q], NU, NI, D);
+        test_make_grads(&tg[q], NU, NI, D);
         float dneg[B * D];
         for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
         for (int step = 0; step < 5; step++) {

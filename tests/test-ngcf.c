@@ -25,28 +25,11 @@
 
 const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);
 
-enum { U = 5, I = 7, N = 12, D = 4, B = 4, L = 2, LD = (L + 1) * D };
-static const int32_t pairs[14][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                     {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
-static const int32_t b_users[B] = {0, 2, 4, 0}, b_pos[B] = {1, 4, 6, 2}, b_neg[B] = {5, 1, 3, 6};
-static int64_t uptr[U + 1], iptr[I + 1];
-static int32_t uitems[14], iusers[14];
-static nb_train train;
+/* the shared tiny graph (0-based ids, golden README; testhost.h) */
+enum { U = TINY_U, I = TINY_I, N = U + I, D = 4, B = TINY_B, L = 2, LD = (L + 1) * D };
+static const int32_t *const b_users = tiny_users, *const b_pos = tiny_pos, *const b_neg = tiny_neg;
+static test_train tiny;
 static nb_graph graph;
-
-static void build_train(void)
-{
-    test_train_from_pairs(U, I, pairs, 14, 1, uptr, uitems, iptr, iusers, &train);
-}
-
-static double scaled_err(const double *a, const double *b, int64_t n)
-{
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
-    for (int64_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
-    return worst;
-}
 
 /* Parameters in one array: E0 [N][D] | W1 [L][D][D] | b1 [L][D] | W2 | b2. */
 enum { OFF_W1 = N * D, OFF_B1 = OFF_W1 + L * D * D, OFF_W2 = OFF_B1 + L * D,
@@ -236,8 +219,8 @@ static void test_golden(const char *file, int dropout)
         if (a < 0) continue;
         for (int k = 0; k < LD; k++) { got[n] = c.ws.X[a * LD + k]; w2[n++] = want[r * LD + k]; }
     }
-    ok(scaled_err(got, w2, n) < 1e-9, "%s: final (concatenated) embeddings to 1e-9 (%.2g)", file,
-       scaled_err(got, w2, n));
+    ok(test_scaled_err(got, w2, n) < 1e-9, "%s: final (concatenated) embeddings to 1e-9 (%.2g)", file,
+       test_scaled_err(got, w2, n));
     double lt = json_num(json_get(j, "outputs.loss_total"));
     is_close(loss, lt, 0, 1e-9, "%s: loss_total %.12g (reg on final rows, as RecBole)", file, lt);
     double gw[NPAR];
@@ -245,7 +228,7 @@ static void test_golden(const char *file, int dropout)
     const char *names[5] = {"E0 (U, I)", "W1", "b1", "W2", "b2"};
     int off[6] = {0, OFF_W1, OFF_B1, OFF_W2, OFF_B2, NPAR};
     for (int a = 0; a < 5; a++) {
-        double e = scaled_err(grad + off[a], gw + off[a], off[a + 1] - off[a]);
+        double e = test_scaled_err(grad + off[a], gw + off[a], off[a + 1] - off[a]);
         ok(e < 1e-9, "%s: grad_total %s to 1e-9 (%.2g)", file, names[a], e);
     }
 
@@ -255,7 +238,7 @@ static void test_golden(const char *file, int dropout)
         nb_value vals[4] = {{.i = L}, {.f = 0.0}, {.f = 0.0}, {.f = 1e-7}};
         void *st = NULL;
         char *perr = NULL;
-        if (vt->init(testhost(), vals, &train, D, 1, &st, &perr) != NB_OK)
+        if (vt->init(testhost(), vals, &tiny.t, D, 1, &st, &perr) != NB_OK)
             tap_bail("the float plugin does not initialise: %s", perr ? perr : "?");
         nb_block *blk;
         int nb;
@@ -298,7 +281,7 @@ static void test_golden(const char *file, int dropout)
         }
         double worst = 0;
         for (int a = 0; a < 5; a++)
-            worst = fmax(worst, scaled_err(pg + off[a], gw + off[a], off[a + 1] - off[a]));
+            worst = fmax(worst, test_scaled_err(pg + off[a], gw + off[a], off[a + 1] - off[a]));
         ok(worst < 1e-4, "%s: float plugin gradients (E0, W, b) to 1e-4 (%.2g)", file, worst);
         vt->free(st);
     }
@@ -312,7 +295,7 @@ static void test_modes(void)
     nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    int rc = vt->init(testhost(), vals, &train, 8, 3, &st, &perr);
+    int rc = vt->init(testhost(), vals, &tiny.t, 8, 3, &st, &perr);
     is_int(rc, NB_OK, "init with 3 layers, both dropouts %s", perr ? perr : "");
     const nb_view *v;
     float e1[N * 32], e2[N * 32], t1[N * 32], t2[N * 32];
@@ -347,7 +330,7 @@ static void plugin_step(const nb_host *h, float *out, int64_t n_out)
     nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    vt->init(h, vals, &train, 8, 5, &st, &perr);
+    vt->init(h, vals, &tiny.t, 8, 5, &st, &perr);
     const nb_view *v;
     nb_grads gr;
     nb_batch bt = {.size = 0, .epoch = 0, .step = 3, .seed = 9};
@@ -392,9 +375,9 @@ static void test_old_host(void)
 
 int main(void)
 {
-    build_train();
+    test_tiny_train(&tiny, 0);
     char *err = NULL;
-    if (graph_build(&train, NULL, 1e-7, &graph, &err) != NB_OK) tap_bail("graph_build: %s", err);
+    if (graph_build(&tiny.t, NULL, 1e-7, &graph, &err) != NB_OK) tap_bail("graph_build: %s", err);
     test_fd();
     test_golden("case1_nodropout.json", 0);
     test_golden("case2_dropout_fixed_masks.json", 1);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "testhost.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,4 +116,41 @@ void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int 
     }
     *t = (nb_train){U, I, n, uptr, uitems, iptr, iusers};
     free(R);
+}
+
+void test_make_train(test_train *tt, int32_t nU, int32_t nI, const int32_t (*pairs)[2], int n)
+{
+    if (nU >= 64 || nI >= 64 || n > 256) abort();
+    memset(tt, 0, sizeof *tt);
+    test_train_from_pairs(nU, nI, pairs, n, 0, tt->uptr, tt->uit, tt->iptr, tt->ius, &tt->t);
+}
+
+void test_make_grads(test_grads *tg, int32_t nU, int32_t nI, int32_t d)
+{
+    if (nU > 512 || nI > 512 || (int64_t)nU * d > 4096 || (int64_t)nI * d > 4096) abort();
+    memset(tg, 0, sizeof *tg);
+    tg->user = (nb_block){"user_emb", NULL, tg->gu, nU, d, NB_BLOCK_ROWS, tg->tu, 0, tg->mu};
+    tg->item = (nb_block){"item_emb", NULL, tg->gi, nI, d, NB_BLOCK_ROWS, tg->ti, 0, tg->mi};
+    tg->g = (nb_grads){&tg->user, &tg->item, NULL, NULL, &tg->user, &tg->item};
+}
+
+double test_scaled_err(const double *a, const double *b, int64_t n)
+{
+    double scale = 0, worst = 0;
+    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
+    for (int64_t k = 0; k < n; k++)
+        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
+    return worst;
+}
+
+const int32_t tiny_pairs[TINY_NNZ][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
+                                         {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
+const int32_t tiny_users[TINY_B] = {0, 2, 4, 0}, tiny_pos[TINY_B] = {1, 4, 6, 2},
+              tiny_neg[TINY_B] = {5, 1, 3, 6};
+
+void test_tiny_train(test_train *tt, int pad)
+{
+    memset(tt, 0, sizeof *tt);
+    test_train_from_pairs(TINY_U + pad, TINY_I + pad, tiny_pairs, TINY_NNZ, 1 - pad, tt->uptr,
+                          tt->uit, tt->iptr, tt->ius, &tt->t);
 }

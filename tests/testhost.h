@@ -26,4 +26,41 @@ void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int 
                            int64_t *uptr, int32_t *uitems, int64_t *iptr, int32_t *iusers,
                            nb_train *t);
 
+/* A training matrix with its own storage (at most 63 users, 63 items and
+ * 256 pairs) and the row-sparse gradient blocks of a view's tables (at most
+ * 512 rows of 8 columns each), for the sampler tests. */
+typedef struct test_train {
+    nb_train t;
+    int64_t uptr[64], iptr[64];
+    int32_t uit[256], ius[256];
+} test_train;
+typedef struct test_grads {
+    nb_block user, item;
+    float gu[4096], gi[4096];
+    int32_t tu[512], ti[512];
+    uint8_t mu[512], mi[512];
+    nb_grads g;
+} test_grads;
+
+/* tt = nU users and nI items with the n distinct 0-based pairs (none when
+ * n is 0: candidates then come from elsewhere). */
+void test_make_train(test_train *tt, int32_t nU, int32_t nI, const int32_t (*pairs)[2], int n);
+/* tg = zeroed row-sparse blocks "user_emb" [nU][d] and "item_emb" [nI][d],
+ * each both the final-row and the ego gradient. */
+void test_make_grads(test_grads *tg, int32_t nU, int32_t nI, int32_t d);
+
+/* Max over k < n of |a[k] - b[k]| / max(|b[k]|, 1e-3 max|b|): the golden
+ * README's scaled error. */
+double test_scaled_err(const double *a, const double *b, int64_t n);
+
+/* The tiny graph of the golden README: 5 users, 7 items and 14 training
+ * pairs in RecBole ids (1-based; 0 is the padding id), and its batch of 4
+ * (users, positives, negatives; 0-based). */
+enum { TINY_U = 5, TINY_I = 7, TINY_NNZ = 14, TINY_B = 4 };
+extern const int32_t tiny_pairs[TINY_NNZ][2];
+extern const int32_t tiny_users[TINY_B], tiny_pos[TINY_B], tiny_neg[TINY_B];
+/* tt = the tiny graph's training matrix, 0-based (pad 0: TINY_U x TINY_I),
+ * or in RecBole ids with the padding user and item 0 isolated (pad 1). */
+void test_tiny_train(test_train *tt, int pad);
+
 #endif
