@@ -10,25 +10,13 @@
  */
 #include "dataset.h"
 #include "negbench/plugin.h"
+#include "benchdata.h"
 #include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Load spec five times; print the median wall and CPU seconds. */
 static int measure(const char *name, nb_data_spec *s)
@@ -37,18 +25,18 @@ static int measure(const char *name, nb_data_spec *s)
     for (int rep = 0; rep < 5; rep++) {
         nb_dataset d;
         char *err = NULL;
-        double t0 = nb_now(), c0 = cpu_now();
+        double t0 = nb_now(), c0 = bench_cpu_now();
         if (dataset_load(s, &d, &err) != NB_OK) {
             printf("# %s: %s\n", name, err ? err : "not loaded");
             free(err);
             return 1;
         }
         wall[rep] = nb_now() - t0;
-        cpu[rep] = cpu_now() - c0;
+        cpu[rep] = bench_cpu_now() - c0;
         dataset_free(&d);
     }
-    qsort(wall, 5, sizeof wall[0], cmp_d);
-    qsort(cpu, 5, sizeof cpu[0], cmp_d);
+    qsort(wall, 5, sizeof wall[0], bench_cmp_double);
+    qsort(cpu, 5, sizeof cpu[0], bench_cmp_double);
     printf("load data=%s wall_s=%.3f cpu_s=%.3f\n", name, wall[2], cpu[2]);
     return 0;
 }

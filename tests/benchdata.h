@@ -1,6 +1,7 @@
 /*
  * benchdata.h - the training data of the graph benchmark harnesses
- * (bench-ngcf, bench-sgl; not TAP tests).
+ * (bench-ngcf, bench-sgl; not TAP tests), and the timing helpers of the
+ * benchmark programs.
  */
 #ifndef NB_TEST_BENCHDATA_H
 #define NB_TEST_BENCHDATA_H
@@ -15,5 +16,11 @@
  * loaded, 0 when the file is absent ("# skip: ..." printed), -1 on an error
  * (printed as "# ..."). */
 int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train *tr);
+
+/* CPU seconds of the whole process (all threads): shows contention when the
+ * machine is shared (wall >> cpu / threads). */
+double bench_cpu_now(void);
+/* qsort comparison of doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
 
 #endif

@@ -217,11 +217,7 @@ static void test_fd(void)
         double dE0[GN * GD], gwg[DENS_N_GW][GD * GD], *dgw[DENS_N_GW], worst = 0, gmax = 0;
         for (int k = 0; k < DENS_N_GW; k++) dgw[k] = gwg[k];
         dref_loss(&r, dE0, dgw, NULL);
-        for (int k = 0; k < GN * GD; k++) gmax = fmax(gmax, fabs(dE0[k]));
-        for (int k = 0; k < GN * GD; k++) {
-            double fd = fd_central(fd_cb, &r, &r.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - dE0[k]) / fmax(fabs(dE0[k]), 1e-2 * gmax));
-        }
+        worst = fd_worst(fd_cb, &r, r.E0, dE0, GN * GD, 1e-6, &gmax);
         double wworst = 0;
         for (int k = 0; k < DENS_N_GW; k++) {
             double wmax = 0;

@@ -174,11 +174,7 @@ static void test_fd(void)
             for (int l = 1; l < GNL; l++) differ |= r.ch[b * GNL + l] != r.ch[b * GNL];
         double dE0[GN * GD], worst = 0, gmax = 0;
         mref_loss(&r, dE0, NULL);
-        for (int k = 0; k < GN * GD; k++) gmax = fmax(gmax, fabs(dE0[k]));
-        for (int k = 0; k < GN * GD; k++) {
-            double fd = fd_central(fd_cb, &r, &r.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - dE0[k]) / fmax(fabs(dE0[k]), 1e-2 * gmax));
-        }
+        worst = fd_worst(fd_cb, &r, r.E0, dE0, GN * GD, 1e-6, &gmax);
         ok(worst < 1e-6 && gmax > 1e-3 && differ,
            "FD (L=2, %s, per-layer picks differ): every E0 entry, max rel err %.2g", names[q], worst);
     }

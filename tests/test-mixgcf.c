@@ -248,27 +248,17 @@ static void routing(void)
 
 static void plugin_behaviour(void)
 {
-    enum { NU = 4, NI = 9, D = 6, B = 8 };
-    static const int pairs[][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6},
-                                   {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
-    test_train tt;
-    test_make_train(&tt, NU, NI, pairs, (int)(sizeof pairs / sizeof pairs[0]));
+    enum { NU = SMALL_U, NI = SMALL_I, D = SMALL_D, B = SMALL_B };
+    static test_small_world w;
+    test_small_world_make(&w);
     const nb_sampler_vt *vt = mixgcf_vtable();
     nb_value vals[1] = {{.i = 4}};
-    float U[NU * D], I[NI * D];
-    nb_rng r;
-    nb_rng_seed(&r, 9, 9, 9);
-    for (int i = 0; i < NU * D; i++) U[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    for (int i = 0; i < NI * D; i++) I[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    nb_view v = {.n_users = NU, .n_items = NI, .dim = D, .user = U, .item = I,
-                 .user_layers = U, .item_layers = I, .user_ego = U, .item_ego = I};
-    int32_t users[B] = {0, 1, 2, 3, 0, 1, 2, 3}, pos[B] = {0, 2, 8, 4, 6, 7, 0, 4};
     void *st[2] = {NULL, NULL};
     char *err = NULL;
     nb_host h4 = *testhost();
     h4.threads = 4;
-    if (vt->init(testhost(), vals, &tt.t, D, B, 5, &st[0], &err) != NB_OK ||
-        vt->init(&h4, vals, &tt.t, D, B, 5, &st[1], &err) != NB_OK)
+    if (vt->init(testhost(), vals, &w.tt.t, D, B, 5, &st[0], &err) != NB_OK ||
+        vt->init(&h4, vals, &w.tt.t, D, B, 5, &st[1], &err) != NB_OK)
         tap_bail("init: %s", err);
     float vec[2][B * D], regvec[2][B * D];
     int32_t item[2][B], regit[2][B];
@@ -280,13 +270,13 @@ static void plugin_behaviour(void)
         float dneg[B * D];
         for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
         for (int step = 0; step < 6; step++) {
-            nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = step,
+            nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 1, .step = step,
                            .first = (int64_t)step * B, .seed = 4321};
             long a0 = testhost_allocs();
-            rc |= vt->negatives(st[q], &bt, &v, &out, &err);
-            rc |= vt->backward(st[q], &bt, &v, dneg, dneg, &tg[q].g, &err);
+            rc |= vt->negatives(st[q], &bt, &w.v, &out, &err);
+            rc |= vt->backward(st[q], &bt, &w.v, dneg, dneg, &tg[q].g, &err);
             allocs_delta += (int)(testhost_allocs() - a0);
-            for (int b = 0; b < B; b++) viol += nb_train_has(&tt.t, users[b], item[q][b]);
+            for (int b = 0; b < B; b++) viol += nb_train_has(&w.tt.t, w.users[b], item[q][b]);
         }
     }
     is_int(rc, NB_OK, "negatives/backward succeed");
@@ -308,15 +298,15 @@ static void plugin_behaviour(void)
     vt->epoch_stats(st[0], &stats, &ns);
     ok(stats[0].value == 0 && isnan(stats[1].value), "statistics reset after each call (no batch: NaN)");
 
-    I[2 * D + 1] = INFINITY;
-    I[3 * D + 1] = NAN;
-    for (int i = 0; i < NI; i++) I[i * D] = NAN;
-    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = 0, .first = 0,
+    w.I[2 * D + 1] = INFINITY;
+    w.I[3 * D + 1] = NAN;
+    for (int i = 0; i < NI; i++) w.I[i * D] = NAN;
+    nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 1, .step = 0, .first = 0,
                    .seed = 4321};
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec[0], 0.0};
     free(err);
     err = NULL;
-    rc = vt->negatives(st[0], &bt, &v, &out, &err);
+    rc = vt->negatives(st[0], &bt, &w.v, &out, &err);
     is_int(rc, NB_ENUMERIC, "NaN embeddings -> NB_ENUMERIC");
     ok(err != NULL, "with a message: %s", err ? err : "(none)");
     free(err);

@@ -95,6 +95,19 @@ double fd_central(double (*f)(void *ctx), void *ctx, double *x, double h)
     return (fp - fm) / (2.0 * h);
 }
 
+double fd_worst(double (*f)(void *ctx), void *ctx, double *x, const double *grad, int64_t n,
+                double h, double *gmax)
+{
+    double worst = 0, gm = 0;
+    for (int64_t k = 0; k < n; k++) gm = fmax(gm, fabs(grad[k]));
+    for (int64_t k = 0; k < n; k++) {
+        double fd = fd_central(f, ctx, &x[k], h);
+        worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gm));
+    }
+    if (gmax) *gmax = gm;
+    return worst;
+}
+
 void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int n, int base,
                            int64_t *uptr, int32_t *uitems, int64_t *iptr, int32_t *iusers,
                            nb_train *t)
@@ -153,4 +166,23 @@ void test_tiny_train(test_train *tt, int pad)
     memset(tt, 0, sizeof *tt);
     test_train_from_pairs(TINY_U + pad, TINY_I + pad, tiny_pairs, TINY_NNZ, 1 - pad, tt->uptr,
                           tt->uit, tt->iptr, tt->ius, &tt->t);
+}
+
+void test_small_world_make(test_small_world *w)
+{
+    static const int32_t pairs[12][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5},
+                                         {0, 6}, {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
+    static const int32_t users[SMALL_B] = {0, 1, 2, 3, 0, 1, 2, 3},
+                         pos[SMALL_B] = {0, 2, 8, 4, 6, 7, 0, 4};
+    memset(w, 0, sizeof *w);
+    test_make_train(&w->tt, SMALL_U, SMALL_I, pairs, 12);
+    nb_rng r;
+    nb_rng_seed(&r, 9, 9, 9);
+    for (int i = 0; i < SMALL_U * SMALL_D; i++) w->U[i] = (float)(nb_rng_uniform(&r) - 0.5);
+    for (int i = 0; i < SMALL_I * SMALL_D; i++) w->I[i] = (float)(nb_rng_uniform(&r) - 0.5);
+    w->v = (nb_view){.n_users = SMALL_U, .n_items = SMALL_I, .dim = SMALL_D, .user = w->U,
+                     .item = w->I, .user_layers = w->U, .item_layers = w->I,
+                     .user_ego = w->U, .item_ego = w->I};
+    memcpy(w->users, users, sizeof users);
+    memcpy(w->pos, pos, sizeof pos);
 }

@@ -17,6 +17,11 @@ long testhost_allocs(void);
 /* Central difference (f(x+h) - f(x-h)) / 2h of a scalar function of x[i]
  * (x is modified and restored). */
 double fd_central(double (*f)(void *ctx), void *ctx, double *x, double h);
+/* The gradient grad [n] of f with respect to x [n] against central
+ * differences with step h: the largest |fd_k - grad_k| / max(|grad_k|,
+ * 1e-2 max|grad|); *gmax (nullable) = max|grad|. */
+double fd_worst(double (*f)(void *ctx), void *ctx, double *x, const double *grad, int64_t n,
+                double h, double *gmax);
 
 /* *t = the training matrix of n distinct pairs (user, item) - base (ids of
  * pairs start at base), U users, I items: user-major rows into uptr [U+1]
@@ -41,6 +46,19 @@ typedef struct test_grads {
     uint8_t mu[512], mi[512];
     nb_grads g;
 } test_grads;
+
+/* A small world for a sampler's behaviour checks (draws, allocation, thread
+ * counts, NaN): 4 users, 9 items and 12 training pairs, d 6, tables drawn
+ * uniformly from [-0.5, 0.5) (seed 9), one view whose final, layer and ego
+ * rows are those tables, and a batch of 8 (users, positives). */
+enum { SMALL_U = 4, SMALL_I = 9, SMALL_D = 6, SMALL_B = 8 };
+typedef struct test_small_world {
+    test_train tt;
+    float U[SMALL_U * SMALL_D], I[SMALL_I * SMALL_D];
+    nb_view v;
+    int32_t users[SMALL_B], pos[SMALL_B];
+} test_small_world;
+void test_small_world_make(test_small_world *w);
 
 /* tt = nU users and nI items with the n distinct 0-based pairs (none when
  * n is 0: candidates then come from elsewhere). */
