@@ -48,3 +48,13 @@ int bench_cmp_double(const void *a, const void *b)
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
+
+int bench_start(int argc, char **argv, int def_steps, int *steps, int *threads, char *path,
+                nb_dataset *ds, nb_train *tr)
+{
+    *steps = argc > 1 ? atoi(argv[1]) : def_steps;
+    if (*steps < 1) *steps = 1;
+    const char *te = getenv("NB_BENCH_THREADS");
+    *threads = te ? atoi(te) : 2;
+    return bench_load_train(argc, argv, path, ds, tr);
+}

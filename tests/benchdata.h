@@ -17,6 +17,11 @@
  * (printed as "# ..."). */
 int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train *tr);
 
+/* The start of bench-ngcf and bench-sgl: *steps from argv[1] (default
+ * def_steps, at least 1), *threads from NB_BENCH_THREADS (default 2), and
+ * the training data as bench_load_train loads it (its return value). */
+int bench_start(int argc, char **argv, int def_steps, int *steps, int *threads, char *path,
+                nb_dataset *ds, nb_train *tr);
 /* CPU seconds of the whole process (all threads): shows contention when the
  * machine is shared (wall >> cpu / threads). */
 double bench_cpu_now(void);

@@ -61,6 +61,16 @@ static double gs_num(const json *root, const char *path)
     return json_num(json_get(root, path));
 }
 
+/* Non-zero when some row of the batch picks different items in two layers
+ * (ch [GB][GNL]): the case the per-layer finite differences need. */
+static int gs_picks_differ(const int32_t *ch)
+{
+    int differ = 0;
+    for (int b = 0; b < GB; b++)
+        for (int l = 1; l < GNL; l++) differ |= ch[b * GNL + l] != ch[b * GNL];
+    return differ;
+}
+
 /* E0 [N][d] from the golden U [5][4] and I [7][4] under prefix. */
 static void gs_e0(const json *root, const char *prefix, double *E0)
 {
@@ -121,33 +131,19 @@ static void *gs_lgcn_new(int pool, const double *E0)
     char *err = NULL;
     if (gs_lgcn()->init(testhost(), vals, &g_tiny.t, GD, 3, &st, &err) != NB_OK)
         tap_bail("lightgcn init: %s", err);
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    if (E0) {
-        for (int k = 0; k < GU * GD; k++) blk[0].value[k] = (float)E0[k];
-        for (int k = 0; k < GI * GD; k++) blk[1].value[k] = (float)E0[GU * GD + k];
-    }
+    if (E0) test_model_set_e0(gs_lgcn(), st, E0);
     return st;
 }
 
 /* The plugin's E0 gradient as double [N][d]. */
 static void gs_lgcn_e0grad(void *st, double *g)
 {
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < GU * GD; k++) g[k] = blk[0].grad[k];
-    for (int k = 0; k < GI * GD; k++) g[GU * GD + k] = blk[1].grad[k];
+    test_model_e0_grad(gs_lgcn(), st, g);
 }
 
 static inline void gs_lgcn_e0(void *st, double *E0)
 {
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < GU * GD; k++) E0[k] = blk[0].value[k];
-    for (int k = 0; k < GI * GD; k++) E0[GU * GD + k] = blk[1].value[k];
+    test_model_get_e0(gs_lgcn(), st, E0);
 }
 
 /* One host-style training step of a sampler on the lightgcn plugin, as

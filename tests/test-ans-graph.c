@@ -38,16 +38,14 @@ enum { REG_NORM = 0, REG_SQUARED = 1 }; /* core/bpr.h "form" */
 static const char *const pkey[P_COUNT] = { "W_u", "b_u", "W_i", "b_i", "w", "b_w" };
 static const int64_t plen[P_COUNT] = { D * D, D, D * D, D, D, 1 };
 
-static const int32_t r_pairs[14][2] = { {1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                        {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7} };
-static int64_t r_uptr[NU + 1], r_iptr[NI + 1];
-static int32_t r_uit[14], r_ius[14];
+static test_train r_tiny; /* the tiny graph in RecBole ids (testhost.h) */
 static nb_train r_train;
 static nb_graph r_graph; /* RecBole's Ahat: deg + 1e-7, PAD nodes isolated */
 
 static void r_setup(void)
 {
-    test_train_from_pairs(NU, NI, r_pairs, 14, 0, r_uptr, r_uit, r_iptr, r_ius, &r_train);
+    test_tiny_train(&r_tiny, 1);
+    r_train = r_tiny.t;
     char *err = NULL;
     if (graph_build(&r_train, NULL, 1e-7, &r_graph, &err) != NB_OK) tap_bail("graph: %s", err);
 }
@@ -367,22 +365,14 @@ static void *lg_new(int layers, int pool, const double *E0)
     char *err = NULL;
     if (gs_lgcn()->init(testhost(), vals, &r_train, D, 3, &st, &err) != NB_OK)
         tap_bail("lightgcn init: %s", err);
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < NU * D; k++) blk[0].value[k] = (float)E0[k];
-    for (int k = 0; k < NI * D; k++) blk[1].value[k] = (float)E0[NU * D + k];
+    test_model_set_e0(gs_lgcn(), st, E0);
     return st;
 }
 
 /* The lightgcn plugin's E0 gradient as double [N][d]. */
 static void lg_e0grad(void *st, double *g)
 {
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < NU * D; k++) g[k] = blk[0].grad[k];
-    for (int k = 0; k < NI * D; k++) g[NU * D + k] = blk[1].grad[k];
+    test_model_e0_grad(gs_lgcn(), st, g);
 }
 
 /* An ans plugin for the reference a (layers: 0 per_layer, 1 pooled) on a
@@ -633,7 +623,7 @@ int main(void)
 {
     /* the 0-based MixGCF/DENS graph helpers of graph_sampler_test.h are unused here */
     (void)gs_setup; (void)gs_e0; (void)gs_softplus_bpr; (void)gs_lgcn_new; (void)gs_step;
-    (void)gs_lgcn_e0grad;
+    (void)gs_lgcn_e0grad; (void)gs_picks_differ;
     r_setup();
     test_golden_double("case1_L2_eps0.5_gamma0.3.json");
     test_golden_double("case2_L2_eps1_gamma0.1_pow.json");

@@ -211,9 +211,7 @@ static void test_fd(void)
             for (int i = 0; i < gw_len(k); i++) r.gwv[k][i] = nb_rng_uniform(&rg) - 0.5;
         double sc[GB * GNL * 4];
         dref_select(&r, 4, cand, 0.4, sc, NULL, NULL);
-        int differ = 0;
-        for (int b = 0; b < GB; b++)
-            for (int l = 1; l < GNL; l++) differ |= r.ch[b * GNL + l] != r.ch[b * GNL];
+        int differ = gs_picks_differ(r.ch);
         double dE0[GN * GD], gwg[DENS_N_GW][GD * GD], *dgw[DENS_N_GW], worst = 0, gmax = 0;
         for (int k = 0; k < DENS_N_GW; k++) dgw[k] = gwg[k];
         dref_loss(&r, dE0, dgw, NULL);

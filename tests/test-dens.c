@@ -539,19 +539,8 @@ static void plugin_behaviour(void)
     int viol = 0, allocs_delta = 0;
     for (int q = 0; q < 2; q++) {
         nb_negatives out = {vec[q], item[q], 1, regit[q], 0, regvec, 0.0};
-        int rc = 0;
-        test_make_grads(&tg[q], NU, NI, D);
-        float dneg[B * D];
-        for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
-        for (int step = 0; step < 5; step++) {
-            nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 2, .step = step,
-                           .first = (int64_t)step * B, .seed = 1234};
-            long a0 = testhost_allocs();
-            rc |= vt->negatives(st[q], &bt, &w.v, &out, &err);
-            rc |= vt->backward(st[q], &bt, &w.v, dneg, NULL, &tg[q].g, &err);
-            allocs_delta += (int)(testhost_allocs() - a0);
-            for (int b = 0; b < B; b++) viol += nb_train_has(&w.tt.t, w.users[b], item[q][b]);
-        }
+        int rc = test_small_world_steps(&w, vt, st[q], &out, &tg[q], 0, 2, 5, 1234,
+                                        &allocs_delta, &viol, &err);
         aux[q] = out.aux_loss;
         if (rc) diag("error: %s", err ? err : "?");
     }

@@ -105,22 +105,6 @@ static void test_fd(nb_graph *g)
     }
 }
 
-/* Golden value getters mapping RecBole ids (PAD row 0) to ours. */
-static void golden_tables(const json *j, const char *path, double *E0)
-{
-    double tmp[14 * D];
-    char key[128];
-    snprintf(key, sizeof key, "%s.U", path);
-    json_flatten(json_get(j, key), tmp, 6 * D);
-    memcpy(E0, tmp + D, sizeof(double) * U * D);
-    snprintf(key, sizeof key, "%s.I", path);
-    json_flatten(json_get(j, key), tmp, 8 * D);
-    memcpy(E0 + U * D, tmp + D, sizeof(double) * I * D);
-}
-
-/* Node r of a golden [14]-indexed array -> ours (-1 for PAD). */
-static int node_map(int r) { return r == 0 || r == 6 ? -1 : (r < 6 ? r - 1 : r - 2); }
-
 static void test_golden(nb_graph *g, const char *file)
 {
     char path[1024];
@@ -134,7 +118,7 @@ static void test_golden(nb_graph *g, const char *file)
     c.form = json_get(j, "hyper.require_pow")->num != 0;
     c.reg_w = json_num(json_get(j, "hyper.reg_weight"));
     c.layer_w = 0;
-    golden_tables(j, "inputs", c.E0);
+    test_tiny_golden_e0(j, "inputs", D, c.E0);
 
     /* Ahat */
     double A[14 * 14], err = 0;
@@ -145,7 +129,7 @@ static void test_golden(nb_graph *g, const char *file)
     int pad_zero = 1;
     for (int r = 0; r < 14; r++)
         for (int q = 0; q < 14; q++) {
-            int a = node_map(r), b = node_map(q);
+            int a = test_tiny_node(r), b = test_tiny_node(q);
             if (a < 0 || b < 0) { if (A[r * 14 + q] != 0) pad_zero = 0; continue; }
             err = fmax(err, fabs(mine[a * N + b] - A[r * 14 + q]));
         }
@@ -161,7 +145,7 @@ static void test_golden(nb_graph *g, const char *file)
     double w2[3 * 14 * D];
     for (int l = 0; l < 3; l++)
         for (int r = 0; r < 14; r++) {
-            int a = node_map(r);
+            int a = test_tiny_node(r);
             if (a < 0) continue;
             for (int k = 0; k < D; k++) {
                 got[n] = c.layers[(a * 3 + l) * D + k];
@@ -172,7 +156,7 @@ static void test_golden(nb_graph *g, const char *file)
     json_flatten(json_get(j, "outputs.final_embeddings"), want, 14 * D);
     n = 0;
     for (int r = 0; r < 14; r++) {
-        int a = node_map(r);
+        int a = test_tiny_node(r);
         if (a < 0) continue;
         for (int k = 0; k < D; k++) { got[n] = c.final[a * D + k]; w2[n++] = want[r * D + k]; }
     }
@@ -181,7 +165,7 @@ static void test_golden(nb_graph *g, const char *file)
     is_close(loss, lt, 0, 1e-9, "%s: loss_total %.12g", file, lt);
 
     double gwant[N * D], gfull[14 * D], padg = 0;
-    golden_tables(j, "outputs.grad_total", gwant);
+    test_tiny_golden_e0(j, "outputs.grad_total", D, gwant);
     json_flatten(json_get(j, "outputs.grad_total.U"), gfull, 6 * D);
     for (int k = 0; k < D; k++) padg = fmax(padg, fabs(gfull[k]));
     json_flatten(json_get(j, "outputs.grad_total.I"), gfull, 8 * D);
@@ -205,11 +189,7 @@ static void test_golden(nb_graph *g, const char *file)
         json_free(j);
         return;
     }
-    nb_block *blk;
-    int nb;
-    vt->blocks(st, &blk, &nb);
-    for (int k = 0; k < U * D; k++) blk[0].value[k] = (float)c.E0[k];
-    for (int k = 0; k < I * D; k++) blk[1].value[k] = (float)c.E0[U * D + k];
+    test_model_set_e0(vt, st, c.E0);
     const nb_view *v;
     nb_grads gr;
     vt->forward(st, NB_MODE_TRAIN, NULL, &v, &perr);
@@ -230,8 +210,7 @@ static void test_golden(nb_graph *g, const char *file)
                             v->item_ego, gr.user_ego->grad, gr.item_ego->grad, NULL, NULL);
     vt->backward(st, NULL, &perr);
     double pg[N * D];
-    for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-    for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
+    test_model_e0_grad(vt, st, pg);
     is_close(fl, lt, 0, 1e-4, "%s: float plugin loss to 1e-4", file);
     ok(test_scaled_err(pg, gwant, U * D) < 1e-4 && test_scaled_err(pg + U * D, gwant + U * D, I * D) < 1e-4,
        "%s: float plugin E0 gradients to 1e-4 (%.2g, %.2g)", file, test_scaled_err(pg, gwant, U * D),

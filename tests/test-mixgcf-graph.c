@@ -169,9 +169,7 @@ static void test_fd(void)
         for (int k = 0; k < GB * GNL; k++) r.al[k] = nb_rng_uniform(&rg);
         double sc[GB * GNL * 4];
         mref_select(&r, 4, cand, sc);
-        int differ = 0;
-        for (int b = 0; b < GB; b++)
-            for (int l = 1; l < GNL; l++) differ |= r.ch[b * GNL + l] != r.ch[b * GNL];
+        int differ = gs_picks_differ(r.ch);
         double dE0[GN * GD], worst = 0, gmax = 0;
         mref_loss(&r, dE0, NULL);
         worst = fd_worst(fd_cb, &r, r.E0, dE0, GN * GD, 1e-6, &gmax);

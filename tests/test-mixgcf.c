@@ -266,18 +266,8 @@ static void plugin_behaviour(void)
     int viol = 0, allocs_delta = 0, rc = 0;
     for (int q = 0; q < 2; q++) {
         nb_negatives out = {vec[q], item[q], 1, regit[q], 0, regvec[q], 0.0};
-        test_make_grads(&tg[q], NU, NI, D);
-        float dneg[B * D];
-        for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
-        for (int step = 0; step < 6; step++) {
-            nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 1, .step = step,
-                           .first = (int64_t)step * B, .seed = 4321};
-            long a0 = testhost_allocs();
-            rc |= vt->negatives(st[q], &bt, &w.v, &out, &err);
-            rc |= vt->backward(st[q], &bt, &w.v, dneg, dneg, &tg[q].g, &err);
-            allocs_delta += (int)(testhost_allocs() - a0);
-            for (int b = 0; b < B; b++) viol += nb_train_has(&w.tt.t, w.users[b], item[q][b]);
-        }
+        rc |= test_small_world_steps(&w, vt, st[q], &out, &tg[q], 1, 1, 6, 4321, &allocs_delta,
+                                     &viol, &err);
     }
     is_int(rc, NB_OK, "negatives/backward succeed");
     is_int(allocs_delta, 0, "negatives/backward do not allocate");

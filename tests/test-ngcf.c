@@ -125,19 +125,11 @@ static void test_fd(void)
     }
 }
 
-static int node_map(int r) { return r == 0 || r == 6 ? -1 : (r < 6 ? r - 1 : r - 2); }
-
 /* Golden parameters (RecBole PAD rows dropped) into par [NPAR]. */
 static void golden_params(const json *j, const char *pre, double *par)
 {
-    double tmp[8 * D];
     char key[128];
-    snprintf(key, sizeof key, "%s.U", pre);
-    json_flatten(json_get(j, key), tmp, 6 * D);
-    memcpy(par, tmp + D, sizeof(double) * U * D);
-    snprintf(key, sizeof key, "%s.I", pre);
-    json_flatten(json_get(j, key), tmp, 8 * D);
-    memcpy(par + U * D, tmp + D, sizeof(double) * I * D);
+    test_tiny_golden_e0(j, pre, D, par);
     const char *nm[4] = {"W1", "b1", "W2", "b2"};
     int off[4] = {OFF_W1, OFF_B1, OFF_W2, OFF_B2}, sz[4] = {D * D, D, D * D, D};
     for (int a = 0; a < 4; a++)
@@ -175,8 +167,8 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "inputs.node_dropout_rand"), rnd, 64);
         int mapped = 0;
         for (int k = 0; k < ord->n; k++) {
-            int a = node_map((int)json_num(json_at(json_at(ord, k), 0)));
-            int b = node_map((int)json_num(json_at(json_at(ord, k), 1)));
+            int a = test_tiny_node((int)json_num(json_at(json_at(ord, k), 0)));
+            int b = test_tiny_node((int)json_num(json_at(json_at(ord, k), 1)));
             int64_t e = a >= 0 && b >= 0 ? entry_of(a, b) : -1;
             if (e < 0) continue;
             mapped++;
@@ -188,7 +180,7 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "outputs.adj_used_dense"), A, 14 * 14);
         for (int r = 0; r < 14; r++)
             for (int q = 0; q < 14; q++) {
-                int a = node_map(r), b = node_map(q);
+                int a = test_tiny_node(r), b = test_tiny_node(q);
                 if (a < 0 || b < 0) continue;
                 int64_t e = entry_of(a, b);
                 err = fmax(err, fabs((e >= 0 ? val[e] : 0.0) - A[r * 14 + q]));
@@ -198,7 +190,7 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "inputs.message_dropout_masks"), m, L * 14 * D);
         for (int l = 0; l < L; l++)
             for (int r = 0; r < 14; r++) {
-                int a = node_map(r);
+                int a = test_tiny_node(r);
                 if (a < 0) continue;
                 for (int k = 0; k < D; k++) mask[(l * N + a) * D + k] = m[(l * 14 + r) * D + k] != 0;
             }
@@ -212,7 +204,7 @@ static void test_golden(const char *file, int dropout)
     json_flatten(json_get(j, "outputs.final_embeddings"), want, 14 * LD);
     int n = 0;
     for (int r = 0; r < 14; r++) {
-        int a = node_map(r);
+        int a = test_tiny_node(r);
         if (a < 0) continue;
         for (int k = 0; k < LD; k++) { got[n] = c.ws.X[a * LD + k]; w2[n++] = want[r * LD + k]; }
     }

@@ -115,12 +115,18 @@ static int draw_many(run *r, int32_t user, int n_batches, uint64_t seed, int32_t
     return 0;
 }
 
-static void test_frequencies(double alpha)
+/* y = the fixture's training set: 7 users, 10 items. */
+static void fixture_train(test_train *y)
 {
     int32_t pairs[80][2];
     int n = fixture_pairs(pairs);
+    test_make_train(y, 7, 10, (const int32_t (*)[2])pairs, n);
+}
+
+static void test_frequencies(double alpha)
+{
     test_train y;
-    test_make_train(&y, 7, 10, (const int32_t (*)[2])pairs, n);
+    fixture_train(&y);
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
     nb_value v[1] = { { .i = 0 } };
@@ -175,10 +181,8 @@ static void test_frequencies(double alpha)
 
 static void test_vtable_misc(void)
 {
-    int32_t pairs[80][2];
-    int n = fixture_pairs(pairs);
     test_train y;
-    test_make_train(&y, 7, 10, (const int32_t (*)[2])pairs, n);
+    fixture_train(&y);
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
     is_string(desc->name, "pns", "descriptor name");

@@ -356,11 +356,7 @@ static void test_golden(nb_graph *g, const char *file)
         free(perr);
         goto done;
     }
-    nb_block *blk;
-    int nb;
-    vt->blocks(st, &blk, &nb);
-    for (int k = 0; k < U * D; k++) blk[0].value[k] = (float)c.E0[k];
-    for (int k = 0; k < I * D; k++) blk[1].value[k] = (float)c.E0[U * D + k];
+    nb_block *blk = test_model_set_e0(vt, st, c.E0);
     sgl_testing_set_views(st, keep[0], keep[1], 0);
     nb_batch batch = {.size = B, .users = b_users, .pos = b_pos, .epoch = 0, .seed = 1};
     const nb_view *v;
@@ -386,8 +382,7 @@ static void test_golden(nb_graph *g, const char *file)
                       gr.user_ego->grad, gr.item_ego->grad, NULL, NULL);
     vt->backward(st, &batch, &perr);
     double pg[N * D], expect[N * D], gb[N * D];
-    for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-    for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
+    test_model_e0_grad(vt, st, pg);
     flat2(j, "outputs.grad_per_term_unweighted.bpr", gb);
     for (int k = 0; k < N * D; k++) expect[k] = gtw[k] - (1.0 - 1.0 / B) * gb[k];
     is_close(aux, json_num(json_get(j, "outputs.ssl_loss")), 0, 1e-4, "%s: float plugin aux_loss = ssl_loss to 1e-4", file);
@@ -511,12 +506,10 @@ static void test_views(void)
         for (int vv = 0; vv < 2; vv++)
             for (int l = 0; l < L; l++) s.gs[vv][l] = sgl_testing_view(st, vv, l);
         s.tau = 0.5; s.weight = 0.1; s.sides = 3; s.rb = 64; s.cb = 64;
-        for (int k = 0; k < U * D; k++) s.E0[k] = blk[0].value[k];
-        for (int k = 0; k < I * D; k++) s.E0[U * D + k] = blk[1].value[k];
+        test_model_get_e0(vt, st, s.E0);
         double gref[N * D], pg[N * D];
         double ref = ssl_loss(&s, gref);
-        for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-        for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
+        test_model_e0_grad(vt, st, pg);
         ok(fabs(aux - ref) < 1e-5 * ref && test_scaled_err(pg, gref, N * D) < 1e-4,
            "%s plugin: aux_loss and E0 gradient = double reference on its views (%.2g, %.2g)",
            which ? "RW" : "ND", fabs(aux - ref) / ref, test_scaled_err(pg, gref, N * D));

@@ -186,3 +186,73 @@ void test_small_world_make(test_small_world *w)
     memcpy(w->users, users, sizeof users);
     memcpy(w->pos, pos, sizeof pos);
 }
+
+int test_small_world_steps(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                           nb_negatives *out, test_grads *tg, int with_dreg, int32_t epoch,
+                           int steps, uint64_t seed, int *n_allocs, int *viol, char **err)
+{
+    enum { B = SMALL_B, D = SMALL_D };
+    int rc = 0;
+    float dneg[B * D];
+    for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
+    test_make_grads(tg, SMALL_U, SMALL_I, D);
+    for (int step = 0; step < steps; step++) {
+        nb_batch bt = {.size = B, .users = w->users, .pos = w->pos, .epoch = epoch,
+                       .step = step, .first = (int64_t)step * B, .seed = seed};
+        long a0 = testhost_allocs();
+        rc |= vt->negatives(state, &bt, &w->v, out, err);
+        rc |= vt->backward(state, &bt, &w->v, dneg, with_dreg ? dneg : NULL, &tg->g, err);
+        *n_allocs += (int)(testhost_allocs() - a0);
+        for (int b = 0; b < B; b++) *viol += nb_train_has(&w->tt.t, w->users[b], out->item[b]);
+    }
+    return rc;
+}
+
+void test_tiny_golden_e0(const json *j, const char *prefix, int32_t d, double *E0)
+{
+    double *tmp = calloc((size_t)(TINY_I + 1) * (size_t)d, sizeof *tmp);
+    char key[256];
+    snprintf(key, sizeof key, "%s.U", prefix);
+    json_flatten(json_get(j, key), tmp, (size_t)(TINY_U + 1) * (size_t)d);
+    memcpy(E0, tmp + d, sizeof(double) * TINY_U * (size_t)d);
+    snprintf(key, sizeof key, "%s.I", prefix);
+    json_flatten(json_get(j, key), tmp, (size_t)(TINY_I + 1) * (size_t)d);
+    memcpy(E0 + (size_t)TINY_U * d, tmp + d, sizeof(double) * TINY_I * (size_t)d);
+    free(tmp);
+}
+
+int test_tiny_node(int r)
+{
+    return r == 0 || r == TINY_U + 1 ? -1 : (r <= TINY_U ? r - 1 : r - 2);
+}
+
+nb_block *test_model_set_e0(const nb_model_vt *vt, void *state, const double *E0)
+{
+    nb_block *blk;
+    int nb;
+    vt->blocks(state, &blk, &nb);
+    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
+    for (int64_t k = 0; k < nu; k++) blk[0].value[k] = (float)E0[k];
+    for (int64_t k = 0; k < ni; k++) blk[1].value[k] = (float)E0[nu + k];
+    return blk;
+}
+
+void test_model_get_e0(const nb_model_vt *vt, void *state, double *E0)
+{
+    nb_block *blk;
+    int nb;
+    vt->blocks(state, &blk, &nb);
+    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
+    for (int64_t k = 0; k < nu; k++) E0[k] = blk[0].value[k];
+    for (int64_t k = 0; k < ni; k++) E0[nu + k] = blk[1].value[k];
+}
+
+void test_model_e0_grad(const nb_model_vt *vt, void *state, double *g)
+{
+    nb_block *blk;
+    int nb;
+    vt->blocks(state, &blk, &nb);
+    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
+    for (int64_t k = 0; k < nu; k++) g[k] = blk[0].grad[k];
+    for (int64_t k = 0; k < ni; k++) g[nu + k] = blk[1].grad[k];
+}

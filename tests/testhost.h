@@ -7,6 +7,7 @@
 #ifndef NB_TESTHOST_H
 #define NB_TESTHOST_H
 
+#include "json.h"
 #include "negbench/plugin.h"
 
 /* A host table with threads = 1. Allocation counts are kept so tests can
@@ -47,6 +48,13 @@ typedef struct test_grads {
     nb_grads g;
 } test_grads;
 
+/* A model plugin's embedding tables (blocks 0 and 1: users, items) in
+ * double, one table after the other as E0 [users + items][d]: set them
+ * (returns the plugin's blocks), read their values or their gradients. */
+nb_block *test_model_set_e0(const nb_model_vt *vt, void *state, const double *E0);
+void test_model_get_e0(const nb_model_vt *vt, void *state, double *E0);
+void test_model_e0_grad(const nb_model_vt *vt, void *state, double *g);
+
 /* A small world for a sampler's behaviour checks (draws, allocation, thread
  * counts, NaN): 4 users, 9 items and 12 training pairs, d 6, tables drawn
  * uniformly from [-0.5, 0.5) (seed 9), one view whose final, layer and ego
@@ -59,6 +67,15 @@ typedef struct test_small_world {
     int32_t users[SMALL_B], pos[SMALL_B];
 } test_small_world;
 void test_small_world_make(test_small_world *w);
+/* steps batches of the small world's batch (epoch, seed, first = step * B)
+ * through a sampler: negatives() into *out, then backward() with the
+ * gradient 0.01 (i % 7) for every negative row (and for every d_reg row when
+ * with_dreg) into tg, made afresh. Returns the OR of the statuses; adds the
+ * host allocations during the calls to *n_allocs and the negatives that are
+ * training positives of their user to *viol. */
+int test_small_world_steps(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                           nb_negatives *out, test_grads *tg, int with_dreg, int32_t epoch,
+                           int steps, uint64_t seed, int *n_allocs, int *viol, char **err);
 
 /* tt = nU users and nI items with the n distinct 0-based pairs (none when
  * n is 0: candidates then come from elsewhere). */
@@ -80,5 +97,11 @@ extern const int32_t tiny_users[TINY_B], tiny_pos[TINY_B], tiny_neg[TINY_B];
 /* tt = the tiny graph's training matrix, 0-based (pad 0: TINY_U x TINY_I),
  * or in RecBole ids with the padding user and item 0 isolated (pad 1). */
 void test_tiny_train(test_train *tt, int pad);
+/* E0 [TINY_U + TINY_I][d] from the golden tables prefix.U [TINY_U + 1][d]
+ * and prefix.I [TINY_I + 1][d] (RecBole ids), their padding rows 0 dropped. */
+void test_tiny_golden_e0(const json *j, const char *prefix, int32_t d, double *E0);
+/* Node r of a golden array over RecBole's 14 rows (padding user 0, users
+ * 1-5, padding item 6, items 7-13) as a 0-based node, -1 for a padding row. */
+int test_tiny_node(int r);
 
 #endif
