@@ -572,15 +572,9 @@ static void plugin_behaviour(void)
 
     /* NaN in an embedding -> NB_ENUMERIC with a message */
     w.U[0] = NAN;
-    nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 2, .step = 0, .first = 0,
-                   .seed = 1234};
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec, 0.0};
     free(err);
-    err = NULL;
-    int rc = vt->negatives(st[0], &bt, &w.v, &out, &err);
-    is_int(rc, NB_ENUMERIC, "NaN embedding -> NB_ENUMERIC");
-    ok(err != NULL, "with a message: %s", err ? err : "(none)");
-    free(err);
+    test_small_world_nonfinite(&w, vt, st[0], &out, 2, 1234, "NaN embedding");
     free(tg);
     vt->free(st[0]);
     vt->free(st[1]);

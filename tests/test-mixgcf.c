@@ -291,15 +291,9 @@ static void plugin_behaviour(void)
     w.I[2 * D + 1] = INFINITY;
     w.I[3 * D + 1] = NAN;
     for (int i = 0; i < NI; i++) w.I[i * D] = NAN;
-    nb_batch bt = {.size = B, .users = w.users, .pos = w.pos, .epoch = 1, .step = 0, .first = 0,
-                   .seed = 4321};
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec[0], 0.0};
     free(err);
-    err = NULL;
-    rc = vt->negatives(st[0], &bt, &w.v, &out, &err);
-    is_int(rc, NB_ENUMERIC, "NaN embeddings -> NB_ENUMERIC");
-    ok(err != NULL, "with a message: %s", err ? err : "(none)");
-    free(err);
+    test_small_world_nonfinite(&w, vt, st[0], &out, 1, 4321, "NaN embeddings");
     free(tg);
     vt->free(st[0]);
     vt->free(st[1]);

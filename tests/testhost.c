@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "testhost.h"
+#include "tap/tap.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -237,22 +238,35 @@ nb_block *test_model_set_e0(const nb_model_vt *vt, void *state, const double *E0
     return blk;
 }
 
-void test_model_get_e0(const nb_model_vt *vt, void *state, double *E0)
+/* out = the values (grad 0) or the gradients (grad 1) of blocks 0 and 1. */
+static void model_e0_read(const nb_model_vt *vt, void *state, double *out, int grad)
 {
     nb_block *blk;
     int nb;
     vt->blocks(state, &blk, &nb);
-    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
-    for (int64_t k = 0; k < nu; k++) E0[k] = blk[0].value[k];
-    for (int64_t k = 0; k < ni; k++) E0[nu + k] = blk[1].value[k];
+    for (int t = 0, off = 0; t < 2; off += (int)(blk[t].rows * blk[t].cols), t++)
+        for (int64_t k = 0; k < blk[t].rows * blk[t].cols; k++)
+            out[off + k] = grad ? blk[t].grad[k] : blk[t].value[k];
+}
+
+void test_model_get_e0(const nb_model_vt *vt, void *state, double *E0)
+{
+    model_e0_read(vt, state, E0, 0);
 }
 
 void test_model_e0_grad(const nb_model_vt *vt, void *state, double *g)
 {
-    nb_block *blk;
-    int nb;
-    vt->blocks(state, &blk, &nb);
-    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
-    for (int64_t k = 0; k < nu; k++) g[k] = blk[0].grad[k];
-    for (int64_t k = 0; k < ni; k++) g[nu + k] = blk[1].grad[k];
+    model_e0_read(vt, state, g, 1);
+}
+
+void test_small_world_nonfinite(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                                nb_negatives *out, int32_t epoch, uint64_t seed, const char *what)
+{
+    nb_batch bt = {.size = SMALL_B, .users = w->users, .pos = w->pos, .epoch = epoch, .step = 0,
+                   .first = 0, .seed = seed};
+    char *err = NULL;
+    int rc = vt->negatives(state, &bt, &w->v, out, &err);
+    is_int(rc, NB_ENUMERIC, "%s -> NB_ENUMERIC", what);
+    ok(err != NULL, "with a message: %s", err ? err : "(none)");
+    free(err);
 }

@@ -77,6 +77,12 @@ int test_small_world_steps(const test_small_world *w, const nb_sampler_vt *vt, v
                            nb_negatives *out, test_grads *tg, int with_dreg, int32_t epoch,
                            int steps, uint64_t seed, int *n_allocs, int *viol, char **err);
 
+/* One batch of the small world (epoch, seed) through negatives(), whose
+ * tables the caller made non-finite: two points, NB_ENUMERIC and a message
+ * (what names the case). */
+void test_small_world_nonfinite(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                                nb_negatives *out, int32_t epoch, uint64_t seed, const char *what);
+
 /* tt = nU users and nI items with the n distinct 0-based pairs (none when
  * n is 0: candidates then come from elsewhere). */
 void test_make_train(test_train *tt, int32_t nU, int32_t nI, const int32_t (*pairs)[2], int n);
