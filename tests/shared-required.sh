@@ -59,7 +59,13 @@ totals() {
     skip_shared 1 "$name: the totals with ../shared need $GOLDEN and $DATA"
     return
   fi
-  "$@" > "$T/$name.present" 2>&1
+  # under make check the program's own log (Makefile.am orders this script
+  # after the programs); else a run of its own
+  if [ -f "$B/tests/$name.log" ] && [ "$B/tests/$name.log" -nt "$B/tests/$name" ]; then
+    grep '^\(not \)\{0,1\}ok [0-9]' "$B/tests/$name.log" > "$T/$name.present"
+  else
+    "$@" > "$T/$name.present" 2>&1
+  fi
   a=$(points "$T/$name.present")
   b=$(points "$T/$name.skip")
   [ "$a" -eq "$b" ] && [ "$a" -gt 0 ]
