@@ -14,6 +14,7 @@
 #include "eval.h"
 #include "kernels.h"
 #include "negbench/plugin.h"
+#include "benchdata.h"
 #include "util.h"
 
 #define N_USERS 29858
@@ -59,19 +60,6 @@ static void make_rows(nb_rng *r, int32_t n_users, nb_csr *mask, nb_csr *truth)
 
 /* CPU seconds of the whole process (all threads): shows contention when the
  * machine is shared (wall >> cpu / threads). */
-static double cpu_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
@@ -104,11 +92,11 @@ int main(int argc, char **argv)
     for (int run = 0; run < RUNS; run++) {
         nb_hits h;
         char *err = NULL;
-        double t0 = nb_now(), c0 = cpu_now();
+        double t0 = nb_now(), c0 = bench_cpu_now();
         rc = eval_full_ranking(user, item, n_users, N_ITEMS, DIM, &truth, &mask,
                                NULL, &o, &m, &h, &err);
         times[run] = nb_now() - t0;
-        cpu[run] = cpu_now() - c0;
+        cpu[run] = bench_cpu_now() - c0;
         if (rc) {
             fprintf(stderr, "bench-eval: %s\n", err);
             free(err);
@@ -117,8 +105,8 @@ int main(int argc, char **argv)
         hits_free(&h);
     }
     if (!rc) {
-        qsort(times, RUNS, sizeof times[0], cmp_double);
-        qsort(cpu, RUNS, sizeof cpu[0], cmp_double);
+        qsort(times, RUNS, sizeof times[0], bench_cmp_double);
+        qsort(cpu, RUNS, sizeof cpu[0], bench_cmp_double);
         printf("eval_full_ranking users=%d items=%d d=%d K=20 threads=%d median_s=%.3f"
                " (min_s=%.3f median_cpu_s=%.3f blas=%s recall@20=%.5f)\n", n_users,
                N_ITEMS, DIM, threads, times[RUNS / 2], times[0], cpu[RUNS / 2],

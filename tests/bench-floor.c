@@ -57,6 +57,7 @@
 #include "dataset.h"
 #include "kernels.h"
 #include "negbench/graph.h"
+#include "benchdata.h"
 #include "util.h"
 
 #include <math.h>
@@ -69,16 +70,10 @@
 
 enum { REPS = 7, D = 64, B = 2048, L = 3 };
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sorts v; returns the median (and the minimum in *best). */
 static double median(double *v, int n, double *best)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     if (best) *best = v[0];
     return v[n / 2];
 }

@@ -24,6 +24,7 @@
  * Usage: bench-graph [train.txt] (default: $NB_DATA_DIR or ../shared/data).
  */
 #include "negbench/graph.h"
+#include "benchdata.h"
 #include "util.h"
 
 
@@ -47,12 +48,6 @@ static double now_ms(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* n zeroed floats allocated as the plugin's tables are (nb_aligned_zalloc:
@@ -145,8 +140,8 @@ static void step_time_pair(step_bench *s, int pa, int pb)
         for (int rep = 0; rep < 5; rep++)
             for (int k = 0; k < 2; k++) ms[k][rep] = step_run(s, k ? pb : pa, &fw[k][rep]);
         for (int k = 0; k < 2; k++) {
-            qsort(ms[k], 5, sizeof ms[0][0], cmp_d);
-            qsort(fw[k], 5, sizeof fw[0][0], cmp_d);
+            qsort(ms[k], 5, sizeof ms[0][0], bench_cmp_double);
+            qsort(fw[k], 5, sizeof fw[0][0], bench_cmp_double);
             printf("lightgcn3 step=%s rows=%lld threads=%d median_ms=%.2f forward_median_ms=%.2f\n",
                    step_path_name[k ? pb : pa], (long long)s->nr, threads[ti], ms[k][2],
                    fw[k][2]);
@@ -215,7 +210,7 @@ int main(int argc, char **argv)
                 ms[isa][rep] = now_ms() - a;
             }
         for (int isa = 0; isa <= best; isa++) {
-            qsort(ms[isa], 9, sizeof ms[0][0], cmp_d);
+            qsort(ms[isa], 9, sizeof ms[0][0], bench_cmp_double);
             printf("spmm nodes=%lld nnz=%lld d=64 isa=%d threads=%d median_ms=%.2f\n",
                    (long long)g.n, (long long)g.nnz, isa, threads[ti], ms[isa][4]);
         }

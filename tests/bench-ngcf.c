@@ -57,15 +57,12 @@ static double median(double *v, int n)
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 7;
-    const char *te = getenv("NB_BENCH_THREADS");
-    int threads = te ? atoi(te) : 2;
+    int steps, threads;
     char path[4096];
     nb_dataset ds;
     nb_train tr;
-    int got = bench_load_train(argc, argv, path, &ds, &tr);
+    int got = bench_start(argc, argv, 7, &steps, &threads, path, &ds, &tr);
     if (got <= 0) return got < 0;
-    if (steps < 1) steps = 1;
     if (steps > 64) steps = 64;
     nb_set_threads(threads);
     const nb_host *h = host_table(threads);

@@ -104,15 +104,12 @@ static void bench_sgemm(const nb_host *h, int trans_b, int64_t m, int64_t n, int
 
 int main(int argc, char **argv)
 {
-    int steps = argc > 1 ? atoi(argv[1]) : 8;
-    const char *te = getenv("NB_BENCH_THREADS");
-    int threads = te ? atoi(te) : 2;
+    int steps, threads;
     char path[4096];
     nb_dataset ds;
     nb_train tr;
-    int got = bench_load_train(argc, argv, path, &ds, &tr);
+    int got = bench_start(argc, argv, 8, &steps, &threads, path, &ds, &tr);
     if (got <= 0) return got < 0;
-    if (steps < 1) steps = 1;
     nb_set_threads(threads);
     const nb_host *h = host_table(threads);
     char *err = NULL;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train *tr)
 {
@@ -33,4 +34,27 @@ int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train
     free(err);
     data_spec_free(&spec);
     return rc;
+}
+
+double bench_cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int bench_start(int argc, char **argv, int def_steps, int *steps, int *threads, char *path,
+                nb_dataset *ds, nb_train *tr)
+{
+    *steps = argc > 1 ? atoi(argv[1]) : def_steps;
+    if (*steps < 1) *steps = 1;
+    const char *te = getenv("NB_BENCH_THREADS");
+    *threads = te ? atoi(te) : 2;
+    return bench_load_train(argc, argv, path, ds, tr);
 }

@@ -1,6 +1,7 @@
 /*
  * benchdata.h - the training data of the graph benchmark harnesses
- * (bench-ngcf, bench-sgl; not TAP tests).
+ * (bench-ngcf, bench-sgl; not TAP tests), and the timing helpers of the
+ * benchmark programs.
  */
 #ifndef NB_TEST_BENCHDATA_H
 #define NB_TEST_BENCHDATA_H
@@ -15,5 +16,16 @@
  * loaded, 0 when the file is absent ("# skip: ..." printed), -1 on an error
  * (printed as "# ..."). */
 int bench_load_train(int argc, char **argv, char *path, nb_dataset *ds, nb_train *tr);
+
+/* The start of bench-ngcf and bench-sgl: *steps from argv[1] (default
+ * def_steps, at least 1), *threads from NB_BENCH_THREADS (default 2), and
+ * the training data as bench_load_train loads it (its return value). */
+int bench_start(int argc, char **argv, int def_steps, int *steps, int *threads, char *path,
+                nb_dataset *ds, nb_train *tr);
+/* CPU seconds of the whole process (all threads): shows contention when the
+ * machine is shared (wall >> cpu / threads). */
+double bench_cpu_now(void);
+/* qsort comparison of doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
 
 #endif

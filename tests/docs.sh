@@ -11,13 +11,8 @@
 #   - the README's set-up command needs sudo only where there is one.
 # TAP output; needs a built tree ($NB_BUILDDIR) and the sources ($NB_TEST_SRCDIR).
 
-B=${NB_BUILDDIR:-.}
-S=${NB_TEST_SRCDIR:-tests}
-TOP=$(cd "$S/.." && pwd)
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbdocs.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbdocs
 DOC="$TOP/docs/configuration.md"
 
 # ---- host keys -----------------------------------------------------------

@@ -12,12 +12,8 @@
 # runs to the same numbers, and fails a model whose evaluation cache ignores
 # the version (tests/fixtures/plugins/stale). TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbbest.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbbest
 
 # config MODEL EPOCHS NAME: the run's YAML on stdout
 config() {

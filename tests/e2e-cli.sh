@@ -3,12 +3,8 @@
 # statuses, one-line errors with positions for bad YAML, data and plugins.
 # TAP output; needs a built tree ($NB_BUILDDIR) and the sources ($NB_TEST_SRCDIR).
 
-B=${NB_BUILDDIR:-.}
-S=${NB_TEST_SRCDIR:-tests}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbcli.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbcli
 # expect STATUS DESCRIPTION CMD...: run CMD, compare the exit status
 expect() { want=$1; shift; d=$1; shift; "$@" >"$T/out" 2>"$T/err"; got=$?; [ "$got" -eq "$want" ]; r=$?; ok $r "$d (exit $got)"; [ $r -eq 0 ] || { sed 's/^/# /' "$T/err" | head -5; }; }
 # has FILE PATTERN DESCRIPTION

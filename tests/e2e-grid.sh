@@ -6,30 +6,12 @@
 # the others (exit 1), --fail-fast, and an invalid grid (exit 2, no store).
 # TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbgrid.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbgrid
 q() { sqlite3 "$1" "$2"; }
 
-cat > "$T/g.yaml" <<'Y'
-version: 1
-name: e2e-grid
-data:
-  synthetic: {users: 900, items: 500, rank: 6, per_user: 20}
-model: {name: mf, dim: 16}
-sampler: {name: rns}
-train: {epochs: 16, lr: 0.01, batch_size: 512, threads: 1}
-eval: {every: 1, topk: [10, 20], metric: recall@20, patience: 100}
-grid:
-  product:
-    sampler.name: [rns, dns]
-  seeds: [1, 2, 3]
-sampler_params:
-  dns: {M: 8}
-Y
+# the sweep of tests/fixtures/grid/sweep.yaml (MF, RNS and DNS, 3 seeds)
+sed -e 's/^name: e2e-sweep$/name: e2e-grid/' "$S/fixtures/grid/sweep.yaml" > "$T/g.yaml"
 
 "$NB" grid "$T/g.yaml" >"$T/dry" 2>"$T/err"
 ok $? "negbench grid: the dry run exits 0"

@@ -1,6 +1,7 @@
 #!/bin/sh
 # e2e-hints.sh - the performance hints cannot train silently wrong:
-# `negbench plugins --check NAME` passes for every shipped plugin and fails
+# `negbench plugins --check NAME` passes for every shipped model (samplers:
+# e2e-hints-samplers.sh, run beside this script by make -j2 check) and fails
 # for fixture samplers that break a hint (tests/fixtures/plugins/hints:
 # nosync reads a row it did not sync, stale_reg regularises one, layers
 # reads the per-layer stack under FINAL_ONLY); NB_CHECK_HINTS=1 fails a
@@ -9,24 +10,12 @@
 # Limits that used to drop data: 40 sampler statistics are all stored, 70
 # sampler parameter blocks are an error naming the sampler. TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbhints.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbhints
 FX="$B/tests/fixtures/plugins/hints/.libs"
 
-# every shipped plugin passes (names from negbench plugins)
-names=$("$NB" plugins | awk '$1 == "model" || $1 == "sampler" { print $2 }')
-[ -n "$names" ]; ok $? "negbench plugins lists the shipped plugins ($(echo $names | wc -w))"
-for p in $names; do
-  "$NB" plugins --check "$p" >"$T/out" 2>"$T/err"
-  st=$?
-  sed 's/^/# /' "$T/out"
-  [ $st -eq 0 ] && [ "$(grep -c ': ok (' "$T/out")" -eq 2 ]
-  ok $? "plugins --check $p: both pairs ok (exit $st)"
-done
+# every shipped model passes (the samplers: e2e-hints-samplers.sh)
+check_shipped model
 
 # the broken fixtures fail it, each with the reason
 check_fails() { # name, pattern, label

@@ -8,13 +8,9 @@
 # made here. Every probe is one TAP point; a summary per category follows.
 # Limits and rules: docs/hardening.md.
 
-B=$(cd "${NB_BUILDDIR:-.}" && pwd)
-S=$(cd "${NB_TEST_SRCDIR:-$(dirname "$0")}" && pwd)
-NB="$B/negbench"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbhostile
 H="$S/fixtures/hostile"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbhostile.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
 W="$T/a/w"   # working directory of every probe (results/ goes here)

@@ -6,11 +6,8 @@
 # installed negbench lists it, trains a short synthetic run with it (and
 # with an installed plugin), and `plugins --check topr` passes. TAP output.
 
-B=${NB_BUILDDIR:-.}
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbinst.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbinst
 PKG=${NB_PKG_CONFIG:-pkg-config}
 CC=${NB_CC:-cc}
 if ! command -v "${PKG%% *}" >/dev/null 2>&1; then

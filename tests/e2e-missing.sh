@@ -11,12 +11,8 @@
 # none; negbench grid --db reads an old store without upgrading it. TAP
 # output.
 
-B=$(cd "${NB_BUILDDIR:-.}" && pwd)
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbmiss.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbmiss
 q() { sqlite3 "$1" "$2"; }
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE

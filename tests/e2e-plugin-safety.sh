@@ -4,12 +4,8 @@
 # never ends. negbench reports the file and exits 2 (never 0 having done
 # nothing, never a crash or a hang). TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbplug.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbplug
 H="$B/tests/fixtures/plugins/hostile"
 
 cat > "$T/q.yaml" <<'Y'

@@ -14,13 +14,8 @@
 #     validation metrics of its best epoch.
 # TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbproto.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-TOP=$(cd "$S/.." && pwd)
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbproto
 q() { sqlite3 "$T/$1.sqlite" "$2"; }
 
 # exp NAME EVAL [TRAIN]: a run on synthetic data into $T/NAME.yaml

@@ -7,33 +7,15 @@
 # refused inputs (another grid, not a store, not a shard) exit 2 and write
 # nothing; negbench slurm writes valid scripts. TAP output.
 
-B=$(cd "${NB_BUILDDIR:-.}" && pwd)
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbshard.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbshard
 . "$S/store-compare.sh"
-. "$S/tap.sh"
 q() { sqlite3 "$1" "$2"; }
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
 
-cat > "$T/g.yaml" <<'Y'
-version: 1
-name: e2e-shard
-data:
-  synthetic: {users: 900, items: 500, rank: 6, per_user: 20}
-model: {name: mf, dim: 16}
-sampler: {name: rns}
-train: {epochs: 40, lr: 0.01, batch_size: 512, threads: 1}
-eval: {every: 1, topk: [10, 20], metric: recall@20, patience: 100}
-grid:
-  product:
-    sampler.name: [rns, dns]
-  seeds: [1, 2, 3]
-sampler_params:
-  dns: {M: 8}
-Y
+# the sweep of tests/fixtures/grid/sweep.yaml (MF, RNS and DNS, 3 seeds)
+sed -e 's/^name: e2e-sweep$/name: e2e-shard/' -e 's/epochs: 16,/epochs: 40,/' "$S/fixtures/grid/sweep.yaml" > "$T/g.yaml"
 
 "$NB" run "$T/g.yaml" -j 2 --db "$T/ref.sqlite" >"$T/out" 2>"$T/err"
 ok $? "the single-process reference sweep (6 runs) exits 0"

@@ -9,9 +9,7 @@
 # variables when mpirun is there. Skips (TAP) where Slurm cannot run: not
 # root, or the packages absent (.ci/run installs them). TAP output.
 
-B=$(cd "${NB_BUILDDIR:-.}" && pwd)
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-NB="$B/negbench"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 . "$S/hpc.sh"
 . "$S/store-compare.sh"
 if ! slurm_possible; then
@@ -24,7 +22,6 @@ trap 'slurm_down; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
 unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
   OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE SLURM_JOB_ID SLURM_CPUS_PER_TASK
-. "$S/tap.sh"
 
 cat > "$T/g.yaml" <<'Y'
 version: 1

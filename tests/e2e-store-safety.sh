@@ -15,12 +15,8 @@
 #  - negbench grid on a read-only file system (where unshare can mount one).
 # TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbsafe.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbsafe
 q() { sqlite3 "$1" "$2" 2>/dev/null; }
 now() { date +%s.%N; }
 # wait_for DB SQL: poll (50 ms) until the query returns non-empty, non-zero (20 s at most)

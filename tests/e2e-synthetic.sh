@@ -3,17 +3,13 @@
 # train, every epoch is stored, Recall@20 is far above a random ranking's,
 # a second run of the same configuration is skipped, a run re-executes itself
 # with OPENBLAS_THREAD_TIMEOUT=4, a run stopped by SIGTERM is marked
-# interrupted (exit 75) and resumes; LightGCN + ANS per
-# layer trains without NaN; final rows on demand train exactly as the full
-# last product; train.adam_defer auto trains as off on a small catalogue and
-# as on on a large one. TAP output.
+# interrupted (exit 75) and resumes. The other synthetic end-to-end checks
+# are in e2e-synthetic-stats.sh, e2e-synthetic-graph.sh and
+# e2e-synthetic-defer.sh (separate scripts, so that make -j2 check runs them
+# side by side). TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbe2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbe2e
 q() { sqlite3 "$T/r.sqlite" "$1"; }
 
 for s in rns dns; do
@@ -70,7 +66,7 @@ if "$NB" --version | grep -q "BLAS openblas"; then
   tr '\0' '\n' < "/proc/$pid/environ" | grep -qx "OPENBLAS_THREAD_TIMEOUT=4"
   ok $? "a run started without OPENBLAS_THREAD_TIMEOUT runs with it set to 4"
 else
-  echo "ok $((n = n + 1)) - # SKIP not built with OpenBLAS"
+  skip "not built with OpenBLAS"
 fi
 kill -TERM $pid
 wait $pid
@@ -83,101 +79,5 @@ half=$(q "select count(*) from epoch e where e.epoch % 2 = 0 and not exists (sel
 sed -i 's/epochs: 400/epochs: 4/; s/epochs":400/epochs":4/' "$T/long.yaml"
 "$NB" run "$T/long.yaml" --db "$T/r.sqlite" >"$T/out" 2>"$T/err"
 ok $? "a shorter configuration runs after the interrupted one"
-
-# statistics of the paper's analyses: score histograms, test metrics per evaluation
-cat > "$T/hist.yaml" <<'Y'
-version: 1
-name: e2e-hist
-data: {synthetic: {users: 400, items: 300, per_user: 20}}
-model: {name: mf, dim: 16}
-sampler: {name: dns, M: 8}
-train: {epochs: 4, lr: 0.01, batch_size: 512}
-eval: {every: 2, topk: [20], patience: 5, test_every_eval: true, histogram_epochs: [0, 4], histogram_pairs: 3000, histogram_bins: 12}
-Y
-"$NB" run -q "$T/hist.yaml" --db "$T/h.sqlite" >/dev/null 2>"$T/err"
-ok $? "a run with histograms and per-evaluation test metrics"
-h=$(sqlite3 "$T/h.sqlite" "select group_concat(epoch || ':' || (length(counts) / 8)) from score_histogram")
-[ "$h" = "0:12,4:12" ]; ok $? "score histograms stored before training and at epoch 4 ($h)"
-tot=$(sqlite3 "$T/h.sqlite" "select count(*) from epoch_metric where split = 'test'")
-[ "$tot" -eq 10 ]; ok $? "test metrics stored at both evaluations ($tot rows)"
-
-# a NaN loss stops the run with a stored error, exit 1
-sed -e 's/name: dns, M: 8/name: nan_sampler/' -e 's/e2e-hist/e2e-nan/' "$T/hist.yaml" > "$T/nan.yaml"
-NEGBENCH_PLUGIN_PATH="$B/tests/fixtures/plugins/ok/.libs" "$NB" run -q "$T/nan.yaml" --db "$T/h.sqlite" >/dev/null 2>"$T/err"
-[ $? -eq 1 ]; ok $? "a non-finite loss fails the run (exit 1)"
-grep -q "non-finite loss at epoch 1 step 2" "$T/err"; ok $? "... with a clear message"
-e=$(sqlite3 "$T/h.sqlite" "select status || ': ' || error from run where config_json like '%nan_sampler%'")
-case "$e" in failed:*non-finite*) r=0 ;; *) r=1 ;; esac; ok $r "... stored on the run ($e)"
-
-# ANS per layer on a 2-layer LightGCN (mean; concat = the official BPR score): no NaN
-for pool in mean concat; do
-cat > "$T/ans-$pool.yaml" <<Y
-version: 1
-name: e2e-ans-$pool
-data: {synthetic: {users: 400, items: 300, per_user: 20}}
-model: {name: lightgcn, dim: 16, layers: 2, pool: $pool}
-sampler: {name: ans, M: 8, gamma: 0.3, eps: 0.5, layers: per_layer}
-train: {epochs: 3, lr: 0.01, batch_size: 512}
-eval: {every: 3, topk: [20], patience: 5}
-Y
-  "$NB" run -q "$T/ans-$pool.yaml" --db "$T/g.sqlite" >/dev/null 2>"$T/err"
-  ok $? "lightgcn ($pool, 2 layers) + ans per_layer trains 3 epochs"
-  fin=$(sqlite3 "$T/g.sqlite" "select count(*) from epoch e join run r on r.id=e.run_id join experiment x on x.id=r.experiment_id where x.name='e2e-ans-$pool' and typeof(e.loss)='real' and e.loss > 0 and e.loss < 100")
-  [ "$fin" -eq 3 ]; ok $? "... with a finite loss at every epoch ($fin)"
-done
-
-# final rows on demand (RNS, PNS on LightGCN and SGL) train exactly as the full
-# last product does (NB_ON_DEMAND=0): the same loss and metrics, digit for digit
-for case in "lightgcn rns" "sgl pns"; do
-  set -- $case
-cat > "$T/od-$1.yaml" <<Y
-version: 1
-name: e2e-od-$1-$2
-data: {synthetic: {users: 300, items: 200, per_user: 15}}
-model: {name: $1, dim: 64, layers: 2}
-sampler: {name: $2}
-train: {epochs: 3, lr: 0.01, batch_size: 256, threads: 2}
-eval: {every: 3, topk: [20], patience: 5}
-Y
-  od=$("$NB" run -q "$T/od-$1.yaml" --db "$T/od1-$1.sqlite" 2>"$T/err" >/dev/null &&
-       sqlite3 "$T/od1-$1.sqlite" "select group_concat(loss, ' ') from epoch; select group_concat(value, ' ') from epoch_metric")
-  full=$(NB_ON_DEMAND=0 "$NB" run -q "$T/od-$1.yaml" --db "$T/od0-$1.sqlite" 2>>"$T/err" >/dev/null &&
-         sqlite3 "$T/od0-$1.sqlite" "select group_concat(loss, ' ') from epoch; select group_concat(value, ' ') from epoch_metric")
-  [ -n "$od" ] && [ "$od" = "$full" ]
-  ok $? "$1 + $2: rows on demand train exactly as the full last product ($(echo $od | cut -c1-40)...)"
-  sed 's/^/# /' "$T/err" | tail -2
-done
-
-# train.adam_defer, MF's dense Adam on its embedding tables: auto defers a
-# table's idle rows only where a step reads few of them (optim_defer_pays,
-# share <= 0.03). A small catalogue (a step reads most rows): auto trains as
-# off, digit for digit; a large one with small batches (a step reads 2.1% of
-# the user rows, 0.8% of the item rows): as on. on and off agree to float
-# rounding only.
-defer_run() { # NAME USERS ITEMS BATCH MODE: "losses metrics" of the stored run
-  cat > "$T/df-$1-$5.yaml" <<Y
-version: 1
-name: e2e-defer-$1
-data: {synthetic: {users: $2, items: $3, per_user: 10}}
-model: {name: mf, dim: 16}
-sampler: {name: dns, M: 4}
-train: {epochs: 2, lr: 0.01, batch_size: $4, threads: 2, adam_defer: $5}
-eval: {every: 2, topk: [20], patience: 5}
-Y
-  NB_PROFILE=1 "$NB" run -q "$T/df-$1-$5.yaml" --db "$T/df-$1-$5.sqlite" 2>"$T/df-$1-$5.err" >/dev/null &&
-    sqlite3 "$T/df-$1-$5.sqlite" "select group_concat(loss, ' ') from epoch; select group_concat(value, ' ') from epoch_metric"
-}
-for case in "small 300 200 256 off" "large 3000 40000 64 on"; do
-  set -- $case
-  auto=$(defer_run $1 $2 $3 $4 auto); on=$(defer_run $1 $2 $3 $4 on); off=$(defer_run $1 $2 $3 $4 off)
-  if [ $5 = on ]; then same=$on; other=$off; else same=$off; other=$on; fi
-  [ -n "$auto" ] && [ "$auto" = "$same" ]
-  ok $? "adam_defer auto on the $1 catalogue trains as $5, digit for digit ($(echo $auto | cut -c1-30)...)"
-  [ -n "$other" ] && [ "$auto" != "$other" ]
-  ok $? "... and not as the other choice, which differs in rounding ($(echo $other | cut -c1-30)...)"
-  want="deferred"; [ $5 = off ] && want="every step"
-  grep -q "profile: item table: .* dense Adam $want" "$T/df-$1-auto.err"
-  ok $? "... NB_PROFILE names the item table's choice: $want ($(grep 'item table' "$T/df-$1-auto.err"))"
-done
 
 tap_done

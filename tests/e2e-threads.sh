@@ -7,12 +7,8 @@
 # user set their own, and the run's output names both.
 # TAP output; needs a built tree ($NB_BUILDDIR) and sqlite3.
 
-B=${NB_BUILDDIR:-.}
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-NB="$B/negbench"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbthreads.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbthreads
 # the environment of make check sets OMP_NUM_THREADS; the defaults do not read it
 unset SLURM_CPUS_PER_TASK OMP_WAIT_POLICY GOMP_SPINCOUNT OPENBLAS_NUM_THREADS NEGBENCH_SET_ENV
 cores=$(getconf _NPROCESSORS_ONLN)

@@ -5,11 +5,8 @@
 # Under --enable-sanitizers the replays run with ASan and UBSan (reports are
 # caught by tests/sanitizer-reports.sh too). One TAP point per target.
 
-B=${NB_BUILDDIR:-.}
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbreplay.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbreplay
 
 for t in config grid lines inter csv shard-meta; do
   set -- "$S/fuzz/corpus/$t"/*

@@ -12,13 +12,11 @@
 # augmentation gain, each within a band (below), and each regime's
 # qualitative facts. NB_TRAJ_EPOCHS caps the epochs of each file (make check:
 # 2; `make check-golden-trajectory`: 0 = every recorded epoch). SKIPs every
-# point when the golden folder is absent. TAP output.
+# point when the golden folder is absent (fails them under
+# NEGBENCH_REQUIRE_SHARED=1). TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
-GD=${NB_GOLDEN_DIR:-$S/../../shared/golden}/ans-trajectory
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+GD=$GOLDEN/ans-trajectory
 CAP=${NB_TRAJ_EPOCHS:-2}
 
 # Bands. The other random draws (embeddings, candidates, noise, epoch order)
@@ -47,20 +45,21 @@ band() {
   fi
 }
 
-files="official-seed2020.jsonl official-seed2020-bw-positive.jsonl"
-if [ ! -r "$GD/official-seed2020.jsonl" ]; then
-  for f in $files; do
-    skip "golden trajectory $f not found under ${NB_GOLDEN_DIR:-$S/../../shared/golden} (set NB_GOLDEN_DIR)"
-  done
+# The points the checks give: per file the training run and five per epoch
+# (its recorded epochs, 5 and 20, or NB_TRAJ_EPOCHS if fewer), then each
+# regime's facts (4 for b_w > 0, 3 for b_w < 0).
+points() { ne=$1; [ "$CAP" -gt 0 ] && [ "$CAP" -lt "$ne" ] && ne=$CAP; echo $((1 + 5 * ne + $2)); }
+total=$(( $(points 5 4) + $(points 20 3) ))
+if [ ! -r "$GD/official-seed2020.jsonl" ] || [ ! -r "$GD/official-seed2020-bw-positive.jsonl" ]; then
+  skip_shared "$total" "golden trajectories not found under $GD (NEGBENCH_SHARED or NB_GOLDEN_DIR locate them)"
   tap_done; exit $?
 fi
 if ! command -v sqlite3 > /dev/null; then
-  for f in $files; do skip "$f: the sqlite3 command is not installed"; done
+  k=0; while [ $k -lt "$total" ]; do k=$((k + 1)); skip "the sqlite3 command is not installed"; done
   tap_done; exit $?
 fi
 
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbtraj.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+tap_tmpdir nbtraj
 
 # gold FILE EPOCH KEY: the value of KEY ("loss", "mrr@10", ...) on line EPOCH
 gold() {

@@ -4,8 +4,7 @@
 # pkglib_LTLIBRARIES (automake then requires its _LDFLAGS line, and its
 # sources default to NAME.c). The rule of docs/plugin-kit-notes.md. TAP output.
 
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 top="$S/.."
 # the pkglib_LTLIBRARIES list: from its line to the first line without a backslash
 listed=$(awk '/^pkglib_LTLIBRARIES *=/ { on = 1 } on { print; if (!/\\$/) exit }' "$top/Makefile.am")

@@ -8,8 +8,7 @@
 # shell test checking only for a non-zero exit status). Reports seen once are
 # moved to NB_SANITIZER_DIR/seen. Other builds: one skipped point. TAP output.
 
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-. "$S/tap.sh"
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 
 D=${NB_SANITIZER_DIR:-}
 if [ -z "$D" ]; then

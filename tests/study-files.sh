@@ -9,14 +9,9 @@
 #     byte for byte when regenerated twice.
 # TAP output.
 
-B=${NB_BUILDDIR:-.}
-NB="$B/negbench"
-S=${NB_TEST_SRCDIR:-$(dirname "$0")}
-TOP=$(cd "$S/.." && pwd)
-T=$(mktemp -d "${TMPDIR:-/tmp}/nbstudy.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-. "$S/tap.sh"
-DATA=${NEGBENCH_DATA:-$TOP/../shared/data}
+. "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
+tap_tmpdir nbstudy
+DATA=${NEGBENCH_DATA:-$DATA}
 
 all=$(sed -n 's/^ALL="\(.*\)"$/\1/p' "$TOP/experiments/paper/run.sh")
 for y in "$TOP"/experiments/paper/*.yaml; do
@@ -32,7 +27,7 @@ for y in "$TOP"/experiments/paper/*.yaml; do
     NEGBENCH_DATA=$DATA "$NB" grid "$y" --db "$T/$a.sqlite" > "$T/$a.out" 2>&1
     ok $? "negbench grid $a.yaml: $(tail -1 "$T/$a.out" | cut -c1-60)"
   else
-    skip "$a.yaml not validated: the DENS splits are not in $DATA"
+    skip_shared 1 "$a.yaml not validated: the DENS splits are not in $DATA"
   fi
 done
 for a in $all; do
@@ -44,13 +39,13 @@ mkdir -p "$T/co/experiments/paper" "$T/co/results"
 cp "$TOP/experiments/paper/tables.sh" "$T/co/experiments/paper/"
 printf '# Table 2\n\nhand-written above\n\n<!-- generated: begin -->\nold numbers\n<!-- generated: end -->\n\nhand-written below\n' > "$T/co/results/table2.md"
 : > "$T/co/results/table2.sqlite"   # an empty store: the reports fail, the text stays
-NEGBENCH="$(cd "$B" && pwd)/negbench" sh -c "cd '$T/co' && bash experiments/paper/tables.sh" > /dev/null 2>&1
+NEGBENCH="$NB" sh -c "cd '$T/co' && bash experiments/paper/tables.sh" > /dev/null 2>&1
 sed -n '1,4p' "$T/co/results/table2.md" > "$T/head"
 printf '# Table 2\n\nhand-written above\n\n' | cmp -s - "$T/head"; ok $? "tables.sh keeps the text above the generated block"
 printf '<!-- generated: end -->\n\nhand-written below\n' > "$T/tail.want"
 tail -3 "$T/co/results/table2.md" | cmp -s "$T/tail.want" -; ok $? "tables.sh keeps the text below the generated block"
 grep -q 'old numbers' "$T/co/results/table2.md"; ok $((! $?)) "tables.sh replaces the generated block"
 [ "$(grep -c 'generated: begin' "$T/co/results/table2.md")" = 1 ]; ok $? "one generated block after a run"
-NEGBENCH="$(cd "$B" && pwd)/negbench" sh -c "cd '$T/co' && bash experiments/paper/tables.sh" > /dev/null 2>&1
+NEGBENCH="$NB" sh -c "cd '$T/co' && bash experiments/paper/tables.sh" > /dev/null 2>&1
 [ "$(grep -c 'generated: begin' "$T/co/results/table2.md")" = 1 ]; ok $? "still one generated block after a second run"
 tap_done

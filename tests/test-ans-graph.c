@@ -38,16 +38,14 @@ enum { REG_NORM = 0, REG_SQUARED = 1 }; /* core/bpr.h "form" */
 static const char *const pkey[P_COUNT] = { "W_u", "b_u", "W_i", "b_i", "w", "b_w" };
 static const int64_t plen[P_COUNT] = { D * D, D, D * D, D, D, 1 };
 
-static const int32_t r_pairs[14][2] = { {1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                        {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7} };
-static int64_t r_uptr[NU + 1], r_iptr[NI + 1];
-static int32_t r_uit[14], r_ius[14];
+static test_train r_tiny; /* the tiny graph in RecBole ids (testhost.h) */
 static nb_train r_train;
 static nb_graph r_graph; /* RecBole's Ahat: deg + 1e-7, PAD nodes isolated */
 
 static void r_setup(void)
 {
-    test_train_from_pairs(NU, NI, r_pairs, 14, 0, r_uptr, r_uit, r_iptr, r_ius, &r_train);
+    test_tiny_train(&r_tiny, 1);
+    r_train = r_tiny.t;
     char *err = NULL;
     if (graph_build(&r_train, NULL, 1e-7, &r_graph, &err) != NB_OK) tap_bail("graph: %s", err);
 }
@@ -231,7 +229,7 @@ static double cmp_key(json *j, const char *key, const double *got, size_t n)
 {
     size_t cnt = 0;
     double *want = gs_arr(j, key, &cnt);
-    double e = cnt == n ? gs_err(got, want, n) : INFINITY;
+    double e = cnt == n ? test_scaled_err(got, want, n) : INFINITY;
     free(want);
     return e;
 }
@@ -239,7 +237,7 @@ static double cmp_key(json *j, const char *key, const double *got, size_t n)
 static void test_golden_double(const char *file)
 {
     json *j = gs_load("ans-lightgcn", file);
-    if (!j) { skip(6, "golden ans-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(6, "golden %s/ans-lightgcn/%s not readable", tap_golden_dir(), file); return; }
     static aref a;
     aref_load(j, &a);
     double dE0[NN * D], dpar[P_COUNT][D * D];
@@ -367,22 +365,14 @@ static void *lg_new(int layers, int pool, const double *E0)
     char *err = NULL;
     if (gs_lgcn()->init(testhost(), vals, &r_train, D, 3, &st, &err) != NB_OK)
         tap_bail("lightgcn init: %s", err);
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < NU * D; k++) blk[0].value[k] = (float)E0[k];
-    for (int k = 0; k < NI * D; k++) blk[1].value[k] = (float)E0[NU * D + k];
+    test_model_set_e0(gs_lgcn(), st, E0);
     return st;
 }
 
 /* The lightgcn plugin's E0 gradient as double [N][d]. */
 static void lg_e0grad(void *st, double *g)
 {
-    nb_block *blk;
-    int nb;
-    gs_lgcn()->blocks(st, &blk, &nb);
-    for (int k = 0; k < NU * D; k++) g[k] = blk[0].grad[k];
-    for (int k = 0; k < NI * D; k++) g[NU * D + k] = blk[1].grad[k];
+    test_model_e0_grad(gs_lgcn(), st, g);
 }
 
 /* An ans plugin for the reference a (layers: 0 per_layer, 1 pooled) on a
@@ -476,14 +466,14 @@ static void plugin_run(const nb_host *h, const aref *a, int mode, int lpool, int
 static double par_err(double (*got)[D * D], double (*want)[D * D])
 {
     double e = 0;
-    for (int p = 0; p < P_COUNT; p++) e = fmax(e, gs_err(got[p], want[p], (size_t)plen[p]));
+    for (int p = 0; p < P_COUNT; p++) e = fmax(e, test_scaled_err(got[p], want[p], (size_t)plen[p]));
     return e;
 }
 
 static void test_plugin_golden(const char *file)
 {
     json *j = gs_load("ans-lightgcn", file);
-    if (!j) { skip(4, "golden ans-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(4, "golden %s/ans-lightgcn/%s not readable", tap_golden_dir(), file); return; }
     static aref a;
     aref_load(j, &a);
     static pres o[2];
@@ -532,7 +522,7 @@ static void test_plugin_golden(const char *file)
 static void test_modes(void)
 {
     json *j = gs_load("ans-lightgcn", "case1_L2_eps0.5_gamma0.3.json");
-    if (!j) { skip(4, "golden ans-lightgcn/case1 not readable"); return; }
+    if (!j) { skip_shared(4, "golden %s/ans-lightgcn/case1 not readable", tap_golden_dir()); return; }
     static aref a;
     aref_load(j, &a);
     a.pool = LGCN_MEAN;
@@ -545,7 +535,7 @@ static void test_modes(void)
     for (int q = 0; q < NR; q++) same &= pl.chosen[q] == a.chosen[q];
     double vd[BB * D];
     for (int k = 0; k < BB * D; k++) vd[k] = pl.vec[k];
-    double ev = gs_err(vd, a.vec, BB * D), eg = gs_err(pl.dE0, dE0, NN * D);
+    double ev = test_scaled_err(vd, a.vec, BB * D), eg = test_scaled_err(pl.dE0, dE0, NN * D);
     double ep = par_err(pl.dpar, dpar);
     ok(same && ev < 1e-5 && fabs(pl.loss / loss - 1) < 1e-5 && eg < 1e-4 && ep < 1e-4,
        "mean pooling: plugin per_layer = double reference (picks, vec %.2g, loss, E0 grad %.2g, "
@@ -576,7 +566,7 @@ static void test_modes(void)
         vd[k] = po.vec[k];
         differ |= fabs((double)po.vec[k] - (double)pl.vec[k]) > 1e-3;
     }
-    double epo = gs_err(vd, m.w.vec, BB * D);
+    double epo = test_scaled_err(vd, m.w.vec, BB * D);
     ok(psame && epo < 1e-5, "pooled: the MF code on the pooled rows (picks, vec %.2g)", epo);
     ok(differ && memcmp(pl.dpar, po.dpar, sizeof pl.dpar) != 0,
        "per_layer and pooled give different negatives and gate gradients");
@@ -598,7 +588,7 @@ static void test_modes(void)
 static void test_variants(void)
 {
     json *j = gs_load("ans-lightgcn", "case1_L2_eps0.5_gamma0.3.json");
-    if (!j) { skip(1, "golden ans-lightgcn/case1 not readable"); return; }
+    if (!j) { skip_shared(1, "golden %s/ans-lightgcn/case1 not readable", tap_golden_dir()); return; }
     double worst = 0;
     int same = 1;
     char *err = NULL;
@@ -614,11 +604,11 @@ static void test_variants(void)
         for (int q = 0; q < NR; q++) same &= o.chosen[q] == a.chosen[q];
         double vd[BB * D];
         for (int k = 0; k < BB * D; k++) vd[k] = o.vec[k];
-        double e = fmax(fmax(gs_err(vd, a.vec, BB * D), fabs(o.loss / loss - 1)),
-                        fmax(gs_err(o.dE0, dE0, NN * D), par_err(o.dpar, dpar)));
+        double e = fmax(fmax(test_scaled_err(vd, a.vec, BB * D), fabs(o.loss / loss - 1)),
+                        fmax(test_scaled_err(o.dE0, dE0, NN * D), par_err(o.dpar, dpar)));
         if (a.cfg.gate == 0) /* no gates: only w, b_w are trained */
-            e = fmax(fmax(gs_err(o.dE0, dE0, NN * D), fabs(o.loss / loss - 1)),
-                     fmax(gs_err(o.dpar[P_W], dpar[P_W], D), gs_err(vd, a.vec, BB * D)));
+            e = fmax(fmax(test_scaled_err(o.dE0, dE0, NN * D), fabs(o.loss / loss - 1)),
+                     fmax(test_scaled_err(o.dpar[P_W], dpar[P_W], D), test_scaled_err(vd, a.vec, BB * D)));
         diag("%s: %.2g (%s)", name, e, err ? err : "ok");
         worst = fmax(worst, e);
         free(a.mem);
@@ -633,7 +623,7 @@ int main(void)
 {
     /* the 0-based MixGCF/DENS graph helpers of graph_sampler_test.h are unused here */
     (void)gs_setup; (void)gs_e0; (void)gs_softplus_bpr; (void)gs_lgcn_new; (void)gs_step;
-    (void)gs_lgcn_e0grad;
+    (void)gs_lgcn_e0grad; (void)gs_picks_differ;
     r_setup();
     test_golden_double("case1_L2_eps0.5_gamma0.3.json");
     test_golden_double("case2_L2_eps1_gamma0.1_pow.json");

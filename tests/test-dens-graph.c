@@ -135,7 +135,7 @@ static void load_ref(json *j, dref *r)
 static void test_golden_double(const char *file)
 {
     json *j = gs_load("dens-lightgcn", file);
-    if (!j) { skip(7, "golden dens-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(7, "golden %s/dens-lightgcn/%s not readable", tap_golden_dir(), file); return; }
     static dref r;
     load_ref(j, &r);
     double beta = gs_num(j, "hyper.beta"), *cd = gs_arr(j, "inputs.neg_items", NULL);
@@ -157,10 +157,10 @@ static void test_golden_double(const char *file)
                 for (int k = 0; k < GD; k++)
                     g2[((b * 3 + m) * GNL + l) * GD + k] = gn[((b * GNL + l) * 3 + m) * GD + k];
             }
-    ok(same && gs_err(s2, wsc, GB * 3 * GNL) < 1e-9 && gs_err(gp, wgp, GB * GNL * GD) < 1e-9 &&
-           gs_err(g2, wgn, GB * 3 * GNL * GD) < 1e-9,
+    ok(same && test_scaled_err(s2, wsc, GB * 3 * GNL) < 1e-9 && test_scaled_err(gp, wgp, GB * GNL * GD) < 1e-9 &&
+           test_scaled_err(g2, wgn, GB * 3 * GNL * GD) < 1e-9,
        "%s: per-layer picks, scores (own u^(l)), gate_p, gate_n to 1e-9 (%.2g)", file,
-       gs_err(s2, wsc, GB * 3 * GNL));
+       test_scaled_err(s2, wsc, GB * 3 * GNL));
     double dE0[GN * GD], gwg[DENS_N_GW][GD * GD], *dgw[DENS_N_GW], t[4];
     for (int k = 0; k < DENS_N_GW; k++) dgw[k] = gwg[k];
     double loss = dref_loss(&r, dE0, dgw, t);
@@ -171,22 +171,22 @@ static void test_golden_double(const char *file)
     is_close(loss, gs_num(j, "outputs.loss_total"), 0, 1e-9, "%s: loss_total (softplus BPR)", file);
     double gw0[GN * GD];
     gs_e0(j, "outputs.grad_total", gw0);
-    ok(gs_err(dE0, gw0, GU * GD) < 1e-9 && gs_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD) < 1e-9,
+    ok(test_scaled_err(dE0, gw0, GU * GD) < 1e-9 && test_scaled_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD) < 1e-9,
        "%s: grad_total U, I through the propagation to 1e-9 (%.2g, %.2g)", file,
-       gs_err(dE0, gw0, GU * GD), gs_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD));
+       test_scaled_err(dE0, gw0, GU * GD), test_scaled_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD));
     double werr = 0;
     for (int k = 0; k < DENS_N_GW; k++) {
         char key[64];
         snprintf(key, sizeof key, "outputs.grad_total.%s", gate_key[k]);
         double *w = gs_arr(j, key, NULL);
-        werr = fmax(werr, gs_err(dgw[k], w, (size_t)gw_len(k)));
+        werr = fmax(werr, test_scaled_err(dgw[k], w, (size_t)gw_len(k)));
         free(w);
     }
     ok(werr < 1e-9, "%s: the eight gate gradients to 1e-9 (%.2g)", file, werr);
     r.host_bpr = 1;
     double lh = dref_loss(&r, dE0, NULL, NULL);
     is_close(lh, gs_num(j, "outputs.loss_total"), 0, 1e-9, "%s: loss_total with the host BPR", file);
-    ok(gs_err(dE0, gw0, GU * GD) < 1e-8 && gs_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD) < 1e-8,
+    ok(test_scaled_err(dE0, gw0, GU * GD) < 1e-8 && test_scaled_err(dE0 + GU * GD, gw0 + GU * GD, GI * GD) < 1e-8,
        "%s: grad_total U, I with the host BPR to 1e-8", file);
     free(cd); free(wid); free(wsc); free(wgp); free(wgn);
     json_free(j);
@@ -211,17 +211,11 @@ static void test_fd(void)
             for (int i = 0; i < gw_len(k); i++) r.gwv[k][i] = nb_rng_uniform(&rg) - 0.5;
         double sc[GB * GNL * 4];
         dref_select(&r, 4, cand, 0.4, sc, NULL, NULL);
-        int differ = 0;
-        for (int b = 0; b < GB; b++)
-            for (int l = 1; l < GNL; l++) differ |= r.ch[b * GNL + l] != r.ch[b * GNL];
+        int differ = gs_picks_differ(r.ch);
         double dE0[GN * GD], gwg[DENS_N_GW][GD * GD], *dgw[DENS_N_GW], worst = 0, gmax = 0;
         for (int k = 0; k < DENS_N_GW; k++) dgw[k] = gwg[k];
         dref_loss(&r, dE0, dgw, NULL);
-        for (int k = 0; k < GN * GD; k++) gmax = fmax(gmax, fabs(dE0[k]));
-        for (int k = 0; k < GN * GD; k++) {
-            double fd = fd_central(fd_cb, &r, &r.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - dE0[k]) / fmax(fabs(dE0[k]), 1e-2 * gmax));
-        }
+        worst = fd_worst(fd_cb, &r, r.E0, dE0, GN * GD, 1e-6, &gmax);
         double wworst = 0;
         for (int k = 0; k < DENS_N_GW; k++) {
             double wmax = 0;
@@ -245,7 +239,7 @@ static const nb_sampler_vt *dens_vt_get(void)
 static void test_plugin(const char *file)
 {
     json *j = gs_load("dens-lightgcn", file);
-    if (!j) { skip(4, "golden dens-lightgcn/%s not readable", file); return; }
+    if (!j) { skip_shared(4, "golden %s/dens-lightgcn/%s not readable", tap_golden_dir(), file); return; }
     static dref r;
     load_ref(j, &r);
     double *cd = gs_arr(j, "inputs.neg_items", NULL), *wid = gs_arr(j, "outputs.chosen_item_id", NULL);
@@ -265,7 +259,7 @@ static void test_plugin(const char *file)
     long allocs = 0;
     for (int q = 0; q < 2; q++) {
         mst[q] = gs_lgcn_new(LGCN_MEAN, r.E0);
-        if (dens_vt_get()->init(q ? &h4 : testhost(), vals, &g_train, GD, GB, 1, &st[q], &err) != NB_OK)
+        if (dens_vt_get()->init(q ? &h4 : testhost(), vals, &g_tiny.t, GD, GB, 1, &st[q], &err) != NB_OK)
             tap_bail("dens init: %s", err);
         dens_state *s = st[q];
         s->test_cand = cand;
@@ -295,13 +289,13 @@ static void test_plugin(const char *file)
         snprintf(key, sizeof key, "outputs.grad_total.%s", gate_key[k]);
         double *w = gs_arr(j, key, NULL), got[GD * GD];
         for (int i = 0; i < gw_len(k); i++) got[i] = wg[0][k][i];
-        werr = fmax(werr, gs_err(got, w, (size_t)gw_len(k)));
+        werr = fmax(werr, test_scaled_err(got, w, (size_t)gw_len(k)));
         free(w);
     }
-    ok(gs_err(pg[0], gw0, GU * GD) < 1e-4 && gs_err(pg[0] + GU * GD, gw0 + GU * GD, GI * GD) < 1e-4 &&
+    ok(test_scaled_err(pg[0], gw0, GU * GD) < 1e-4 && test_scaled_err(pg[0] + GU * GD, gw0 + GU * GD, GI * GD) < 1e-4 &&
            werr < 1e-4,
        "%s: plugin + lightgcn backward: E0 and gate gradients = golden to 1e-4 (%.2g, %.2g, %.2g)",
-       file, gs_err(pg[0], gw0, GU * GD), gs_err(pg[0] + GU * GD, gw0 + GU * GD, GI * GD), werr);
+       file, test_scaled_err(pg[0], gw0, GU * GD), test_scaled_err(pg[0] + GU * GD, gw0 + GU * GD, GI * GD), werr);
     ok(allocs == 0 && memcmp(vec[0], vec[1], sizeof vec[0]) == 0 && loss[0] == loss[1] &&
            memcmp(pg[0], pg[1], sizeof pg[0]) == 0 && memcmp(wg[0], wg[1], sizeof wg[0]) == 0,
        "%s: 1 and 4 threads identical, no allocation in the step", file);
@@ -386,7 +380,7 @@ static void test_concat_refused(void)
     void *mst = gs_lgcn_new(LGCN_CONCAT, NULL), *st = NULL;
     nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.i = 100}, {.i = 0}};
     char *err = NULL;
-    dens_vt_get()->init(testhost(), vals, &g_train, GNL * GD, GB, 1, &st, &err);
+    dens_vt_get()->init(testhost(), vals, &g_tiny.t, GNL * GD, GB, 1, &st, &err);
     float vec[GB * GNL * GD], rv[GB * GD];
     int32_t item[GB], regit[GB];
     nb_negatives out = {vec, item, 1, regit, 0, rv, 0.0};

@@ -291,49 +291,6 @@ static void golden_double(const char *file)
 
 /* ------------------------------------------------------ plugin harness */
 
-/* A training set with no positives for nU users and nI items (candidates
- * then come from test_cand), or from a pair list. */
-typedef struct ttrain {
-    nb_train t;
-    int64_t uptr[64], iptr[64];
-    int32_t uit[256], ius[256];
-} ttrain;
-
-static void make_train(ttrain *tt, int nU, int nI, const int (*pairs)[2], int np)
-{
-    memset(tt, 0, sizeof *tt);
-    for (int q = 0; q < np; q++) { tt->uptr[pairs[q][0] + 1]++; tt->iptr[pairs[q][1] + 1]++; }
-    for (int u = 0; u < nU; u++) tt->uptr[u + 1] += tt->uptr[u];
-    for (int i = 0; i < nI; i++) tt->iptr[i + 1] += tt->iptr[i];
-    /* pairs are given sorted by (user, item) */
-    int64_t fillu[64] = {0}, filli[64] = {0};
-    for (int q = 0; q < np; q++) {
-        int u = pairs[q][0], i = pairs[q][1];
-        tt->uit[tt->uptr[u] + fillu[u]++] = i;
-    }
-    for (int i = 0; i < nI; i++)
-        for (int q = 0; q < np; q++)
-            if (pairs[q][1] == i) tt->ius[tt->iptr[i] + filli[i]++] = pairs[q][0];
-    tt->t = (nb_train){nU, nI, np, tt->uptr, tt->uit, tt->iptr, tt->ius};
-}
-
-/* Row-sparse gradient blocks for the view's tables. */
-typedef struct tgrad {
-    nb_block user, item;
-    float gu[4096], gi[4096];
-    int32_t tu[512], ti[512];
-    uint8_t mu[512], mi[512];
-    nb_grads g;
-} tgrad;
-
-static void make_grads(tgrad *tg, int nU, int nI, int d)
-{
-    memset(tg, 0, sizeof *tg);
-    tg->user = (nb_block){"user_emb", NULL, tg->gu, nU, d, NB_BLOCK_ROWS, tg->tu, 0, tg->mu};
-    tg->item = (nb_block){"item_emb", NULL, tg->gi, nI, d, NB_BLOCK_ROWS, tg->ti, 0, tg->mi};
-    tg->g = (nb_grads){&tg->user, &tg->item, NULL, NULL, &tg->user, &tg->item};
-}
-
 static const nb_sampler_vt *dens_vtable(void)
 {
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
@@ -348,8 +305,8 @@ static void golden_float(const char *file)
     if (!load_case(&c, file)) tap_bail("cannot read golden %s", file);
     int B = c.B, M = c.M, d = c.d;
     const nb_sampler_vt *vt = dens_vtable();
-    ttrain tt;
-    make_train(&tt, c.nU, c.nI, NULL, 0);
+    test_train tt;
+    test_make_train(&tt, c.nU, c.nI, NULL, 0);
     nb_value vals[4] = {{.i = M}, {.f = c.gamma}, {.i = c.warmup}, {.i = 0}};
     void *st = NULL;
     char *err = NULL;
@@ -379,8 +336,8 @@ static void golden_float(const char *file)
     ok(same, "float plugin: chosen items and reg_items match chosen_item_id");
     free(want);
 
-    tgrad tg;
-    make_grads(&tg, c.nU, c.nI, d);
+    test_grads tg;
+    test_make_grads(&tg, c.nU, c.nI, d);
     float gneg[64] = {0};
     double raw;
     double bpr = bpr_loss_grad_f32(B, d, c.users, c.pos, U, I, vec, tg.gu, tg.gi, gneg, NULL);
@@ -521,8 +478,8 @@ static void finite_differences(void)
 static void beta_schedule(void)
 {
     const nb_sampler_vt *vt = dens_vtable();
-    ttrain tt;
-    make_train(&tt, 1, 4, NULL, 0);
+    test_train tt;
+    test_make_train(&tt, 1, 4, NULL, 0);
     nb_value vals[4] = {{.i = 3}, {.f = 0.0}, {.i = 10}, {.i = 0}};
     void *st = NULL;
     char *err = NULL;
@@ -556,28 +513,18 @@ static void beta_schedule(void)
 
 static void plugin_behaviour(void)
 {
-    enum { NU = 4, NI = 9, D = 6, B = 8 };
-    static const int pairs[][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6},
-                                   {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
-    ttrain tt;
-    make_train(&tt, NU, NI, pairs, (int)(sizeof pairs / sizeof pairs[0]));
+    enum { NU = SMALL_U, NI = SMALL_I, D = SMALL_D, B = SMALL_B };
+    static test_small_world w;
+    test_small_world_make(&w);
     const nb_sampler_vt *vt = dens_vtable();
     nb_value vals[4] = {{.i = 5}, {.f = 0.3}, {.i = 100}, {.i = 1}};
-    float U[NU * D], I[NI * D];
-    nb_rng r;
-    nb_rng_seed(&r, 9, 9, 9);
-    for (int i = 0; i < NU * D; i++) U[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    for (int i = 0; i < NI * D; i++) I[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    nb_view v = {.n_users = NU, .n_items = NI, .dim = D, .user = U, .item = I,
-                 .user_layers = U, .item_layers = I, .user_ego = U, .item_ego = I};
-    int32_t users[B] = {0, 1, 2, 3, 0, 1, 2, 3}, pos[B] = {0, 2, 8, 4, 6, 7, 0, 4};
 
     void *st[2] = {NULL, NULL};
     char *err = NULL;
     nb_host h4 = *testhost();
     h4.threads = 4;
-    if (vt->init(testhost(), vals, &tt.t, D, B, 5, &st[0], &err) != NB_OK ||
-        vt->init(&h4, vals, &tt.t, D, B, 5, &st[1], &err) != NB_OK)
+    if (vt->init(testhost(), vals, &w.tt.t, D, B, 5, &st[0], &err) != NB_OK ||
+        vt->init(&h4, vals, &w.tt.t, D, B, 5, &st[1], &err) != NB_OK)
         tap_bail("init: %s", err);
     ok(vt->reg_rows(st[0]) == 1, "reg_rows is 1 (the chosen item)");
     dens_state *s0 = st[0];
@@ -588,23 +535,12 @@ static void plugin_behaviour(void)
     float vec[2][B * D], regvec[B * D];
     int32_t item[2][B], regit[2][B];
     double aux[2];
-    tgrad *tg = calloc(2, sizeof *tg);
+    test_grads *tg = calloc(2, sizeof *tg);
     int viol = 0, allocs_delta = 0;
     for (int q = 0; q < 2; q++) {
         nb_negatives out = {vec[q], item[q], 1, regit[q], 0, regvec, 0.0};
-        int rc = 0;
-        make_grads(&tg[q], NU, NI, D);
-        float dneg[B * D];
-        for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
-        for (int step = 0; step < 5; step++) {
-            nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 2, .step = step,
-                           .first = (int64_t)step * B, .seed = 1234};
-            long a0 = testhost_allocs();
-            rc |= vt->negatives(st[q], &bt, &v, &out, &err);
-            rc |= vt->backward(st[q], &bt, &v, dneg, NULL, &tg[q].g, &err);
-            allocs_delta += (int)(testhost_allocs() - a0);
-            for (int b = 0; b < B; b++) viol += nb_train_has(&tt.t, users[b], item[q][b]);
-        }
+        int rc = test_small_world_steps(&w, vt, st[q], &out, &tg[q], 0, 2, 5, 1234,
+                                        &allocs_delta, &viol, &err);
         aux[q] = out.aux_loss;
         if (rc) diag("error: %s", err ? err : "?");
     }
@@ -635,16 +571,10 @@ static void plugin_behaviour(void)
     ok(stats[0].value == 0 && isnan(stats[1].value), "statistics reset after each call (no batch: NaN)");
 
     /* NaN in an embedding -> NB_ENUMERIC with a message */
-    U[0] = NAN;
-    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 2, .step = 0, .first = 0,
-                   .seed = 1234};
+    w.U[0] = NAN;
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec, 0.0};
     free(err);
-    err = NULL;
-    int rc = vt->negatives(st[0], &bt, &v, &out, &err);
-    is_int(rc, NB_ENUMERIC, "NaN embedding -> NB_ENUMERIC");
-    ok(err != NULL, "with a message: %s", err ? err : "(none)");
-    free(err);
+    test_small_world_nonfinite(&w, vt, st[0], &out, 2, 1234, "NaN embedding");
     free(tg);
     vt->free(st[0]);
     vt->free(st[1]);
@@ -655,20 +585,14 @@ int main(void)
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
     ok(pd && pd->kind == NB_KIND_SAMPLER && strcmp(pd->name, "dens") == 0 &&
            nb_plugin_descriptor(1) == NULL, "descriptor 0 is the sampler dens");
-    char probe[1024];
-    snprintf(probe, sizeof probe, "%s/dens-mf/case1_beta0.3_gamma0.3.json", tap_golden_dir());
-    FILE *f = fopen(probe, "r");
-    if (f) {
-        fclose(f);
-        golden_double("case1_beta0.3_gamma0.3.json");
-        golden_double("case2_beta0_gamma0.3.json");
-        golden_double("case3_beta1_gamma0.3.json");
-        golden_double("case4_beta0.3_K2.json");
-        golden_float("case1_beta0.3_gamma0.3.json");
-        golden_float("case2_beta0_gamma0.3.json");
-        golden_float("case3_beta1_gamma0.3.json");
+    /* the four golden files give 148 points: four double cases, three float */
+    static const char *const golden[4] = {"case1_beta0.3_gamma0.3.json", "case2_beta0_gamma0.3.json",
+                                          "case3_beta1_gamma0.3.json", "case4_beta0.3_K2.json"};
+    if (golden_present("dens-mf", golden, 4)) {
+        for (int k = 0; k < 4; k++) golden_double(golden[k]);
+        for (int k = 0; k < 3; k++) golden_float(golden[k]);
     } else {
-        skip(1, "golden files not found under %s (dens-mf checks not run)", tap_golden_dir());
+        skip_shared(148, "golden dens-mf files not found under %s", tap_golden_dir());
     }
     finite_differences();
     beta_schedule();

@@ -3,8 +3,8 @@
  * (negbench/graph.h): exact values on a hand-built graph with and without
  * the degree epsilon, SpMM against a dense reference (both precisions,
  * strides, thread-count independence), entry/edge/node dropout reproducible
- * from the seed and renormalised, and a timing diagnostic of one SpMM on a
- * Gowalla-sized random graph (d = 64, 2 threads).
+ * from the seed and renormalised. SpMM timings are in make bench
+ * (tests/bench-graph).
  */
 #include "negbench/graph.h"
 #include "tap/tap.h"
@@ -12,7 +12,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -288,72 +287,10 @@ static void test_dropout(void)
     tset_free(&s);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* One SpMM at d = 64 on a random graph of Gowalla's size (29,858 users,
- * 40,981 items, 810,128 pairs; uniform, so less cache-friendly than real). */
-static void test_timing(void)
-{
-    int32_t U = 29858, I = 40981, d = 64;
-    int64_t target = 810128;
-    tset s;
-    memset(&s, 0, sizeof s);
-    s.uptr = calloc((size_t)U + 1, sizeof(int64_t));
-    s.uitems = malloc((size_t)target * sizeof(int32_t));
-    nb_rng r;
-    nb_rng_seed(&r, 99, 0, 0);
-    int64_t p = 0;
-    uint8_t *row = calloc((size_t)I, 1);
-    for (int32_t u = 0; u < U; u++) {
-        int64_t want = target * (u + 1) / U - target * u / U;
-        int64_t got = 0;
-        while (got < want) {
-            int32_t i = (int32_t)nb_rng_below(&r, (uint32_t)I);
-            if (!row[i]) { row[i] = 1; got++; }
-        }
-        for (int32_t i = 0; i < I && got; i++)
-            if (row[i]) { s.uitems[p++] = i; row[i] = 0; got--; }
-        s.uptr[u + 1] = p;
-    }
-    free(row);
-    s.t = (nb_train){U, I, p, s.uptr, s.uitems, NULL, NULL};
-    nb_graph g = {0};
-    graph_build(&s.t, NULL, 1e-7, &g, NULL);
-    float *x = malloc((size_t)(g.n * d) * sizeof(float)), *y = malloc((size_t)(g.n * d) * sizeof(float));
-    for (int64_t k = 0; k < g.n * d; k++) x[k] = (float)(nb_rng_uniform(&r) - 0.5);
-#ifdef _OPENMP
-    int nt = omp_get_max_threads();
-    omp_set_num_threads(2);
-#endif
-    double ms[7];
-    for (int rep = 0; rep < 7; rep++) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
-        graph_spmm_f32(&g, NULL, x, d, NULL, 0, y, d, d);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        ms[rep] = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) * 1e-6;
-    }
-#ifdef _OPENMP
-    omp_set_num_threads(nt);
-#endif
-    qsort(ms, 7, sizeof ms[0], cmp_d);
-    diag("spmm nodes=%lld nnz=%lld d=64 threads=2 median_ms=%.2f", (long long)g.n,
-         (long long)g.nnz, ms[3]);
-    ok(g.nnz == 2 * target && ms[3] > 0, "Gowalla-sized SpMM ran (median %.2f ms)", ms[3]);
-    free(x); free(y);
-    graph_free(&g);
-    free(s.uptr); free(s.uitems);
-}
-
 int main(void)
 {
     test_hand_built();
     test_spmm();
     test_dropout();
-    test_timing();
     return tap_done();
 }

@@ -27,30 +27,10 @@
 
 const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);
 
-/* ---- the shared tiny graph (0-based ids, golden README) ---------------- */
-enum { U = 5, I = 7, N = 12, D = 4, B = 4 };
-static const int32_t pairs[14][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                     {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
-static const int32_t b_users[B] = {0, 2, 4, 0}, b_pos[B] = {1, 4, 6, 2}, b_neg[B] = {5, 1, 3, 6};
-
-static int64_t uptr[U + 1], iptr[I + 1];
-static int32_t uitems[14], iusers[14];
-static nb_train train;
-
-static void build_train(void)
-{
-    test_train_from_pairs(U, I, pairs, 14, 1, uptr, uitems, iptr, iusers, &train);
-}
-
-/* Max over the array of |a - b| / max(|b|, 1e-3 scale) (golden README). */
-static double scaled_err(const double *a, const double *b, int64_t n)
-{
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
-    for (int64_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
-    return worst;
-}
+/* ---- the shared tiny graph (0-based ids, golden README; testhost.h) ---- */
+enum { U = TINY_U, I = TINY_I, N = U + I, D = 4, B = TINY_B };
+static const int32_t *const b_users = tiny_users, *const b_pos = tiny_pos, *const b_neg = tiny_neg;
+static test_train tiny;
 
 /* ---- double loss: BPR on final rows + reg on ego rows (+ layer term) ---- */
 typedef struct lctx {
@@ -118,39 +98,19 @@ static void test_fd(nb_graph *g)
         for (int k = 0; k < 3 * D; k++) c.wl[k] = nb_rng_uniform(&r) - 0.5;
         double grad[N * D];
         lgcn_loss(&c, grad);
-        double worst = 0, gmax = 0;
-        for (int k = 0; k < N * D; k++) gmax = fmax(gmax, fabs(grad[k]));
-        for (int k = 0; k < N * D; k++) {
-            double fd = fd_central(loss_cb, &c, &c.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gmax));
-        }
+        double gmax = 0;
+        double worst = fd_worst(loss_cb, &c, c.E0, grad, N * D, 1e-6, &gmax);
         ok(worst < 1e-6 && gmax > 1e-3, "FD (L=2, %s): every E0 entry, max rel err %.2g",
            cases[cs].name, worst);
     }
 }
-
-/* Golden value getters mapping RecBole ids (PAD row 0) to ours. */
-static void golden_tables(const json *j, const char *path, double *E0)
-{
-    double tmp[14 * D];
-    char key[128];
-    snprintf(key, sizeof key, "%s.U", path);
-    json_flatten(json_get(j, key), tmp, 6 * D);
-    memcpy(E0, tmp + D, sizeof(double) * U * D);
-    snprintf(key, sizeof key, "%s.I", path);
-    json_flatten(json_get(j, key), tmp, 8 * D);
-    memcpy(E0 + U * D, tmp + D, sizeof(double) * I * D);
-}
-
-/* Node r of a golden [14]-indexed array -> ours (-1 for PAD). */
-static int node_map(int r) { return r == 0 || r == 6 ? -1 : (r < 6 ? r - 1 : r - 2); }
 
 static void test_golden(nb_graph *g, const char *file)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/lightgcn/%s", tap_golden_dir(), file);
     json *j = json_load(path);
-    if (!j) { skip(9, "golden %s not readable", path); return; }
+    if (!j) { skip_shared(10, "golden %s not readable", path); return; }
     static lctx c;
     c.g = g;
     c.L = 2;
@@ -158,7 +118,7 @@ static void test_golden(nb_graph *g, const char *file)
     c.form = json_get(j, "hyper.require_pow")->num != 0;
     c.reg_w = json_num(json_get(j, "hyper.reg_weight"));
     c.layer_w = 0;
-    golden_tables(j, "inputs", c.E0);
+    test_tiny_golden_e0(j, "inputs", D, c.E0);
 
     /* Ahat */
     double A[14 * 14], err = 0;
@@ -169,7 +129,7 @@ static void test_golden(nb_graph *g, const char *file)
     int pad_zero = 1;
     for (int r = 0; r < 14; r++)
         for (int q = 0; q < 14; q++) {
-            int a = node_map(r), b = node_map(q);
+            int a = test_tiny_node(r), b = test_tiny_node(q);
             if (a < 0 || b < 0) { if (A[r * 14 + q] != 0) pad_zero = 0; continue; }
             err = fmax(err, fabs(mine[a * N + b] - A[r * 14 + q]));
         }
@@ -185,36 +145,36 @@ static void test_golden(nb_graph *g, const char *file)
     double w2[3 * 14 * D];
     for (int l = 0; l < 3; l++)
         for (int r = 0; r < 14; r++) {
-            int a = node_map(r);
+            int a = test_tiny_node(r);
             if (a < 0) continue;
             for (int k = 0; k < D; k++) {
                 got[n] = c.layers[(a * 3 + l) * D + k];
                 w2[n++] = want[(l * 14 + r) * D + k];
             }
         }
-    ok(scaled_err(got, w2, n) < 1e-9, "%s: layer_embeddings to 1e-9 (%.2g)", file, scaled_err(got, w2, n));
+    ok(test_scaled_err(got, w2, n) < 1e-9, "%s: layer_embeddings to 1e-9 (%.2g)", file, test_scaled_err(got, w2, n));
     json_flatten(json_get(j, "outputs.final_embeddings"), want, 14 * D);
     n = 0;
     for (int r = 0; r < 14; r++) {
-        int a = node_map(r);
+        int a = test_tiny_node(r);
         if (a < 0) continue;
         for (int k = 0; k < D; k++) { got[n] = c.final[a * D + k]; w2[n++] = want[r * D + k]; }
     }
-    ok(scaled_err(got, w2, n) < 1e-9, "%s: final_embeddings to 1e-9 (%.2g)", file, scaled_err(got, w2, n));
+    ok(test_scaled_err(got, w2, n) < 1e-9, "%s: final_embeddings to 1e-9 (%.2g)", file, test_scaled_err(got, w2, n));
     double lt = json_num(json_get(j, "outputs.loss_total"));
     is_close(loss, lt, 0, 1e-9, "%s: loss_total %.12g", file, lt);
 
     double gwant[N * D], gfull[14 * D], padg = 0;
-    golden_tables(j, "outputs.grad_total", gwant);
+    test_tiny_golden_e0(j, "outputs.grad_total", D, gwant);
     json_flatten(json_get(j, "outputs.grad_total.U"), gfull, 6 * D);
     for (int k = 0; k < D; k++) padg = fmax(padg, fabs(gfull[k]));
     json_flatten(json_get(j, "outputs.grad_total.I"), gfull, 8 * D);
     for (int k = 0; k < D; k++) padg = fmax(padg, fabs(gfull[k]));
     ok(padg == 0.0, "%s: golden PAD rows have zero gradient (so dropping them is exact)", file);
-    ok(scaled_err(grad, gwant, U * D) < 1e-9, "%s: grad_total.U to 1e-9 (%.2g)", file,
-       scaled_err(grad, gwant, U * D));
-    ok(scaled_err(grad + U * D, gwant + U * D, I * D) < 1e-9, "%s: grad_total.I to 1e-9 (%.2g)",
-       file, scaled_err(grad + U * D, gwant + U * D, I * D));
+    ok(test_scaled_err(grad, gwant, U * D) < 1e-9, "%s: grad_total.U to 1e-9 (%.2g)", file,
+       test_scaled_err(grad, gwant, U * D));
+    ok(test_scaled_err(grad + U * D, gwant + U * D, I * D) < 1e-9, "%s: grad_total.I to 1e-9 (%.2g)",
+       file, test_scaled_err(grad + U * D, gwant + U * D, I * D));
 
     /* the float plugin through its vtable, host-style step */
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
@@ -222,13 +182,14 @@ static void test_golden(nb_graph *g, const char *file)
     nb_value vals[3] = {{.i = 2}, {.i = LGCN_MEAN}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    int rc = vt->init(testhost(), vals, &train, D, 1, &st, &perr);
-    if (rc != NB_OK) { skip(2, "init failed: %s", perr); free(perr); json_free(j); return; }
-    nb_block *blk;
-    int nb;
-    vt->blocks(st, &blk, &nb);
-    for (int k = 0; k < U * D; k++) blk[0].value[k] = (float)c.E0[k];
-    for (int k = 0; k < I * D; k++) blk[1].value[k] = (float)c.E0[U * D + k];
+    int rc = vt->init(testhost(), vals, &tiny.t, D, 1, &st, &perr);
+    if (rc != NB_OK) {
+        ok(0, "%s: the float plugin initialises: %s", file, perr ? perr : "?");
+        free(perr);
+        json_free(j);
+        return;
+    }
+    test_model_set_e0(vt, st, c.E0);
     const nb_view *v;
     nb_grads gr;
     vt->forward(st, NB_MODE_TRAIN, NULL, &v, &perr);
@@ -249,12 +210,11 @@ static void test_golden(nb_graph *g, const char *file)
                             v->item_ego, gr.user_ego->grad, gr.item_ego->grad, NULL, NULL);
     vt->backward(st, NULL, &perr);
     double pg[N * D];
-    for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-    for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
+    test_model_e0_grad(vt, st, pg);
     is_close(fl, lt, 0, 1e-4, "%s: float plugin loss to 1e-4", file);
-    ok(scaled_err(pg, gwant, U * D) < 1e-4 && scaled_err(pg + U * D, gwant + U * D, I * D) < 1e-4,
-       "%s: float plugin E0 gradients to 1e-4 (%.2g, %.2g)", file, scaled_err(pg, gwant, U * D),
-       scaled_err(pg + U * D, gwant + U * D, I * D));
+    ok(test_scaled_err(pg, gwant, U * D) < 1e-4 && test_scaled_err(pg + U * D, gwant + U * D, I * D) < 1e-4,
+       "%s: float plugin E0 gradients to 1e-4 (%.2g, %.2g)", file, test_scaled_err(pg, gwant, U * D),
+       test_scaled_err(pg + U * D, gwant + U * D, I * D));
     int clean = gr.user->n_touched == 0 && gr.item->n_touched == 0;
     for (int k = 0; k < N * D; k++) clean &= gr.user->grad[k] == 0.0f;
     ok(clean, "%s: backward zeroed and cleared the view-gradient blocks", file);
@@ -269,7 +229,7 @@ static void test_mf(void)
     nb_value vals[3] = {{.i = 0}, {.i = LGCN_MEAN}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    vt->init(testhost(), vals, &train, D, 5, &st, &perr);
+    vt->init(testhost(), vals, &tiny.t, D, 5, &st, &perr);
     nb_block *blk;
     int nb;
     vt->blocks(st, &blk, &nb);
@@ -313,12 +273,12 @@ static void test_mf(void)
     for (int k = 0; k < U * D; k++) { mx = fmax(mx, fabs(blk[0].value[k])); inb &= fabs(blk[0].value[k]) <= bu; }
     ok(inb && mx > 0.5 * bu, "user_emb ~ U(-b, b), b = sqrt(6/(U+d)) = %.3f (max |x| %.3f)", bu, mx);
     void *st2 = NULL;
-    vt->init(testhost(), vals, &train, D, 5, &st2, &perr);
+    vt->init(testhost(), vals, &tiny.t, D, 5, &st2, &perr);
     nb_block *blk2;
     vt->blocks(st2, &blk2, &nb);
     int same = memcmp(blk[1].value, blk2[1].value, sizeof(float) * I * D) == 0;
     vt->free(st2);
-    vt->init(testhost(), vals, &train, D, 6, &st2, &perr);
+    vt->init(testhost(), vals, &tiny.t, D, 6, &st2, &perr);
     vt->blocks(st2, &blk2, &nb);
     ok(same && memcmp(blk[1].value, blk2[1].value, sizeof(float) * I * D) != 0,
        "init reproducible from the seed, differs across seeds");
@@ -333,7 +293,7 @@ static void test_eval_cache(void)
     nb_value vals[3] = {{.i = 3}, {.i = LGCN_SUM}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    vt->init(testhost(), vals, &train, D, 9, &st, &perr);
+    vt->init(testhost(), vals, &tiny.t, D, 9, &st, &perr);
     nb_block *blk;
     int nb;
     vt->blocks(st, &blk, &nb);
@@ -361,7 +321,7 @@ static void test_final_only(void)
         nb_value vals[3] = {{.i = 3}, {.i = pool}, {.f = 1e-7}};
         void *st = NULL;
         char *perr = NULL;
-        vt->init(testhost(), vals, &train, D, 11, &st, &perr);
+        vt->init(testhost(), vals, &tiny.t, D, 11, &st, &perr);
         const nb_view *v;
         nb_batch full = {.size = 0}, fonly = {.size = 0, .final_only = 1};
         vt->forward(st, NB_MODE_TRAIN, &full, &v, &perr);
@@ -401,7 +361,7 @@ static void test_rows_on_demand(int32_t dim, int pool, int32_t L)
     nb_value vals[3] = {{.i = L}, {.i = pool}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    if (vt->init(testhost(), vals, &train, dim, 5, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
+    if (vt->init(testhost(), vals, &tiny.t, dim, 5, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
     nb_block *pb = NULL;
     int npb = 0;
     vt->blocks(st, &pb, &npb);
@@ -455,10 +415,10 @@ static void test_rows_on_demand(int32_t dim, int pool, int32_t L)
 
 int main(void)
 {
-    build_train();
+    test_tiny_train(&tiny, 0);
     nb_graph g = {0};
     char *err = NULL;
-    if (graph_build(&train, NULL, 1e-7, &g, &err) != NB_OK) tap_bail("graph_build: %s", err);
+    if (graph_build(&tiny.t, NULL, 1e-7, &g, &err) != NB_OK) tap_bail("graph_build: %s", err);
     test_fd(&g);
     test_golden(&g, "case1_L2_reg1e-4.json");
     test_golden(&g, "case2_L2_reg1e-2_pow.json");

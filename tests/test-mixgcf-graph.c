@@ -102,7 +102,7 @@ static double fd_cb(void *ctx) { return mref_loss(ctx, NULL, NULL); }
 static void test_golden_double(void)
 {
     json *j = gs_load("mixgcf-lightgcn", "case1_hops2_M3_mean.json");
-    if (!j) { skip(9, "golden mixgcf-lightgcn not readable"); return; }
+    if (!j) { skip_shared(8, "golden %s/mixgcf-lightgcn not readable", tap_golden_dir()); return; }
     static mref r;
     r.pool = LGCN_MEAN;
     r.l2 = gs_num(j, "hyper.l2");
@@ -115,7 +115,7 @@ static void test_golden_double(void)
     static double layers[GN * GNL * GD], final[GN * GD];
     lgcn_forward_f64(&g_graph, NULL, GL, GD, LGCN_MEAN, r.E0, layers, final);
     double *ge = gs_arr(j, "outputs.gcn_embeddings", NULL);
-    ok(gs_err(layers, ge, GN * GNL * GD) < 1e-9, "golden: gcn_embeddings to 1e-9 (Ahat without eps)");
+    ok(test_scaled_err(layers, ge, GN * GNL * GD) < 1e-9, "golden: gcn_embeddings to 1e-9 (Ahat without eps)");
     /* per-layer picks and criteria */
     double sc[GB * GNL * 3], want_sc[GB * 3 * GNL], got_sc[GB * 3 * GNL];
     mref_select(&r, 3, cand, sc);
@@ -129,26 +129,26 @@ static void test_golden_double(void)
                 got_sc[(b * 3 + m) * GNL + l] = sc[(b * GNL + l) * 3 + m];
                 want_sc[(b * 3 + m) * GNL + l] = wsc[(b * 3 + m) * GNL + l];
             }
-    ok(gs_err(got_sc, want_sc, GB * 3 * GNL) < 1e-9, "golden: scores[B][M][L+1] with the pooled user to 1e-9 (%.2g)",
-       gs_err(got_sc, want_sc, GB * 3 * GNL));
+    ok(test_scaled_err(got_sc, want_sc, GB * 3 * GNL) < 1e-9, "golden: scores[B][M][L+1] with the pooled user to 1e-9 (%.2g)",
+       test_scaled_err(got_sc, want_sc, GB * 3 * GNL));
     /* pooled negative, loss, gradients */
     double vec[GB * GD], dE0[GN * GD];
     double loss = mref_loss(&r, dE0, vec);
     double *wv = gs_arr(j, "outputs.mixed_negative_pooled", NULL);
-    ok(gs_err(vec, wv, GB * GD) < 1e-9, "golden: mixed_negative_pooled to 1e-9 (%.2g)", gs_err(vec, wv, GB * GD));
+    ok(test_scaled_err(vec, wv, GB * GD) < 1e-9, "golden: mixed_negative_pooled to 1e-9 (%.2g)", test_scaled_err(vec, wv, GB * GD));
     double lt = gs_num(j, "outputs.loss_total");
     is_close(loss, lt, 0, 1e-9, "golden: loss_total %.12g (softplus BPR + squared reg on n'^(0))", lt);
     double gw[GN * GD];
     gs_e0(j, "outputs.grad_total", gw);
-    ok(gs_err(dE0, gw, GU * GD) < 1e-9 && gs_err(dE0 + GU * GD, gw + GU * GD, GI * GD) < 1e-9,
-       "golden: grad_total U, I to 1e-9 (%.2g, %.2g)", gs_err(dE0, gw, GU * GD),
-       gs_err(dE0 + GU * GD, gw + GU * GD, GI * GD));
+    ok(test_scaled_err(dE0, gw, GU * GD) < 1e-9 && test_scaled_err(dE0 + GU * GD, gw + GU * GD, GI * GD) < 1e-9,
+       "golden: grad_total U, I to 1e-9 (%.2g, %.2g)", test_scaled_err(dE0, gw, GU * GD),
+       test_scaled_err(dE0 + GU * GD, gw + GU * GD, GI * GD));
     r.host_bpr = 1;
     double lh = mref_loss(&r, dE0, NULL);
     is_close(lh, lt, 0, 1e-9, "golden: loss_total with the host's -log(1e-10+sigma) BPR");
-    ok(gs_err(dE0, gw, GU * GD) < 1e-8 && gs_err(dE0 + GU * GD, gw + GU * GD, GI * GD) < 1e-8,
-       "golden: grad_total U, I with the host BPR to 1e-8 (%.2g, %.2g)", gs_err(dE0, gw, GU * GD),
-       gs_err(dE0 + GU * GD, gw + GU * GD, GI * GD));
+    ok(test_scaled_err(dE0, gw, GU * GD) < 1e-8 && test_scaled_err(dE0 + GU * GD, gw + GU * GD, GI * GD) < 1e-8,
+       "golden: grad_total U, I with the host BPR to 1e-8 (%.2g, %.2g)", test_scaled_err(dE0, gw, GU * GD),
+       test_scaled_err(dE0 + GU * GD, gw + GU * GD, GI * GD));
     free(al); free(cd); free(ge); free(wid); free(wsc); free(wv);
     json_free(j);
 }
@@ -169,16 +169,10 @@ static void test_fd(void)
         for (int k = 0; k < GB * GNL; k++) r.al[k] = nb_rng_uniform(&rg);
         double sc[GB * GNL * 4];
         mref_select(&r, 4, cand, sc);
-        int differ = 0;
-        for (int b = 0; b < GB; b++)
-            for (int l = 1; l < GNL; l++) differ |= r.ch[b * GNL + l] != r.ch[b * GNL];
+        int differ = gs_picks_differ(r.ch);
         double dE0[GN * GD], worst = 0, gmax = 0;
         mref_loss(&r, dE0, NULL);
-        for (int k = 0; k < GN * GD; k++) gmax = fmax(gmax, fabs(dE0[k]));
-        for (int k = 0; k < GN * GD; k++) {
-            double fd = fd_central(fd_cb, &r, &r.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - dE0[k]) / fmax(fabs(dE0[k]), 1e-2 * gmax));
-        }
+        worst = fd_worst(fd_cb, &r, r.E0, dE0, GN * GD, 1e-6, &gmax);
         ok(worst < 1e-6 && gmax > 1e-3 && differ,
            "FD (L=2, %s, per-layer picks differ): every E0 entry, max rel err %.2g", names[q], worst);
     }
@@ -193,7 +187,7 @@ static const nb_sampler_vt *mix_vt(void)
 static void test_plugin(void)
 {
     json *j = gs_load("mixgcf-lightgcn", "case1_hops2_M3_mean.json");
-    if (!j) { skip(5, "golden mixgcf-lightgcn not readable"); return; }
+    if (!j) { skip_shared(10, "golden %s/mixgcf-lightgcn not readable", tap_golden_dir()); return; }
     static mref r;
     r.pool = LGCN_MEAN;
     r.l2 = gs_num(j, "hyper.l2");
@@ -207,7 +201,7 @@ static void test_plugin(void)
     nb_value vals[1] = {{.i = 3}};
     void *sst = NULL;
     char *err = NULL;
-    if (mix_vt()->init(testhost(), vals, &g_train, GD, GB, 1, &sst, &err) != NB_OK)
+    if (mix_vt()->init(testhost(), vals, &g_tiny.t, GD, GB, 1, &sst, &err) != NB_OK)
         tap_bail("mixgcf init: %s", err);
     mixgcf_state *s = sst;
     s->test_cand = cand;
@@ -230,9 +224,9 @@ static void test_plugin(void)
     double pg[GN * GD], gw[GN * GD];
     gs_lgcn_e0grad(mst, pg);
     gs_e0(j, "outputs.grad_total", gw);
-    ok(gs_err(pg, gw, GU * GD) < 1e-4 && gs_err(pg + GU * GD, gw + GU * GD, GI * GD) < 1e-4,
+    ok(test_scaled_err(pg, gw, GU * GD) < 1e-4 && test_scaled_err(pg + GU * GD, gw + GU * GD, GI * GD) < 1e-4,
        "plugin + lightgcn backward: E0 gradients = golden grad_total to 1e-4 (%.2g, %.2g)",
-       gs_err(pg, gw, GU * GD), gs_err(pg + GU * GD, gw + GU * GD, GI * GD));
+       test_scaled_err(pg, gw, GU * GD), test_scaled_err(pg + GU * GD, gw + GU * GD, GI * GD));
     mix_vt()->free(sst);
     gs_lgcn()->free(mst);
     free(al); free(cd); free(wid);
@@ -251,7 +245,7 @@ static void test_plugin(void)
         void *st[2];
         nb_host h4 = *testhost();
         h4.threads = 4;
-        mix_vt()->init(df == GD ? testhost() : &h4, vals, &g_train, df, GB, 1, &st[0], &err);
+        mix_vt()->init(df == GD ? testhost() : &h4, vals, &g_tiny.t, df, GB, 1, &st[0], &err);
         double l = gs_step(mix_vt(), st[0], mst, 2, r.l2, &out, &err);
         s = st[0];
         for (int b = 0; b < GB; b++)
@@ -274,13 +268,13 @@ static void test_plugin(void)
                r.al[GNL] == a0 && r.al[GNL + 1] != r.al[GNL],
            "plugin (%s): pooling detected, picks = double template, alpha_{b,0} = the MF stream",
            q ? "concat" : "sum");
-        ok(gs_err(vgot, vref, GB * df) < 1e-5 && fabs(l - lref) < 1e-5 * fabs(lref) &&
-               gs_err(dE0, dref, GN * GD) < 1e-4,
+        ok(test_scaled_err(vgot, vref, GB * df) < 1e-5 && fabs(l - lref) < 1e-5 * fabs(lref) &&
+               test_scaled_err(dE0, dref, GN * GD) < 1e-4,
            "plugin (%s): negative, loss and E0 gradients = double reference (%.2g, %.2g)",
-           q ? "concat" : "sum", gs_err(vgot, vref, GB * df), gs_err(dE0, dref, GN * GD));
+           q ? "concat" : "sum", test_scaled_err(vgot, vref, GB * df), test_scaled_err(dE0, dref, GN * GD));
         /* thread count and allocation: a fresh pair of model + sampler */
         void *m2 = gs_lgcn_new(pools[q], r.E0);
-        mix_vt()->init(df == GD ? &h4 : testhost(), vals, &g_train, df, GB, 1, &st[1], &err);
+        mix_vt()->init(df == GD ? &h4 : testhost(), vals, &g_tiny.t, df, GB, 1, &st[1], &err);
         float vec2[GB * 3 * GD], rv2[GB * GD];
         int32_t it2[GB], ri2[GB];
         nb_negatives o2 = {vec2, it2, 1, ri2, 0, rv2, 0.0};

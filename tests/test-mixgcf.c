@@ -149,43 +149,6 @@ static void selection(void)
 
 /* ------------------------------------------------------ plugin harness */
 
-typedef struct ttrain {
-    nb_train t;
-    int64_t uptr[64], iptr[64];
-    int32_t uit[256], ius[256];
-} ttrain;
-
-/* A training set from (user, item) pairs sorted by user then item. */
-static void make_train(ttrain *tt, int nU, int nI, const int (*pairs)[2], int np)
-{
-    memset(tt, 0, sizeof *tt);
-    for (int q = 0; q < np; q++) { tt->uptr[pairs[q][0] + 1]++; tt->iptr[pairs[q][1] + 1]++; }
-    for (int u = 0; u < nU; u++) tt->uptr[u + 1] += tt->uptr[u];
-    for (int i = 0; i < nI; i++) tt->iptr[i + 1] += tt->iptr[i];
-    int64_t fillu[64] = {0}, filli[64] = {0};
-    for (int q = 0; q < np; q++) tt->uit[tt->uptr[pairs[q][0]] + fillu[pairs[q][0]]++] = pairs[q][1];
-    for (int i = 0; i < nI; i++)
-        for (int q = 0; q < np; q++)
-            if (pairs[q][1] == i) tt->ius[tt->iptr[i] + filli[i]++] = pairs[q][0];
-    tt->t = (nb_train){nU, nI, np, tt->uptr, tt->uit, tt->iptr, tt->ius};
-}
-
-typedef struct tgrad {
-    nb_block user, item;
-    float gu[4096], gi[4096];
-    int32_t tu[512], ti[512];
-    uint8_t mu[512], mi[512];
-    nb_grads g;
-} tgrad;
-
-static void make_grads(tgrad *tg, int nU, int nI, int d)
-{
-    memset(tg, 0, sizeof *tg);
-    tg->user = (nb_block){"user_emb", NULL, tg->gu, nU, d, NB_BLOCK_ROWS, tg->tu, 0, tg->mu};
-    tg->item = (nb_block){"item_emb", NULL, tg->gi, nI, d, NB_BLOCK_ROWS, tg->ti, 0, tg->mi};
-    tg->g = (nb_grads){&tg->user, &tg->item, NULL, NULL, &tg->user, &tg->item};
-}
-
 static const nb_sampler_vt *mixgcf_vtable(void)
 {
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
@@ -197,8 +160,8 @@ static void routing(void)
 {
     enum { NU = 2, NI = 8, D = 3, B = 2, M = 3 };
     const nb_sampler_vt *vt = mixgcf_vtable();
-    ttrain tt;
-    make_train(&tt, NU, NI, NULL, 0);
+    test_train tt;
+    test_make_train(&tt, NU, NI, NULL, 0);
     nb_value vals[1] = {{.i = M}};
     void *st = NULL;
     char *err = NULL;
@@ -247,8 +210,8 @@ static void routing(void)
     ok(al[0] != al[1] && al[0] >= 0 && al[0] < 1, "one alpha per positive in [0,1): %g %g",
        al[0], al[1]);
 
-    tgrad tg;
-    make_grads(&tg, NU, NI, D);
+    test_grads tg;
+    test_make_grads(&tg, NU, NI, D);
     float dneg[B * D], dreg[B * D];
     for (int i = 0; i < B * D; i++) { dneg[i] = 0.5f + (float)i; dreg[i] = 0.0f; }
     rc = vt->backward(st, &bt, &v, dneg, NULL, &tg.g, &err);
@@ -267,7 +230,7 @@ static void routing(void)
     ok(others && tg.item.n_touched == 4, "no other item row is touched (%lld touched)",
        (long long)tg.item.n_touched);
     /* d_reg adds the same routing */
-    make_grads(&tg, NU, NI, D);
+    test_make_grads(&tg, NU, NI, D);
     for (int i = 0; i < B * D; i++) { dneg[i] = 0.0f; dreg[i] = 1.0f - 0.25f * (float)i; }
     rc = vt->backward(st, &bt, &v, dneg, dreg, &tg.g, &err);
     route_ok = rc == NB_OK;
@@ -285,46 +248,26 @@ static void routing(void)
 
 static void plugin_behaviour(void)
 {
-    enum { NU = 4, NI = 9, D = 6, B = 8 };
-    static const int pairs[][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6},
-                                   {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
-    ttrain tt;
-    make_train(&tt, NU, NI, pairs, (int)(sizeof pairs / sizeof pairs[0]));
+    enum { NU = SMALL_U, NI = SMALL_I, D = SMALL_D, B = SMALL_B };
+    static test_small_world w;
+    test_small_world_make(&w);
     const nb_sampler_vt *vt = mixgcf_vtable();
     nb_value vals[1] = {{.i = 4}};
-    float U[NU * D], I[NI * D];
-    nb_rng r;
-    nb_rng_seed(&r, 9, 9, 9);
-    for (int i = 0; i < NU * D; i++) U[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    for (int i = 0; i < NI * D; i++) I[i] = (float)(nb_rng_uniform(&r) - 0.5);
-    nb_view v = {.n_users = NU, .n_items = NI, .dim = D, .user = U, .item = I,
-                 .user_layers = U, .item_layers = I, .user_ego = U, .item_ego = I};
-    int32_t users[B] = {0, 1, 2, 3, 0, 1, 2, 3}, pos[B] = {0, 2, 8, 4, 6, 7, 0, 4};
     void *st[2] = {NULL, NULL};
     char *err = NULL;
     nb_host h4 = *testhost();
     h4.threads = 4;
-    if (vt->init(testhost(), vals, &tt.t, D, B, 5, &st[0], &err) != NB_OK ||
-        vt->init(&h4, vals, &tt.t, D, B, 5, &st[1], &err) != NB_OK)
+    if (vt->init(testhost(), vals, &w.tt.t, D, B, 5, &st[0], &err) != NB_OK ||
+        vt->init(&h4, vals, &w.tt.t, D, B, 5, &st[1], &err) != NB_OK)
         tap_bail("init: %s", err);
     float vec[2][B * D], regvec[2][B * D];
     int32_t item[2][B], regit[2][B];
-    tgrad *tg = calloc(2, sizeof *tg);
+    test_grads *tg = calloc(2, sizeof *tg);
     int viol = 0, allocs_delta = 0, rc = 0;
     for (int q = 0; q < 2; q++) {
         nb_negatives out = {vec[q], item[q], 1, regit[q], 0, regvec[q], 0.0};
-        make_grads(&tg[q], NU, NI, D);
-        float dneg[B * D];
-        for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
-        for (int step = 0; step < 6; step++) {
-            nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = step,
-                           .first = (int64_t)step * B, .seed = 4321};
-            long a0 = testhost_allocs();
-            rc |= vt->negatives(st[q], &bt, &v, &out, &err);
-            rc |= vt->backward(st[q], &bt, &v, dneg, dneg, &tg[q].g, &err);
-            allocs_delta += (int)(testhost_allocs() - a0);
-            for (int b = 0; b < B; b++) viol += nb_train_has(&tt.t, users[b], item[q][b]);
-        }
+        rc |= test_small_world_steps(&w, vt, st[q], &out, &tg[q], 1, 1, 6, 4321, &allocs_delta,
+                                     &viol, &err);
     }
     is_int(rc, NB_OK, "negatives/backward succeed");
     is_int(allocs_delta, 0, "negatives/backward do not allocate");
@@ -345,18 +288,12 @@ static void plugin_behaviour(void)
     vt->epoch_stats(st[0], &stats, &ns);
     ok(stats[0].value == 0 && isnan(stats[1].value), "statistics reset after each call (no batch: NaN)");
 
-    I[2 * D + 1] = INFINITY;
-    I[3 * D + 1] = NAN;
-    for (int i = 0; i < NI; i++) I[i * D] = NAN;
-    nb_batch bt = {.size = B, .users = users, .pos = pos, .epoch = 1, .step = 0, .first = 0,
-                   .seed = 4321};
+    w.I[2 * D + 1] = INFINITY;
+    w.I[3 * D + 1] = NAN;
+    for (int i = 0; i < NI; i++) w.I[i * D] = NAN;
     nb_negatives out = {vec[0], item[0], 1, regit[0], 0, regvec[0], 0.0};
     free(err);
-    err = NULL;
-    rc = vt->negatives(st[0], &bt, &v, &out, &err);
-    is_int(rc, NB_ENUMERIC, "NaN embeddings -> NB_ENUMERIC");
-    ok(err != NULL, "with a message: %s", err ? err : "(none)");
-    free(err);
+    test_small_world_nonfinite(&w, vt, st[0], &out, 1, 4321, "NaN embeddings");
     free(tg);
     vt->free(st[0]);
     vt->free(st[1]);

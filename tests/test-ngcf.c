@@ -25,28 +25,11 @@
 
 const nb_plugin_desc *nb_plugin_descriptor(uint32_t index);
 
-enum { U = 5, I = 7, N = 12, D = 4, B = 4, L = 2, LD = (L + 1) * D };
-static const int32_t pairs[14][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                     {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
-static const int32_t b_users[B] = {0, 2, 4, 0}, b_pos[B] = {1, 4, 6, 2}, b_neg[B] = {5, 1, 3, 6};
-static int64_t uptr[U + 1], iptr[I + 1];
-static int32_t uitems[14], iusers[14];
-static nb_train train;
+/* the shared tiny graph (0-based ids, golden README; testhost.h) */
+enum { U = TINY_U, I = TINY_I, N = U + I, D = 4, B = TINY_B, L = 2, LD = (L + 1) * D };
+static const int32_t *const b_users = tiny_users, *const b_pos = tiny_pos, *const b_neg = tiny_neg;
+static test_train tiny;
 static nb_graph graph;
-
-static void build_train(void)
-{
-    test_train_from_pairs(U, I, pairs, 14, 1, uptr, uitems, iptr, iusers, &train);
-}
-
-static double scaled_err(const double *a, const double *b, int64_t n)
-{
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
-    for (int64_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
-    return worst;
-}
 
 /* Parameters in one array: E0 [N][D] | W1 [L][D][D] | b1 [L][D] | W2 | b2. */
 enum { OFF_W1 = N * D, OFF_B1 = OFF_W1 + L * D * D, OFF_W2 = OFF_B1 + L * D,
@@ -134,30 +117,19 @@ static void test_fd(void)
     const char *names[5] = {"E0", "W1", "b1", "W2", "b2"};
     int off[6] = {0, OFF_W1, OFF_B1, OFF_W2, OFF_B2, NPAR};
     for (int a = 0; a < 5; a++) {
-        double worst = 0, gmax = 0;
-        for (int k = off[a]; k < off[a + 1]; k++) gmax = fmax(gmax, fabs(grad[k]));
-        for (int k = off[a]; k < off[a + 1]; k++) {
-            double fd = fd_central(loss_cb, &c, &c.par[k], 1e-6);
-            worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gmax));
-        }
+        double gmax = 0;
+        double worst = fd_worst(loss_cb, &c, c.par + off[a], grad + off[a], off[a + 1] - off[a],
+                                1e-6, &gmax);
         ok(worst < 1e-6 && gmax > 1e-4, "FD (2 layers, fixed dropout masks): %s, max rel err %.2g",
            names[a], worst);
     }
 }
 
-static int node_map(int r) { return r == 0 || r == 6 ? -1 : (r < 6 ? r - 1 : r - 2); }
-
 /* Golden parameters (RecBole PAD rows dropped) into par [NPAR]. */
 static void golden_params(const json *j, const char *pre, double *par)
 {
-    double tmp[8 * D];
     char key[128];
-    snprintf(key, sizeof key, "%s.U", pre);
-    json_flatten(json_get(j, key), tmp, 6 * D);
-    memcpy(par, tmp + D, sizeof(double) * U * D);
-    snprintf(key, sizeof key, "%s.I", pre);
-    json_flatten(json_get(j, key), tmp, 8 * D);
-    memcpy(par + U * D, tmp + D, sizeof(double) * I * D);
+    test_tiny_golden_e0(j, pre, D, par);
     const char *nm[4] = {"W1", "b1", "W2", "b2"};
     int off[4] = {OFF_W1, OFF_B1, OFF_W2, OFF_B2}, sz[4] = {D * D, D, D * D, D};
     for (int a = 0; a < 4; a++)
@@ -179,7 +151,7 @@ static void test_golden(const char *file, int dropout)
     char path[1024];
     snprintf(path, sizeof path, "%s/ngcf/%s", tap_golden_dir(), file);
     json *j = json_load(path);
-    if (!j) { skip(dropout ? 7 : 9, "golden %s not readable", path); return; }
+    if (!j) { skip_shared(dropout ? 9 : 10, "golden %s not readable", path); return; }
     static nctx c;
     ctx_init(&c);
     golden_params(j, "inputs", c.par);
@@ -195,8 +167,8 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "inputs.node_dropout_rand"), rnd, 64);
         int mapped = 0;
         for (int k = 0; k < ord->n; k++) {
-            int a = node_map((int)json_num(json_at(json_at(ord, k), 0)));
-            int b = node_map((int)json_num(json_at(json_at(ord, k), 1)));
+            int a = test_tiny_node((int)json_num(json_at(json_at(ord, k), 0)));
+            int b = test_tiny_node((int)json_num(json_at(json_at(ord, k), 1)));
             int64_t e = a >= 0 && b >= 0 ? entry_of(a, b) : -1;
             if (e < 0) continue;
             mapped++;
@@ -208,7 +180,7 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "outputs.adj_used_dense"), A, 14 * 14);
         for (int r = 0; r < 14; r++)
             for (int q = 0; q < 14; q++) {
-                int a = node_map(r), b = node_map(q);
+                int a = test_tiny_node(r), b = test_tiny_node(q);
                 if (a < 0 || b < 0) continue;
                 int64_t e = entry_of(a, b);
                 err = fmax(err, fabs((e >= 0 ? val[e] : 0.0) - A[r * 14 + q]));
@@ -218,7 +190,7 @@ static void test_golden(const char *file, int dropout)
         json_flatten(json_get(j, "inputs.message_dropout_masks"), m, L * 14 * D);
         for (int l = 0; l < L; l++)
             for (int r = 0; r < 14; r++) {
-                int a = node_map(r);
+                int a = test_tiny_node(r);
                 if (a < 0) continue;
                 for (int k = 0; k < D; k++) mask[(l * N + a) * D + k] = m[(l * 14 + r) * D + k] != 0;
             }
@@ -232,12 +204,12 @@ static void test_golden(const char *file, int dropout)
     json_flatten(json_get(j, "outputs.final_embeddings"), want, 14 * LD);
     int n = 0;
     for (int r = 0; r < 14; r++) {
-        int a = node_map(r);
+        int a = test_tiny_node(r);
         if (a < 0) continue;
         for (int k = 0; k < LD; k++) { got[n] = c.ws.X[a * LD + k]; w2[n++] = want[r * LD + k]; }
     }
-    ok(scaled_err(got, w2, n) < 1e-9, "%s: final (concatenated) embeddings to 1e-9 (%.2g)", file,
-       scaled_err(got, w2, n));
+    ok(test_scaled_err(got, w2, n) < 1e-9, "%s: final (concatenated) embeddings to 1e-9 (%.2g)", file,
+       test_scaled_err(got, w2, n));
     double lt = json_num(json_get(j, "outputs.loss_total"));
     is_close(loss, lt, 0, 1e-9, "%s: loss_total %.12g (reg on final rows, as RecBole)", file, lt);
     double gw[NPAR];
@@ -245,7 +217,7 @@ static void test_golden(const char *file, int dropout)
     const char *names[5] = {"E0 (U, I)", "W1", "b1", "W2", "b2"};
     int off[6] = {0, OFF_W1, OFF_B1, OFF_W2, OFF_B2, NPAR};
     for (int a = 0; a < 5; a++) {
-        double e = scaled_err(grad + off[a], gw + off[a], off[a + 1] - off[a]);
+        double e = test_scaled_err(grad + off[a], gw + off[a], off[a + 1] - off[a]);
         ok(e < 1e-9, "%s: grad_total %s to 1e-9 (%.2g)", file, names[a], e);
     }
 
@@ -255,7 +227,8 @@ static void test_golden(const char *file, int dropout)
         nb_value vals[4] = {{.i = L}, {.f = 0.0}, {.f = 0.0}, {.f = 1e-7}};
         void *st = NULL;
         char *perr = NULL;
-        vt->init(testhost(), vals, &train, D, 1, &st, &perr);
+        if (vt->init(testhost(), vals, &tiny.t, D, 1, &st, &perr) != NB_OK)
+            tap_bail("the float plugin does not initialise: %s", perr ? perr : "?");
         nb_block *blk;
         int nb;
         vt->blocks(st, &blk, &nb);
@@ -297,7 +270,7 @@ static void test_golden(const char *file, int dropout)
         }
         double worst = 0;
         for (int a = 0; a < 5; a++)
-            worst = fmax(worst, scaled_err(pg + off[a], gw + off[a], off[a + 1] - off[a]));
+            worst = fmax(worst, test_scaled_err(pg + off[a], gw + off[a], off[a + 1] - off[a]));
         ok(worst < 1e-4, "%s: float plugin gradients (E0, W, b) to 1e-4 (%.2g)", file, worst);
         vt->free(st);
     }
@@ -311,7 +284,7 @@ static void test_modes(void)
     nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    int rc = vt->init(testhost(), vals, &train, 8, 3, &st, &perr);
+    int rc = vt->init(testhost(), vals, &tiny.t, 8, 3, &st, &perr);
     is_int(rc, NB_OK, "init with 3 layers, both dropouts %s", perr ? perr : "");
     const nb_view *v;
     float e1[N * 32], e2[N * 32], t1[N * 32], t2[N * 32];
@@ -346,7 +319,7 @@ static void plugin_step(const nb_host *h, float *out, int64_t n_out)
     nb_value vals[4] = {{.i = 3}, {.f = 0.3}, {.f = 0.2}, {.f = 1e-7}};
     void *st = NULL;
     char *perr = NULL;
-    vt->init(h, vals, &train, 8, 5, &st, &perr);
+    vt->init(h, vals, &tiny.t, 8, 5, &st, &perr);
     const nb_view *v;
     nb_grads gr;
     nb_batch bt = {.size = 0, .epoch = 0, .step = 3, .seed = 9};
@@ -391,9 +364,9 @@ static void test_old_host(void)
 
 int main(void)
 {
-    build_train();
+    test_tiny_train(&tiny, 0);
     char *err = NULL;
-    if (graph_build(&train, NULL, 1e-7, &graph, &err) != NB_OK) tap_bail("graph_build: %s", err);
+    if (graph_build(&tiny.t, NULL, 1e-7, &graph, &err) != NB_OK) tap_bail("graph_build: %s", err);
     test_fd();
     test_golden("case1_nodropout.json", 0);
     test_golden("case2_dropout_fixed_masks.json", 1);

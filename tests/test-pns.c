@@ -14,37 +14,6 @@
 #include "tap/tap.h"
 #include "testhost.h"
 
-/* A training set built from a pair list: CSR by user and CSC by item. */
-typedef struct toy {
-    nb_train t;
-    int64_t uptr[16], iptr[16];
-    int32_t uit[256], ius[256];
-} toy;
-
-static void toy_build(toy *y, int32_t U, int32_t I, const int32_t (*pairs)[2], int n)
-{
-    memset(y, 0, sizeof *y);
-    for (int k = 0; k < n; k++) {
-        y->uptr[pairs[k][0] + 1]++;
-        y->iptr[pairs[k][1] + 1]++;
-    }
-    for (int32_t u = 0; u < U; u++) y->uptr[u + 1] += y->uptr[u];
-    for (int32_t i = 0; i < I; i++) y->iptr[i + 1] += y->iptr[i];
-    /* pairs are given sorted by (user, item), so CSR fill is in order */
-    for (int k = 0; k < n; k++) y->uit[k] = pairs[k][1];
-    int64_t fill[16];
-    memcpy(fill, y->iptr, sizeof fill);
-    for (int32_t u = 0; u < U; u++)
-        for (int64_t e = y->uptr[u]; e < y->uptr[u + 1]; e++) y->ius[fill[y->uit[e]]++] = u;
-    y->t.n_users = U;
-    y->t.n_items = I;
-    y->t.n_pairs = n;
-    y->t.user_ptr = y->uptr;
-    y->t.user_items = y->uit;
-    y->t.item_ptr = y->iptr;
-    y->t.item_users = y->ius;
-}
-
 /* Implied probability of every column of an alias table. */
 static void alias_implied(const double *prob, const int32_t *alias, int32_t n, double *p)
 {
@@ -146,12 +115,18 @@ static int draw_many(run *r, int32_t user, int n_batches, uint64_t seed, int32_t
     return 0;
 }
 
-static void test_frequencies(double alpha)
+/* y = the fixture's training set: 7 users, 10 items. */
+static void fixture_train(test_train *y)
 {
     int32_t pairs[80][2];
     int n = fixture_pairs(pairs);
-    toy y;
-    toy_build(&y, 7, 10, (const int32_t (*)[2])pairs, n);
+    test_make_train(y, 7, 10, (const int32_t (*)[2])pairs, n);
+}
+
+static void test_frequencies(double alpha)
+{
+    test_train y;
+    fixture_train(&y);
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
     nb_value v[1] = { { .i = 0 } };
@@ -206,10 +181,8 @@ static void test_frequencies(double alpha)
 
 static void test_vtable_misc(void)
 {
-    int32_t pairs[80][2];
-    int n = fixture_pairs(pairs);
-    toy y;
-    toy_build(&y, 7, 10, (const int32_t (*)[2])pairs, n);
+    test_train y;
+    fixture_train(&y);
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
     is_string(desc->name, "pns", "descriptor name");
@@ -267,8 +240,8 @@ static void test_vtable_misc(void)
 
     /* fallback: user 0 holds every item with cnt > 0 -> uniform over cnt-0 ones */
     static const int32_t fb[][2] = { { 0, 0 }, { 0, 1 }, { 0, 2 }, { 1, 1 } };
-    toy z;
-    toy_build(&z, 2, 5, fb, 4);
+    test_train z;
+    test_make_train(&z, 2, 5, fb, 4);
     static run r3;
     run_setup(&r3, 0, 1);
     if (vt->init(testhost(), v, &z.t, 2, 1000, 1, &r3.st, &err) == NB_OK) {
@@ -284,8 +257,8 @@ static void test_vtable_misc(void)
 
     /* a user with every item as a positive: init refuses with a message */
     static const int32_t all[][2] = { { 0, 0 }, { 0, 1 }, { 1, 0 } };
-    toy a;
-    toy_build(&a, 2, 2, all, 3);
+    test_train a;
+    test_make_train(&a, 2, 2, all, 3);
     void *st = NULL;
     int rc = vt->init(testhost(), v, &a.t, 2, 10, 1, &st, &err);
     is_int(rc, NB_EINVAL, "init refuses a user with every item positive");

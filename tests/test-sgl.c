@@ -43,35 +43,15 @@ int sgl_testing_set_views(void *state, const uint8_t *keep1, const uint8_t *keep
 const nb_graph *sgl_testing_view(void *state, int v, int l);
 
 /* ---- the shared tiny graph, RecBole ids (0 = PAD, isolated) ------------ */
-enum { U = 6, I = 8, N = 14, D = 4, B = 4, L = 2, NP = 14 };
-static const int32_t pairs[NP][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
-                                     {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
+enum { U = TINY_U + 1, I = TINY_I + 1, N = U + I, D = 4, B = TINY_B, L = 2, NP = TINY_NNZ };
 static const int32_t b_users[B] = {1, 3, 5, 1}, b_pos[B] = {2, 5, 7, 3}, b_neg[B] = {6, 2, 4, 7};
-
-static int64_t uptr[U + 1], iptr[I + 1];
-static int32_t uitems[NP], iusers[NP];
-static nb_train train;
-
-static void build_train(void)
-{
-    test_train_from_pairs(U, I, pairs, NP, 0, uptr, uitems, iptr, iusers, &train);
-}
+static test_train tiny;
 
 /* Position of pair (u, i) in train.user_items. */
 static int64_t pair_pos(int32_t u, int32_t i)
 {
-    for (int64_t p = uptr[u]; p < uptr[u + 1]; p++) if (uitems[p] == i) return p;
+    for (int64_t p = tiny.uptr[u]; p < tiny.uptr[u + 1]; p++) if (tiny.uit[p] == i) return p;
     return -1;
-}
-
-/* Max over the array of |a - b| / max(|b|, 1e-3 scale) (golden README). */
-static double scaled_err(const double *a, const double *b, int64_t n)
-{
-    double scale = 0, worst = 0;
-    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
-    for (int64_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
-    return worst;
 }
 
 /* ---- the double SSL reference ------------------------------------------ */
@@ -152,12 +132,8 @@ static void test_fd(nb_graph *g, nb_graph *v1, nb_graph *v2)
         if (cs < 2) for (int k = 0; k < N * D; k++) c.E0[k] = nb_rng_uniform(&r) - 0.5;
         double grad[N * D];
         double loss = ssl_loss(&c, grad);
-        double worst = 0, gmax = 0;
-        for (int k = 0; k < N * D; k++) gmax = fmax(gmax, fabs(grad[k]));
-        for (int k = 0; k < N * D; k++) {
-            double fd = fd_central(loss_cb, &c, &c.E0[k], 1e-6);
-            worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gmax));
-        }
+        double gmax = 0;
+        double worst = fd_worst(loss_cb, &c, c.E0, grad, N * D, 1e-6, &gmax);
         ok(worst < 1e-6 && gmax > 1e-3, "FD of the SSL loss (L=2, %s) w.r.t. every E0 entry: max rel err %.2g",
            cases[cs].name, worst);
         if (cs == 2) {
@@ -165,16 +141,16 @@ static void test_fd(nb_graph *g, nb_graph *v1, nb_graph *v2)
             c.rb = 64; c.cb = 64;
             double g2[N * D];
             double l2 = ssl_loss(&c, g2);
-            ok(fabs(l2 - loss) <= 1e-12 * fabs(l2) && scaled_err(grad, g2, N * D) < 1e-12,
+            ok(fabs(l2 - loss) <= 1e-12 * fabs(l2) && test_scaled_err(grad, g2, N * D) < 1e-12,
                "2-row chunks x 3-column blocks == one chunk and block (loss %.3g, grad err %.2g)",
-               fabs(l2 - loss), scaled_err(grad, g2, N * D));
+               fabs(l2 - loss), test_scaled_err(grad, g2, N * D));
             /* the row-maximum shift (taken when 2/tau > max_span) == the fixed 1/tau */
             c.max_span = 1e-9;
             double l3 = ssl_loss(&c, g2);
             c.max_span = 0;
-            ok(fabs(l3 - loss) <= 1e-12 * fabs(l3) && scaled_err(grad, g2, N * D) < 1e-12,
+            ok(fabs(l3 - loss) <= 1e-12 * fabs(l3) && test_scaled_err(grad, g2, N * D) < 1e-12,
                "row-maximum shift == fixed shift 1/tau (loss %.3g, grad err %.2g)", fabs(l3 - loss),
-               scaled_err(grad, g2, N * D));
+               test_scaled_err(grad, g2, N * D));
         }
     }
     /* the repeated anchor (user 1 twice) counts twice: users-only loss with
@@ -286,14 +262,14 @@ static void test_golden(nb_graph *g, const char *file)
     char path[1024];
     snprintf(path, sizeof path, "%s/sgl/%s", tap_golden_dir(), file);
     json *j = json_load(path);
-    if (!j) { skip(13, "golden %s not readable", path); return; }
+    if (!j) { skip_shared(14, "golden %s not readable", path); return; }
     double tau = json_num(json_get(j, "hyper.ssl_tau")), sw = json_num(json_get(j, "hyper.ssl_weight"));
     double rw = json_num(json_get(j, "hyper.reg_weight"));
     uint8_t keep[2][NP];
     nb_graph vg[2] = {{0}};
     for (int v = 0; v < 2; v++) {
         golden_keep(j, v, keep[v]);
-        graph_build(&train, keep[v], 1e-7, &vg[v], NULL);
+        graph_build(&tiny.t, keep[v], 1e-7, &vg[v], NULL);
     }
     double e0 = dense_err(g, j, "outputs.adj_main"), e1 = dense_err(&vg[0], j, "outputs.adj_view1"),
            e2 = dense_err(&vg[1], j, "outputs.adj_view2");
@@ -312,11 +288,11 @@ static void test_golden(nb_graph *g, const char *file)
     double layers[N * (L + 1) * D], final[N * D], Z[N * D], H0[N * D], H1[N * D], want[N * D];
     lgcn_forward_f64(g, NULL, L, D, LGCN_MEAN, c.E0, layers, final);
     json_flatten(json_get(j, "outputs.emb_main"), want, N * D);
-    double em = scaled_err(final, want, N * D), ev[2];
+    double em = test_scaled_err(final, want, N * D), ev[2];
     for (int v = 0; v < 2; v++) {
         sgl_view_forward_f64(c.gs[v], L, D, N, c.E0, H0, H1, Z);
         json_flatten(json_get(j, v ? "outputs.emb_view2" : "outputs.emb_view1"), want, N * D);
-        ev[v] = scaled_err(Z, want, N * D);
+        ev[v] = test_scaled_err(Z, want, N * D);
     }
     ok(em < 1e-9 && ev[0] < 1e-9 && ev[1] < 1e-9, "%s: emb_main, emb_view1, emb_view2 to 1e-9 (%.2g %.2g %.2g)",
        file, em, ev[0], ev[1]);
@@ -330,9 +306,9 @@ static void test_golden(nb_graph *g, const char *file)
     is_close(su, json_num(json_get(j, "outputs.ssl_user")), 0, 1e-9, "%s: ssl_user %.12g", file, su);
     is_close(si, json_num(json_get(j, "outputs.ssl_item")), 0, 1e-9, "%s: ssl_item %.12g", file, si);
     flat2(j, "outputs.grad_per_term_unweighted.ssl_user", gw);
-    double eu = scaled_err(gu, gw, N * D);
+    double eu = test_scaled_err(gu, gw, N * D);
     flat2(j, "outputs.grad_per_term_unweighted.ssl_item", gw);
-    double ei = scaled_err(gi, gw, N * D);
+    double ei = test_scaled_err(gi, gw, N * D);
     double padg = 0;
     for (int k = 0; k < D; k++) padg = fmax(padg, fabs(gu[k]) + fabs(gi[U * D + k]));
     ok(eu < 1e-9 && ei < 1e-9 && padg > 0,
@@ -360,9 +336,9 @@ static void test_golden(nb_graph *g, const char *file)
     is_close(bpr + reg + ssl, lt, 0, 1e-9, "%s: loss_total %.12g", file, lt);
     double gtw[N * D];
     flat2(j, "outputs.grad_total", gtw);
-    ok(scaled_err(gt, gtw, U * D) < 1e-9 && scaled_err(gt + U * D, gtw + U * D, I * D) < 1e-9,
+    ok(test_scaled_err(gt, gtw, U * D) < 1e-9 && test_scaled_err(gt + U * D, gtw + U * D, I * D) < 1e-9,
        "%s: grad_total U, I (PAD rows included) to 1e-9 (%.2g %.2g)", file,
-       scaled_err(gt, gtw, U * D), scaled_err(gt + U * D, gtw + U * D, I * D));
+       test_scaled_err(gt, gtw, U * D), test_scaled_err(gt + U * D, gtw + U * D, I * D));
 
     /* the host's BPR is the MEAN with 1e-10 inside the log */
     double neg[B * D];
@@ -375,14 +351,12 @@ static void test_golden(nb_graph *g, const char *file)
     nb_value vals[7] = {{.i = L}, {.f = tau}, {.f = sw}, {.f = 0.2}, {.i = 0}, {.f = 1e-7}, {.i = 1 /* sum */}};
     void *st = NULL;
     char *perr = NULL;
-    if (vt->init(testhost(), vals, &train, D, 1, &st, &perr) != NB_OK) {
-        skip(2, "init failed: %s", perr); free(perr); goto done;
+    if (vt->init(testhost(), vals, &tiny.t, D, 1, &st, &perr) != NB_OK) {
+        ok(0, "%s: the float plugin initialises: %s", file, perr ? perr : "?");
+        free(perr);
+        goto done;
     }
-    nb_block *blk;
-    int nb;
-    vt->blocks(st, &blk, &nb);
-    for (int k = 0; k < U * D; k++) blk[0].value[k] = (float)c.E0[k];
-    for (int k = 0; k < I * D; k++) blk[1].value[k] = (float)c.E0[U * D + k];
+    nb_block *blk = test_model_set_e0(vt, st, c.E0);
     sgl_testing_set_views(st, keep[0], keep[1], 0);
     nb_batch batch = {.size = B, .users = b_users, .pos = b_pos, .epoch = 0, .seed = 1};
     const nb_view *v;
@@ -408,8 +382,7 @@ static void test_golden(nb_graph *g, const char *file)
                       gr.user_ego->grad, gr.item_ego->grad, NULL, NULL);
     vt->backward(st, &batch, &perr);
     double pg[N * D], expect[N * D], gb[N * D];
-    for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-    for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
+    test_model_e0_grad(vt, st, pg);
     flat2(j, "outputs.grad_per_term_unweighted.bpr", gb);
     for (int k = 0; k < N * D; k++) expect[k] = gtw[k] - (1.0 - 1.0 / B) * gb[k];
     is_close(aux, json_num(json_get(j, "outputs.ssl_loss")), 0, 1e-4, "%s: float plugin aux_loss = ssl_loss to 1e-4", file);
@@ -419,7 +392,7 @@ static void test_golden(nb_graph *g, const char *file)
         v2[6].i = 0;
         void *st2 = NULL;
         const nb_view *w2;
-        if (vt->init(testhost(), v2, &train, D, 1, &st2, &perr) == NB_OK) {
+        if (vt->init(testhost(), v2, &tiny.t, D, 1, &st2, &perr) == NB_OK) {
             nb_block *b2;
             int n2;
             vt->blocks(st2, &b2, &n2);
@@ -430,12 +403,12 @@ static void test_golden(nb_graph *g, const char *file)
             is_close(w2->aux_loss, aux / B, 0, 1e-6, "%s: ssl_scale recbole = summed term / B", file);
             vt->free(st2);
         } else {
-            skip(1, "init failed");
+            ok(0, "%s: the float plugin initialises with ssl_scale recbole: %s", file, perr ? perr : "?");
         }
     }
-    ok(scaled_err(pg, expect, U * D) < 1e-4 && scaled_err(pg + U * D, expect + U * D, I * D) < 1e-4,
+    ok(test_scaled_err(pg, expect, U * D) < 1e-4 && test_scaled_err(pg + U * D, expect + U * D, I * D) < 1e-4,
        "%s: float plugin E0 gradients = grad_total - (1 - 1/B) grad_bpr to 1e-4 (%.2g %.2g)", file,
-       scaled_err(pg, expect, U * D), scaled_err(pg + U * D, expect + U * D, I * D));
+       test_scaled_err(pg, expect, U * D), test_scaled_err(pg + U * D, expect + U * D, I * D));
     vt->free(st);
 done:
     graph_free(&vg[0]);
@@ -458,7 +431,7 @@ static void *make(int aug, double drop, uint64_t seed)
     nb_value vals[7] = {{.i = L}, {.f = 0.5}, {.f = 0.1}, {.f = drop}, {.i = aug}, {.f = 1e-7}, {.i = 1 /* sum */}};
     void *st = NULL;
     char *perr = NULL;
-    if (vt->init(testhost(), vals, &train, D, seed, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
+    if (vt->init(testhost(), vals, &tiny.t, D, seed, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
     return st;
 }
 
@@ -533,25 +506,23 @@ static void test_views(void)
         for (int vv = 0; vv < 2; vv++)
             for (int l = 0; l < L; l++) s.gs[vv][l] = sgl_testing_view(st, vv, l);
         s.tau = 0.5; s.weight = 0.1; s.sides = 3; s.rb = 64; s.cb = 64;
-        for (int k = 0; k < U * D; k++) s.E0[k] = blk[0].value[k];
-        for (int k = 0; k < I * D; k++) s.E0[U * D + k] = blk[1].value[k];
+        test_model_get_e0(vt, st, s.E0);
         double gref[N * D], pg[N * D];
         double ref = ssl_loss(&s, gref);
-        for (int k = 0; k < U * D; k++) pg[k] = blk[0].grad[k];
-        for (int k = 0; k < I * D; k++) pg[U * D + k] = blk[1].grad[k];
-        ok(fabs(aux - ref) < 1e-5 * ref && scaled_err(pg, gref, N * D) < 1e-4,
+        test_model_e0_grad(vt, st, pg);
+        ok(fabs(aux - ref) < 1e-5 * ref && test_scaled_err(pg, gref, N * D) < 1e-4,
            "%s plugin: aux_loss and E0 gradient = double reference on its views (%.2g, %.2g)",
-           which ? "RW" : "ND", fabs(aux - ref) / ref, scaled_err(pg, gref, N * D));
+           which ? "RW" : "ND", fabs(aux - ref) / ref, test_scaled_err(pg, gref, N * D));
     }
     vt->free(rw); vt->free(nd);
 }
 
 int main(void)
 {
-    build_train();
+    test_tiny_train(&tiny, 1);
     nb_graph g = {0}, v1 = {0}, v2 = {0};
     char *err = NULL;
-    if (graph_build(&train, NULL, 1e-7, &g, &err) != NB_OK) tap_bail("graph_build: %s", err);
+    if (graph_build(&tiny.t, NULL, 1e-7, &g, &err) != NB_OK) tap_bail("graph_build: %s", err);
     /* fixed dropped graphs for the FD checks: golden case1's views */
     uint8_t k1[NP] = {0}, k2[NP] = {0};
     static const int drop1[3][2] = {{1, 3}, {3, 5}, {4, 4}}, drop2[3][2] = {{1, 1}, {4, 7}, {5, 2}};
@@ -561,8 +532,8 @@ int main(void)
         k1[pair_pos(drop1[q][0], drop1[q][1])] = 0;
         k2[pair_pos(drop2[q][0], drop2[q][1])] = 0;
     }
-    graph_build(&train, k1, 1e-7, &v1, NULL);
-    graph_build(&train, k2, 1e-7, &v2, NULL);
+    graph_build(&tiny.t, k1, 1e-7, &v1, NULL);
+    graph_build(&tiny.t, k2, 1e-7, &v2, NULL);
     test_fd(&g, &v1, &v2);
     test_float_kernel();
     test_golden(&g, "case1_ED_tau0.5.json");

@@ -152,26 +152,14 @@ typedef struct toy {
 /* Build CSR/CSC from a dense 0/1 matrix has[U][I]. */
 static void toy_build(toy *y, int32_t U, int32_t I, const uint8_t *has)
 {
-    memset(y, 0, sizeof *y);
-    int64_t n = 0;
-    for (int32_t u = 0; u < U; u++) {
+    static int32_t pairs[1024][2];
+    int n = 0;
+    for (int32_t u = 0; u < U; u++)
         for (int32_t i = 0; i < I; i++)
-            if (has[u * I + i]) y->uit[n++] = i;
-        y->uptr[u + 1] = n;
-    }
-    n = 0;
-    for (int32_t i = 0; i < I; i++) {
-        for (int32_t u = 0; u < U; u++)
-            if (has[u * I + i]) y->ius[n++] = u;
-        y->iptr[i + 1] = n;
-    }
-    y->t.n_users = U;
-    y->t.n_items = I;
-    y->t.n_pairs = n;
-    y->t.user_ptr = y->uptr;
-    y->t.user_items = y->uit;
-    y->t.item_ptr = y->iptr;
-    y->t.item_users = y->ius;
+            if (has[u * I + i]) { pairs[n][0] = u; pairs[n][1] = i; n++; }
+    memset(y, 0, sizeof *y);
+    test_train_from_pairs(U, I, (const int32_t (*)[2])pairs, n, 0, y->uptr, y->uit, y->iptr,
+                          y->ius, &y->t);
 }
 
 static void set_values(nb_value *v, int S1, int S2div, int V, double alpha, int warmup,

@@ -3,7 +3,9 @@
  */
 #define _GNU_SOURCE
 #include "testhost.h"
+#include "tap/tap.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +96,19 @@ double fd_central(double (*f)(void *ctx), void *ctx, double *x, double h)
     return (fp - fm) / (2.0 * h);
 }
 
+double fd_worst(double (*f)(void *ctx), void *ctx, double *x, const double *grad, int64_t n,
+                double h, double *gmax)
+{
+    double worst = 0, gm = 0;
+    for (int64_t k = 0; k < n; k++) gm = fmax(gm, fabs(grad[k]));
+    for (int64_t k = 0; k < n; k++) {
+        double fd = fd_central(f, ctx, &x[k], h);
+        worst = fmax(worst, fabs(fd - grad[k]) / fmax(fabs(grad[k]), 1e-2 * gm));
+    }
+    if (gmax) *gmax = gm;
+    return worst;
+}
+
 void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int n, int base,
                            int64_t *uptr, int32_t *uitems, int64_t *iptr, int32_t *iusers,
                            nb_train *t)
@@ -115,4 +130,143 @@ void test_train_from_pairs(int32_t U, int32_t I, const int32_t (*pairs)[2], int 
     }
     *t = (nb_train){U, I, n, uptr, uitems, iptr, iusers};
     free(R);
+}
+
+void test_make_train(test_train *tt, int32_t nU, int32_t nI, const int32_t (*pairs)[2], int n)
+{
+    if (nU >= 64 || nI >= 64 || n > 256) abort();
+    memset(tt, 0, sizeof *tt);
+    test_train_from_pairs(nU, nI, pairs, n, 0, tt->uptr, tt->uit, tt->iptr, tt->ius, &tt->t);
+}
+
+void test_make_grads(test_grads *tg, int32_t nU, int32_t nI, int32_t d)
+{
+    if (nU > 512 || nI > 512 || (int64_t)nU * d > 4096 || (int64_t)nI * d > 4096) abort();
+    memset(tg, 0, sizeof *tg);
+    tg->user = (nb_block){"user_emb", NULL, tg->gu, nU, d, NB_BLOCK_ROWS, tg->tu, 0, tg->mu};
+    tg->item = (nb_block){"item_emb", NULL, tg->gi, nI, d, NB_BLOCK_ROWS, tg->ti, 0, tg->mi};
+    tg->g = (nb_grads){&tg->user, &tg->item, NULL, NULL, &tg->user, &tg->item};
+}
+
+double test_scaled_err(const double *a, const double *b, int64_t n)
+{
+    double scale = 0, worst = 0;
+    for (int64_t k = 0; k < n; k++) scale = fmax(scale, fabs(b[k]));
+    for (int64_t k = 0; k < n; k++)
+        worst = fmax(worst, fabs(a[k] - b[k]) / fmax(fabs(b[k]), 1e-3 * scale + 1e-300));
+    return worst;
+}
+
+const int32_t tiny_pairs[TINY_NNZ][2] = {{1, 1}, {1, 2}, {1, 3}, {2, 2}, {2, 4}, {3, 1}, {3, 5},
+                                         {3, 6}, {4, 3}, {4, 7}, {4, 4}, {5, 6}, {5, 2}, {5, 7}};
+const int32_t tiny_users[TINY_B] = {0, 2, 4, 0}, tiny_pos[TINY_B] = {1, 4, 6, 2},
+              tiny_neg[TINY_B] = {5, 1, 3, 6};
+
+void test_tiny_train(test_train *tt, int pad)
+{
+    memset(tt, 0, sizeof *tt);
+    test_train_from_pairs(TINY_U + pad, TINY_I + pad, tiny_pairs, TINY_NNZ, 1 - pad, tt->uptr,
+                          tt->uit, tt->iptr, tt->ius, &tt->t);
+}
+
+void test_small_world_make(test_small_world *w)
+{
+    static const int32_t pairs[12][2] = {{0, 0}, {0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5},
+                                         {0, 6}, {1, 2}, {1, 7}, {2, 0}, {2, 8}, {3, 4}};
+    static const int32_t users[SMALL_B] = {0, 1, 2, 3, 0, 1, 2, 3},
+                         pos[SMALL_B] = {0, 2, 8, 4, 6, 7, 0, 4};
+    memset(w, 0, sizeof *w);
+    test_make_train(&w->tt, SMALL_U, SMALL_I, pairs, 12);
+    nb_rng r;
+    nb_rng_seed(&r, 9, 9, 9);
+    for (int i = 0; i < SMALL_U * SMALL_D; i++) w->U[i] = (float)(nb_rng_uniform(&r) - 0.5);
+    for (int i = 0; i < SMALL_I * SMALL_D; i++) w->I[i] = (float)(nb_rng_uniform(&r) - 0.5);
+    w->v = (nb_view){.n_users = SMALL_U, .n_items = SMALL_I, .dim = SMALL_D, .user = w->U,
+                     .item = w->I, .user_layers = w->U, .item_layers = w->I,
+                     .user_ego = w->U, .item_ego = w->I};
+    memcpy(w->users, users, sizeof users);
+    memcpy(w->pos, pos, sizeof pos);
+}
+
+int test_small_world_steps(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                           nb_negatives *out, test_grads *tg, int with_dreg, int32_t epoch,
+                           int steps, uint64_t seed, int *n_allocs, int *viol, char **err)
+{
+    enum { B = SMALL_B, D = SMALL_D };
+    int rc = 0;
+    float dneg[B * D];
+    for (int i = 0; i < B * D; i++) dneg[i] = 0.01f * (float)(i % 7);
+    test_make_grads(tg, SMALL_U, SMALL_I, D);
+    for (int step = 0; step < steps; step++) {
+        nb_batch bt = {.size = B, .users = w->users, .pos = w->pos, .epoch = epoch,
+                       .step = step, .first = (int64_t)step * B, .seed = seed};
+        long a0 = testhost_allocs();
+        rc |= vt->negatives(state, &bt, &w->v, out, err);
+        rc |= vt->backward(state, &bt, &w->v, dneg, with_dreg ? dneg : NULL, &tg->g, err);
+        *n_allocs += (int)(testhost_allocs() - a0);
+        for (int b = 0; b < B; b++) *viol += nb_train_has(&w->tt.t, w->users[b], out->item[b]);
+    }
+    return rc;
+}
+
+void test_tiny_golden_e0(const json *j, const char *prefix, int32_t d, double *E0)
+{
+    double *tmp = calloc((size_t)(TINY_I + 1) * (size_t)d, sizeof *tmp);
+    char key[256];
+    snprintf(key, sizeof key, "%s.U", prefix);
+    json_flatten(json_get(j, key), tmp, (size_t)(TINY_U + 1) * (size_t)d);
+    memcpy(E0, tmp + d, sizeof(double) * TINY_U * (size_t)d);
+    snprintf(key, sizeof key, "%s.I", prefix);
+    json_flatten(json_get(j, key), tmp, (size_t)(TINY_I + 1) * (size_t)d);
+    memcpy(E0 + (size_t)TINY_U * d, tmp + d, sizeof(double) * TINY_I * (size_t)d);
+    free(tmp);
+}
+
+int test_tiny_node(int r)
+{
+    return r == 0 || r == TINY_U + 1 ? -1 : (r <= TINY_U ? r - 1 : r - 2);
+}
+
+nb_block *test_model_set_e0(const nb_model_vt *vt, void *state, const double *E0)
+{
+    nb_block *blk;
+    int nb;
+    vt->blocks(state, &blk, &nb);
+    int64_t nu = blk[0].rows * blk[0].cols, ni = blk[1].rows * blk[1].cols;
+    for (int64_t k = 0; k < nu; k++) blk[0].value[k] = (float)E0[k];
+    for (int64_t k = 0; k < ni; k++) blk[1].value[k] = (float)E0[nu + k];
+    return blk;
+}
+
+/* out = the values (grad 0) or the gradients (grad 1) of blocks 0 and 1. */
+static void model_e0_read(const nb_model_vt *vt, void *state, double *out, int grad)
+{
+    nb_block *blk;
+    int nb;
+    vt->blocks(state, &blk, &nb);
+    for (int t = 0, off = 0; t < 2; off += (int)(blk[t].rows * blk[t].cols), t++)
+        for (int64_t k = 0; k < blk[t].rows * blk[t].cols; k++)
+            out[off + k] = grad ? blk[t].grad[k] : blk[t].value[k];
+}
+
+void test_model_get_e0(const nb_model_vt *vt, void *state, double *E0)
+{
+    model_e0_read(vt, state, E0, 0);
+}
+
+void test_model_e0_grad(const nb_model_vt *vt, void *state, double *g)
+{
+    model_e0_read(vt, state, g, 1);
+}
+
+void test_small_world_nonfinite(const test_small_world *w, const nb_sampler_vt *vt, void *state,
+                                nb_negatives *out, int32_t epoch, uint64_t seed, const char *what)
+{
+    nb_batch bt = {.size = SMALL_B, .users = w->users, .pos = w->pos, .epoch = epoch, .step = 0,
+                   .first = 0, .seed = seed};
+    char *err = NULL;
+    int rc = vt->negatives(state, &bt, &w->v, out, &err);
+    is_int(rc, NB_ENUMERIC, "%s -> NB_ENUMERIC", what);
+    ok(err != NULL, "with a message: %s", err ? err : "(none)");
+    free(err);
 }

@@ -158,11 +158,20 @@ const char *tap_srcdir(void)
     return s && *s ? s : "tests";
 }
 
+const char *tap_shared_dir(void)
+{
+    static char buf[4096];
+    const char *s = getenv("NEGBENCH_SHARED");
+    if (s && *s) return s;
+    snprintf(buf, sizeof buf, "%s/../../shared", tap_srcdir());
+    return buf;
+}
+
 static const char *shared_dir(const char *env, const char *leaf, char *buf, size_t n)
 {
     const char *s = getenv(env);
     if (s && *s) return s;
-    snprintf(buf, n, "%s/../../shared/%s", tap_srcdir(), leaf);
+    snprintf(buf, n, "%s/%s", tap_shared_dir(), leaf);
     return buf;
 }
 
@@ -176,6 +185,38 @@ const char *tap_data_dir(void)
 {
     static char buf[4096];
     return shared_dir("NB_DATA_DIR", "data", buf, sizeof buf);
+}
+
+int golden_present(const char *dir, const char *const *files, int n)
+{
+    for (int k = 0; k < n; k++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s/%s", tap_golden_dir(), dir, files[k]);
+        if (access(path, R_OK) != 0) return 0;
+    }
+    return 1;
+}
+
+int tap_require_shared(void)
+{
+    const char *s = getenv("NEGBENCH_REQUIRE_SHARED");
+    return s && *s && strcmp(s, "0") != 0;
+}
+
+void skip_shared(int n, const char *fmt, ...)
+{
+    char *reason = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&reason, fmt, ap) < 0) reason = NULL;
+    va_end(ap);
+    const char *r = reason ? reason : "a shared file is missing";
+    if (tap_require_shared())
+        for (int i = 0; i < n; i++)
+            ok(0, "%s (NEGBENCH_REQUIRE_SHARED is set: a missing golden file or data set fails)", r);
+    else
+        skip(n, "%s", r);
+    free(reason);
 }
 
 const char *tap_tmpdir(void)

@@ -35,12 +35,24 @@ int tap_done(void);
 
 /* Directory of the test sources (NB_TEST_SRCDIR, else "tests"). */
 const char *tap_srcdir(void);
+/* Directory beside the source tree with the golden vectors and data sets
+ * (NEGBENCH_SHARED, else $NB_TEST_SRCDIR/../../shared). */
+const char *tap_shared_dir(void);
 /* Directory of the shared golden files (NB_GOLDEN_DIR, else
- * $NB_TEST_SRCDIR/../../shared/golden). */
+ * tap_shared_dir()/golden). */
 const char *tap_golden_dir(void);
 /* Directory of the shared data sets (NB_DATA_DIR, else
- * $NB_TEST_SRCDIR/../../shared/data). */
+ * tap_shared_dir()/data). */
 const char *tap_data_dir(void);
+/* Non-zero when every file tap_golden_dir()/dir/files[k] (k < n) is readable. */
+int golden_present(const char *dir, const char *const *files, int n);
+/* Non-zero when NEGBENCH_REQUIRE_SHARED is set (non-empty, not "0"). */
+int tap_require_shared(void);
+/* n test points that need a golden file or data set that is missing: n
+ * SKIPs with the reason, or n failures when tap_require_shared(). Give one
+ * point for every check that would have run, so that the totals are the
+ * same with and without the shared files. */
+void skip_shared(int n, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A fresh temporary directory, removed by tap_done(). */
 const char *tap_tmpdir(void);
 
