@@ -133,37 +133,18 @@ static void dens_free(void *state)
     f(s);
 }
 
-static int dens_init(const nb_host *h, const nb_value *values, const nb_train *train,
-                     int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+/* The gate blocks (W_ig, b_ig, W_ug, b_ug, ...): allocated and drawn from
+ * seed, as PyTorch's nn.Linear (torch) or Xavier with zero bias. 0, or -1
+ * when out of memory. */
+static int dens_gates_init(dens_state *s, const nb_value *values, uint64_t seed)
 {
-    int rc = NB_OK;
-    dens_state *s = NULL;
-    if (dim <= 0 || max_batch <= 0 || !train || train->n_items <= 0) {
-        *err = h->mprintf("dens: invalid init arguments (dim %d, max_batch %d)", dim, max_batch);
-        return NB_EINVAL;
-    }
-    s = h->alloc(sizeof *s);
-    if (!s) goto nomem;
-    s->h = h;
-    s->train = train;
-    s->d = dim;
-    s->max_batch = max_batch;
-    s->M = (int32_t)values[P_M].i;
-    s->gamma = values[P_GAMMA].f;
-    s->warmup = (int32_t)values[P_WARMUP].i;
-    s->nt = h->threads > 0 ? h->threads : 1;
-    if (s->M < 1 || s->warmup < 1 || !(s->gamma >= 0)) {
-        *err = h->mprintf("dens: invalid parameters (M %d, warmup %d, gamma %g)", s->M,
-                          s->warmup, s->gamma);
-        rc = NB_EINVAL;
-        goto out;
-    }
-    size_t d = (size_t)dim, B = (size_t)max_batch, M = (size_t)s->M, nt = (size_t)s->nt;
+    const nb_host *h = s->h;
+    size_t d = (size_t)s->d;
     for (int k = 0; k < DENS_N_GW; k++) {
         size_t rows = (k % 2 == 0) ? d : 1;
         s->val[k] = h->alloc(rows * d * sizeof(float));
         s->grad[k] = h->alloc(rows * d * sizeof(float));
-        if (!s->val[k] || !s->grad[k]) goto nomem;
+        if (!s->val[k] || !s->grad[k]) return -1;
         s->cval[k] = s->val[k];
         s->blocks[k] = (nb_block){.name = dens_block_names[k], .value = s->val[k],
                                   .grad = s->grad[k], .rows = (int64_t)rows,
@@ -177,6 +158,16 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
         for (size_t i = 0; i < rows * d; i++)
             s->val[k][i] = (float)((2.0 * nb_rng_uniform(&r) - 1.0) * bound);
     }
+    return 0;
+}
+
+/* Every per-batch and per-thread scratch array, sized once for max_batch
+ * (nothing is allocated per step). 0, or -1 when out of memory. */
+static int dens_scratch_alloc(dens_state *s)
+{
+    const nb_host *h = s->h;
+    int32_t dim = s->d;
+    size_t d = (size_t)dim, B = (size_t)s->max_batch, M = (size_t)s->M, nt = (size_t)s->nt;
     s->cand = h->alloc(B * M * sizeof(int32_t));
     s->scores = h->alloc(B * M * sizeof(double));
     s->raw_max = h->alloc(B * sizeof(double));
@@ -217,7 +208,36 @@ static int dens_init(const nb_host *h, const nb_value *values, const nb_train *t
         !s->pr || !s->sel_work || !s->aux_work || !s->nk || !s->uidx || !s->pidx ||
         !s->nidx || !s->candl || !s->chosenl || !s->negl || !s->lscores || !s->wd ||
         !s->cgp || !s->cpr || !s->cgn || !s->gsel_work || !s->wt || !s->bsel_work)
-        goto nomem;
+        return -1;
+    return 0;
+}
+
+static int dens_init(const nb_host *h, const nb_value *values, const nb_train *train,
+                     int32_t dim, int32_t max_batch, uint64_t seed, void **state, char **err)
+{
+    int rc = NB_OK;
+    dens_state *s = NULL;
+    if (dim <= 0 || max_batch <= 0 || !train || train->n_items <= 0) {
+        *err = h->mprintf("dens: invalid init arguments (dim %d, max_batch %d)", dim, max_batch);
+        return NB_EINVAL;
+    }
+    s = h->alloc(sizeof *s);
+    if (!s) goto nomem;
+    s->h = h;
+    s->train = train;
+    s->d = dim;
+    s->max_batch = max_batch;
+    s->M = (int32_t)values[P_M].i;
+    s->gamma = values[P_GAMMA].f;
+    s->warmup = (int32_t)values[P_WARMUP].i;
+    s->nt = h->threads > 0 ? h->threads : 1;
+    if (s->M < 1 || s->warmup < 1 || !(s->gamma >= 0)) {
+        *err = h->mprintf("dens: invalid parameters (M %d, warmup %d, gamma %g)", s->M,
+                          s->warmup, s->gamma);
+        rc = NB_EINVAL;
+        goto out;
+    }
+    if (dens_gates_init(s, values, seed) != 0 || dens_scratch_alloc(s) != 0) goto nomem;
     *state = s;
     return NB_OK;
 nomem:
@@ -304,12 +324,14 @@ static void dens_count(dens_state *s, int32_t B)
 
 /* negatives() on a graph view (candidates drawn, s->vl set): per-layer
  * selection, the pooled raw negative, the gating loss on pooled vectors. */
-static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view *v,
-                                double beta, nb_negatives *out, char **err)
+/* The per-layer selection of a graph batch: (positive, layer) index lists,
+ * then the reference, blocked or eight-lane kernel into s->chosenl (the
+ * latter two keep their gate products for the loss). Returns how many pairs
+ * had no finite score. */
+static int64_t dens_graph_select(dens_state *s, const nb_batch *bt, const nb_view *v,
+                                 double beta)
 {
-    const nb_host *h = s->h;
     int32_t B = bt->size, M = s->M, d = s->d, nl = s->vl.nl;
-    double c = s->vl.c;
     for (int32_t b = 0; b < B; b++)
         for (int32_t l = 0; l < nl; l++) {
             int64_t q = (int64_t)b * nl + l;
@@ -339,16 +361,16 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
                                            s->gsel_work, s->lscores, s->chosenl, s->cgp,
                                            s->cpr, s->cgn);
     }
-    if (nbad > 0) {
-        for (int64_t q = 0; q < (int64_t)B * nl; q++)
-            if (s->chosenl[q] < 0) {
-                *err = h->mprintf("dens: no finite selection score for user %d, positive %d, "
-                                  "layer %d (NaN or Inf in the embeddings or gates)",
-                                  bt->users[q / nl], bt->pos[q / nl], (int)(q % nl));
-                break;
-            }
-        return NB_ENUMERIC;
-    }
+    return nbad;
+}
+
+/* The chosen negative of every layer, pooled as the view pools its layers,
+ * into out->vec; layer 0's item is the row the host regularises. */
+static void dens_graph_pool(dens_state *s, const nb_batch *bt, const nb_view *v,
+                            nb_negatives *out)
+{
+    int32_t B = bt->size, M = s->M, d = s->d, nl = s->vl.nl;
+    double c = s->vl.c;
     for (int32_t b = 0; b < B; b++) {
         float *vec = out->vec + (int64_t)b * d;
         for (int32_t l = 0; l < nl; l++) {
@@ -367,6 +389,25 @@ static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view
         out->item[b] = s->neg[b];
         out->reg_items[(int64_t)b * out->reg_rows] = s->neg[b];
     }
+}
+
+static int dens_negatives_graph(dens_state *s, const nb_batch *bt, const nb_view *v,
+                                double beta, nb_negatives *out, char **err)
+{
+    const nb_host *h = s->h;
+    int32_t B = bt->size, d = s->d, nl = s->vl.nl;
+    double c = s->vl.c;
+    if (dens_graph_select(s, bt, v, beta) > 0) {
+        for (int64_t q = 0; q < (int64_t)B * nl; q++)
+            if (s->chosenl[q] < 0) {
+                *err = h->mprintf("dens: no finite selection score for user %d, positive %d, "
+                                  "layer %d (NaN or Inf in the embeddings or gates)",
+                                  bt->users[q / nl], bt->pos[q / nl], (int)(q % nl));
+                break;
+            }
+        return NB_ENUMERIC;
+    }
+    dens_graph_pool(s, bt, v, out);
     out->use_reg_vec = 0;
     out->aux_loss = 0.0;
     if (s->gamma > 0.0) {
@@ -422,50 +463,45 @@ static int dens_backward_graph(dens_state *s, const nb_batch *bt, const nb_view 
     return NB_OK;
 }
 
-static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
-                          nb_negatives *out, char **err)
+/* The view a batch is scored on: its dimension, and on a graph backbone its
+ * layer stacks and a mean or sum pooling (into s->vl). NB_OK or NB_EINVAL. */
+static int dens_check_view(dens_state *s, const nb_batch *bt, const nb_view *v, char **err)
 {
-    dens_state *s = state;
     const nb_host *h = s->h;
-    int32_t B = bt->size, M = s->M, d = s->d;
-    s->have_aux = 0;
-    s->last_B = 0;
-    if (B < 0 || B > s->max_batch || v->dim != d) {
+    int32_t B = bt->size;
+    if (B < 0 || B > s->max_batch || v->dim != s->d) {
         *err = h->mprintf("dens: batch of %d (max %d) or view dim %d (want %d)", B,
-                          s->max_batch, v->dim, d);
+                          s->max_batch, v->dim, s->d);
         return NB_EINVAL;
     }
     s->graph = v->n_layers > 0;
-    if (s->graph) {
-        if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
-            *err = h->mprintf("dens: a view with %d layers (at most %d, with both layer "
-                              "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
-            return NB_EINVAL;
-        }
-        if (B > 0 && nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
-            *err = h->mprintf("dens: cannot tell how the view pools its %d layers (its final "
-                              "rows are not their mean, sum or concatenation)", v->n_layers);
-            return NB_EINVAL;
-        }
-        if (B > 0 && s->vl.pool == NB_POOL_CONCAT) {
-            *err = h->mprintf("dens: the view concatenates its %d layers (width %d); DENS gates "
-                              "need mean or sum pooling (layer width = view width)",
-                              v->n_layers, v->dim);
-            return NB_EINVAL;
-        }
-    }
-    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; return NB_OK; }
-    double beta = (double)bt->epoch / (double)s->warmup;
-    if (beta > 1.0) beta = 1.0;
-    if (beta < 0.0) beta = 0.0;
-
-    int32_t bad = dens_draw(s, bt, v);
-    if (bad >= 0) {
-        *err = h->mprintf("dens: user %d has every item as a training positive",
-                          bt->users[bad]);
+    if (!s->graph) return NB_OK;
+    if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
+        *err = h->mprintf("dens: a view with %d layers (at most %d, with both layer "
+                          "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
         return NB_EINVAL;
     }
-    if (s->graph) return dens_negatives_graph(s, bt, v, beta, out, err);
+    if (B > 0 && nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
+        *err = h->mprintf("dens: cannot tell how the view pools its %d layers (its final "
+                          "rows are not their mean, sum or concatenation)", v->n_layers);
+        return NB_EINVAL;
+    }
+    if (B > 0 && s->vl.pool == NB_POOL_CONCAT) {
+        *err = h->mprintf("dens: the view concatenates its %d layers (width %d); DENS gates "
+                          "need mean or sum pooling (layer width = view width)",
+                          v->n_layers, v->dim);
+        return NB_EINVAL;
+    }
+    return NB_OK;
+}
+
+/* negatives() on MF (candidates drawn): the gated selection, the chosen raw
+ * negative, the gating loss. */
+static int dens_negatives_mf(dens_state *s, const nb_batch *bt, const nb_view *v,
+                             double beta, nb_negatives *out, char **err)
+{
+    const nb_host *h = s->h;
+    int32_t B = bt->size, M = s->M, d = s->d;
     int64_t nbad = dens_select_batch_f32(B, 1, M, d, beta, s->cval, v->user, v->item,
                                          bt->users, bt->pos, s->cand, s->nt, s->sel_work,
                                          s->scores, NULL, NULL, s->chosen);
@@ -479,15 +515,12 @@ static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
             }
         return NB_ENUMERIC;
     }
-    double lo = INFINITY, hi = -INFINITY;
     for (int32_t b = 0; b < B; b++) {
         int32_t n = s->cand[(int64_t)b * M + s->chosen[b]];
         s->neg[b] = n;
         out->item[b] = n;
         out->reg_items[(int64_t)b * out->reg_rows] = n;
         memcpy(out->vec + (int64_t)b * d, v->item + (int64_t)n * d, (size_t)d * sizeof(float));
-        if (s->raw_min[b] < lo) lo = s->raw_min[b];
-        if (s->raw_max[b] > hi) hi = s->raw_max[b];
     }
     out->use_reg_vec = 0;
     out->aux_loss = 0.0;
@@ -505,10 +538,32 @@ static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
         s->have_aux = 1;
     }
     /* statistics, once the batch is accepted */
-    nb_pass_stats_draws(&s->st, s->draws, B);
-    nb_pass_stats_batch(&s->st, s->raw_max, s->raw_min, B);
+    dens_count(s, B);
     s->last_B = B;
     return NB_OK;
+}
+
+static int dens_negatives(void *state, const nb_batch *bt, const nb_view *v,
+                          nb_negatives *out, char **err)
+{
+    dens_state *s = state;
+    int32_t B = bt->size;
+    s->have_aux = 0;
+    s->last_B = 0;
+    int rc = dens_check_view(s, bt, v, err);
+    if (rc != NB_OK) return rc;
+    if (B == 0) { out->aux_loss = 0.0; out->use_reg_vec = 0; return NB_OK; }
+    double beta = (double)bt->epoch / (double)s->warmup;
+    if (beta > 1.0) beta = 1.0;
+    if (beta < 0.0) beta = 0.0;
+    int32_t bad = dens_draw(s, bt, v);
+    if (bad >= 0) {
+        *err = s->h->mprintf("dens: user %d has every item as a training positive",
+                             bt->users[bad]);
+        return NB_EINVAL;
+    }
+    if (s->graph) return dens_negatives_graph(s, bt, v, beta, out, err);
+    return dens_negatives_mf(s, bt, v, beta, out, err);
 }
 
 static int dens_backward(void *state, const nb_batch *bt, const nb_view *v,

@@ -98,6 +98,10 @@ static inline void DENS_CAT(dens_row_double, SUF)(int32_t d, const REAL *row, do
  * run with the outputs j in the lanes. wt is dens_gates_double_t of gw;
  * work is [nt][dens_select_blk_work_size(d, M)]. Same arguments and outputs
  * (scores, chosen, cgp, cpr, cgn) as dens_select_graph_batch.
+ * Kept whole (over 80 lines) on purpose: an ISA-cloned kernel whose
+ * statement order fixes where the compiler contracts multiply-adds; split
+ * into calls it could round differently, and the picks and losses are
+ * pinned to the reference implementation bit for bit by the tests.
  */
 NB_ISA_CLONES __attribute__((unused)) static int64_t DENS_CAT(dens_select_graph_blk, SUF)(
     int32_t Q, int32_t M, int32_t d, double beta, const double *wt, const REAL *Ul,

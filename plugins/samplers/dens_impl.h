@@ -394,6 +394,10 @@ NB_ISA_CLONES static int32_t DENS_CAT(dens_select_one, SUF)(int32_t d, int32_t M
  * pre-activation of the positive gate), gc [K][d] (of the negative gate) and
  * pr_out [d] (p_r, the input of pos_gate). work holds dens_aux_work_size(d, K)
  * doubles.
+ * Kept whole (over 80 lines) on purpose: an ISA-cloned kernel whose
+ * statement order fixes where the compiler contracts multiply-adds; split
+ * into calls it could round differently, and the picks and losses are
+ * pinned to the reference implementation bit for bit by the tests.
  */
 NB_ISA_CLONES static double DENS_CAT(dens_aux_one, SUF)(int32_t d, int32_t K, double scale,
                                           const REAL *const *gw, const REAL *u,
@@ -567,6 +571,10 @@ DENS_V8_INLINE void DENS_CAT(dens_lanes8, SUF)(int32_t d, const REAL *const *row
  * dens_gates_double of gw; work is [nt][dens_select_graph_work_size(d)]
  * (any alignment). scores [Q][M] and chosen [Q] as dens_select_batch;
  * returns the number of pairs with no finite score (chosen -1).
+ * Kept whole (over 80 lines) on purpose: an ISA-cloned kernel whose
+ * statement order fixes where the compiler contracts multiply-adds; split
+ * into calls it could round differently, and the picks and losses are
+ * pinned to the reference implementation bit for bit by the tests.
  */
 NB_ISA_CLONES static int64_t DENS_CAT(dens_select_graph_batch, SUF)(
     int32_t Q, int32_t M, int32_t d, double beta, const REAL *const *gw, const double *wd,

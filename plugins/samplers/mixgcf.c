@@ -214,105 +214,118 @@ static void mixgcf_graph_one(mixgcf_state *s, const nb_batch *bt, const nb_view 
                    out->reg_vec + (int64_t)b * e);
 }
 
-static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
-                            nb_negatives *out, char **err)
+/* The view a batch is scored on: its dimension, and on a graph backbone its
+ * layer stacks and how it pools them (into s->vl). NB_OK or NB_EINVAL. */
+static int mixgcf_check_view(mixgcf_state *s, const nb_batch *bt, const nb_view *v,
+                             char **err)
 {
-    mixgcf_state *s = state;
     const nb_host *h = s->h;
-    int32_t B = bt->size, M = s->M, d = s->d, bad = -1;
-    s->last_B = 0;
-    if (B < 0 || B > s->max_batch || v->dim != d) {
+    int32_t B = bt->size;
+    if (B < 0 || B > s->max_batch || v->dim != s->d) {
         *err = h->mprintf("mixgcf: batch of %d (max %d) or view dim %d (want %d)", B,
-                          s->max_batch, v->dim, d);
+                          s->max_batch, v->dim, s->d);
         return NB_EINVAL;
     }
     s->graph = v->n_layers > 0;
-    if (s->graph) {
-        if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
-            *err = h->mprintf("mixgcf: a view with %d layers (at most %d, with both layer "
-                              "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
-            return NB_EINVAL;
-        }
-        if (nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
-            *err = h->mprintf("mixgcf: cannot tell how the view pools its %d layers (its "
-                              "final rows are not their mean, sum or concatenation)",
-                              v->n_layers);
-            return NB_EINVAL;
-        }
-    }
-#pragma omp parallel for num_threads(s->nt) schedule(static)
-    for (int32_t b = 0; b < B; b++) {
-        int32_t *c = s->cand + (int64_t)b * M;
-        nb_draw_stats ds = {0, 0};
-        int none = 0;
-        nb_rng r;
-        nb_rng_seed(&r, bt->seed, (uint64_t)bt->epoch, (uint64_t)(bt->first + b));
-        for (int32_t m = 0; m < M; m++) {
-            c[m] = s->test_cand ? s->test_cand[(int64_t)b * M + m]
-                                : nb_draw_uniform(&r, s->train, bt->users[b], &ds);
-            if (c[m] < 0) {
-                none = 1;
-#pragma omp critical(mixgcf_bad)
-                if (bad < 0 || b < bad) bad = b;
-                break;
-            }
-            nb_view_sync(v, NB_ITEMS, c[m]);
-            /* every pass below reads the candidates' rows, scattered over the
-             * tables: fetch them all now, while the other draws run (in the
-             * layer passes a fetch two candidates ahead stalled on memory) */
-            nb_prefetch_row(v->item + (int64_t)c[m] * d, (size_t)d * sizeof(float));
-            if (s->graph)
-                nb_prefetch_row(v->item_layers + (int64_t)c[m] * s->vl.nl * s->vl.e,
-                                (size_t)s->vl.nl * (size_t)s->vl.e * sizeof(float));
-        }
-        s->draws[b] = ds;
-        s->chosen[b] = -1;
-        if (none) continue;
-        const float *u = v->user + (int64_t)bt->users[b] * d;
-        const float *p = v->item + (int64_t)bt->pos[b] * d;
-        double mx = -INFINITY, mn = INFINITY;
-        for (int32_t m = 0; m < M; m++) {
-            const float *n = v->item + (int64_t)c[m] * d;
-            if (m + 2 < M) nb_prefetch_row(v->item + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
-            double x = nb_dot_f32(u, n, d);
-            if (x > mx) mx = x;
-            if (x < mn) mn = x;
-        }
-        s->raw_max[b] = mx;
-        s->raw_min[b] = mn;
-        if (s->graph) {
-            mixgcf_graph_one(s, bt, v, b, out);
-            continue;
-        }
-        float a = mixgcf_alpha(bt->seed, bt->epoch, bt->first + b);
-        s->alpha[b] = a;
-        int32_t ms = mixgcf_select_one_f32(d, M, a, u, p, v->item, c,
-                                           s->scores + (int64_t)b * M);
-        s->chosen[b] = ms;
-        if (ms < 0) continue;
-        int32_t n = c[ms];
-        s->neg[b] = n;
-        mixgcf_mix_f32(d, a, p, v->item + (int64_t)n * d, out->vec + (int64_t)b * d);
-        mixgcf_mix_f32(d, a, v->item_ego + (int64_t)bt->pos[b] * d, v->item_ego + (int64_t)n * d,
-                       out->reg_vec + (int64_t)b * d);
-    }
-    if (bad >= 0) {
-        *err = h->mprintf("mixgcf: user %d has every item as a training positive",
-                          bt->users[bad]);
+    if (!s->graph) return NB_OK;
+    if (v->n_layers > NB_VIEW_MAX_LAYERS || !v->user_layers || !v->item_layers) {
+        *err = h->mprintf("mixgcf: a view with %d layers (at most %d, with both layer "
+                          "stacks) is not supported", v->n_layers, NB_VIEW_MAX_LAYERS);
         return NB_EINVAL;
     }
-    double lo = INFINITY, hi = -INFINITY;
+    if (nb_view_layers_detect(v, bt->pos, B, &s->vl) != 0) {
+        *err = h->mprintf("mixgcf: cannot tell how the view pools its %d layers (its "
+                          "final rows are not their mean, sum or concatenation)",
+                          v->n_layers);
+        return NB_EINVAL;
+    }
+    return NB_OK;
+}
+
+/* Draw positive b's M candidates into c (or take the test's), syncing and
+ * prefetching their rows; draw counts into s->draws[b]. 0, or -1 when the
+ * user has no item left to draw (c then holds the draws before it). */
+static int mixgcf_draw(mixgcf_state *s, const nb_batch *bt, const nb_view *v, int32_t b,
+                       int32_t *c)
+{
+    int32_t M = s->M, d = s->d;
+    nb_draw_stats ds = {0, 0};
+    int status = 0;
+    nb_rng r;
+    nb_rng_seed(&r, bt->seed, (uint64_t)bt->epoch, (uint64_t)(bt->first + b));
+    for (int32_t m = 0; m < M; m++) {
+        c[m] = s->test_cand ? s->test_cand[(int64_t)b * M + m]
+                            : nb_draw_uniform(&r, s->train, bt->users[b], &ds);
+        if (c[m] < 0) {
+            status = -1;
+            break;
+        }
+        nb_view_sync(v, NB_ITEMS, c[m]);
+        /* every pass below reads the candidates' rows, scattered over the
+         * tables: fetch them all now, while the other draws run (in the
+         * layer passes a fetch two candidates ahead stalled on memory) */
+        nb_prefetch_row(v->item + (int64_t)c[m] * d, (size_t)d * sizeof(float));
+        if (s->graph)
+            nb_prefetch_row(v->item_layers + (int64_t)c[m] * s->vl.nl * s->vl.e,
+                            (size_t)s->vl.nl * (size_t)s->vl.e * sizeof(float));
+    }
+    s->draws[b] = ds;
+    return status;
+}
+
+/* The first pass's largest and smallest score u.n over positive b's
+ * candidates c, into s->raw_max[b] and s->raw_min[b] (Fig. 1d's statistic). */
+static void mixgcf_first_pass(mixgcf_state *s, const nb_view *v, const float *u,
+                              const int32_t *c, int32_t b)
+{
+    int32_t M = s->M, d = s->d;
+    double mx = -INFINITY, mn = INFINITY;
+    for (int32_t m = 0; m < M; m++) {
+        const float *n = v->item + (int64_t)c[m] * d;
+        if (m + 2 < M) nb_prefetch_row(v->item + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
+        double x = nb_dot_f32(u, n, d);
+        if (x > mx) mx = x;
+        if (x < mn) mn = x;
+    }
+    s->raw_max[b] = mx;
+    s->raw_min[b] = mn;
+}
+
+/* MF (no layers): positive mixing with alpha, the hardest mixed candidate,
+ * the mixed negative and its ego row into out; s->chosen[b] -1 when no
+ * candidate scored finitely. */
+static void mixgcf_mf_one(mixgcf_state *s, const nb_batch *bt, const nb_view *v, int32_t b,
+                          const int32_t *c, nb_negatives *out)
+{
+    int32_t M = s->M, d = s->d;
+    const float *u = v->user + (int64_t)bt->users[b] * d;
+    const float *p = v->item + (int64_t)bt->pos[b] * d;
+    float a = mixgcf_alpha(bt->seed, bt->epoch, bt->first + b);
+    s->alpha[b] = a;
+    int32_t ms = mixgcf_select_one_f32(d, M, a, u, p, v->item, c, s->scores + (int64_t)b * M);
+    s->chosen[b] = ms;
+    if (ms < 0) return;
+    int32_t n = c[ms];
+    s->neg[b] = n;
+    mixgcf_mix_f32(d, a, p, v->item + (int64_t)n * d, out->vec + (int64_t)b * d);
+    mixgcf_mix_f32(d, a, v->item_ego + (int64_t)bt->pos[b] * d, v->item_ego + (int64_t)n * d,
+                   out->reg_vec + (int64_t)b * d);
+}
+
+/* The batch's chosen negatives into out and the pass statistics; NB_ENUMERIC
+ * when a positive has no finite candidate score. */
+static int mixgcf_collect(mixgcf_state *s, const nb_batch *bt, nb_negatives *out, char **err)
+{
+    int32_t B = bt->size;
     for (int32_t b = 0; b < B; b++) {
         if (s->chosen[b] < 0) {
-            *err = h->mprintf("mixgcf: no finite candidate score for user %d, positive %d "
-                              "(NaN or Inf in the embeddings)",
-                              bt->users[b], bt->pos[b]);
+            *err = s->h->mprintf("mixgcf: no finite candidate score for user %d, positive %d "
+                                 "(NaN or Inf in the embeddings)",
+                                 bt->users[b], bt->pos[b]);
             return NB_ENUMERIC;
         }
         out->item[b] = s->neg[b];
         out->reg_items[(int64_t)b * out->reg_rows] = s->neg[b];
-        if (s->raw_min[b] < lo) lo = s->raw_min[b];
-        if (s->raw_max[b] > hi) hi = s->raw_max[b];
     }
     out->use_reg_vec = 1;
     out->aux_loss = 0.0;
@@ -320,6 +333,37 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
     nb_pass_stats_batch(&s->st, s->raw_max, s->raw_min, B);
     s->last_B = B;
     return NB_OK;
+}
+
+static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
+                            nb_negatives *out, char **err)
+{
+    mixgcf_state *s = state;
+    int32_t B = bt->size, M = s->M, d = s->d, bad = -1;
+    s->last_B = 0;
+    int rc = mixgcf_check_view(s, bt, v, err);
+    if (rc != NB_OK) return rc;
+#pragma omp parallel for num_threads(s->nt) schedule(static)
+    for (int32_t b = 0; b < B; b++) {
+        int32_t *c = s->cand + (int64_t)b * M;
+        s->chosen[b] = -1;
+        if (mixgcf_draw(s, bt, v, b, c) != 0) {
+#pragma omp critical(mixgcf_bad)
+            if (bad < 0 || b < bad) bad = b;
+            continue;
+        }
+        mixgcf_first_pass(s, v, v->user + (int64_t)bt->users[b] * d, c, b);
+        if (s->graph)
+            mixgcf_graph_one(s, bt, v, b, out);
+        else
+            mixgcf_mf_one(s, bt, v, b, c, out);
+    }
+    if (bad >= 0) {
+        *err = s->h->mprintf("mixgcf: user %d has every item as a training positive",
+                             bt->users[bad]);
+        return NB_EINVAL;
+    }
+    return mixgcf_collect(s, bt, out, err);
 }
 
 static int mixgcf_backward(void *state, const nb_batch *bt, const nb_view *v,
