@@ -104,7 +104,9 @@ if have fig2; then
 fi
 if have fig5; then
     { times fig5
-      plot curves fig5 results/fig5.sqlite --split test --metric recall@20 --rows $ROWS
+      for d in dens-beauty dens-lastfm; do
+          plot curves fig5/$d results/fig5.sqlite --split test --metric recall@20 --rows $ROWS --where data=$d
+      done
     } | generated results/fig5.md
 fi
 if have table5 table2; then
