@@ -80,6 +80,10 @@ for t in test-ans test-dens test-metrics test-lightgcn test-ngcf test-sgl \
 done
 check golden-ans-trajectory.sh sh "$S/golden-ans-trajectory.sh"
 
-grep -q '^export NEGBENCH_REQUIRE_SHARED=1' "$TOP/.ci/run"
-ok $? ".ci/run exports NEGBENCH_REQUIRE_SHARED=1 (CI fails on a missing ../shared)"
+if [ -f "$TOP/.ci/run" ]; then
+  grep -q '^export NEGBENCH_REQUIRE_SHARED=1' "$TOP/.ci/run"
+  ok $? ".ci/run exports NEGBENCH_REQUIRE_SHARED=1 (CI fails on a missing ../shared)"
+else
+  skip ".ci/run is not in this tree (a release tarball ships no CI script)"
+fi
 tap_done
