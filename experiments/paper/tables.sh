@@ -79,7 +79,7 @@ fi
 if have table3; then
     { times table3
       for d in dens-baby dens-lastfm; do
-          report "Table 3, $d: Recall, NDCG and Hit at 20" results/table3.sqlite --rows $ROWS --cols data,model.name --k 20 --where data=$d
+          report "Table 3, $d: Recall, NDCG and Hit at 20" results/table3.sqlite --rows $ROWS --cols data,model.name --k 20 --where data=$d --plan experiments/paper/table3.yaml
       done
     } | generated results/table3.md
 fi
