@@ -11,8 +11,7 @@
 . "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 tap_tmpdir nbhostile
 H="$S/fixtures/hostile"
-unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
-  OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
+no_shard_env
 W="$T/a/w"   # working directory of every probe (results/ goes here)
 mkdir -p "$W"
 SUMMARY=""

@@ -14,8 +14,7 @@
 . "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 tap_tmpdir nbmiss
 q() { sqlite3 "$1" "$2"; }
-unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
-  OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
+no_shard_env
 
 cat > "$T/g.yaml" <<'Y'
 version: 1

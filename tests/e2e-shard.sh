@@ -11,8 +11,7 @@
 tap_tmpdir nbshard
 . "$S/store-compare.sh"
 q() { sqlite3 "$1" "$2"; }
-unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
-  OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
+no_shard_env
 
 # the sweep of tests/fixtures/grid/sweep.yaml (MF, RNS and DNS, 3 seeds)
 sed -e 's/^name: e2e-sweep$/name: e2e-shard/' -e 's/epochs: 16,/epochs: 40,/' "$S/fixtures/grid/sweep.yaml" > "$T/g.yaml"

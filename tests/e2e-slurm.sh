@@ -20,8 +20,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nbslurm.XXXXXX")
 SLURM_DIR=$T/slurm
 trap 'slurm_down; rm -rf "$T"' EXIT
 trap 'exit 1' INT TERM
-unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
-  OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE SLURM_JOB_ID SLURM_CPUS_PER_TASK
+no_shard_env
+unset SLURM_JOB_ID SLURM_CPUS_PER_TASK
 
 cat > "$T/g.yaml" <<'Y'
 version: 1

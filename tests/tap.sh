@@ -18,6 +18,8 @@
 #                           NEGBENCH_REQUIRE_SHARED is set (non-empty, not 0).
 #                           Give one point per check that would have run.
 #   tap_done                prints the plan "1..N"; its status is 0 only if every point passed
+#   no_shard_env            unsets the Slurm and Open MPI variables from which a
+#                           sweep takes its shard, so a test runs its whole grid
 #   check_shipped KIND      one point per shipped plugin of KIND: plugins --check passes
 S=$(cd "${NB_TEST_SRCDIR:-$(dirname "$0")}" && pwd)
 TOP=$(cd "$S/.." && pwd)
@@ -42,6 +44,10 @@ skip_shared() {
   done
 }
 tap_done() { echo "1..$n"; [ $fails -eq 0 ]; }
+no_shard_env() {
+  unset SLURM_ARRAY_TASK_ID SLURM_ARRAY_TASK_COUNT SLURM_ARRAY_TASK_MIN SLURM_PROCID SLURM_NTASKS \
+    OMPI_COMM_WORLD_RANK OMPI_COMM_WORLD_SIZE
+}
 # check_shipped KIND: `negbench plugins --check` passes for every shipped
 # plugin of KIND (model or sampler; names from `negbench plugins`)
 check_shipped() {

@@ -108,6 +108,24 @@ static inline void nb_prefetch_row(const void *p, size_t bytes)
     for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch((const char *)p + o);
 }
 
+/* The largest and smallest first-pass score u . items[c[m]] over the M
+ * candidate rows c (rows of d floats in items) into *mx and *mn, for the
+ * cand_max_norm / cand_min_norm statistics of a sampler that keeps no score
+ * array; the rows two candidates ahead are prefetched. */
+static inline void nb_first_pass_range(const float *u, const float *items, const int32_t *c,
+                                       int32_t M, int32_t d, double *mx, double *mn)
+{
+    double hi = -INFINITY, lo = INFINITY;
+    for (int32_t m = 0; m < M; m++) {
+        if (m + 2 < M) nb_prefetch_row(items + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
+        double x = nb_dot_f32(u, items + (int64_t)c[m] * d, d);
+        if (x > hi) hi = x;
+        if (x < lo) lo = x;
+    }
+    *mx = hi;
+    *mn = lo;
+}
+
 /* Scatter-add d_neg[b] into the gradient row of item[b], in b order. */
 static inline void nb_scatter_rows(nb_block *g, const int32_t *item, const float *d_neg,
                                    int32_t B, int32_t d)

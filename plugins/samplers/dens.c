@@ -299,17 +299,8 @@ static int32_t dens_draw(dens_state *s, const nb_batch *bt, const nb_view *v)
         }
         s->draws[b] = ds;
         if (none) continue;
-        const float *u = v->user + (int64_t)bt->users[b] * d;
-        double mx = -INFINITY, mn = INFINITY;
-        for (int32_t m = 0; m < M; m++) {
-            const float *n = v->item + (int64_t)c[m] * d;
-            if (m + 2 < M) nb_prefetch_row(v->item + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
-            double x = nb_dot_f32(u, n, d);
-            if (x > mx) mx = x;
-            if (x < mn) mn = x;
-        }
-        s->raw_max[b] = mx;
-        s->raw_min[b] = mn;
+        nb_first_pass_range(v->user + (int64_t)bt->users[b] * d, v->item, c, M, d,
+                            &s->raw_max[b], &s->raw_min[b]);
     }
     return bad;
 }

@@ -273,24 +273,6 @@ static int mixgcf_draw(mixgcf_state *s, const nb_batch *bt, const nb_view *v, in
     return status;
 }
 
-/* The first pass's largest and smallest score u.n over positive b's
- * candidates c, into s->raw_max[b] and s->raw_min[b] (Fig. 1d's statistic). */
-static void mixgcf_first_pass(mixgcf_state *s, const nb_view *v, const float *u,
-                              const int32_t *c, int32_t b)
-{
-    int32_t M = s->M, d = s->d;
-    double mx = -INFINITY, mn = INFINITY;
-    for (int32_t m = 0; m < M; m++) {
-        const float *n = v->item + (int64_t)c[m] * d;
-        if (m + 2 < M) nb_prefetch_row(v->item + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
-        double x = nb_dot_f32(u, n, d);
-        if (x > mx) mx = x;
-        if (x < mn) mn = x;
-    }
-    s->raw_max[b] = mx;
-    s->raw_min[b] = mn;
-}
-
 /* MF (no layers): positive mixing with alpha, the hardest mixed candidate,
  * the mixed negative and its ego row into out; s->chosen[b] -1 when no
  * candidate scored finitely. */
@@ -352,7 +334,8 @@ static int mixgcf_negatives(void *state, const nb_batch *bt, const nb_view *v,
             if (bad < 0 || b < bad) bad = b;
             continue;
         }
-        mixgcf_first_pass(s, v, v->user + (int64_t)bt->users[b] * d, c, b);
+        nb_first_pass_range(v->user + (int64_t)bt->users[b] * d, v->item, c, M, d,
+                            &s->raw_max[b], &s->raw_min[b]);
         if (s->graph)
             mixgcf_graph_one(s, bt, v, b, out);
         else
