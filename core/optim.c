@@ -225,20 +225,44 @@ int optim_block_index(const nb_optim *o, const float *value)
     return -1;
 }
 
-/* One Adam step at step t over the whole block in contiguous chunks,
- * zeroing each chunk's gradient after it when zero_grad. */
+/* The steps below run as work-shared loops (orphaned "omp for") inside the
+ * one parallel region of optim_step, or on the calling thread when that
+ * region is not parallel. One region per step, with no serial code between
+ * the blocks, because a region costs more than its work when threads are
+ * scarce: a thread that went to sleep between two regions must be woken
+ * (tens of microseconds in a virtual machine), and a thread that lost its
+ * core to another program holds up the whole region. Dynamic schedules let
+ * the thread that still has its core take the rest of the work. Every loop
+ * is elementwise or row-wise, so the schedule does not change any bit. */
+
+enum { ADAM_CHUNK = 16384, ADAM_ROWS_CHUNK = 32 };
+
+/* Adam at step t over the whole block in chunks of ADAM_CHUNK elements,
+ * zeroing each chunk's gradient after it when zero_grad. Ends with a
+ * barrier: the caller may then touch any row. */
 static void adam_chunks(nb_optim *o, adam_block *ab, int64_t t, int zero_grad)
 {
     nb_block *b = ab->b;
     const int64_t n = b->rows * b->cols;
     const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
     const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
-    const int64_t chunk = 16384;
-    #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (n > 65536)
-    for (int64_t s = 0; s < n; s += chunk) {
-        int64_t len = n - s < chunk ? n - s : chunk;
+    #pragma omp for schedule(dynamic, 1)
+    for (int64_t s = 0; s < n; s += ADAM_CHUNK) {
+        int64_t len = n - s < ADAM_CHUNK ? n - s : ADAM_CHUNK;
         adam_update(b->value + s, ab->m + s, ab->v + s, b->grad + s, len, b1, b2, ss, bs, eps);
         if (zero_grad) memset(b->grad + s, 0, (size_t)len * sizeof(float));
+    }
+}
+
+/* Zero the gradient and the mark of every touched row of b (no barrier). */
+static void clear_touched_rows(nb_block *b)
+{
+    const int64_t c = b->cols;
+    #pragma omp for schedule(static) nowait
+    for (int64_t i = 0; i < b->n_touched; i++) {
+        int64_t r = b->touched[i];
+        memset(b->grad + r * c, 0, (size_t)c * sizeof(float));
+        b->mark[r] = 0;
     }
 }
 
@@ -253,49 +277,60 @@ static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
          * the update with a zero gradient moves p exactly as adam_idle does
          * (m and v may differ in the sign of a zero only), so the whole
          * table goes in contiguous chunks; the touched rows' gradients are
-         * zeroed below. */
+         * zeroed after the chunks' barrier. */
         adam_chunks(o, ab, t, 0);
-    } else {
-        #pragma omp parallel for schedule(static) num_threads(o->o.threads > 0 ? o->o.threads : 1) if (b->n_touched > 256)
-        for (int64_t i = 0; i < b->n_touched; i++) {
-            int64_t r = b->touched[i];
-            if (i + 4 < b->n_touched) { /* random rows: fetch ahead */
-                int64_t q = b->touched[i + 4] * c;
-                for (int64_t k = 0; k < c; k += 16) {
-                    __builtin_prefetch(b->value + q + k, 1);
-                    __builtin_prefetch(ab->m + q + k, 1);
-                    __builtin_prefetch(ab->v + q + k, 1);
-                    __builtin_prefetch(b->grad + q + k, 1);
-                }
-            }
-            if (ab->row_t) catch_up_row(o, ab, r, t - 1);
-            adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c, b->grad + r * c, c, b1,
-                        b2, ss, bs, eps);
-            if (ab->row_t) ab->row_t[r] = t;
-        }
+        clear_touched_rows(b);
+        return;
     }
+    /* each touched row once (the touched list has no repeats): update it,
+     * then zero its gradient and its mark on the same thread */
+    #pragma omp for schedule(dynamic, ADAM_ROWS_CHUNK) nowait
     for (int64_t i = 0; i < b->n_touched; i++) {
         int64_t r = b->touched[i];
+        if (i + 4 < b->n_touched) { /* random rows: fetch ahead */
+            int64_t q = b->touched[i + 4] * c;
+            for (int64_t k = 0; k < c; k += 16) {
+                __builtin_prefetch(b->value + q + k, 1);
+                __builtin_prefetch(ab->m + q + k, 1);
+                __builtin_prefetch(ab->v + q + k, 1);
+                __builtin_prefetch(b->grad + q + k, 1);
+            }
+        }
+        if (ab->row_t) catch_up_row(o, ab, r, t - 1);
+        adam_update(b->value + r * c, ab->m + r * c, ab->v + r * c, b->grad + r * c, c, b1,
+                    b2, ss, bs, eps);
+        if (ab->row_t) ab->row_t[r] = t;
         memset(b->grad + r * c, 0, (size_t)c * sizeof(float));
         b->mark[r] = 0;
     }
-    b->n_touched = 0;
 }
 
-static void step_dense_block(nb_optim *o, adam_block *ab, int64_t t)
+/* 1 when a step has enough work for more than one thread: as before the
+ * region was shared, a dense table of more than 65536 elements or more than
+ * 256 touched rows. */
+static int step_worth_threads(const nb_optim *o)
 {
-    adam_chunks(o, ab, t, 1);
+    for (int i = 0; i < o->n; i++) {
+        const adam_block *ab = &o->blk[i];
+        const nb_block *b = ab->b;
+        int dense = !(b->flags & NB_BLOCK_ROWS) || (!ab->row_t && o->o.mode == 0);
+        if (dense ? b->rows * b->cols > 65536 : b->n_touched > 256) return 1;
+    }
+    return 0;
 }
 
 void optim_step(nb_optim *o)
 {
     int64_t t = o->t + 1;
     ensure_tables(o, t + 1);
+    #pragma omp parallel num_threads(o->o.threads > 0 ? o->o.threads : 1) if (step_worth_threads(o))
     for (int i = 0; i < o->n; i++) {
         adam_block *ab = &o->blk[i];
         if (ab->b->flags & NB_BLOCK_ROWS) step_rows_block(o, ab, t);
-        else step_dense_block(o, ab, t);
+        else adam_chunks(o, ab, t, 1);
     }
+    for (int i = 0; i < o->n; i++)
+        if (o->blk[i].b->flags & NB_BLOCK_ROWS) o->blk[i].b->n_touched = 0;
     o->t = t;
 }
 

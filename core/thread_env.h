@@ -9,14 +9,17 @@
 #include <stddef.h>
 
 /* The spin count before a waiting OpenMP thread sleeps (GOMP_SPINCOUNT):
- * libgomp's own default, 300000 rounds (about 4 ms of pause instructions
- * here), set explicitly so that a run reports it. Measured
- * (docs/performance-shared-machines.md): 10000 was 2-5x faster on a machine
- * loaded by many other jobs and 25-30% faster for LightGCN-3 on Gowalla
- * beside two busy threads, but on a nearly quiet machine it cost that case
- * 5-10% alone, so the default stays until a quiet machine decides; users of busy
- * machines set GOMP_SPINCOUNT or OMP_WAIT_POLICY themselves. */
-#define NB_SPINCOUNT "300000"
+ * 1000 rounds, about 13 us of pause instructions here, against libgomp's
+ * default of 300000 (about 4 ms). A thread that finishes its share of a
+ * parallel region while its partner has lost its core to another program
+ * burns its own share spinning for that partner; 1000 rounds catch only the
+ * back-to-back regions of a quiet machine. Measured side by side on a quiet
+ * 2-core machine (docs/performance-shared-machines.md): beside two busy
+ * threads LightGCN-3 + RNS on Gowalla takes 2.09x its quiet epoch (3.23x
+ * with 300000), MF + DNS(32) 1.71x (3.56x), and the quiet epochs stay
+ * within the noise of 300000's. Users set GOMP_SPINCOUNT or
+ * OMP_WAIT_POLICY themselves to choose otherwise. */
+#define NB_SPINCOUNT "1000"
 
 /* Put negbench's defaults in the environment for the variables the user did
  * not set: GOMP_SPINCOUNT (unless OMP_WAIT_POLICY is set) and, with

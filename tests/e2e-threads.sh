@@ -72,8 +72,8 @@ else
   skip "one CPU: nothing to divide"
 fi
 
-# waiting: negbench's spin count reaches libgomp, the user's setting wins (while
-# NB_SPINCOUNT is libgomp's own default the first check guards later values)
+# waiting: negbench's spin count (NB_SPINCOUNT, not libgomp's default of 300000)
+# reaches libgomp, and the user's setting wins
 OMP_DISPLAY_ENV=verbose "$NB" run "$T/one.yaml" --db "$T/w.sqlite" --force > "$T/out" 2> "$T/err"
 spin=$(grep "GOMP_SPINCOUNT = " "$T/err" | tail -n 1 | tr -dc 0-9)
 want=$(sed -n 's/^#define NB_SPINCOUNT "\([0-9]*\)".*/\1/p' "$S/../core/thread_env.h")

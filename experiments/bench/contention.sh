@@ -39,6 +39,9 @@ if [ ! -f "$G/train.txt" ]; then
   echo "bench: $G absent: contention cases skipped"
   exit 0
 fi
+# the experiment files live in a scratch directory, and a relative path in
+# one is read from the file's own directory: make the data path absolute
+G=$(cd "$G" && pwd)
 if [ ! -x "$BUSY" ]; then
   echo "bench: $BUSY not built (make tests/bench-busy): contention cases skipped"
   exit 0
@@ -71,8 +74,8 @@ one() {
   nb=$B/negbench
   [ "$1" = base ] && nb=$BASE/negbench
   if "$nb" run -q "$T/$2.yaml" --db "$db" > "$T/out" 2> "$T/err"; then
-    sqlite3 "$db" "select train_seconds from epoch order by train_seconds" |
-      awk -v ev="$(sqlite3 "$db" "select max(eval_seconds) from epoch")" \
+    sqlite3 -cmd ".timeout 10000" "$db" "select train_seconds from epoch order by train_seconds" |
+      awk -v ev="$(sqlite3 -cmd ".timeout 10000" "$db" "select max(eval_seconds) from epoch")" \
         '{ a[NR] = $1 } END { printf "%.4f %.4f\n", a[int((NR + 1) / 2)], ev }' \
         >> "$T/$1-$2-$3.txt"
   else
@@ -107,6 +110,14 @@ while [ "$r" -lt "$REPEATS" ]; do
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null)"
+# every repeat, in the order run: "# repeats BUILD CASE quiet|contended: train-s eval-s, ..."
+for f in "$T"/*-*-[01].txt; do
+  [ -s "$f" ] || continue
+  n=$(basename "$f" .txt)
+  cond=quiet; case $n in *-1) cond=contended ;; esac
+  n=${n%-[01]}
+  echo "# repeats ${n%%-*} ${n#*-} $cond: $(awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }' "$f")"
+done
 if [ -n "$BASE" ]; then
   echo "| case | quiet s | contended s | contended/quiet | base quiet s | base contended s | base contended/quiet | quiet this/base |"
   echo "|---|---|---|---|---|---|---|---|"
