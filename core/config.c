@@ -682,7 +682,7 @@ static void load_hist_epochs(cfg_ctx *c, const nb_node *n, nb_eval_cfg *e)
 static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
 {
     static const char *const keys[] = {"every", "first", "topk", "metric", "patience",
-                                       "min_epochs", "report_k", "test_every_eval",
+                                       "min_epochs", "min_steps", "report_k", "test_every_eval",
                                        "histogram_epochs", "histogram_pairs", "histogram_bins",
                                        NULL};
     const nb_node *metric = NULL, *report = NULL;
@@ -697,6 +697,8 @@ static void load_eval(cfg_ctx *c, const nb_node *m, nb_eval_cfg *e)
         else if (!strcmp(k, "metric")) {
             if (!get_string(c, v, "eval.metric", &e->metric)) metric = v;
         } else if (!strcmp(k, "patience")) get_i32(c, v, "eval.patience", 0, 100000, &e->patience);
+        else if (!strcmp(k, "min_steps"))
+            get_int(c, v, "eval.min_steps", 0, (int64_t)1 << 40, &e->min_steps);
         else if (!strcmp(k, "min_epochs"))
             get_i32(c, v, "eval.min_epochs", 0, 100000, &e->min_epochs);
         else if (!strcmp(k, "report_k")) {
@@ -754,6 +756,7 @@ static void config_defaults(nb_config *cfg)
     cfg->eval.first = 0; /* not given: eval.every, set after reading */
     cfg->eval.patience = 10;
     cfg->eval.min_epochs = 0;
+    cfg->eval.min_steps = 0;
     cfg->eval.test_every_eval = 0;
     cfg->eval.n_hist_epochs = 0;
     cfg->eval.hist_pairs = 100000;

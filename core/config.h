@@ -53,6 +53,7 @@ typedef struct nb_eval_cfg {
     char *metric;            /* early-stopping metric on validation, "recall@20" */
     int32_t patience;        /* stop when more than this many evaluations in a row miss (10) */
     int32_t min_epochs;      /* misses after epochs <= this do not count toward patience (0) */
+    int64_t min_steps;       /* misses before this many optimizer steps do not count (0) */
     int test_every_eval;     /* also compute test metrics at each evaluation (0) */
     /* Score histograms of a seeded sample of unobserved (user, item) pairs
      * (paper Fig. 1a-c) after the listed epochs (0 = before training). */

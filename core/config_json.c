@@ -200,7 +200,7 @@ static char *json_eval(const nb_eval_cfg *e)
     char *t = nb_strf("%s]", list);
     free(list);
     jobj_put(&o, "every", json_int(e->every));
-    /* eval.first, eval.min_epochs and train.drop_last appear only when not
+    /* eval.first, eval.min_epochs, eval.min_steps and train.drop_last appear only when not
      * their defaults (first = every, 0, false), like train.adam_defer: the
      * identities of runs stored before these keys existed stay as they were */
     if (e->first != e->every) jobj_put(&o, "first", json_int(e->first));
@@ -219,6 +219,7 @@ static char *json_eval(const nb_eval_cfg *e)
     }
     jobj_put(&o, "metric", json_str(e->metric));
     if (e->min_epochs != 0) jobj_put(&o, "min_epochs", json_int(e->min_epochs));
+    if (e->min_steps != 0) jobj_put(&o, "min_steps", json_int(e->min_steps));
     jobj_put(&o, "patience", json_int(e->patience));
     jobj_put(&o, "report_k", json_int(e->opts.report_k));
     jobj_put(&o, "test_every_eval", json_bool(e->test_every_eval));

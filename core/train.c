@@ -734,8 +734,9 @@ static int loop_validate(trainer *t, loop_state *ls, int32_t epoch, double loss,
         out->valid_hits = vh;
         snapshot_save(t, 0);
     } else {
-        /* warm-up guard: a miss after an epoch <= min_epochs is not counted */
-        if (epoch + 1 > cfg->eval.min_epochs) ls->since_best++;
+        /* warm-up guard: a miss after an epoch <= min_epochs, or before
+         * min_steps optimizer steps have been taken, is not counted */
+        if (epoch + 1 > cfg->eval.min_epochs && ls->step >= cfg->eval.min_steps) ls->since_best++;
         hits_free(&vh);
     }
     if (in->verbose)

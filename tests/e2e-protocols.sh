@@ -120,6 +120,31 @@ err=$(q tiny "select error from run")
 [ $st -eq 1 ] && case "$err" in *"train.drop_last: the training split has $npairs pairs, fewer than one batch of 100000"*) true;; *) false;; esac
 ok $? "drop_last with less than one batch: the run fails (exit $st) and says why ($err)"
 
+# ---- the warm-up guard in optimizer steps ----------------------------------------
+# with 256-positive batches an epoch here is $spe steps, so eval.min_steps
+# s0 * spe + 1 passes after epoch s0 exactly: guard1's run (min_epochs s0),
+# by the step count, not the epoch count
+spe=$((whole + 1))
+EPOCHS=40 exp guard2 "every: 1, patience: 0, min_steps: $(( ${s0:-1} * spe + 1 ))"
+"$NB" run -q "$T/guard2.yaml" --db "$T/guard2.sqlite" >/dev/null 2>"$T/err"
+ok $? "the same run with min_steps $(( ${s0:-1} * spe + 1 )) ($spe steps per epoch): trains (exit 0)"
+s2=$(q guard2 "select epochs_run from run")
+[ "${s2:-0}" = "${s1:-x}" ]
+ok $? "... and stops where min_epochs $s0 stops it, at epoch $s2 ($s1)"
+EPOCHS=40 exp guard3 "every: 1, patience: 0, min_steps: $(( ${s0:-1} * spe ))"
+"$NB" run -q "$T/guard3.yaml" --db "$T/guard3.sqlite" >/dev/null 2>"$T/err"
+s3=$(q guard3 "select epochs_run from run")
+[ "${s3:-x}" = "${s0:-y}" ]
+ok $? "min_steps $(( ${s0:-1} * spe )), reached at the end of epoch $s0: its miss counts, stop at $s3 ($s0)"
+EPOCHS=40 exp guard4 "every: 1, patience: 0, min_steps: 1000000"
+"$NB" run -q "$T/guard4.yaml" --db "$T/guard4.sqlite" >/dev/null 2>"$T/err"
+[ "$(q guard4 "select epochs_run from run")" = 40 ]
+ok $? "min_steps beyond the run: no miss counts, all 40 epochs run"
+q guard4 "select config_json from run" | grep -q '"min_steps": *1000000'
+ok $? "min_steps is part of the run identity"
+[ -z "$(q guard0 "select config_json from run" | grep min_steps)" ]
+ok $? "... and absent from it when 0 (older identities unchanged)"
+
 # ---- the presets -------------------------------------------------------------
 # an experiment next to a protocols/ directory includes a preset by relative path
 mkdir "$T/x"

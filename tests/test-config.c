@@ -203,7 +203,7 @@ static void test_full(void)
     ok(t->seed == 99 && t->threads == 4 && t->drop_last == 1, "full: seed, threads, drop_last");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 2 && e->patience == 3 && e->test_every_eval == 1, "full: every, patience, test_every_eval");
-    ok(e->first == 1 && e->min_epochs == 4, "full: first, min_epochs");
+    ok(e->first == 1 && e->min_epochs == 4 && e->min_steps == 5000, "full: first, min_epochs, min_steps");
     ok(e->opts.n_ks == 3 && e->opts.ks[0] == 20 && e->opts.ks[1] == 5 && e->opts.ks[2] == 50,
        "full: topk as given");
     is_int(e->opts.report_k, 5, "full: report_k");
@@ -255,8 +255,8 @@ static void test_defaults(void)
        t->seed == 2020 && t->threads == 0, "defaults: train");
     nb_eval_cfg *e = &cfg.eval;
     ok(e->every == 1 && e->patience == 10 && e->test_every_eval == 0, "defaults: eval scalars");
-    ok(e->first == e->every && e->min_epochs == 0 && t->drop_last == 0,
-       "defaults: first = every, min_epochs 0, drop_last false");
+    ok(e->first == e->every && e->min_epochs == 0 && e->min_steps == 0 && t->drop_last == 0,
+       "defaults: first = every, min_epochs 0, min_steps 0, drop_last false");
     ok(e->opts.n_ks == 3 && e->opts.ks[0] == 10 && e->opts.ks[1] == 15 && e->opts.ks[2] == 20,
        "defaults: topk 10 15 20");
     is_int(e->opts.report_k, 20, "defaults: report_k = largest topk");

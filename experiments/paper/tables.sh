@@ -76,6 +76,15 @@ if have table2; then
       plot efficiency table6 results/table2.sqlite --rows $ROWS
     } | generated results/table2.md
 fi
+if have table2-dens; then
+    { times table2-dens
+      for d in dens-baby dens-beauty dens-lastfm; do
+          report "Table 2 under the DENS protocol, $d: Recall, NDCG and Hit at 20" results/table2-dens.sqlite --rows $ROWS --k 20 --where data=$d --plan experiments/paper/table2-dens.yaml
+      done
+      report "Share of ANS's chosen negatives that DNS would also choose (mean over epochs)" \
+          results/table2-dens.sqlite --table overlap --where sampler.name=ans --rows $ROWS
+    } | generated results/table2-dens.md
+fi
 if have table3; then
     { times table3
       for d in dens-baby dens-lastfm; do
