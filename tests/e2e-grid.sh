@@ -3,7 +3,8 @@
 # 6 runs with -j 2 killed with SIGKILL mid-way and resumed (every run exactly
 # once, whole epochs only, final metrics bit-identical to an uninterrupted
 # sweep), skipping done runs, per-run logs, a failing run that does not stop
-# the others (exit 1), --fail-fast, and an invalid grid (exit 2, no store).
+# the others (exit 1), --fail-fast, an invalid grid (exit 2, no store), and
+# negbench report on the sweep (several stores as one, row labels).
 # TAP output.
 
 . "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
@@ -50,6 +51,15 @@ ok $? "negbench report --table per: PER(x, x) = 0"
 "$NB" report "$T/ref.sqlite" --table overlap --stat cand_max_norm >"$T/rep" 2>"$T/err" &&
   grep -q '^| dns | \*\*0\.[0-9]* ± 0\.[0-9]*\*\* |$' "$T/rep" && ! grep -q '^| rns ' "$T/rep"
 ok $? "--table overlap: the mean of a sampler statistic; samplers without it are left out"
+# a row path that only some runs have (DNS's M; RNS has no parameters) is
+# left out of the labels of the runs without it: "rns", not "rns -"
+"$NB" report "$T/ref.sqlite" --rows sampler.name,sampler.M --k 20 >"$T/rep" 2>"$T/err" &&
+  grep -q '^| \*\{0,2\}rns\*\{0,2\} |' "$T/rep" && grep -q '^| \*\{0,2\}dns 8\*\{0,2\} |' "$T/rep" &&
+  ! grep -q '^| rns - |' "$T/rep"
+ok $? "--rows sampler.name,sampler.M: rows \"rns\" and \"dns 8\" (a path a run lacks is left out)"
+"$NB" report "$T/ref.sqlite" --rows sampler.M --k 20 >"$T/rep" 2>"$T/err" &&
+  grep -q '^| -' "$T/rep" && grep -q '^| 8 ' "$T/rep"
+ok $? "--rows sampler.M: a run with none of the paths reads \"-\""
 "$NB" report "$T/nowhere.sqlite" >"$T/rep" 2>"$T/err"
 [ $? -eq 2 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "nowhere.sqlite: no such results store" "$T/err"
 ok $? "a missing store: exit 2, one line naming it"
