@@ -10,7 +10,8 @@
  * validation split; early stopping follows RecBole: an evaluation improves
  * when metric >= best (ties refresh the best), and training stops once more
  * than `patience` evaluations in a row did not improve, misses after epochs
- * up to `eval.min_epochs` not counting. The parameters of the best
+ * up to `eval.min_epochs`, or before `eval.min_steps` optimizer steps, not
+ * counting. The parameters of the best
  * evaluation are kept and the test split is evaluated with them at the end
  * (training and validation items masked). Without a validation split the
  * last epoch is the best.
