@@ -237,16 +237,23 @@ int optim_block_index(const nb_optim *o, const float *value)
 
 enum { ADAM_CHUNK = 16384, ADAM_ROWS_CHUNK = 32 };
 
+/* 1 when block ab steps as a whole table (a dense block, or a ROWS block
+ * with plain dense Adam), 0 when only its touched rows step. */
+static int steps_whole_table(const nb_optim *o, const adam_block *ab)
+{
+    return !(ab->b->flags & NB_BLOCK_ROWS) || (!ab->row_t && o->o.mode == 0);
+}
+
 /* Adam at step t over the whole block in chunks of ADAM_CHUNK elements,
- * zeroing each chunk's gradient after it when zero_grad. Ends with a
- * barrier: the caller may then touch any row. */
+ * zeroing each chunk's gradient after it when zero_grad. No barrier at the
+ * end: a caller that then touches rows of the block waits first. */
 static void adam_chunks(nb_optim *o, adam_block *ab, int64_t t, int zero_grad)
 {
     nb_block *b = ab->b;
     const int64_t n = b->rows * b->cols;
     const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
     const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
-    #pragma omp for schedule(dynamic, 1)
+    #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t s = 0; s < n; s += ADAM_CHUNK) {
         int64_t len = n - s < ADAM_CHUNK ? n - s : ADAM_CHUNK;
         adam_update(b->value + s, ab->m + s, ab->v + s, b->grad + s, len, b1, b2, ss, bs, eps);
@@ -272,13 +279,14 @@ static void step_rows_block(nb_optim *o, adam_block *ab, int64_t t)
     const int64_t c = b->cols;
     const float b1 = (float)o->o.beta1, b2 = (float)o->o.beta2, eps = (float)o->o.eps;
     const float ss = o->step_size[t], bs = o->bc2_sqrt[t];
-    if (!ab->row_t && o->o.mode == 0) {
+    if (steps_whole_table(o, ab)) {
         /* plain dense: every row. An untouched row's gradient is zero, and
          * the update with a zero gradient moves p exactly as adam_idle does
          * (m and v may differ in the sign of a zero only), so the whole
          * table goes in contiguous chunks; the touched rows' gradients are
-         * zeroed after the chunks' barrier. */
+         * zeroed once every chunk has read them. */
         adam_chunks(o, ab, t, 0);
+        #pragma omp barrier
         clear_touched_rows(b);
         return;
     }
@@ -313,8 +321,7 @@ static int step_worth_threads(const nb_optim *o)
     for (int i = 0; i < o->n; i++) {
         const adam_block *ab = &o->blk[i];
         const nb_block *b = ab->b;
-        int dense = !(b->flags & NB_BLOCK_ROWS) || (!ab->row_t && o->o.mode == 0);
-        if (dense ? b->rows * b->cols > 65536 : b->n_touched > 256) return 1;
+        if (steps_whole_table(o, ab) ? b->rows * b->cols > 65536 : b->n_touched > 256) return 1;
     }
     return 0;
 }
