@@ -74,10 +74,12 @@ one() {
   nb=$B/negbench
   [ "$1" = base ] && nb=$BASE/negbench
   if "$nb" run -q "$T/$2.yaml" --db "$db" > "$T/out" 2> "$T/err"; then
-    sqlite3 -cmd ".timeout 10000" "$db" "select train_seconds from epoch order by train_seconds" |
-      awk -v ev="$(sqlite3 -cmd ".timeout 10000" "$db" "select max(eval_seconds) from epoch")" \
-        '{ a[NR] = $1 } END { printf "%.4f %.4f\n", a[int((NR + 1) / 2)], ev }' \
-        >> "$T/$1-$2-$3.txt"
+    # one read: each epoch's train seconds beside the run's longest evaluation;
+    # no line at all when the read fails (rather than zeros in the medians)
+    sqlite3 -cmd ".timeout 10000" "$db" "select train_seconds, (select max(eval_seconds)
+        from epoch) from epoch order by train_seconds" |
+      awk -F'|' '{ a[NR] = $1; ev = $2 }
+        END { if (NR) printf "%.4f %.4f\n", a[int((NR + 1) / 2)], ev }' >> "$T/$1-$2-$3.txt"
   else
     echo "bench: $1 $2 failed: $(tail -n 1 "$T/err")" >&2
   fi
@@ -110,7 +112,8 @@ while [ "$r" -lt "$REPEATS" ]; do
   done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg 2> /dev/null)"
-# every repeat, in the order run: "# repeats BUILD CASE quiet|contended: train-s eval-s, ..."
+# every repeat, one line per build, case and condition, the repeats in the
+# order they ran: "# repeats BUILD CASE quiet|contended: train-s eval-s, ..."
 for f in "$T"/*-*-[01].txt; do
   [ -s "$f" ] || continue
   n=$(basename "$f" .txt)
