@@ -297,6 +297,39 @@ static void test_lightgcn(int32_t d, int pool, int32_t L)
     lgcn_backward_ex_f64(&G, NULL, L, d, pool, Gf, Gl, rows, nr, mark, H0, H1, gb);
     ok(!memcmp(ga, gb, (size_t)nd * sizeof(double)),
        "lightgcn d=%d pool=%d L=%d: backward with row mask = plain, double", d, pool, L);
+    {
+        /* the plugins' backward: Gamma folded into (a copy of) Gl, adds and
+         * the dE0 sum in the products' tails; equal up to rounding, Gamma
+         * left in Gl's rows, nothing written off them; with and without the
+         * row mask */
+        double *Gc = malloc((size_t)(N * ld) * sizeof(double));
+        double *gc = calloc((size_t)nd, sizeof(double)), *gu = calloc((size_t)nd, sizeof(double));
+        memcpy(Gc, Gl, (size_t)(N * ld) * sizeof(double));
+        for (int64_t k = 0; k < nd; k++) H0[k] = H1[k] = NAN;
+        lgcn_backward_fold_f64(&G, NULL, L, d, pool, Gf, Gc, rows, nr, mark, H0, H1, gc);
+        double worst = 0, big = 0, gam = 0;
+        for (int64_t k = 0; k < nd; k++) {
+            worst = fmax(worst, fabs(gc[k] - ga[k]));
+            big = fmax(big, fabs(ga[k]));
+        }
+        for (int64_t r = 0; r < N; r++)
+            for (int32_t l = 0; l <= L; l++)
+                for (int32_t k = 0; k < d; k++) {
+                    double want = Gl[r * ld + (int64_t)l * d + k];
+                    if (mark[r])
+                        want += pool == LGCN_CONCAT ? Gf[r * df + (int64_t)l * d + k]
+                                : pool == LGCN_MEAN ? Gf[r * df + k] / (double)(L + 1)
+                                                    : Gf[r * df + k];
+                    gam = fmax(gam, fabs(Gc[r * ld + (int64_t)l * d + k] - want));
+                }
+        memcpy(Gc, Gl, (size_t)(N * ld) * sizeof(double));
+        lgcn_backward_fold_f64(&G, NULL, L, d, pool, Gf, Gc, NULL, 0, NULL, H0, H1, gu);
+        for (int64_t k = 0; k < nd; k++) worst = fmax(worst, fabs(gu[k] - ga[k]));
+        ok(big > 0 && worst <= 1e-13 * big && gam <= 1e-15,
+           "lightgcn d=%d pool=%d L=%d: folded backward = general path (%.2g of %.2g; Gamma "
+           "in Gl to %.2g), masked and plain, double", d, pool, L, worst, big, gam);
+        free(Gc); free(gc); free(gu);
+    }
 
     if (pool != LGCN_CONCAT) {
         /* without layer gradients the Horner recursion runs on Gf itself (its
@@ -392,6 +425,8 @@ int main(void)
         }
         for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) test_lightgcn(dims[k], pool, 3);
         test_lightgcn(dims[k], LGCN_MEAN, 1);
+        test_lightgcn(dims[k], LGCN_SUM, 2);
+        test_lightgcn(dims[k], LGCN_MEAN, 4); /* past the pooling tail's three sources */
         test_ngcf(dims[k], 2);
     }
     graph_free(&G);

@@ -34,6 +34,16 @@ enum lgcn_pool { LGCN_MEAN = 0, LGCN_SUM = 1, LGCN_CONCAT = 2 };
 #define LGCN_MAX_POOLED 16 /* layers the stack-free forward pools (more: the stack path) */
 #endif
 
+/* The options of the last product, which pools in its tail:
+ *   final_r = ((((0 + E^0_r) + E^1_r) + ...) + E^L_r) / (L+1)   (sum: / 1),
+ * the stack path's pooling operations in its order, so the same bits. */
+static inline LGCN_OPTS LGCN_CAT(lgcn_pool_opts, SUF)(int32_t L, int pool, const REAL **src)
+{
+    LGCN_OPTS o = {.pool = src, .n_pool = L,
+                   .pool_div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1};
+    return o;
+}
+
 /* Propagate E0 through L layers of Ahat (val: nullable value override) into
  * layers, and pool into final (skipped when final == layers). T0, T1 [N][d]
  * (nullable, both or neither) are scratch: with them every layer is gathered
@@ -49,12 +59,25 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
         for (int64_t r = 0; r < N; r++)
             memcpy(layers + r * ld, E0 + r * d, (size_t)d * sizeof(REAL));
     }
+    const int concat = pool == LGCN_CONCAT;
+    /* With scratch and at most 3 layers, E^0 .. E^{L-1} are all still in
+     * E0, T0, T1 when the last product runs: it pools them in its tail
+     * (graph_spmm_opts.pool, the reference pooling's order, so the same
+     * bits) and writes E^L to its slot, and no pass over the stack is left
+     * but slot 0's copy. */
+    const int pool_in_tail = T0 && !concat && L >= 1 && L <= 3;
+    const REAL *src[3] = {E0, T0, T1};
     const REAL *x = E0;
     int64_t ldx = d;
     for (int32_t l = 0; l < L; l++) {
         REAL *slot = layers + (int64_t)(l + 1) * d;
         if (!T0) {
             LGCN_SPMM(g, val, layers + (int64_t)l * d, ld, NULL, 0, slot, ld, d);
+        } else if (l == L - 1 && pool_in_tail) {
+            LGCN_OPTS o = LGCN_CAT(lgcn_pool_opts, SUF)(L, pool, src);
+            o.y2 = slot;
+            o.ldy2 = ld;
+            LGCN_SPMM_RUN(g, val, x, ldx, final, d, d, &o);
         } else if (l == L - 1) { /* the last layer is only needed in the stack */
             LGCN_SPMM_EX(g, val, NULL, x, ldx, NULL, 0, slot, ld, NULL, 0, d);
         } else {
@@ -64,16 +87,16 @@ static void LGCN_CAT(lgcn_forward_ex, SUF)(const nb_graph *g, const REAL *val, i
             ldx = d;
         }
     }
-    /* One pass over the stack: slot 0 (with scratch, not written yet) and
-     * the pooled row, summed per element in layer order from 0 as the
-     * reference pooling does (so the bits do not depend on the path). */
-    const int concat = pool == LGCN_CONCAT;
+    /* One pass over the stack: slot 0 (with scratch, not written yet) and,
+     * unless the last product did, the pooled row, summed per element in
+     * layer order from 0 as the reference pooling does (so the bits do not
+     * depend on the path). */
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < N; r++) {
         REAL *xr = layers + r * ld;
         const REAL *e0 = E0 + r * d;
         if (T0) memcpy(xr, e0, (size_t)d * sizeof(REAL));
-        if (concat) continue;
+        if (concat || pool_in_tail) continue;
         REAL *f = final + r * d;
         for (int32_t k = 0; k < d; k++) f[k] = (REAL)0 + e0[k];
         for (int32_t l = 1; l <= L; l++) {
@@ -101,16 +124,6 @@ static void LGCN_CAT(lgcn_forward_layers, SUF)(const nb_graph *g, const REAL *va
         LGCN_SPMM_RUN(g, val, src[l], d, y, d, d, NULL);
         src[l + 1] = y;
     }
-}
-
-/* The options of the last product, which pools in its tail:
- *   final_r = ((((0 + E^0_r) + E^1_r) + ...) + E^L_r) / (L+1)   (sum: / 1),
- * the stack path's pooling operations in its order, so the same bits. */
-static inline LGCN_OPTS LGCN_CAT(lgcn_pool_opts, SUF)(int32_t L, int pool, const REAL **src)
-{
-    LGCN_OPTS o = {.pool = src, .n_pool = L,
-                   .pool_div = pool == LGCN_MEAN ? (REAL)(L + 1) : (REAL)1};
-    return o;
 }
 
 /* The forward pass without the layer stack, for steps that read only the
@@ -245,6 +258,57 @@ static void LGCN_CAT(lgcn_backward_ex, SUF)(const nb_graph *g, const REAL *valT,
     }
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < N * d; i++) dE0[i] += H[i];
+}
+
+/* lgcn_backward_ex for a caller that discards Gl afterwards (the plugins:
+ * it is their view gradient): Gamma_l is folded into Gl's rows[] (all N
+ * when rows is NULL; Gf's share added to each layer slot), and the Horner
+ * recursion takes its adds from those slots in each product's tail, the
+ * first product reading Gamma_L in place and the last adding into dE0 in its
+ * tail: no scattered row passes over H and no pass over dE0. Gl's rows[]
+ * hold Gamma on return (the caller zeroes them). Equal to lgcn_backward_ex
+ * up to rounding (each sum starts from Gamma_l instead of adding it last).
+ * Gl NULL, or L 0: lgcn_backward_ex. */
+__attribute__((unused)) /* a test may instantiate a precision it does not call */
+static void LGCN_CAT(lgcn_backward_fold, SUF)(const nb_graph *g, const REAL *valT, int32_t L,
+                                              int32_t d, int pool, const REAL *Gf, REAL *Gl,
+                                              const int32_t *rows, int64_t n_rows,
+                                              const uint8_t *rowmark, REAL *H0, REAL *H1,
+                                              REAL *dE0)
+{
+    if (!Gl || L == 0) {
+        LGCN_CAT(lgcn_backward_ex, SUF)(g, valT, L, d, pool, Gf, Gl, rows, n_rows, rowmark, H0,
+                                        H1, dE0);
+        return;
+    }
+    int64_t nr = rows ? n_rows : g->n, ld = (int64_t)(L + 1) * d;
+    if (Gf) {
+#pragma omp parallel for schedule(static)
+        for (int64_t q = 0; q < nr; q++) {
+            int64_t r = rows ? rows[q] : q;
+            for (int32_t l = 0; l <= L; l++)
+                LGCN_CAT(lgcn_add_gamma, SUF)(Gl + r * ld + (int64_t)l * d, r, l, L, d, pool,
+                                              Gf, NULL);
+        }
+    }
+    const uint8_t *mask = rows ? rowmark : NULL;
+    const REAL *x = Gl + (int64_t)L * d;
+    int64_t ldx = ld;
+    REAL *H = H0, *T = H1;
+    for (int32_t l = L - 1; l >= 0; l--) {
+        LGCN_OPTS o = {.xmask = l == L - 1 ? mask : NULL, .add = Gl + (int64_t)l * d,
+                       .ldadd = ld, .addmask = mask};
+        if (l == 0) { /* only the sum into dE0 is kept of the last product */
+            o.accum = dE0;
+            o.accum_div = (REAL)1;
+            o.y_scratch = 1;
+        }
+        LGCN_SPMM_RUN(g, valT, x, ldx, H, d, d, &o);
+        x = H;
+        ldx = d;
+        H = T;
+        T = (REAL *)x;
+    }
 }
 
 /* lgcn_backward_ex without the row mask. */

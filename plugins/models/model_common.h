@@ -114,4 +114,21 @@ static inline void view_grads_clear(nb_block vg[4], uint8_t *rowmark, const int3
     for (int64_t q = 0; q < n_rows; q++) rowmark[rows[q]] = 0;
 }
 
+/* After a backward pass that wrote into the layer-gradient rows rows[] (node
+ * ids) of the stack vg[2].grad [N][cols] (users, then items: vg[3] is its
+ * item part), as lgcn_backward_fold does: zero those rows and forget the
+ * layer blocks' touched lists, so view_grads_clear does not zero them again. */
+static inline void view_grads_zero_layers(nb_block vg[4], const int32_t *rows, int64_t n_rows)
+{
+    float *Gl = vg[2].grad;
+    const int64_t cols = vg[2].cols;
+#pragma omp parallel for schedule(static)
+    for (int64_t q = 0; q < n_rows; q++)
+        memset(Gl + (int64_t)rows[q] * cols, 0, (size_t)cols * sizeof(float));
+    for (int b = 2; b < 4; b++) {
+        for (int64_t q = 0; q < vg[b].n_touched; q++) vg[b].mark[vg[b].touched[q]] = 0;
+        vg[b].n_touched = 0;
+    }
+}
+
 #endif /* NB_MODEL_COMMON_H */
