@@ -24,6 +24,9 @@ struct hint_check {
     int32_t vd;
     hc_table t[2];        /* NB_USERS, NB_ITEMS */
     float *stack;         /* [max(U, I)][(L+1) vd] NaN (FINAL_ONLY), or NULL */
+    float *lay[2];        /* SYNCS_ROWS of the stack (ABI 1.6): [rows][ld] NaN copies of
+                             the user and item stacks except synced rows, or NULL */
+    int64_t ld;           /* (L+1) vd */
     nb_view real;         /* this step's view of the model and host */
     nb_view view;         /* the sampler's */
 };
@@ -43,16 +46,25 @@ static void table_init(hc_table *t, int32_t rows, int32_t vd)
     t->n = 0;
 }
 
-hint_check *hint_check_create(uint32_t flags, const nb_view *v0)
+hint_check *hint_check_create(uint32_t flags, const nb_view *v0, int stack_synced)
 {
     flags &= NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY;
     if (!flags) return NULL;
     hint_check *c = nb_xcalloc(1, sizeof *c);
     c->flags = flags;
     c->vd = v0->dim;
+    c->ld = (int64_t)(v0->n_layers + 1) * v0->dim;
     if (flags & NB_SAMPLER_SYNCS_ROWS) {
         table_init(&c->t[NB_USERS], v0->n_users, v0->dim);
         table_init(&c->t[NB_ITEMS], v0->n_items, v0->dim);
+        if (stack_synced && !(flags & NB_SAMPLER_FINAL_ONLY) && v0->n_layers > 0 &&
+            v0->user_layers && v0->user_layers != v0->user) {
+            int32_t rows[2] = {v0->n_users, v0->n_items};
+            for (int w = 0; w < 2; w++) {
+                c->lay[w] = nb_xmalloc((size_t)rows[w] * (size_t)c->ld * sizeof(float) + 1);
+                fill_nan(c->lay[w], rows[w] * c->ld);
+            }
+        }
     }
     if (flags & NB_SAMPLER_FINAL_ONLY) {
         int64_t rows = v0->n_users > v0->n_items ? v0->n_users : v0->n_items;
@@ -72,6 +84,8 @@ void hint_check_free(hint_check *c)
         free(c->t[w].list);
     }
     free(c->stack);
+    free(c->lay[0]);
+    free(c->lay[1]);
     free(c);
 }
 
@@ -89,6 +103,10 @@ static void check_sync(void *ctx, int which, int32_t row)
         const float *src = which == NB_USERS ? c->real.user : c->real.item;
         memcpy(t->copy + (int64_t)row * c->vd, src + (int64_t)row * c->vd,
                (size_t)c->vd * sizeof(float));
+        const float *lsrc = which == NB_USERS ? c->real.user_layers : c->real.item_layers;
+        if (c->lay[which] && lsrc)
+            memcpy(c->lay[which] + row * c->ld, lsrc + row * c->ld,
+                   (size_t)c->ld * sizeof(float));
         t->list[__atomic_fetch_add(&t->n, 1, __ATOMIC_RELAXED)] = row;
         __atomic_store_n(&t->mark[row], 2, __ATOMIC_RELEASE);
     } else {
@@ -117,6 +135,10 @@ const nb_view *hint_check_view(hint_check *c, const nb_view *real, const nb_batc
         c->view.item_ego = alias(c, real, real->item_ego, real->item_ego);
         c->view.user_layers = alias(c, real, real->user_layers, real->user_layers);
         c->view.item_layers = alias(c, real, real->item_layers, real->item_layers);
+        if (c->lay[NB_USERS] && real->user_layers && real->user_layers != real->user)
+            c->view.user_layers = c->lay[NB_USERS];
+        if (c->lay[NB_ITEMS] && real->item_layers && real->item_layers != real->item)
+            c->view.item_layers = c->lay[NB_ITEMS];
         c->view.sync = check_sync;
         c->view.sync_ctx = c;
         for (int32_t b = 0; b < batch->size; b++) { /* the rows the host syncs */
@@ -138,8 +160,9 @@ int hint_check_negatives(hint_check *c, const char *sampler, const nb_negatives 
         if (!isfinite(neg->vec[i]))
             return nb_fail(err, NB_ENUMERIC,
                            "sampler %s: hint check: the negative vector of positive %lld is not "
-                           "finite: it read a row it did not sync (NB_SAMPLER_SYNCS_ROWS) or the "
-                           "per-layer stack (NB_SAMPLER_FINAL_ONLY)",
+                           "finite: it read a row it did not sync (NB_SAMPLER_SYNCS_ROWS; final or, "
+                           "from ABI 1.6, stack rows) or the per-layer stack "
+                           "(NB_SAMPLER_FINAL_ONLY)",
                            sampler, (long long)(i / c->vd));
     if (!(c->flags & NB_SAMPLER_SYNCS_ROWS) || neg->use_reg_vec) return NB_OK;
     const hc_table *t = &c->t[NB_ITEMS];
@@ -175,6 +198,7 @@ void hint_check_end(hint_check *c)
         hc_table *t = &c->t[w];
         for (int64_t k = 0; k < t->n; k++) {
             fill_nan(t->copy + (int64_t)t->list[k] * c->vd, c->vd);
+            if (c->lay[w]) fill_nan(c->lay[w] + (int64_t)t->list[k] * c->ld, c->ld);
             t->mark[t->list[k]] = 0;
         }
         t->n = 0;

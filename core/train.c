@@ -46,6 +46,7 @@ typedef struct trainer {
     nb_view view;                   /* host copy of the model's view + sync */
     int profile;                    /* NB_PROFILE set: time the phases of a step */
     int on_demand;                  /* batches may have rows_on_demand (NB_ON_DEMAND=0: never) */
+    int layers_on_demand;           /* batches may have layers_on_demand (NB_ON_DEMAND=0: never) */
     double phase[6];                /* forward, negatives, loss, backward, adam, sync */
     uint32_t sflags;                /* the sampler's flags (0 with in->ignore_hints) */
     hint_check *hc;                 /* checking mode of the hints, or NULL */
@@ -327,7 +328,8 @@ static int trainer_setup(trainer *t, const nb_train_in *in, char **err)
     if ((rc = optim_create(t->blocks, t->n_blocks, &ao, &t->opt, err)) != NB_OK) return rc;
     t->ublock = optim_block_index(t->opt, v0->user);
     t->iblock = optim_block_index(t->opt, v0->item);
-    if (in->check_hints || hint_check_requested()) t->hc = hint_check_create(t->sflags, v0);
+    if (in->check_hints || hint_check_requested())
+        t->hc = hint_check_create(t->sflags, v0, in->sampler->abi_minor >= 6);
 
     trainer_alloc(t);
     return NB_OK;
@@ -663,7 +665,8 @@ static double loop_steps(trainer *t, loop_state *ls, int32_t epoch, nb_train_out
                            .step = ls->step, .first = first, .seed = t->cfg->train.seed,
                            .final_only = (t->sflags & NB_SAMPLER_FINAL_ONLY) != 0,
                            .rows_on_demand = t->on_demand,
-                           .params_version = t->params_version };
+                           .params_version = t->params_version,
+                           .layers_on_demand = t->layers_on_demand };
         double l = 0.0;
         if (train_step(t, &batch, &l, &out->error) != NB_OK) {
             out->status = NB_RUN_FAILED;
@@ -818,6 +821,15 @@ int train_run(const nb_train_in *in, nb_train_out *out, char **err)
     const char *od = getenv("NB_ON_DEMAND");
     t.on_demand = (t.sflags & ON_DEMAND) == ON_DEMAND && !host_syncs(&t) &&
                   !(od && !strcmp(od, "0"));
+    /* the stack on demand: a sampler that syncs every row it reads, stack
+     * rows included (its promise from ABI 1.6), and reads the stack */
+    t.layers_on_demand = (t.sflags & (NB_SAMPLER_SYNCS_ROWS | NB_SAMPLER_FINAL_ONLY)) ==
+                             NB_SAMPLER_SYNCS_ROWS &&
+                         in->sampler->abi_minor >= 6 && !host_syncs(&t) &&
+                         !(od && !strcmp(od, "0"));
+    if (t.profile)
+        fprintf(stderr, "profile: on demand: %s\n",
+                t.on_demand ? "final rows" : t.layers_on_demand ? "stack rows" : "none");
     if ((rc = loop_metric(cfg, &ls, err)) != NB_OK) goto out;
     out->has_valid = in->ds->valid.nnz > 0;
     ls.best = -INFINITY;

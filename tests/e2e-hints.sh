@@ -4,7 +4,8 @@
 # e2e-hints-samplers.sh, run beside this script by make -j2 check) and fails
 # for fixture samplers that break a hint (tests/fixtures/plugins/hints:
 # nosync reads a row it did not sync, stale_reg regularises one, layers
-# reads the per-layer stack under FINAL_ONLY); NB_CHECK_HINTS=1 fails a
+# reads the per-layer stack under FINAL_ONLY, stack_nosync reads a stack row
+# it did not sync, which ABI 1.6's SYNCS_ROWS covers); NB_CHECK_HINTS=1 fails a
 # plain run of the broken sampler with a message naming it, and without it
 # the same run trains (the hint is wrong silently: what the check is for).
 # Limits that used to drop data: 40 sampler statistics are all stored, 70
@@ -32,6 +33,8 @@ check_fails stale_reg "sampler stale_reg: hint check: regularised item [0-9]* wa
 check_fails layers "lightgcn + layers.*FAILED.*per-layer stack" \
   "the per-layer stack read under FINAL_ONLY"
 grep -q "mf + layers.*: ok" "$T/out"; ok $? "... while on mf, where the stack is the final rows, layers passes"
+check_fails stack_nosync "lightgcn + stack_nosync.*FAILED.*sampler stack_nosync: hint check: .*not finite" \
+  "a stack row read without a sync is NaN (layers on demand)"
 NEGBENCH_PLUGIN_PATH="$FX" "$NB" plugins --check no_such_plugin >"$T/out" 2>"$T/err"
 [ $? -eq 2 ] && grep -q 'no plugin "no_such_plugin"' "$T/err"
 ok $? "plugins --check of an unknown name: exit 2 with a message"

@@ -2,7 +2,8 @@
 # e2e-synthetic-graph.sh - graph models end to end on the synthetic set:
 # LightGCN (mean, concat) + ANS per layer trains without NaN, and final rows
 # on demand (LightGCN + RNS, SGL + PNS) train exactly as the full last
-# product, digit for digit. TAP output.
+# product, digit for digit, and so does the stack on demand (LightGCN with
+# MixGCF, DENS and ANS per layer). TAP output.
 
 . "${NB_TEST_SRCDIR:-$(dirname "$0")}/tap.sh"
 tap_tmpdir nbe2egraph
@@ -44,6 +45,31 @@ Y
   [ -n "$od" ] && [ "$od" = "$full" ]
   ok $? "$1 + $2: rows on demand train exactly as the full last product ($(echo $od | cut -c1-40)...)"
   sed 's/^/# /' "$T/err" | tail -2
+done
+
+# the stack on demand (MixGCF, DENS and ANS per layer read the per-layer
+# stack of the rows they sync; LightGCN fills a row's stack and final row when
+# synced): exactly as the full stack, digit for digit; 2000 items, so most
+# rows are never synced in a step
+for sampler in "mixgcf, M: 8" "dens, M: 4" "ans, M: 4, layers: per_layer"; do
+  name=${sampler%%,*}
+cat > "$T/lod-$name.yaml" <<Y
+version: 1
+name: e2e-lod-$name
+data: {synthetic: {users: 300, items: 2000, per_user: 15}}
+model: {name: lightgcn, dim: 64, layers: 3}
+sampler: {name: $sampler}
+train: {epochs: 2, lr: 0.01, batch_size: 256, threads: 2}
+eval: {every: 2, topk: [20], patience: 5}
+Y
+  q="select group_concat(loss, ' ') from epoch; select group_concat(value, ' ') from epoch_metric"
+  od=$(NB_PROFILE=1 "$NB" run -q "$T/lod-$name.yaml" --db "$T/lod1-$name.sqlite" 2>"$T/err" >/dev/null &&
+       sqlite3 "$T/lod1-$name.sqlite" "$q")
+  full=$(NB_ON_DEMAND=0 "$NB" run -q "$T/lod-$name.yaml" --db "$T/lod0-$name.sqlite" 2>>"$T/err" >/dev/null &&
+         sqlite3 "$T/lod0-$name.sqlite" "$q")
+  [ -n "$od" ] && [ "$od" = "$full" ] && grep -q "^profile: on demand: stack rows" "$T/err"
+  ok $? "lightgcn + $name: the stack on demand (as NB_PROFILE says) trains exactly as the full stack ($(echo $od | cut -c1-40)...)"
+  sed 's/^/# /' "$T/err" | grep -v "^# profile" | tail -2
 done
 
 tap_done

@@ -45,7 +45,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1 /* bump on any incompatible change */
-#define NB_ABI_MINOR 5 /* bump when fields are appended */
+#define NB_ABI_MINOR 6 /* bump when fields are appended */
 
 /* Status codes returned by every callback: 0 is success. */
 enum nb_status {
@@ -252,10 +252,12 @@ typedef struct nb_view {
     /* When non-NULL, rows of user/item may not be current: they lag behind
      * the optimizer (dense Adam applied lazily, optim.h; set by the host),
      * or they are computed on demand (set by the model's forward in a batch
-     * with rows_on_demand). A sampler whose vtable declares
-     * NB_SAMPLER_SYNCS_ROWS calls nb_view_sync() before reading a row other
-     * than the batch's own users and positives (those the host syncs).
-     * Thread-safe. */
+     * with rows_on_demand or layers_on_demand). A sampler whose vtable
+     * declares NB_SAMPLER_SYNCS_ROWS calls nb_view_sync() before reading a
+     * row other than the batch's own users and positives (those the host
+     * syncs); from ABI 1.6 that covers the rows of user_layers and
+     * item_layers too (a sync makes the row's final and per-layer rows
+     * current). Thread-safe. */
     void (*sync)(void *ctx, int which, int32_t row);
     void *sync_ctx;
 } nb_view;
@@ -310,6 +312,15 @@ typedef struct nb_batch {
      * forwards as a batch of size 0 (users and pos NULL). An EVAL forward
      * given batch NULL (older hosts, tests) must recompute everything. */
     uint64_t params_version;
+    /* ABI 1.6: 1 when every reader of the view in this step syncs a row
+     * before reading it, final or per-layer, other than the batch's own
+     * users and positives: the sampler declared NB_SAMPLER_SYNCS_ROWS and
+     * not NB_SAMPLER_FINAL_ONLY, and was built for ABI >= 1.6 (where that
+     * promise covers the per-layer stack). A graph model may then leave rows
+     * of the stack and the final rows unfilled in forward and fill a row's
+     * stack and final row when it is synced (view->sync), as for
+     * rows_on_demand. */
+    int32_t layers_on_demand;
 } nb_batch;
 
 /* State a plugin derives from parameters (a propagation, a score table),

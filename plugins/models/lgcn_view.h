@@ -22,17 +22,25 @@ typedef struct lgcn_lazy {
     int64_t U;
     const float *src[LGCN_MAX_POOLED]; /* E^0 .. E^{L-1}; the product reads the last */
     int32_t L;
-    graph_spmm_opts_f32 o;             /* the pooling tail, o.pool = src */
+    graph_spmm_opts_f32 o;             /* the pooling tail, o.pool = src (and, with
+                                          the stack, o.y2 = its slot L) */
     float *final;                      /* [N][d] */
+    float *layers;                     /* [N][L+1][d] the stack, or NULL: final rows only */
     uint32_t *state;                   /* [N]: 2 stamp done, 2 stamp + 1 being computed */
     uint32_t stamp;                    /* this step's; rows of older steps are stale */
     int32_t *list;                     /* [N] scratch: the batch's distinct rows */
 } lgcn_lazy;
 
 /* Final row r (node index) of the step: the last product's row r and its
- * pooling tail. */
+ * pooling tail; with the stack, also its row r (slots 0..L-1 copied from the
+ * layer tables, slot L written by the product's tail). */
 static inline void lgcn_lazy_row(const lgcn_lazy *z, int64_t r)
 {
+    if (z->layers) {
+        float *xr = z->layers + r * (int64_t)(z->L + 1) * z->d;
+        for (int32_t l = 0; l < z->L; l++)
+            memcpy(xr + (int64_t)l * z->d, z->src[l] + r * z->d, (size_t)z->d * sizeof(float));
+    }
     graph_spmm_row_f32(z->g, NULL, z->src[z->L - 1], z->d, r, z->final, z->d, z->d, &z->o);
 }
 
@@ -76,6 +84,32 @@ static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
     for (int64_t q = 0; q < n; q++) lgcn_lazy_row(z, z->list[q]);
 }
 
+/* Start a step whose rows the sampler syncs (lazy->src[0..L) set): stamp,
+ * the batch's rows at once, view->sync. */
+static inline void lgcn_lazy_start(const nb_graph *g, int32_t L, int32_t d, int pool, int64_t U,
+                                   const nb_batch *batch, float *final, float *layers,
+                                   lgcn_lazy *lazy, nb_view *view)
+{
+    lazy->g = g;
+    lazy->d = d;
+    lazy->U = U;
+    lazy->L = L;
+    lazy->o = lgcn_pool_opts_f32(L, pool, lazy->src);
+    lazy->final = final;
+    lazy->layers = layers;
+    if (layers) {
+        lazy->o.y2 = layers + (int64_t)L * d;
+        lazy->o.ldy2 = (int64_t)(L + 1) * d;
+    }
+    if (++lazy->stamp >= 0x7fffffffu) { /* 2 stamp + 1 must fit: start over */
+        memset(lazy->state, 0, (size_t)g->n * sizeof *lazy->state);
+        lazy->stamp = 1;
+    }
+    lgcn_lazy_fill_batch(lazy, batch);
+    view->sync = lgcn_lazy_sync;
+    view->sync_ctx = lazy;
+}
+
 /* Propagate E0 [N][d] (N = U + I) for a forward of `mode` over `batch`
  * (NULL for EVAL). When the batch reads no layer (final_only) and the
  * pooling is mean or sum, the stack-free path runs: layers [N][L+1][d] is
@@ -86,13 +120,20 @@ static void lgcn_lazy_fill_batch(lgcn_lazy *z, const nb_batch *batch)
  * batch's users and positives at once, here). Otherwise the
  * stack path runs (an EVAL forward reuses the last one while the cache is
  * valid for its batch's params_version: nb_cache_valid), the view points at
- * the stack and the cache records the version. view->sync is NULL but in
- * on-demand steps. H0, H1 [N][d] scratch; lazy: the model's on-demand
- * state. */
+ * the stack and the cache records the version, unless the TRAIN batch has
+ * layers_on_demand and S0, S1 are given (pool mean or sum, 1 <= L <= 3):
+ * then E^1 .. E^{L-1} go to S0, S1, the last product is not run, and
+ * view->sync fills a row of the stack and its final row when a sampler asks
+ * for it (the batch's users and positives at once, here); the cache is
+ * cleared. view->sync is NULL but in on-demand steps. H0, H1 [N][d]
+ * scratch of the forward; S0, S1 [N][d] (nullable) scratch the sampler's
+ * syncs read until the step's backward (a model that needs them in between,
+ * as SGL for its views, passes NULL); lazy: the model's on-demand state. */
 static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, int pool,
                                      int64_t U, int mode, const nb_batch *batch,
                                      const float *E0, float *layers, float *final, float *H0,
-                                     float *H1, nb_cache *cache, lgcn_lazy *lazy, nb_view *view)
+                                     float *H1, float *S0, float *S1, nb_cache *cache,
+                                     lgcn_lazy *lazy, nb_view *view)
 {
     view->sync = NULL;
     view->sync_ctx = NULL;
@@ -100,23 +141,26 @@ static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, in
         L < LGCN_MAX_POOLED) {
         if (batch->rows_on_demand && L >= 1) {
             lgcn_forward_layers_f32(g, NULL, L, d, E0, layers, lazy->src);
-            lazy->g = g;
-            lazy->d = d;
-            lazy->U = U;
-            lazy->L = L;
-            lazy->o = lgcn_pool_opts_f32(L, pool, lazy->src);
-            lazy->final = final;
-            if (++lazy->stamp >= 0x7fffffffu) { /* 2 stamp + 1 must fit: start over */
-                memset(lazy->state, 0, (size_t)g->n * sizeof *lazy->state);
-                lazy->stamp = 1;
-            }
-            lgcn_lazy_fill_batch(lazy, batch);
-            view->sync = lgcn_lazy_sync;
-            view->sync_ctx = lazy;
+            lgcn_lazy_start(g, L, d, pool, U, batch, final, NULL, lazy, view);
         } else {
             lgcn_forward_final_f32(g, NULL, L, d, pool, E0, layers, final);
         }
         view->user_layers = view->item_layers = NULL;
+        nb_cache_clear(cache);
+        return;
+    }
+    if (mode == NB_MODE_TRAIN && batch && batch->layers_on_demand && S0 && pool != LGCN_CONCAT &&
+        L >= 1 && L <= 3) {
+        /* E^1 .. E^{L-1} into S0, S1 (the products of lgcn_forward_ex's
+         * scratch path, so the same bits); stack rows on demand */
+        lazy->src[0] = E0;
+        lazy->src[1] = S0;
+        lazy->src[2] = S1;
+        for (int32_t l = 0; l + 1 < L; l++)
+            graph_spmm_run_f32(g, NULL, lazy->src[l], d, (float *)lazy->src[l + 1], d, d, NULL);
+        lgcn_lazy_start(g, L, d, pool, U, batch, final, layers, lazy, view);
+        view->user_layers = layers;
+        view->item_layers = layers + U * (int64_t)(L + 1) * d;
         nb_cache_clear(cache);
         return;
     }

@@ -21,6 +21,11 @@
  * a few final rows read, each synced first), the last product is not run:
  * the batch's users' and positives' final rows are computed in forward and
  * any other row by view->sync when a sampler asks for it (lgcn_view.h).
+ * A TRAIN forward whose batch says layers_on_demand (MixGCF, DENS, ANS per
+ * layer: samplers that read the stack and sync every row they read) runs
+ * the first L-1 products into H0, H1 and no last product: a row's stack and
+ * final row are filled when synced (the batch's users and positives in
+ * forward), with the bits of the full stack; L <= 3, pool mean or sum.
  * A host that writes parameter values by other means must run a TRAIN
  * forward before an EVAL one.
  *
@@ -172,7 +177,7 @@ static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_v
     lgcn *s = state;
     (void)err;
     lgcn_view_forward(&s->g, s->L, s->d, s->pool, s->U, mode, batch, s->E0, s->layers, s->final,
-                      s->H0, s->H1, &s->cache, &s->lazy, &s->view);
+                      s->H0, s->H1, s->H0, s->H1, &s->cache, &s->lazy, &s->view);
     *view = &s->view;
     return NB_OK;
 }

@@ -291,7 +291,7 @@ static int sgl_forward(void *state, int mode, const nb_batch *batch, const nb_vi
     s->view.aux_loss = 0;
     s->ssl_pending = 0;
     lgcn_view_forward(&s->g, s->L, s->d, LGCN_MEAN, s->U, mode, batch, s->E0, s->layers,
-                      s->final, s->H0, s->H1, &s->cache, &s->lazy, &s->view);
+                      s->final, s->H0, s->H1, NULL, NULL, &s->cache, &s->lazy, &s->view);
     if (mode == NB_MODE_TRAIN && batch && batch->size > 0 && s->weight > 0) {
         if (batch->epoch != s->view_epoch && (rc = sgl_draw_views(s, batch->epoch, err)) != NB_OK)
             return rc;
