@@ -299,6 +299,52 @@ static void plugin_behaviour(void)
     vt->free(st[1]);
 }
 
+/* The float selection (four candidates at a time where d is a multiple of
+ * 4) against its loop written out one candidate at a time: the same scores,
+ * bit for bit, and the same first argmax, also with ties and a NaN. */
+static void selection_f32_bits(void)
+{
+    enum { RR = 9, DM = 68 };
+    static float Iw[RR * DM], uw[DM], pw[DM];
+    nb_rng g;
+    nb_rng_seed(&g, 5, 0, 0);
+    for (int k = 0; k < RR * DM; k++) Iw[k] = (float)(nb_rng_uniform(&g) - 0.5);
+    for (int k = 0; k < DM; k++) uw[k] = (float)(nb_rng_uniform(&g) - 0.5), pw[k] = (float)(nb_rng_uniform(&g) - 0.5);
+    const int32_t widths[3] = {64, 68, 6};
+    const int32_t cand[7] = {4, 1, 8, 4, 0, 7, 2}; /* 4 twice: a tie */
+    int bad = 0;
+    for (int w = 0; w < 3; w++)
+        for (int32_t M = 1; M <= 7; M++)
+            for (int nan = 0; nan < 2; nan++) {
+                const int32_t d = widths[w];
+                if (nan) Iw[8 * d + 1] = NAN; else Iw[8 * d + 1] = 0.25f;
+                const float a = 0.3f, be = 1.0f - a;
+                double got[7], want[7];
+                int32_t best = mixgcf_select_one_f32(d, M, a, uw, pw, Iw, cand, got), wb = -1;
+                double bs = 0.0;
+                for (int32_t m = 0; m < M; m++) {
+                    const float *n = Iw + (int64_t)cand[m] * d;
+                    double s4[4] = {0, 0, 0, 0};
+                    int32_t j = 0;
+                    for (; j + 4 <= d; j += 4)
+                        for (int t = 0; t < 4; t++) {
+                            float x = a * pw[j + t] + be * n[j + t];
+                            s4[t] += (double)uw[j + t] * (double)x;
+                        }
+                    for (; j < d; j++) {
+                        float x = a * pw[j] + be * n[j];
+                        s4[0] += (double)uw[j] * (double)x;
+                    }
+                    want[m] = (s4[0] + s4[1]) + (s4[2] + s4[3]);
+                    if (want[m] == want[m] && (wb < 0 || want[m] > bs)) wb = m, bs = want[m];
+                    bad += !(got[m] == want[m] || (got[m] != got[m] && want[m] != want[m]));
+                }
+                bad += best != wb;
+            }
+    is_int(bad, 0, "float selection = its loop one candidate at a time, bit for bit, and the "
+                   "same first argmax (d 64, 68, 6; M 1-7; a tie; a NaN row)");
+}
+
 int main(void)
 {
     const nb_plugin_desc *pd = nb_plugin_descriptor(0);
@@ -306,6 +352,7 @@ int main(void)
            nb_plugin_descriptor(1) == NULL, "descriptor 0 is the sampler mixgcf");
     finite_differences();
     selection();
+    selection_f32_bits();
     routing();
     plugin_behaviour();
     return tap_done();

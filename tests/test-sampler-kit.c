@@ -21,6 +21,7 @@
 #include "tap/tap.h"
 #include "testhost.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -183,6 +184,38 @@ int main(void)
     int pos = 0;
     for (int b = 0; b < B; b++) pos += nb_train_has(&tr, bu[b], a.item[b]);
     ok(a.rc == NB_OK && pos == 0 && a.n_stats == 1, "one-candidate kit: no positive, reject_rate only");
+
+    /* nb_dot4_f32 and nb_first_pass_range: the bits of nb_dot_f32, one row
+     * at a time, for widths on and off the four-lane path */
+    {
+        static float rows[7 * 67], va[67];
+        nb_rng g;
+        nb_rng_seed(&g, 11, 0, 0);
+        for (int k = 0; k < 7 * 67; k++) rows[k] = (float)(nb_rng_uniform(&g) - 0.5);
+        for (int k = 0; k < 67; k++) va[k] = (float)(nb_rng_uniform(&g) - 0.5);
+        const int32_t widths[4] = {64, 12, 67, 3};
+        int bad = 0;
+        for (int w = 0; w < 4; w++) {
+            const int32_t d = widths[w];
+            const float *r4[4] = {rows + 2 * d, rows, rows + 5 * d, rows + 2 * d};
+            double x[4];
+            nb_dot4_f32(va, r4, d, x);
+            for (int q = 0; q < 4; q++) bad += x[q] != nb_dot_f32(va, r4[q], d);
+            for (int32_t m = 1; m <= 7; m++) { /* 1..7 candidates: partial groups */
+                const int32_t c7[7] = {3, 0, 6, 2, 2, 5, 1};
+                double got_hi, got_lo, hi = -INFINITY, lo = INFINITY;
+                nb_first_pass_range(va, rows, c7, m, d, &got_hi, &got_lo);
+                for (int32_t q = 0; q < m; q++) {
+                    double v = nb_dot_f32(va, rows + (int64_t)c7[q] * d, d);
+                    if (v > hi) hi = v;
+                    if (v < lo) lo = v;
+                }
+                bad += got_hi != hi || got_lo != lo;
+            }
+        }
+        is_int(bad, 0, "nb_dot4_f32 and nb_first_pass_range give nb_dot_f32's bits "
+                       "(d 64, 12, 67, 3; 1 to 7 candidates)");
+    }
 
     /* failures */
     int same = 1;

@@ -24,6 +24,7 @@ trap 'rm -rf "$T"' EXIT
 # sweep overhead per run (synthetic data: needs no data set)
 case "sweep-overhead" in *"$FILTER"*) sh "$S/experiments/bench/sweep-overhead.sh" "$B" ;; esac
 [ -d "$DATA" ] || { echo "bench: $DATA not found: nothing more to measure"; exit 0; }
+DATA=$(cd "$DATA" && pwd) # the YAMLs are written elsewhere: no relative paths
 echo "negbench benchmarks: $("$B/negbench" --version), $THREADS threads, $EPOCHS epochs each, $(date -u +%Y-%m-%d)"
 : > "$T/floors"
 # the floor is measured only when a case that has one is selected

@@ -45,6 +45,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -102,6 +105,44 @@ NB_DOT_DEFINE(f32, float)
 NB_DOT_DEFINE(f64, double)
 #undef NB_DOT_DEFINE
 
+#if defined(__SSE2__)
+/* (s0 + s1) + (s2 + s3) of the partial sums held as lo = (s0, s1), hi =
+ * (s2, s3): how nb_dot_f32 ends, for the vector kernels that keep its
+ * order. */
+static inline double nb_sum_lanes_pd(__m128d lo, __m128d hi)
+{
+    double l[2], h[2];
+    _mm_storeu_pd(l, lo);
+    _mm_storeu_pd(h, hi);
+    return (l[0] + l[1]) + (h[0] + h[1]);
+}
+#endif
+
+/* out[c] = nb_dot_f32(a, b[c], d) for four rows b[0..3] at once, each with
+ * the same operations in the same order (so the same bits): the four sums
+ * are independent chains, where one dot alone waits on its adds. */
+static inline void nb_dot4_f32(const float *a, const float *const b[4], int32_t d, double out[4])
+{
+#if defined(__SSE2__)
+    if (d % 4 == 0) { /* lanes (s0, s1) and (s2, s3) of each dot */
+        __m128d lo[4], hi[4];
+        for (int c = 0; c < 4; c++) lo[c] = hi[c] = _mm_setzero_pd();
+        for (int32_t j = 0; j < d; j += 4) {
+            const __m128 a4 = _mm_loadu_ps(a + j);
+            const __m128d alo = _mm_cvtps_pd(a4), ahi = _mm_cvtps_pd(_mm_movehl_ps(a4, a4));
+            for (int c = 0; c < 4; c++) {
+                const __m128 b4 = _mm_loadu_ps(b[c] + j);
+                lo[c] = _mm_add_pd(lo[c], _mm_mul_pd(alo, _mm_cvtps_pd(b4)));
+                hi[c] = _mm_add_pd(hi[c], _mm_mul_pd(ahi, _mm_cvtps_pd(_mm_movehl_ps(b4, b4))));
+            }
+        }
+        for (int c = 0; c < 4; c++) out[c] = nb_sum_lanes_pd(lo[c], hi[c]);
+        return;
+    }
+#endif
+    for (int c = 0; c < 4; c++) out[c] = nb_dot_f32(a, b[c], d);
+}
+
 /* Ask for the cache lines of a row of bytes bytes at p (a hint). */
 static inline void nb_prefetch_row(const void *p, size_t bytes)
 {
@@ -111,16 +152,24 @@ static inline void nb_prefetch_row(const void *p, size_t bytes)
 /* The largest and smallest first-pass score u . items[c[m]] over the M
  * candidate rows c (rows of d floats in items) into *mx and *mn, for the
  * cand_max_norm / cand_min_norm statistics of a sampler that keeps no score
- * array; the rows two candidates ahead are prefetched. */
+ * array. Four rows at a time (nb_dot4_f32: the same bits as nb_dot_f32),
+ * the next four prefetched. */
 static inline void nb_first_pass_range(const float *u, const float *items, const int32_t *c,
                                        int32_t M, int32_t d, double *mx, double *mn)
 {
     double hi = -INFINITY, lo = INFINITY;
-    for (int32_t m = 0; m < M; m++) {
-        if (m + 2 < M) nb_prefetch_row(items + (int64_t)c[m + 2] * d, (size_t)d * sizeof(float));
-        double x = nb_dot_f32(u, items + (int64_t)c[m] * d, d);
-        if (x > hi) hi = x;
-        if (x < lo) lo = x;
+    for (int32_t m0 = 0; m0 < M; m0 += 4) { /* four rows at a time (nb_dot4_f32) */
+        const int32_t k = M - m0 < 4 ? M - m0 : 4;
+        const float *rows[4];
+        double x[4];
+        for (int32_t q = 0; q < 4; q++) rows[q] = items + (int64_t)c[m0 + (q < k ? q : 0)] * d;
+        for (int32_t q = m0 + 4; q < M && q < m0 + 8; q++)
+            nb_prefetch_row(items + (int64_t)c[q] * d, (size_t)d * sizeof(float));
+        nb_dot4_f32(u, rows, d, x);
+        for (int32_t q = 0; q < k; q++) {
+            if (x[q] > hi) hi = x[q];
+            if (x[q] < lo) lo = x[q];
+        }
     }
     *mx = hi;
     *mn = lo;

@@ -29,6 +29,33 @@
 #define MIXGCF_CAT_(a, b) a##_##b
 #define MIXGCF_CAT(a, b) MIXGCF_CAT_(a, b)
 
+#if defined(__SSE2__) && !defined(MIXGCF_SCORES4_DEFINED)
+#define MIXGCF_SCORES4_DEFINED
+#include <emmintrin.h>
+/* The mixed scores of four candidate rows n[0..3] (float, d a multiple of
+ * 4), each with the operations of mixgcf_select_one's loop in its order, so
+ * the same bits: x = alpha p + beta n rounded to float, four double partial
+ * sums of u x (lanes (s0, s1), (s2, s3)), (s0 + s1) + (s2 + s3). Four
+ * independent chains, where one candidate alone waits on its adds. */
+static inline void mixgcf_scores4_f32(int32_t d, float alpha, float beta, const float *u,
+                                      const float *p, const float *const n[4], double out[4])
+{
+    const __m128 a4 = _mm_set1_ps(alpha), b4 = _mm_set1_ps(beta);
+    __m128d lo[4], hi[4];
+    for (int c = 0; c < 4; c++) lo[c] = hi[c] = _mm_setzero_pd();
+    for (int32_t j = 0; j < d; j += 4) {
+        const __m128 u4 = _mm_loadu_ps(u + j), ap = _mm_mul_ps(a4, _mm_loadu_ps(p + j));
+        const __m128d ulo = _mm_cvtps_pd(u4), uhi = _mm_cvtps_pd(_mm_movehl_ps(u4, u4));
+        for (int c = 0; c < 4; c++) {
+            const __m128 x = _mm_add_ps(ap, _mm_mul_ps(b4, _mm_loadu_ps(n[c] + j)));
+            lo[c] = _mm_add_pd(lo[c], _mm_mul_pd(ulo, _mm_cvtps_pd(x)));
+            hi[c] = _mm_add_pd(hi[c], _mm_mul_pd(uhi, _mm_cvtps_pd(_mm_movehl_ps(x, x))));
+        }
+    }
+    for (int c = 0; c < 4; c++) out[c] = nb_sum_lanes_pd(lo[c], hi[c]);
+}
+#endif
+
 /* Mixed candidate scores for one positive: scores[m] = u . (alpha p +
  * (1-alpha) n_m) for the rows cand[m] of I ([rows][d]), the mixed vector
  * rounded to REAL as the official code does. Returns the first argmax (NaN
@@ -40,6 +67,24 @@ static int32_t MIXGCF_CAT(mixgcf_select_one, SUF)(int32_t d, int32_t M, REAL alp
     int32_t best = -1;
     double best_s = 0.0;
     REAL beta = (REAL)1 - alpha;
+#if defined(__SSE2__)
+    if (sizeof(REAL) == sizeof(float) && d % 4 == 0) { /* four candidates at a time */
+        for (int32_t m0 = 0; m0 < M; m0 += 4) {
+            const int32_t k = M - m0 < 4 ? M - m0 : 4;
+            const float *n[4];
+            double x[4];
+            for (int32_t q = 0; q < 4; q++)
+                n[q] = (const float *)(const void *)(I + (int64_t)cand[m0 + (q < k ? q : 0)] * d);
+            mixgcf_scores4_f32(d, (float)alpha, (float)beta, (const float *)(const void *)u,
+                               (const float *)(const void *)p, n, x);
+            for (int32_t q = 0; q < k; q++) {
+                scores[m0 + q] = x[q];
+                if (x[q] == x[q] && (best < 0 || x[q] > best_s)) { best = m0 + q; best_s = x[q]; }
+            }
+        }
+        return best;
+    }
+#endif
     for (int32_t m = 0; m < M; m++) {
         const REAL *n = I + (int64_t)cand[m] * d;
         if (m + 2 < M) /* candidate rows are scattered: fetch one two ahead */
