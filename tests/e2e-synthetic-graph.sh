@@ -72,4 +72,14 @@ Y
   sed 's/^/# /' "$T/err" | grep -v "^# profile" | tail -2
 done
 
+# ANS's subnormal flush (sampler.subnormals, default flush) against keep, on
+# the per-layer run above: the same losses and metrics (a short run makes
+# few subnormals; docs/methods/ans.md has the dens-beauty comparison)
+sed 's/layers: per_layer}/layers: per_layer, subnormals: keep}/' "$T/lod-ans.yaml" > "$T/keep.yaml"
+keep=$("$NB" run -q "$T/keep.yaml" --db "$T/keep.sqlite" 2>"$T/err" >/dev/null &&
+       sqlite3 "$T/keep.sqlite" "$q")
+[ -n "$keep" ] && [ "$keep" = "$od" ]
+ok $? "lightgcn + ans: subnormals keep trains as flush ($(echo $keep | cut -c1-40)...)"
+sed 's/^/# /' "$T/err" | tail -2
+
 tap_done

@@ -117,8 +117,8 @@ static int run_init(run *r, const world *w, int hns, int32_t M, double gamma, do
     run_host = *testhost();
     run_host.threads = host_threads;
     const nb_plugin_desc *desc = nb_plugin_descriptor(hns ? 1 : 0);
-    nb_value v[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values */
-    int nv = 10;
+    nb_value v[11] = { { 0 } }; /* the schema's 11 (ans) or 2 (hns) values */
+    int nv = 11;
     if (hns) { v[0].f = gamma; v[1].i = 0; M = 1; nv = 2; }
     else {
         v[0].i = M; v[1].f = gamma; v[2].f = eps; v[3].i = 0; v[4].i = variant;
@@ -480,11 +480,11 @@ static void large_batch(void)
     host.threads = 2;
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_sampler_vt *vt = desc->vtable;
-    nb_value v[10] = { { .i = 32 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
+    nb_value v[11] = { { .i = 32 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
                        { .i = 0 },  { .i = 0 },   { .i = 1 },   { .i = 0 }, { .i = 0 } };
     void *state = NULL;
     char *err = NULL;
-    if (plugin_sampler_init(desc, &host, v, 10, &w.train, 64, 2048, 1, &state, &err) != NB_OK) {
+    if (plugin_sampler_init(desc, &host, v, 11, &w.train, 64, 2048, 1, &state, &err) != NB_OK) {
         ok(0, "B=2048 M=32 d=64: init: %s", err ? err : "?");
         free(err);
         world_free(&w);
@@ -520,7 +520,7 @@ static void check_margin_init(const world *w)
     int64_t n_ref = 0;
     double bw_ref = 0.0;
     for (int mode = 0; mode < 4; mode++) {
-        nb_value v[10] = { { .i = 8 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
+        nb_value v[11] = { { .i = 8 }, { .f = 0.1 }, { .f = 0.1 }, { .i = 0 }, { .i = 0 },
                            { .i = 0 }, { .i = 0 },  { .i = 1 },   { .i = 0 }, { .i = mode } };
         void *state = NULL;
         char *err = NULL;

@@ -382,7 +382,7 @@ static void lg_e0grad(void *st, double *g)
 static void *ans_new(const nb_host *h, const aref *a, int mode, int32_t dim, int32_t nl,
                      int32_t e, float *rf, int32_t *cf)
 {
-    nb_value vals[10] = { { .i = MM }, { .f = a->cfg.gamma }, { .f = a->cfg.eps }, { .i = 0 },
+    nb_value vals[11] = { { .i = MM }, { .f = a->cfg.gamma }, { .f = a->cfg.eps }, { .i = 0 },
                           { .i = a->variant }, { .i = a->dir_mode }, { .i = a->mag_mode },
                           { .i = a->augment }, { .i = mode }, { .i = 0 } };
     void *st = NULL;

@@ -14,6 +14,7 @@
 #include "tap/tap.h"
 #include "testhost.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,7 +249,7 @@ static int fcase_run(fcase *f, const dcase *c, const variant *v, double gamma, d
     f->desc = nb_plugin_descriptor(v->hns ? 1 : 0);
     f->vt = f->desc->vtable;
     train_from_pairs(f, c->nu, c->ni, c->users, c->pos, B);
-    nb_value vals[10] = { { 0 } }; /* the schema's 10 (ans) or 2 (hns) values; 0 = default choice */
+    nb_value vals[11] = { { 0 } }; /* the schema's 11 (ans) or 2 (hns) values; 0 = default choice */
     int nvals;
     if (v->hns) {
         vals[0].f = gamma; vals[1].i = 0;
@@ -258,7 +259,7 @@ static int fcase_run(fcase *f, const dcase *c, const variant *v, double gamma, d
         vals[4].i = v->variant; vals[5].i = v->dir_mode; vals[6].i = v->mag_mode;
         vals[7].i = v->augment; vals[8].i = 0; /* layers: per_layer */
         vals[9].i = 0;                     /* margin_init: torch */
-        nvals = 10;
+        nvals = 11;
     }
     if (plugin_sampler_init(f->desc, testhost(), vals, nvals, &f->train, d, B, 7, &f->state,
                             &err) != NB_OK) {
@@ -692,9 +693,24 @@ static void check_kernels(void)
     free(mem);
 }
 
+/* ans_flush_tiny zeroes exactly the subnormal entries: zero, the smallest
+ * normal numbers and everything above stay; the subnormals of either sign,
+ * down to the smallest, become 0. */
+static void check_flush_tiny(void)
+{
+    double x[10] = {0.0, DBL_MIN, -DBL_MIN, DBL_MIN / 2, -DBL_MIN / 2, 4.9e-324, -4.9e-324,
+                    1.0, -3e-300, DBL_MIN * 0.999999};
+    const double want[10] = {0.0, DBL_MIN, -DBL_MIN, 0.0, 0.0, 0.0, 0.0, 1.0, -3e-300, 0.0};
+    ans_flush_tiny_f64(x, 10);
+    int bad = 0;
+    for (int k = 0; k < 10; k++) bad += x[k] != want[k];
+    ok(bad == 0, "ans_flush_tiny zeroes the subnormals only (%d of 10 wrong)", bad);
+}
+
 int main(void)
 {
     check_kernels();
+    check_flush_tiny();
     /* the three golden files give 114 points between them */
     static const char *const golden[3] = {"case1_eps0.5_gamma0.3.json", "case2_eps0_gamma0.json",
                                           "case3_eps1_gamma0.1_pow.json"};

@@ -148,10 +148,12 @@ static const nb_param_spec ans_params[] = {
     { "margin_init", NB_PARAM_CHOICE | NB_PARAM_ADDED, "torch", 0, 0,
       "torch|positive|negative|zero",
       "margin bias b_w: torch's U(+-1/sqrt(d)) draw, or that draw's magnitude with a fixed sign, or 0" },
+    { "subnormals", NB_PARAM_CHOICE | NB_PARAM_ADDED, "flush", 0, 0, "flush|keep",
+      "gate gradients below the smallest normal float: zeroed before the GEMMs (fast), or kept" },
     { NULL, 0, NULL, 0, 0, NULL, NULL }
 };
 enum { V_M, V_GAMMA, V_EPS, V_GATE_INIT, V_VARIANT, V_DIR_MODE, V_MAG_MODE, V_AUGMENT, V_LAYERS,
-       V_MARGIN_INIT };
+       V_MARGIN_INIT, V_SUBNORMALS };
 /* margin_init: how b_w's draw is used (the draws themselves never change). */
 enum ans_margin_init { MARGIN_TORCH, MARGIN_POSITIVE, MARGIN_NEGATIVE, MARGIN_ZERO };
 enum { VAR_FULL, VAR_NO_DIS, VAR_NO_GAIN, VAR_NO_DIR, VAR_NO_MAG };
@@ -295,6 +297,7 @@ static int ans_init(const nb_host *h, const nb_value *values, const nb_train *tr
     c.use_mu = 1;
     c.dir = ANS_DIR_SGN;
     c.rmode = ANS_R_UNIT;
+    c.keep_subnormals = values[V_SUBNORMALS].i == 1;
     switch (values[V_VARIANT].i) {
     case VAR_NO_DIS: c.gate = 0; break;
     case VAR_NO_GAIN: c.eps = 0.0; break;

@@ -61,6 +61,7 @@
 
 #include "negbench/plugin.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -83,6 +84,8 @@ typedef struct ans_cfg {
     int dir;             /* enum ans_dir */
     int rmode;           /* enum ans_rmode */
     int32_t n_items;     /* bound on distinct candidates per batch (0: B*M) */
+    int keep_subnormals; /* 1: the gate gradients' subnormal entries stay (slow);
+                            0: zeroed before the GEMMs (ans_flush_tiny) */
     int32_t o_layers;    /* per-layer batches: each "positive" is one
                             (positive, layer) pair of L+1 layers and O is summed
                             over layers, so O = o_layers * mean over rows;
@@ -332,6 +335,23 @@ static ANS_UNUSED void ANS_FN(ans_dedupe)(const ans_cfg *cfg, ANS_FN(ans_batch) 
     }
     for (int32_t j = 0; j < nU; j++) w->slot[w->uitem[j]] = -1;
     w->nU = nU;
+}
+
+/* Zero the subnormal entries of x [n] (|x| below the smallest normal
+ * REAL). The gate gradients Ga and GcU feed the weight and input-gradient
+ * GEMMs; a gating-loss weight gamma pi / B with a vanishing softmax share pi
+ * makes many of their entries subnormal as training goes on, and every
+ * multiply with a subnormal operand takes a slow microcode path on x86 (an
+ * MF + ANS epoch on dens-beauty grew from 3 s to 20 s in 10 epochs at gamma
+ * 0.2, and to 100 s later). A subnormal term is below 2^-126 and is lost
+ * beside any normal term of the same sum, so a result changes only where a
+ * whole sum is subnormal: `subnormals: keep` turns this off for a comparison
+ * (tests/e2e-synthetic-stats.sh makes one). */
+static ANS_UNUSED void ANS_FN(ans_flush_tiny)(REAL *x, int64_t n)
+{
+    const REAL tiny = sizeof(REAL) == sizeof(float) ? (REAL)FLT_MIN : (REAL)DBL_MIN;
+    for (int64_t i = 0; i < n; i++)
+        if (x[i] != 0 && x[i] > -tiny && x[i] < tiny) x[i] = 0;
 }
 
 /* The reference GEMM (tests; the plugin uses the host's). */
@@ -730,8 +750,10 @@ NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS
                 for (int32_t k = 0; k < d; k++) gc[k] += sc[k];
             }
         }
-        if (gc)
+        if (gc) {
+            if (!cfg->keep_subnormals) ANS_FN(ans_flush_tiny)(gc, d);
             for (int32_t k = 0; k < d; k++) w->GcUT[(int64_t)k * nU + j] = gc[k];
+        }
     }
 
     if (cfg->gate) {
@@ -741,6 +763,7 @@ NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS
         for (int32_t j = 0; j < nU; j++)
             for (int32_t k = 0; k < d; k++) pg->bi[k] += w->GcU[(int64_t)j * d + k];
         /* Gu += Ga W_u; dW_u += Ga^T Ub; db_u += sum_b Ga */
+        if (!cfg->keep_subnormals) ANS_FN(ans_flush_tiny)(w->Ga, (int64_t)B * d);
         gemm(0, B, d, d, 1, w->Ga, w->Wu, 1, w->Gu);
         for (int32_t b = 0; b < B; b++)
             for (int32_t k = 0; k < d; k++) pg->bu[k] += w->Ga[(int64_t)b * d + k];
