@@ -531,7 +531,10 @@ static int ans_negatives_layers(ans_state *s, const nb_batch *batch, const nb_vi
         memcpy(s->w.Nu + (int64_t)j * e, view->item_layers + (int64_t)row * e,
                (size_t)e * sizeof(float));
     }
-    if (ans_forward_f32(&s->cfgl, &s->w, s->h->sgemm, 1) != NB_OK) {
+    const unsigned csr = ans_ftz_enter(s->cfgl.keep_subnormals); /* the GEMMs on this thread */
+    const int fwd = ans_forward_f32(&s->cfgl, &s->w, s->h->sgemm, 1);
+    ans_ftz_leave(csr);
+    if (fwd != NB_OK) {
         *err = s->h->mprintf("%s: non-finite value in the per-layer forward pass (epoch %d, "
                              "positions %lld..%lld)", s->name, batch->epoch,
                              (long long)batch->first, (long long)(batch->first + B - 1));
@@ -577,7 +580,10 @@ static int ans_negatives(void *state, const nb_batch *batch, const nb_view *view
         nb_view_sync(view, NB_ITEMS, i); /* the host syncs users and positives */
         memcpy(s->w.Nu + (int64_t)j * d, view->item + (int64_t)i * d, (size_t)d * sizeof(float));
     }
-    if (ans_forward_f32(&s->cfg, &s->w, s->h->sgemm, 1) != NB_OK) {
+    const unsigned csr = ans_ftz_enter(s->cfg.keep_subnormals); /* the GEMMs on this thread */
+    const int fwd = ans_forward_f32(&s->cfg, &s->w, s->h->sgemm, 1);
+    ans_ftz_leave(csr);
+    if (fwd != NB_OK) {
         *err = s->h->mprintf("%s: non-finite value in the forward pass (epoch %d, positions "
                              "%lld..%lld)", s->name, batch->epoch, (long long)batch->first,
                              (long long)(batch->first + B - 1));
@@ -613,8 +619,11 @@ static int ans_backward(void *state, const nb_batch *batch, const nb_view *view,
         return NB_EINVAL;
     }
     if (s->graph) ans_layers_split(&s->vl, B, d_neg, s->dnl);
-    if (ans_backward_f32(s->graph ? &s->cfgl : &s->cfg, &s->w, s->graph ? s->dnl : d_neg,
-                         s->h->sgemm, &pg) != NB_OK) {
+    const ans_cfg *bc = s->graph ? &s->cfgl : &s->cfg;
+    const unsigned csr = ans_ftz_enter(bc->keep_subnormals); /* the GEMMs on this thread */
+    const int bwd = ans_backward_f32(bc, &s->w, s->graph ? s->dnl : d_neg, s->h->sgemm, &pg);
+    ans_ftz_leave(csr);
+    if (bwd != NB_OK) {
         *err = s->h->mprintf("%s: non-finite gradient (epoch %d, positions %lld..%lld)",
                              s->name, batch->epoch, (long long)batch->first,
                              (long long)(batch->first + B - 1));

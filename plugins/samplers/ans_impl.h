@@ -337,16 +337,49 @@ static ANS_UNUSED void ANS_FN(ans_dedupe)(const ans_cfg *cfg, ANS_FN(ans_batch) 
     w->nU = nU;
 }
 
+#ifndef ANS_FTZ_DEFINED
+#define ANS_FTZ_DEFINED
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+/* Flush-to-zero and denormals-are-zero on the calling thread (x86 MXCSR
+ * bits 15 and 6) unless keep: subnormal results become 0 and subnormal
+ * operands count as 0 (see ans_flush_tiny for why). Returns the previous
+ * control word for ans_ftz_leave. Elsewhere a no-op. */
+static inline unsigned ans_ftz_enter(int keep)
+{
+#if defined(__SSE__)
+    const unsigned csr = _mm_getcsr();
+    if (!keep) _mm_setcsr(csr | 0x8040u);
+    return csr;
+#else
+    (void)keep;
+    return 0;
+#endif
+}
+
+/* Restore the control word ans_ftz_enter returned. */
+static inline void ans_ftz_leave(unsigned csr)
+{
+#if defined(__SSE__)
+    if (_mm_getcsr() != csr) _mm_setcsr(csr);
+#else
+    (void)csr;
+#endif
+}
+#endif
+
 /* Zero the subnormal entries of x [n] (|x| below the smallest normal
  * REAL). The gate gradients Ga and GcU feed the weight and input-gradient
  * GEMMs; a gating-loss weight gamma pi / B with a vanishing softmax share pi
  * makes many of their entries subnormal as training goes on, and every
  * multiply with a subnormal operand takes a slow microcode path on x86 (an
- * MF + ANS epoch on dens-beauty grew from 3 s to 20 s in 10 epochs at gamma
- * 0.2, and to 100 s later). A subnormal term is below 2^-126 and is lost
- * beside any normal term of the same sum, so a result changes only where a
- * whole sum is subnormal: `subnormals: keep` turns this off for a comparison
- * (tests/e2e-synthetic-stats.sh makes one). */
+ * MF + ANS epoch on dens-beauty grew from 3.5 s to 27 s in 12 epochs at
+ * gamma 0.2, and to 100 s later). ANS's loops also run with flush-to-zero
+ * (ans_ftz_enter); this covers the GEMM's operands on a BLAS's own threads.
+ * A subnormal term is below 2^-126 and is lost beside any normal term of the
+ * same sum, so results change at float-rounding level only; `subnormals:
+ * keep` turns both off for a comparison (docs/methods/ans.md has one). */
 static ANS_UNUSED void ANS_FN(ans_flush_tiny)(REAL *x, int64_t n)
 {
     const REAL tiny = sizeof(REAL) == sizeof(float) ? (REAL)FLT_MIN : (REAL)DBL_MIN;
@@ -485,102 +518,107 @@ NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_forward)(const ans_cfg *cfg, ANS_
             for (int32_t k = 0; k < d; k++) w->C[(int64_t)j * d + k] += w->bi[k];
     }
 
-    #pragma omp parallel for schedule(static) reduction(| : bad) num_threads(nth)
-    for (int32_t b = 0; b < B; b++) {
-        const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
-        const REAL *a = w->A + (int64_t)b * d;
-        REAL *out = w->vec + (int64_t)b * d;
-        double lse_max = 0.0, lse_sum = 1.0; /* LSE over {0, z_1..z_M} */
-        double best = -INFINITY, best_dns = -INFINITY, Ds = 0.0, Os = 0.0;
-        int32_t mstar = 0, mdns = 0;
-        REAL smax = 0, smin = 0;
-        for (int32_t m = 0; m < M; m++) {
-            const int64_t row = (int64_t)b * M + m;
-            const int64_t j = w->cidx[row];
-            const REAL *n = w->Nu + j * d, *c = w->C + j * d;
-            const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
-            REAL *g = w->G + row * d;
-            REAL sc[7];
-            if (cfg->gate) {
-                if (fast) ANS_FN(ans_cand_fwd)(1, 1, d, u, p, n, a, c, w->w, r, g, sc);
-                else ANS_FN(ans_cand_fwd)(1, 0, d, u, p, n, a, c, w->w, r, g, sc);
-            } else {
-                if (fast) ANS_FN(ans_cand_fwd)(0, 1, d, u, p, n, a, c, w->w, r, g, sc);
-                else ANS_FN(ans_cand_fwd)(0, 0, d, u, p, n, a, c, w->w, r, g, sc);
+    #pragma omp parallel num_threads(nth)
+    {
+        const unsigned csr = ans_ftz_enter(cfg->keep_subnormals);
+        #pragma omp for schedule(static) reduction(| : bad)
+        for (int32_t b = 0; b < B; b++) {
+            const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
+            const REAL *a = w->A + (int64_t)b * d;
+            REAL *out = w->vec + (int64_t)b * d;
+            double lse_max = 0.0, lse_sum = 1.0; /* LSE over {0, z_1..z_M} */
+            double best = -INFINITY, best_dns = -INFINITY, Ds = 0.0, Os = 0.0;
+            int32_t mstar = 0, mdns = 0;
+            REAL smax = 0, smin = 0;
+            for (int32_t m = 0; m < M; m++) {
+                const int64_t row = (int64_t)b * M + m;
+                const int64_t j = w->cidx[row];
+                const REAL *n = w->Nu + j * d, *c = w->C + j * d;
+                const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
+                REAL *g = w->G + row * d;
+                REAL sc[7];
+                if (cfg->gate) {
+                    if (fast) ANS_FN(ans_cand_fwd)(1, 1, d, u, p, n, a, c, w->w, r, g, sc);
+                    else ANS_FN(ans_cand_fwd)(1, 0, d, u, p, n, a, c, w->w, r, g, sc);
+                } else {
+                    if (fast) ANS_FN(ans_cand_fwd)(0, 1, d, u, p, n, a, c, w->w, r, g, sc);
+                    else ANS_FN(ans_cand_fwd)(0, 0, d, u, p, n, a, c, w->w, r, g, sc);
+                }
+                const REAL sn = sc[0];
+                if (m == 0 || sn > smax) smax = sn;
+                if (m == 0 || sn < smin) smin = sn;
+                if (m == 0 || (double)sn > best_dns) { best_dns = sn; mdns = m; }
+                if (cfg->gate) {
+                    const double zd = sc[1];
+                    w->zc[row] = zd;
+                    if (zd > lse_max) { lse_sum = lse_sum * exp(lse_max - zd) + 1.0; lse_max = zd; }
+                    else lse_sum += exp(zd - lse_max);
+                    Ds += w->dnrm[row] = sqrt((double)sc[2]);
+                    Os += w->onrm[row] = sqrt((double)sc[3]);
+                }
+                int guarded;
+                const double t = ans_guard_t((double)sc[4] + (double)w->bw[0], &guarded);
+                const double mu = ans_sigmoid_d(1.0 / t);
+                if (w->dbg_t) { w->dbg_t[row] = (double)sc[4] + (double)w->bw[0]; w->dbg_mu[row] = mu; }
+                if (w->dbg_dir)
+                    for (int32_t k = 0; k < d; k++) {
+                        const REAL gk = cfg->gate ? g[k] : 0;
+                        w->dbg_dir[row * d + k] = ANS_FN(ans_sgn)((p[k] - p[k] * gk) -
+                                                                  (n[k] - n[k] * gk));
+                    }
+                double crit = sn;
+                if (fast) {
+                    const REAL s = (REAL)(0.1 * mu);
+                    REAL rn = (REAL)sqrt((double)sc[5]);
+                    rn = rn > (REAL)1e-12 ? rn : (REAL)1e-12;
+                    const double gain = (double)s * ((double)sc[6] / (double)rn);
+                    crit = (double)sn + gain + cfg->eps * gain;
+                } else if (cfg->augment && !cfg->hns) {
+                    const REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
+                    ANS_FN(ans_augment_row)(cfg, p, n, g, r, rad, s, out);
+                    REAL sa = 0;
+                    for (int32_t k = 0; k < d; k++) sa += u[k] * out[k];
+                    crit = (double)sa + cfg->eps * ((double)sa - (double)sn);
+                }
+                if (w->dbg_crit) w->dbg_crit[row] = crit;
+                if (select && (m == 0 || crit > best)) { best = crit; mstar = m; }
             }
-            const REAL sn = sc[0];
-            if (m == 0 || sn > smax) smax = sn;
-            if (m == 0 || sn < smin) smin = sn;
-            if (m == 0 || (double)sn > best_dns) { best_dns = sn; mdns = m; }
-            if (cfg->gate) {
-                const double zd = sc[1];
-                w->zc[row] = zd;
-                if (zd > lse_max) { lse_sum = lse_sum * exp(lse_max - zd) + 1.0; lse_max = zd; }
-                else lse_sum += exp(zd - lse_max);
-                Ds += w->dnrm[row] = sqrt((double)sc[2]);
-                Os += w->onrm[row] = sqrt((double)sc[3]);
+            if (!select) mstar = w->chosen[b];
+            w->chosen[b] = mstar;
+            w->dns[b] = mdns;
+            w->smax[b] = smax;
+            w->smin[b] = smin;
+            w->Dsum[b] = Ds;
+            w->Osum[b] = Os;
+            /* the chosen candidate's vector, t and mu */
+            const int64_t row = (int64_t)b * M + mstar;
+            const REAL *n = w->Nu + (int64_t)w->cidx[row] * d, *g = w->G + row * d;
+            REAL tt = 0;
+            for (int32_t k = 0; k < d; k++) {
+                REAL gm = cfg->gate ? g[k] : 1;
+                tt += w->w[k] * (n[k] * gm) * (p[k] * gm);
             }
             int guarded;
-            const double t = ans_guard_t((double)sc[4] + (double)w->bw[0], &guarded);
-            const double mu = ans_sigmoid_d(1.0 / t);
-            if (w->dbg_t) { w->dbg_t[row] = (double)sc[4] + (double)w->bw[0]; w->dbg_mu[row] = mu; }
-            if (w->dbg_dir)
-                for (int32_t k = 0; k < d; k++) {
-                    const REAL gk = cfg->gate ? g[k] : 0;
-                    w->dbg_dir[row * d + k] = ANS_FN(ans_sgn)((p[k] - p[k] * gk) -
-                                                              (n[k] - n[k] * gk));
-                }
-            double crit = sn;
-            if (fast) {
-                const REAL s = (REAL)(0.1 * mu);
-                REAL rn = (REAL)sqrt((double)sc[5]);
-                rn = rn > (REAL)1e-12 ? rn : (REAL)1e-12;
-                const double gain = (double)s * ((double)sc[6] / (double)rn);
-                crit = (double)sn + gain + cfg->eps * gain;
-            } else if (cfg->augment && !cfg->hns) {
-                const REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
-                ANS_FN(ans_augment_row)(cfg, p, n, g, r, rad, s, out);
-                REAL sa = 0;
-                for (int32_t k = 0; k < d; k++) sa += u[k] * out[k];
-                crit = (double)sa + cfg->eps * ((double)sa - (double)sn);
+            w->t[b] = ans_guard_t((double)tt + (double)w->bw[0], &guarded);
+            double mu = w->mu[b] = ans_sigmoid_d(1.0 / w->t[b]);
+            if (cfg->hns) {
+                for (int32_t k = 0; k < d; k++) out[k] = n[k] * g[k];
+            } else if (cfg->augment) {
+                REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
+                ANS_FN(ans_augment_row)(cfg, p, n, g, w->r + row * d, w->rad ? w->rad + row * d : NULL,
+                                        s, out);
+            } else {
+                memcpy(out, n, (size_t)d * sizeof(REAL));
             }
-            if (w->dbg_crit) w->dbg_crit[row] = crit;
-            if (select && (m == 0 || crit > best)) { best = crit; mstar = m; }
+            double gain = 0.0;
+            for (int32_t k = 0; k < d; k++) {
+                gain += (double)u[k] * ((double)out[k] - (double)n[k]);
+                if (!isfinite((double)out[k])) bad = 1;
+            }
+            w->gain[b] = gain;
+            w->lse[b] = lse_max + log(lse_sum);
         }
-        if (!select) mstar = w->chosen[b];
-        w->chosen[b] = mstar;
-        w->dns[b] = mdns;
-        w->smax[b] = smax;
-        w->smin[b] = smin;
-        w->Dsum[b] = Ds;
-        w->Osum[b] = Os;
-        /* the chosen candidate's vector, t and mu */
-        const int64_t row = (int64_t)b * M + mstar;
-        const REAL *n = w->Nu + (int64_t)w->cidx[row] * d, *g = w->G + row * d;
-        REAL tt = 0;
-        for (int32_t k = 0; k < d; k++) {
-            REAL gm = cfg->gate ? g[k] : 1;
-            tt += w->w[k] * (n[k] * gm) * (p[k] * gm);
-        }
-        int guarded;
-        w->t[b] = ans_guard_t((double)tt + (double)w->bw[0], &guarded);
-        double mu = w->mu[b] = ans_sigmoid_d(1.0 / w->t[b]);
-        if (cfg->hns) {
-            for (int32_t k = 0; k < d; k++) out[k] = n[k] * g[k];
-        } else if (cfg->augment) {
-            REAL s = cfg->use_mu ? (REAL)(0.1 * mu) : 1;
-            ANS_FN(ans_augment_row)(cfg, p, n, g, w->r + row * d, w->rad ? w->rad + row * d : NULL,
-                                    s, out);
-        } else {
-            memcpy(out, n, (size_t)d * sizeof(REAL));
-        }
-        double gain = 0.0;
-        for (int32_t k = 0; k < d; k++) {
-            gain += (double)u[k] * ((double)out[k] - (double)n[k]);
-            if (!isfinite((double)out[k])) bad = 1;
-        }
-        w->gain[b] = gain;
-        w->lse[b] = lse_max + log(lse_sum);
+        ans_ftz_leave(csr);
     }
     /* sums over positives in b order: independent of the thread count */
     double Lc = 0.0, D = 0.0, O = 0.0;
@@ -652,108 +690,118 @@ NB_ISA_CLONES static ANS_UNUSED int ANS_FN(ans_backward)(const ans_cfg *cfg, ANS
     const int nth = w->threads > 0 ? w->threads : omp_get_max_threads();
 #endif
 
-    #pragma omp parallel for schedule(static) num_threads(nth)
-    for (int32_t b = 0; b < B; b++) {
-        const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
-        const REAL *a = w->A + (int64_t)b * d, *dn = d_neg + (int64_t)b * d;
-        REAL *gu = w->Gu + (int64_t)b * d, *gp = w->Gp + (int64_t)b * d;
-        REAL *ga = w->Ga + (int64_t)b * d, *gw = w->Gw + (int64_t)b * d;
-        memset(gu, 0, (size_t)d * sizeof(REAL));
-        memset(gp, 0, (size_t)d * sizeof(REAL));
-        memset(ga, 0, (size_t)d * sizeof(REAL));
-        memset(gw, 0, (size_t)d * sizeof(REAL));
-        w->Gbw[b] = 0.0;
-        for (int32_t m = 0; m < M; m++) {
-            const int64_t row = (int64_t)b * M + m;
-            const int64_t j = w->cidx[row];
-            const REAL *n = w->Nu + j * d, *c = w->C + j * d, *g = w->G + row * d;
-            const int64_t q = w->rpos[row];
-            REAL *gn = w->GnR + q * d, *gc = cfg->gate ? w->GcR + q * d : NULL;
-            if (cfg->gate) {
-                const double pi = exp(w->zc[row] - w->lse[b]);
-                const REAL kc = (REAL)(cfg->gamma * pi / B);
-                const REAL dnorm = (REAL)w->dnrm[row], onorm = (REAL)w->onrm[row];
-                const REAL kd = dnorm > 0 ? (REAL)(kappa / dnorm) : 0;
-                const REAL ko = onorm > 0 ? (REAL)(kappa * ans_o_mul(cfg) / onorm) : 0;
-                ANS_FN(ans_cand_bwd)(d, kc, kd, ko, u, p, n, a, c, g, gn, gc, gu, gp, ga);
-            } else {
-                memset(gn, 0, (size_t)d * sizeof(REAL));
-            }
-            if (m != w->chosen[b]) continue;
-            /* the chosen candidate: BPR through n~ (or h for HNS) */
-            const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
-            REAL rnorm = ANS_FN(ans_rnorm)(cfg, r), s = 1, gt = 0;
-            if (margin) {
-                double mu = w->mu[b];
-                s = (REAL)(0.1 * mu);
-                if (fabs(w->t[b]) > ANS_T_GUARD) { /* guarded t: mu constant */
-                    double gmu = 0.0; /* dL/dmu = 0.1 sum_k dn q E */
-                    for (int32_t k = 0; k < d; k++) {
-                        REAL e = 1;
-                        if (cfg->use_edif) {
-                            REAL gk = cfg->gate ? g[k] : 0;
-                            e = (p[k] - p[k] * gk) - (n[k] - n[k] * gk);
-                        }
-                        gmu += (double)dn[k] * (double)ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) *
-                               (double)e;
-                    }
-                    gmu *= 0.1;
-                    gt = (REAL)(gmu * mu * (1.0 - mu) * (-1.0 / (w->t[b] * w->t[b])));
-                    w->Gbw[b] += gt;
-                }
-            }
-            for (int32_t k = 0; k < d; k++) {
-                const REAL gk = cfg->gate ? g[k] : 0;
-                REAL Gg = 0, Gn = 0;
-                if (cfg->hns) {
-                    Gn += dn[k] * gk;
-                    Gg += dn[k] * n[k];
-                } else {
-                    Gn += dn[k];
-                    if (margin) {
-                        REAL gm = cfg->gate ? gk : 1, gm2 = gm * gm;
-                        Gn += gt * w->w[k] * p[k] * gm2;
-                        gp[k] += gt * w->w[k] * n[k] * gm2;
-                        gw[k] += gt * n[k] * p[k] * gm2;
-                        if (cfg->gate) Gg += gt * 2 * w->w[k] * n[k] * p[k] * gk;
-                    }
-                    if (cfg->augment && cfg->use_edif) {
-                        REAL GE = s * ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) * dn[k];
-                        gp[k] += GE * (1 - gk);
-                        Gn -= GE * (1 - gk);
-                        if (cfg->gate) Gg -= GE * (p[k] - n[k]);
-                    }
-                }
-                gn[k] += Gn;
+    #pragma omp parallel num_threads(nth)
+    {
+        const unsigned csr = ans_ftz_enter(cfg->keep_subnormals);
+        #pragma omp for schedule(static)
+        for (int32_t b = 0; b < B; b++) {
+            const REAL *u = w->Ub + (int64_t)b * d, *p = w->Pb + (int64_t)b * d;
+            const REAL *a = w->A + (int64_t)b * d, *dn = d_neg + (int64_t)b * d;
+            REAL *gu = w->Gu + (int64_t)b * d, *gp = w->Gp + (int64_t)b * d;
+            REAL *ga = w->Ga + (int64_t)b * d, *gw = w->Gw + (int64_t)b * d;
+            memset(gu, 0, (size_t)d * sizeof(REAL));
+            memset(gp, 0, (size_t)d * sizeof(REAL));
+            memset(ga, 0, (size_t)d * sizeof(REAL));
+            memset(gw, 0, (size_t)d * sizeof(REAL));
+            w->Gbw[b] = 0.0;
+            for (int32_t m = 0; m < M; m++) {
+                const int64_t row = (int64_t)b * M + m;
+                const int64_t j = w->cidx[row];
+                const REAL *n = w->Nu + j * d, *c = w->C + j * d, *g = w->G + row * d;
+                const int64_t q = w->rpos[row];
+                REAL *gn = w->GnR + q * d, *gc = cfg->gate ? w->GcR + q * d : NULL;
                 if (cfg->gate) {
-                    const REAL Gz = Gg * gk * (1 - gk);
-                    gc[k] += Gz * a[k];
-                    ga[k] += Gz * c[k];
+                    const double pi = exp(w->zc[row] - w->lse[b]);
+                    const REAL kc = (REAL)(cfg->gamma * pi / B);
+                    const REAL dnorm = (REAL)w->dnrm[row], onorm = (REAL)w->onrm[row];
+                    const REAL kd = dnorm > 0 ? (REAL)(kappa / dnorm) : 0;
+                    const REAL ko = onorm > 0 ? (REAL)(kappa * ans_o_mul(cfg) / onorm) : 0;
+                    ANS_FN(ans_cand_bwd)(d, kc, kd, ko, u, p, n, a, c, g, gn, gc, gu, gp, ga);
+                } else {
+                    memset(gn, 0, (size_t)d * sizeof(REAL));
+                }
+                if (m != w->chosen[b]) continue;
+                /* the chosen candidate: BPR through n~ (or h for HNS) */
+                const REAL *r = w->r + row * d, *rad = w->rad ? w->rad + row * d : NULL;
+                REAL rnorm = ANS_FN(ans_rnorm)(cfg, r), s = 1, gt = 0;
+                if (margin) {
+                    double mu = w->mu[b];
+                    s = (REAL)(0.1 * mu);
+                    if (fabs(w->t[b]) > ANS_T_GUARD) { /* guarded t: mu constant */
+                        double gmu = 0.0; /* dL/dmu = 0.1 sum_k dn q E */
+                        for (int32_t k = 0; k < d; k++) {
+                            REAL e = 1;
+                            if (cfg->use_edif) {
+                                REAL gk = cfg->gate ? g[k] : 0;
+                                e = (p[k] - p[k] * gk) - (n[k] - n[k] * gk);
+                            }
+                            gmu += (double)dn[k] * (double)ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) *
+                                   (double)e;
+                        }
+                        gmu *= 0.1;
+                        gt = (REAL)(gmu * mu * (1.0 - mu) * (-1.0 / (w->t[b] * w->t[b])));
+                        w->Gbw[b] += gt;
+                    }
+                }
+                for (int32_t k = 0; k < d; k++) {
+                    const REAL gk = cfg->gate ? g[k] : 0;
+                    REAL Gg = 0, Gn = 0;
+                    if (cfg->hns) {
+                        Gn += dn[k] * gk;
+                        Gg += dn[k] * n[k];
+                    } else {
+                        Gn += dn[k];
+                        if (margin) {
+                            REAL gm = cfg->gate ? gk : 1, gm2 = gm * gm;
+                            Gn += gt * w->w[k] * p[k] * gm2;
+                            gp[k] += gt * w->w[k] * n[k] * gm2;
+                            gw[k] += gt * n[k] * p[k] * gm2;
+                            if (cfg->gate) Gg += gt * 2 * w->w[k] * n[k] * p[k] * gk;
+                        }
+                        if (cfg->augment && cfg->use_edif) {
+                            REAL GE = s * ANS_FN(ans_q)(cfg, p, n, g, r, rad, rnorm, k) * dn[k];
+                            gp[k] += GE * (1 - gk);
+                            Gn -= GE * (1 - gk);
+                            if (cfg->gate) Gg -= GE * (p[k] - n[k]);
+                        }
+                    }
+                    gn[k] += Gn;
+                    if (cfg->gate) {
+                        const REAL Gz = Gg * gk * (1 - gk);
+                        gc[k] += Gz * a[k];
+                        ga[k] += Gz * c[k];
+                    }
                 }
             }
         }
+        ans_ftz_leave(csr);
     }
 
     /* per distinct item: sum its rows in ascending row order */
-    #pragma omp parallel for schedule(static) num_threads(nth)
-    for (int32_t j = 0; j < nU; j++) {
-        REAL *gn = w->GnU + (int64_t)j * d, *gc = cfg->gate ? w->GcU + (int64_t)j * d : NULL;
-        memset(gn, 0, (size_t)d * sizeof(REAL));
-        if (gc) memset(gc, 0, (size_t)d * sizeof(REAL));
-        for (int64_t q = w->uptr[j]; q < w->uptr[j + 1]; q++) {
-            const REAL *sn = w->GnR + q * d;
-            #pragma omp simd
-            for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
-            if (gc) {
-                const REAL *sc = w->GcR + q * d;
+    #pragma omp parallel num_threads(nth)
+    {
+        const unsigned csr = ans_ftz_enter(cfg->keep_subnormals);
+        #pragma omp for schedule(static)
+        for (int32_t j = 0; j < nU; j++) {
+            REAL *gn = w->GnU + (int64_t)j * d, *gc = cfg->gate ? w->GcU + (int64_t)j * d : NULL;
+            memset(gn, 0, (size_t)d * sizeof(REAL));
+            if (gc) memset(gc, 0, (size_t)d * sizeof(REAL));
+            for (int64_t q = w->uptr[j]; q < w->uptr[j + 1]; q++) {
+                const REAL *sn = w->GnR + q * d;
                 #pragma omp simd
-                for (int32_t k = 0; k < d; k++) gc[k] += sc[k];
+                for (int32_t k = 0; k < d; k++) gn[k] += sn[k];
+                if (gc) {
+                    const REAL *sc = w->GcR + q * d;
+                    #pragma omp simd
+                    for (int32_t k = 0; k < d; k++) gc[k] += sc[k];
+                }
+            }
+            if (gc) {
+                if (!cfg->keep_subnormals) ANS_FN(ans_flush_tiny)(gc, d);
+                for (int32_t k = 0; k < d; k++) w->GcUT[(int64_t)k * nU + j] = gc[k];
             }
         }
-        if (gc) {
-            if (!cfg->keep_subnormals) ANS_FN(ans_flush_tiny)(gc, d);
-            for (int32_t k = 0; k < d; k++) w->GcUT[(int64_t)k * nU + j] = gc[k];
-        }
+        ans_ftz_leave(csr);
     }
 
     if (cfg->gate) {
