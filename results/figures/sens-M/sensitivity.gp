@@ -1,0 +1,18 @@
+# sensitivity.gp - written by negbench plot sensitivity; edit and render with: gnuplot sensitivity.gp
+# (data: sensitivity.dat, one block per series, titled on its first line)
+set terminal pngcairo size 1200,600 noenhanced
+set output "sensitivity.png"
+set datafile separator "\t"
+set key outside right top
+set xlabel "sampler.M"
+set ylabel "test metric (mean ± sd over seeds)"
+plot "sensitivity.dat" index 0 using 1:2:3 with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
+set output
+set terminal svg size 1200,600 noenhanced
+set output "sensitivity.svg"
+set datafile separator "\t"
+set key outside right top
+set xlabel "sampler.M"
+set ylabel "test metric (mean ± sd over seeds)"
+plot "sensitivity.dat" index 0 using 1:2:3 with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
+set output
