@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "negbench/plugin.h"
+#include "model_common.h"
 
 /* The final rows of a stack-free TRAIN forward left to be computed on
  * demand (the batch says rows_on_demand): the view's sync fills row r the
@@ -153,11 +154,12 @@ static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, in
         L >= 1 && L <= 3) {
         /* E^1 .. E^{L-1} into S0, S1 (the products of lgcn_forward_ex's
          * scratch path, so the same bits); stack rows on demand */
+        float *const dst[2] = {S0, S1};
         lazy->src[0] = E0;
-        lazy->src[1] = S0;
-        lazy->src[2] = S1;
-        for (int32_t l = 0; l + 1 < L; l++)
-            graph_spmm_run_f32(g, NULL, lazy->src[l], d, (float *)lazy->src[l + 1], d, d, NULL);
+        for (int32_t l = 0; l + 1 < L; l++) {
+            graph_spmm_run_f32(g, NULL, lazy->src[l], d, dst[l], d, d, NULL);
+            lazy->src[l + 1] = dst[l];
+        }
         lgcn_lazy_start(g, L, d, pool, U, batch, final, layers, lazy, view);
         view->user_layers = layers;
         view->item_layers = layers + U * (int64_t)(L + 1) * d;
@@ -169,6 +171,26 @@ static inline void lgcn_view_forward(const nb_graph *g, int32_t L, int32_t d, in
     view->user_layers = layers;
     view->item_layers = layers + U * (int64_t)(L + 1) * d;
     nb_cache_record(cache, batch);
+}
+
+/* The backward step the LightGCN-style models share: the union of the
+ * touched rows of the view-gradient blocks vg[0..3] (marking rowmark, listing
+ * rows [N]), dE0 += the transposed propagation of their gradients
+ * (lgcn_backward_fold, which writes Gamma into the layer-gradient rows it
+ * then zeroes here), and the blocks cleared. Gf [N][df], Gl [N][(L+1)d];
+ * H0, H1 [N][d] scratch. */
+static inline void lgcn_view_backward(const nb_graph *g, int32_t L, int32_t d, int pool,
+                                      int64_t U, nb_block vg[4], float *Gf, float *Gl,
+                                      uint8_t *rowmark, int32_t *rows, float *H0, float *H1,
+                                      float *dE0)
+{
+    const int64_t n_rows = view_grads_touched(vg, U, rowmark, rows);
+    const int layers = view_grads_layers_touched(vg);
+    lgcn_backward_fold_f32(g, NULL, L, d, pool, Gf, layers ? Gl : NULL, rows, n_rows, rowmark,
+                           H0, H1, dE0);
+    if (layers && L > 0) /* the fold wrote Gamma into every row of rows[] */
+        view_grads_zero_layers(vg, rows, n_rows);
+    view_grads_clear(vg, rowmark, rows, n_rows);
 }
 
 #endif /* NB_LGCN_VIEW_H */

@@ -193,14 +193,8 @@ static int lgcn_backward(void *state, const nb_batch *batch, char **err)
 {
     lgcn *s = state;
     (void)batch; (void)err;
-    /* the union of touched nodes of the four view-gradient blocks */
-    int64_t n_rows = view_grads_touched(s->vg, s->U, s->rowmark, s->rows);
-    const int layers = view_grads_layers_touched(s->vg);
-    lgcn_backward_fold_f32(&s->g, NULL, s->L, s->d, s->pool, s->Gf, layers ? s->Gl : NULL,
-                           s->rows, n_rows, s->rowmark, s->H0, s->H1, s->E0g);
-    if (layers && s->L > 0) /* the fold wrote Gamma into every row of rows[] */
-        view_grads_zero_layers(s->vg, s->rows, n_rows);
-    view_grads_clear(s->vg, s->rowmark, s->rows, n_rows);
+    lgcn_view_backward(&s->g, s->L, s->d, s->pool, s->U, s->vg, s->Gf, s->Gl, s->rowmark,
+                       s->rows, s->H0, s->H1, s->E0g);
     nb_cache_clear(&s->cache); /* the optimizer step follows */
     return NB_OK;
 }

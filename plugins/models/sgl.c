@@ -313,14 +313,8 @@ static int sgl_backward(void *state, const nb_batch *batch, char **err)
 {
     sgl *s = state;
     (void)batch; (void)err;
-    /* the union of touched nodes of the four view-gradient blocks */
-    int64_t n_rows = view_grads_touched(s->vgb, s->U, s->rowmark, s->rows);
-    const int layers = view_grads_layers_touched(s->vgb);
-    lgcn_backward_fold_f32(&s->g, NULL, s->L, s->d, LGCN_MEAN, s->Gf, layers ? s->Gl : NULL,
-                           s->rows, n_rows, s->rowmark, s->H0, s->H1, s->E0g);
-    if (layers && s->L > 0) /* the fold wrote Gamma into every row of rows[] */
-        view_grads_zero_layers(s->vgb, s->rows, n_rows);
-    view_grads_clear(s->vgb, s->rowmark, s->rows, n_rows);
+    lgcn_view_backward(&s->g, s->L, s->d, LGCN_MEAN, s->U, s->vgb, s->Gf, s->Gl, s->rowmark,
+                       s->rows, s->H0, s->H1, s->E0g);
     /* the two views */
     if (s->ssl_pending)
         for (int v = 0; v < 2; v++)
