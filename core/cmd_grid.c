@@ -14,6 +14,7 @@
 #include "shard.h"
 #include "sweep_exec.h"
 #include "thread_env.h"
+#include "blas_core.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -248,15 +249,17 @@ static int sweep_parse_args(int argc, char **argv, nb_sweep_opts *o, int *thread
 /* "threads: N per run ..." on stderr (threads: --threads, or -1). */
 static void sweep_describe_threads(const nb_cpus *cpus, const nb_sweep_opts *o, int threads)
 {
-    char why[256], wait[128];
+    char why[256], wait[128], blas[160];
     cpus_describe(cpus, why, sizeof why);
     thread_env_describe(wait, sizeof wait);
+    blas_core_describe(blas, sizeof blas);
     if (threads > 0)
         fprintf(stderr, "threads: %d per run from --threads (the CPUs this process may use: "
-                "%s); waiting: %s\n", o->threads, why, wait);
+                "%s); waiting: %s; BLAS kernels: %s\n", o->threads, why, wait, blas);
     else
         fprintf(stderr, "threads: %d per run where train.threads is 0 (the CPUs this process "
-                "may use / -j %d; CPUs: %s); waiting: %s\n", o->threads, o->jobs, why, wait);
+                "may use / -j %d; CPUs: %s); waiting: %s; BLAS kernels: %s\n", o->threads,
+                o->jobs, why, wait, blas);
 }
 
 int cmd_sweep(int argc, char **argv)

@@ -26,6 +26,7 @@
 #include "interrupt.h"
 #include "kernels.h"
 #include "thread_env.h"
+#include "blas_core.h"
 #include "run_exec.h"
 #include "run_plan.h"
 #include "store.h"
@@ -147,16 +148,17 @@ static void single_threads(single_run *s)
 /* "threads: ..." on stderr: the count and where it came from. */
 static void single_describe_threads(const single_run *s)
 {
-    char why[256], wait[128];
+    char why[256], wait[128], blas[160];
     cpus_describe(&s->cpus, why, sizeof why);
     thread_env_describe(wait, sizeof wait);
+    blas_core_describe(blas, sizeof blas);
     if (s->plan.cfg.train.threads <= 0)
-        fprintf(stderr, "threads: %d = the CPUs this process may use, %s; waiting: %s\n",
-                s->threads, why, wait);
+        fprintf(stderr, "threads: %d = the CPUs this process may use, %s; waiting: %s; BLAS "
+                "kernels: %s\n", s->threads, why, wait, blas);
     else
         fprintf(stderr, "threads: %d from %s (the CPUs this process may use: %s); waiting: "
-                "%s\n", s->threads, s->o->threads_override > 0 ? "--threads" : "train.threads",
-                why, wait);
+                "%s; BLAS kernels: %s\n", s->threads,
+                s->o->threads_override > 0 ? "--threads" : "train.threads", why, wait, blas);
 }
 
 /* Load the data set and refuse one that leaves a training user no negative

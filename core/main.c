@@ -5,6 +5,7 @@
 #include "cpus.h"
 #include "kernels.h"
 #include "thread_env.h"
+#include "blas_core.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
                PACKAGE_VERSION, NB_GIT_REVISION, NB_ABI_MAJOR, NB_ABI_MINOR, nb_blas_name(),
                nb_blas_threading());
         printf("default threads: %s; waiting: %s\n", why, wait);
+        blas_core_describe(why, sizeof why);
+        printf("BLAS kernels: %s\n", why);
         return NB_EXIT_OK;
     }
     if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);

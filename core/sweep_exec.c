@@ -21,6 +21,7 @@
 #include "store.h"
 #include "train.h"
 #include "util.h"
+#include "blas_core.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -157,8 +158,10 @@ static int child_run(const nb_sweep_run *r, const nb_sweep_opts *o, int64_t exp_
     if (ds && dataset_check_negatives(&r->cfg.data, ds, &data_err) != 0) ds = NULL;
     int threads = r->cfg.train.threads > 0 ? r->cfg.train.threads : o->threads;
     nb_set_threads(threads);
-    fprintf(stderr, "run %s: %s (%s + %s, %d threads)\n", r->hash, *r->label ? r->label : "-",
-            r->cfg.model, r->cfg.sampler, threads);
+    char blas[160];
+    blas_core_describe(blas, sizeof blas);
+    fprintf(stderr, "run %s: %s (%s + %s, %d threads; BLAS kernels %s)\n", r->hash,
+            *r->label ? r->label : "-", r->cfg.model, r->cfg.sampler, threads, blas);
     if (store_open(o->db, &store, &err) != 0) goto fail;
     interrupt_set_deferred(1); /* from here a signal stops the run at its next step */
     status = child_begin(store, r, exp_id, ds, threads, &run_id, &err);

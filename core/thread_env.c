@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "build_config.h" /* NB_HAVE_CBLAS */
 #include "thread_env.h"
+#include "blas_core.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,8 @@ int thread_env_prepare(void)
      * 25.8 -> 22.4 s/epoch; the evaluation unchanged). */
     changed |= thread_env_set_default("OPENBLAS_THREAD_TIMEOUT", "4");
 #endif
+    /* OpenBLAS's kernels, when its detection fell back (blas_core.h). */
+    changed |= blas_core_prepare();
     return changed;
 }
 

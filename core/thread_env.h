@@ -23,7 +23,8 @@
 
 /* Put negbench's defaults in the environment for the variables the user did
  * not set: GOMP_SPINCOUNT (unless OMP_WAIT_POLICY is set) and, with
- * OpenBLAS, OPENBLAS_THREAD_TIMEOUT. Returns 1 when the environment
+ * OpenBLAS, OPENBLAS_THREAD_TIMEOUT and (when the library's CPU detection
+ * fell back to older kernels, blas_core.h) OPENBLAS_CORETYPE. Returns 1 when the environment
  * changed: the libraries read it only at load, so the caller re-executes. */
 int thread_env_prepare(void);
 

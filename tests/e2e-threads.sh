@@ -95,4 +95,24 @@ grep -q "waiting: GOMP_SPINCOUNT=123 (yours)" "$T/err"; ok $? "... and the run s
 OMP_WAIT_POLICY=passive "$NB" run "$T/one.yaml" --db "$T/w.sqlite" --force > "$T/out" 2> "$T/err"
 grep -q "waiting: OMP_WAIT_POLICY=passive (yours)" "$T/err"
 ok $? "with the user's OMP_WAIT_POLICY negbench sets no spin count"
+
+# OpenBLAS's kernels: when its CPU detection fell back to kernels without
+# AVX2 on a CPU with it, runs ask for newer ones (core/blas_core.h), the
+# library loads them, and the user's OPENBLAS_CORETYPE wins
+choice=$("$NB" --version | sed -n "s/^BLAS kernels: .* runs ask for \([A-Za-z]*\) (negbench's choice)$/\1/p")
+if [ -n "$choice" ]; then
+  OPENBLAS_VERBOSE=2 "$NB" run "$T/one.yaml" --db "$T/w.sqlite" --force > "$T/out" 2> "$T/err"
+  grep -q "^threads: .*; BLAS kernels: $choice (negbench's choice: OpenBLAS detected " "$T/err"
+  ok $? "the run names the kernels negbench chose ($choice)"
+  [ "$(grep '^Core: ' "$T/err" | tail -n 1)" = "Core: $choice" ]
+  ok $? "OpenBLAS loads them ($(grep '^Core: ' "$T/err" | tail -n 1))"
+  OPENBLAS_CORETYPE=Prescott OPENBLAS_VERBOSE=2 "$NB" run "$T/one.yaml" --db "$T/w.sqlite" \
+    --force > "$T/out" 2> "$T/err"
+  grep -q "^threads: .*; BLAS kernels: Prescott (OPENBLAS_CORETYPE, yours)" "$T/err" &&
+    [ "$(grep '^Core: ' "$T/err" | tail -n 1)" = "Core: Prescott" ]
+  ok $? "the user's OPENBLAS_CORETYPE wins, and the run says it is theirs"
+else
+  reason="OpenBLAS's own detection stands on this machine ($("$NB" --version | sed -n 's/^BLAS kernels: //p'))"
+  skip "$reason"; skip "$reason"; skip "$reason"
+fi
 tap_done

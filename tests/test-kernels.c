@@ -18,6 +18,7 @@
 #endif
 
 #include "kernels.h"
+#include "blas_core.h"
 #include "negbench/plugin.h"
 #include "tap/tap.h"
 
@@ -126,7 +127,7 @@ int main(void)
     static const float ab[][2] = {{1.0f, 0.0f}, {0.5f, 1.0f}, {-2.0f, 0.25f}};
     int n_sizes = (int)(sizeof sizes / sizeof sizes[0]);
     int n_ab = (int)(sizeof ab / sizeof ab[0]);
-    tap_plan(2 * 2 * n_sizes * n_ab + 2 * 4 * n_sizes + 5 + OPENMP_BUILD_CHECKS);
+    tap_plan(2 * 2 * n_sizes * n_ab + 2 * 4 * n_sizes + 5 + OPENMP_BUILD_CHECKS + 11);
 
     nb_rng r;
     nb_rng_seed(&r, 42, 0, 0);
@@ -182,6 +183,30 @@ int main(void)
     is_string(nb_blas_threading(), "openmp", "the OpenMP build of OpenBLAS is the one loaded");
 #else
     diag("BLAS threading: %s (not linked to the OpenMP build)", nb_blas_threading());
+#endif
+
+    /* OpenBLAS's kernel set: a fallback without AVX2 on a CPU with it is
+     * replaced (by SkylakeX with AVX-512), a detection that uses AVX2 or a
+     * CPU without AVX2 is left alone; names compare without case */
+    const unsigned avx2 = BLAS_CPU_AVX2_FMA, avx512 = BLAS_CPU_AVX2_FMA | BLAS_CPU_AVX512;
+    is_string(blas_core_choice("Prescott", avx512), "SkylakeX", "Prescott on AVX-512: SkylakeX");
+    is_string(blas_core_choice("Prescott", avx2), "Haswell", "Prescott on AVX2: Haswell");
+    is_string(blas_core_choice("SANDYBRIDGE", avx2), "Haswell", "Sandybridge on AVX2: Haswell");
+    is_string(blas_core_choice("Nehalem", avx512), "SkylakeX", "Nehalem on AVX-512: SkylakeX");
+    ok(blas_core_choice("Haswell", avx512) == NULL, "Haswell detected stands, even on AVX-512");
+    ok(blas_core_choice("zen", avx512) == NULL, "Zen detected stands");
+    ok(blas_core_choice("SkylakeX", avx512) == NULL, "SkylakeX detected stands");
+    ok(blas_core_choice("Prescott", 0) == NULL, "no AVX2: the library's choice stands");
+    ok(blas_core_choice("Prescott", BLAS_CPU_AVX512) == NULL,
+       "AVX-512 without the AVX2/FMA flag is not enough");
+    ok(blas_core_choice(NULL, avx512) == NULL, "no detection: nothing chosen");
+    char desc[160];
+    blas_core_describe(desc, sizeof desc);
+    diag("BLAS kernels: %s", desc);
+#ifdef NB_HAVE_CBLAS
+    ok(strstr(desc, "fallback") == NULL, "described as OpenBLAS's kernels");
+#else
+    is_string(desc, "fallback kernel", "described as the fallback kernel");
 #endif
     return tap_done();
 }
