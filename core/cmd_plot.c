@@ -24,6 +24,8 @@ static void plot_usage(FILE *out)
           "  --split S          curves: valid (default) or test (eval.test_every_eval)\n"
           "  --epochs E[,E]     histogram: the epochs (default every one stored)\n"
           "  --param PATH       sensitivity: the swept parameter (e.g. sampler.gamma)\n"
+          "  --x-axis A         sensitivity: auto (default: evenly spaced values when they\n"
+          "                     are not equally spaced or not numbers), linear or even\n"
           "  and negbench report's --rows, --cols, --where, --experiment, --metrics, --k,\n"
           "  --stat, --per-denom (defaults: rows sampler.name, columns data)\n", out);
 }
@@ -43,6 +45,7 @@ static int parse(int argc, char **argv, nb_plot_opts *o, const char **dir, char 
         if (!strcmp(a, "--out")) *dir = v;
         else if (!strcmp(a, "--metric")) o->metric = v;
         else if (!strcmp(a, "--split") && (!strcmp(v, "valid") || !strcmp(v, "test"))) o->split = v;
+        else if (!strcmp(a, "--x-axis") && plot_axis_even(NULL, 0, v) >= 0) o->x_axis = v;
         else if (!strcmp(a, "--epochs"))
             r = cli_int_list(v, o->epochs, &o->n_epochs, PLOT_MAX_EPOCHS, 0, 1000000) ? -1 : 1;
         else r = cli_report_option(&o->r, a, v, &param);

@@ -28,6 +28,7 @@ typedef struct nb_plot_opts {
     const char *split;          /* curves: "valid" (default) or "test" */
     int32_t epochs[PLOT_MAX_EPOCHS]; /* histogram epochs (none: every one stored) */
     int n_epochs;
+    const char *x_axis;         /* sensitivity: "auto" (NULL), "linear" or "even" */
 } nb_plot_opts;
 
 /* A plot being written: its data file, its data blocks and the clauses of
@@ -50,6 +51,14 @@ void plot_panel(plot_ctx *p, const char *title);
  * settings. */
 void plot_clause(plot_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void plot_set(plot_ctx *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* 1 when a sensitivity plot puts its n parameter values (rows, in table
+ * order) at evenly spaced positions labelled with the values: always for
+ * mode "even", never for "linear" (which needs every value numeric: -1
+ * otherwise), and for "auto" (or NULL) when a value is not a number or
+ * the values are not equally spaced (e.g. gamma 0, 0.001, 0.01, ...; M 2,
+ * 4, 8, ...). -1 for an unknown mode. */
+int plot_axis_even(const char *const *rows, int n, const char *mode);
 
 /* The kinds (plot_series.c, plot_bars.c): write the data and clauses. */
 int plot_curves(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err);

@@ -19,26 +19,64 @@
 static const char *const metric_title[NB_N_METRICS] = {"Recall", "NDCG", "Hit", "Precision",
                                                        "MRR"};
 
+/* 1 when text is a whole number in C syntax (strtod), its value in *v. */
+static int axis_number(const char *text, double *v)
+{
+    char *end;
+    *v = strtod(text, &end);
+    return end != text && *end == '\0' && isfinite(*v);
+}
+
+int plot_axis_even(const char *const *rows, int n, const char *mode)
+{
+    int numeric = 1, equal = 1;
+    double first = 0, prev = 0, step = 0, v;
+    for (int i = 0; i < n && numeric; i++) {
+        if (!axis_number(rows[i], &v)) numeric = 0;
+        else if (i == 1) step = v - prev;
+        else if (i > 1 && fabs((v - prev) - step) > 1e-9 * (fabs(v) + fabs(first)))
+            equal = 0;
+        if (i == 0) first = v;
+        prev = v;
+    }
+    if (!mode || !strcmp(mode, "auto")) return !numeric || !equal;
+    if (!strcmp(mode, "even")) return 1;
+    if (!strcmp(mode, "linear")) return numeric ? 0 : -1;
+    return -1;
+}
+
 int plot_sensitivity(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
 {
     rp_opts r = o->r;
     rp_table t;
     r.table = "sensitivity";
     int status = report_build(set, &r, &t, err);
+    int even = status ? 0 : plot_axis_even((const char *const *)t.rows, t.n_rows, o->x_axis);
+    if (even < 0)
+        status = nb_fail(err, NB_EINVAL, "plot sensitivity: --x-axis %s: %s", o->x_axis,
+                         strcmp(o->x_axis, "linear") ? "not auto, linear or even"
+                                                     : "a value of the parameter is not a number");
     plot_set(p, "set xlabel \"%s\"\nset ylabel \"test metric (mean ± sd over seeds)\"", r.rows);
+    if (!status && even) /* the values as labels at 0, 1, ..., as the ANS paper draws them */
+        plot_set(p, "set xrange [-0.5:%d.5]", t.n_rows - 1);
     for (int c = 0; !status && c < t.n_cols; c++) {
         const rp_colspec *cs = &t.cols[c];
         char *title = nb_strf("%s %s@%d", cs->group, metric_title[cs->metric], (int)cs->k);
         int b = plot_block(p, title);
-        fprintf(p->dat, "# %s\tmean\tsd\tseeds\n", r.rows);
+        fprintf(p->dat, "# position\t%s\tmean\tsd\tseeds\n", r.rows);
         for (int row = 0; row < t.n_rows; row++) {
             const rp_cell *cell = &t.cells[row * t.n_cols + c];
             if (cell->n)
-                fprintf(p->dat, "%s\t%.8g\t%.8g\t%d\n", t.rows[row], cell->mean,
+                fprintf(p->dat, "%d\t%s\t%.8g\t%.8g\t%d\n", row, t.rows[row], cell->mean,
                         isfinite(cell->sd) ? cell->sd : 0.0, cell->n);
+            else { /* said, not silently left out of the line */
+                fprintf(p->dat, "# no run: %s = %s\n", r.rows, t.rows[row]);
+                fprintf(stderr, "negbench plot: sensitivity: %s has no run at %s = %s\n", title,
+                        r.rows, t.rows[row]);
+            }
         }
-        plot_clause(p, "\"%s.dat\" index %d using 1:2:3 with yerrorlines lw 2 lc %d title \"%s\"",
-                    p->name, b, b + 1, title);
+        plot_clause(p, "\"%s.dat\" index %d using %s with yerrorlines lw 2 lc %d title \"%s\"",
+                    p->name, b, even ? "1:3:4:xtic(2)" : "2:3:4", b + 1, title);
         free(title);
     }
     report_table_free(&t);

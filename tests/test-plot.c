@@ -71,6 +71,14 @@ static char *slurp(const char *path)
     return d;
 }
 
+/* The contents of dir/name (free it), NULL when unreadable. */
+static char *slurp_in(const char *dir, const char *name)
+{
+    char *path = nb_strf("%s/%s", dir, name), *d = slurp(path);
+    free(path);
+    return d;
+}
+
 static long file_size(const char *path)
 {
     struct stat st;
@@ -110,6 +118,7 @@ int main(void)
         add_run(s, e, "dns", 0.1, seed);
         add_run(s, e, "ans", 0.1, seed);
         add_run(s, e, "ans", 1.0, seed);
+        add_run(s, e, "ans", 0.01, seed);
     }
     store_close(s);
     int have_gnuplot = system("command -v gnuplot >/dev/null 2>&1") == 0;
@@ -129,33 +138,62 @@ int main(void)
             skip(1, "gnuplot is not installed: no PNG/SVG check for %s", kinds[k]);
         free(dat); free(gp); free(png); free(svg);
     }
-    char *p = nb_strf("%s/curves.dat", dir), *d = slurp(p);
+    char *d = slurp_in(dir, "curves.dat");
     /* dns epoch 2: seeds 0.2 + 0.01 + 0.001 and 0.2 + 0.02 + 0.001: mean 0.216, sd 0.00707 */
     ok(d && strstr(d, "# dns toy\n") && strstr(d, "2\t0.216\t0.20892893\t0.22307107\t2\n"),
        "curves: mean and mean ± sample sd over 2 seeds");
     free(d);
-    free(p);
-    p = nb_strf("%s/histogram.dat", dir);
-    d = slurp(p);
+    d = slurp_in(dir, "histogram.dat");
     /* counts 5 3 1 1 over [-1, 1): density c / 10 / 0.5; the bins starting
      * below 80% of the mass (cumulative 0, 5, 8) are shaded */
     ok(d && strstr(d, "-0.75\t1\t1\n-0.25\t0.6\t0.6\n0.25\t0.2\t0\n0.75\t0.2\t0\n"),
        "histogram: densities and the lowest-80%% shading");
     ok(d && strstr(d, "epoch 0") && strstr(d, "epoch 3"), "histogram: both stored epochs");
     free(d);
-    free(p);
-    p = nb_strf("%s/per.dat", dir);
-    d = slurp(p);
+    d = slurp_in(dir, "per.dat");
     /* H_dns = users 3-9, H_ans = users 0-6: PER(ans, dns) = |{0,1,2}| / 7 */
     ok(d && strstr(d, "\ndns\t0\t0.42857143\n") && strstr(d, "\nans\t0.42857143\t0\n"),
        "per: PER(ans, dns) = PER(dns, ans) = 3/7, PER(x, x) = 0");
     free(d);
-    free(p);
-    p = nb_strf("%s/sensitivity.dat", dir);
-    d = slurp(p);
-    ok(d && strstr(d, "\n0.1\t") && strstr(d, "\n1\t"), "sensitivity: one point per gamma");
+    d = slurp_in(dir, "sensitivity.dat");
+    ok(d && strstr(d, "\n0\t0.01\t") && strstr(d, "\n1\t0.1\t") && strstr(d, "\n2\t1\t"),
+       "sensitivity: one point per gamma, with its position");
     free(d);
-    free(p);
+    d = slurp_in(dir, "sensitivity.gp");
+    ok(d && strstr(d, "using 1:3:4:xtic(2)") && strstr(d, "set xrange [-0.5:2.5]"),
+       "sensitivity: gamma 0.01, 0.1, 1 evenly spaced, labelled with the values");
+    free(d);
+    /* a series with missing points says so; --x-axis linear puts values at their value */
+    nb_plot_opts so = {.r = {.table = "sensitivity", .format = "md", .rows = "sampler.gamma",
+                             .cols = "sampler.name", .metrics = "recall", .alpha = 0.05,
+                             .test = "wilcoxon"},
+                       .kind = "sensitivity", .metric = "recall@20", .x_axis = "linear"};
+    rp_set set;
+    char *paths[1] = {store}, *dir3 = nb_strf("%s/missing", tap_tmpdir());
+    int rendered = -1;
+    if (report_load(paths, 1, &so.r, &set, &err) || plot_make(&set, &so, dir3, &rendered, &err))
+        diag("sensitivity by sampler: %s", err ? err : "?"), rendered = -1;
+    report_set_free(&set);
+    d = slurp_in(dir3, "sensitivity.dat");
+    ok(rendered >= 0 && d && strstr(d, "# no run: sampler.gamma = 0.01\n") &&
+           strstr(d, "# no run: sampler.gamma = 1\n") && strstr(d, "\n1\t0.1\t"),
+       "sensitivity: dns's missing gamma 0.01 and 1 are marked, its 0.1 drawn");
+    free(d);
+    d = slurp_in(dir3, "sensitivity.gp");
+    ok(d && strstr(d, "using 2:3:4 ") && !strstr(d, "xrange"), "--x-axis linear: x is the value");
+    free(d);
+    free(dir3);
+    const char *lin[] = {"0.1", "0.2", "0.3"}, *geo[] = {"2", "4", "8"}, *gam[] = {"0", "0.001",
+                                                                                    "0.01"};
+    const char *names[] = {"rns", "dns"};
+    ok(plot_axis_even(lin, 3, NULL) == 0 && plot_axis_even(lin, 3, "even") == 1,
+       "plot_axis_even: 0.1, 0.2, 0.3 linear by default, even on request");
+    ok(plot_axis_even(geo, 3, "auto") == 1 && plot_axis_even(gam, 3, NULL) == 1 &&
+           plot_axis_even(geo, 3, "linear") == 0,
+       "plot_axis_even: 2, 4, 8 and 0, 0.001, 0.01 even by default, linear on request");
+    ok(plot_axis_even(names, 2, NULL) == 1 && plot_axis_even(names, 2, "linear") == -1 &&
+           plot_axis_even(lin, 3, "log") == -1,
+       "plot_axis_even: names are placed evenly; linear names and unknown modes refused");
     /* without gnuplot on PATH: data and script, not rendered */
     const char *path = getenv("PATH");
     char *saved = path ? nb_xstrdup(path) : NULL;
