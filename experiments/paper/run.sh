@@ -10,7 +10,8 @@
 # already done, so a killed study is continued by the same command. For each
 # sweep it appends a line to results/study-times.tsv: artefact, start and end
 # (UTC), wall seconds, runs done, failed and not started, negbench's version,
-# the machine (CPUs, load average at the start) - the figures results/README.md
+# the machine (CPUs, load average at the start, OpenBLAS's kernels: see
+# docs/performance.md#blas-kernels) - the figures results/README.md
 # quotes. JOBS (default 2) sets the parallel runs; NEGBENCH (default
 # ./negbench) the binary.
 set -u
@@ -22,11 +23,15 @@ ALL="table2 fig2 fig1 table3 table3-gamma0.01 fig5 table5 sens-gamma sens-eps se
 times=results/study-times.tsv
 [ -f "$times" ] || printf 'artefact\tstart\tend\twall_s\tsummary\tversion\tmachine\n' > "$times"
 version=$("$NEGBENCH" --version | head -1)
+# the kernels runs use: what negbench asks for, else what OpenBLAS detected
+blas=$("$NEGBENCH" --version | sed -n 's/^BLAS kernels: //p')
+case $blas in *"runs ask for "*) blas=${blas#*runs ask for }; blas="${blas%% *} (negbench's choice)" ;; esac
+[ -n "${OPENBLAS_CORETYPE:-}" ] && blas="$OPENBLAS_CORETYPE (OPENBLAS_CORETYPE)"
 status=0
 for a in $ALL; do
     yaml=experiments/paper/$a.yaml
     [ -f "$yaml" ] || { echo "run.sh: $yaml: no such artefact" >&2; status=2; continue; }
-    machine="$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    machine="$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), BLAS kernels ${blas:-unknown}"
     start=$(date -u +%FT%TZ); t0=$(date +%s)
     log=$(mktemp)
     "$NEGBENCH" run "$yaml" -j "$JOBS" --db "results/$a.sqlite" 2>&1 | tee "$log"
