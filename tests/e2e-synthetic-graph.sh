@@ -82,4 +82,22 @@ keep=$("$NB" run -q "$T/keep.yaml" --db "$T/keep.sqlite" 2>"$T/err" >/dev/null &
 ok $? "lightgcn + ans: subnormals keep trains as flush ($(echo $keep | cut -c1-40)...)"
 sed 's/^/# /' "$T/err" | tail -2
 
+# model.eval_rows ego (the official ANS code's layer-0 evaluation): the same
+# training losses as the default, other metrics (layer 0 ranks differently),
+# a fresh instance's evaluation view under NB_CHECK_CACHE, and the default
+# left out of the run's identity (runs stored before the option stay done)
+sed 's/layers: 3}/layers: 3, eval_rows: ego}/' "$T/lod-ans.yaml" > "$T/ego.yaml"
+ql="select group_concat(loss, ' ') from epoch"
+qm="select group_concat(value, ' ') from epoch_metric"
+ego_l=$(NB_CHECK_CACHE=1 "$NB" run -q "$T/ego.yaml" --db "$T/ego.sqlite" 2>"$T/err" >/dev/null &&
+        sqlite3 "$T/ego.sqlite" "$ql")
+[ -n "$ego_l" ] && [ "$ego_l" = "$(sqlite3 "$T/lod1-ans.sqlite" "$ql")" ] &&
+  [ "$(sqlite3 "$T/ego.sqlite" "$qm")" != "$(sqlite3 "$T/lod1-ans.sqlite" "$qm")" ]
+ok $? "lightgcn eval_rows ego: the default's losses ($(echo $ego_l | cut -c1-30)...), other metrics, NB_CHECK_CACHE passes"
+sed 's/^/# /' "$T/err" | tail -2
+sed 's/layers: 3}/layers: 3, eval_rows: pooled}/' "$T/lod-ans.yaml" > "$T/pooled.yaml"
+"$NB" run "$T/pooled.yaml" --db "$T/lod1-ans.sqlite" > "$T/out" 2>&1
+grep -q "is already done" "$T/out"
+ok $? "lightgcn eval_rows pooled (the default) is the run stored without it: found done"
+
 tap_done

@@ -126,7 +126,7 @@ static const nb_model_vt *gs_lgcn(void)
  * init). */
 static void *gs_lgcn_new(int pool, const double *E0)
 {
-    nb_value vals[3] = {{.i = GL}, {.i = pool}, {.f = 0.0}};
+    nb_value vals[4] = {{.i = GL}, {.i = pool}, {.f = 0.0}, {.i = 0}};
     void *st = NULL;
     char *err = NULL;
     if (gs_lgcn()->init(testhost(), vals, &g_tiny.t, GD, 3, &st, &err) != NB_OK)

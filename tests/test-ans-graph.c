@@ -360,7 +360,7 @@ static const nb_sampler_vt *ans_vt_get(void)
 /* A lightgcn plugin on the PAD graph (degree eps 1e-7) with E0 from double. */
 static void *lg_new(int layers, int pool, const double *E0)
 {
-    nb_value vals[3] = { { .i = layers }, { .i = pool }, { .f = 1e-7 } };
+    nb_value vals[4] = { { .i = layers }, { .i = pool }, { .f = 1e-7 }, { .i = 0 } };
     void *st = NULL;
     char *err = NULL;
     if (gs_lgcn()->init(testhost(), vals, &r_train, D, 3, &st, &err) != NB_OK)

@@ -179,7 +179,7 @@ static void test_golden(nb_graph *g, const char *file)
     /* the float plugin through its vtable, host-style step */
     const nb_plugin_desc *desc = nb_plugin_descriptor(0);
     const nb_model_vt *vt = desc->vtable;
-    nb_value vals[3] = {{.i = 2}, {.i = LGCN_MEAN}, {.f = 1e-7}};
+    nb_value vals[4] = {{.i = 2}, {.i = LGCN_MEAN}, {.f = 1e-7}, {.i = 0}};
     void *st = NULL;
     char *perr = NULL;
     int rc = vt->init(testhost(), vals, &tiny.t, D, 1, &st, &perr);
@@ -226,7 +226,7 @@ static void test_golden(nb_graph *g, const char *file)
 static void test_mf(void)
 {
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
-    nb_value vals[3] = {{.i = 0}, {.i = LGCN_MEAN}, {.f = 1e-7}};
+    nb_value vals[4] = {{.i = 0}, {.i = LGCN_MEAN}, {.f = 1e-7}, {.i = 0}};
     void *st = NULL;
     char *perr = NULL;
     vt->init(testhost(), vals, &tiny.t, D, 5, &st, &perr);
@@ -290,7 +290,7 @@ static void test_mf(void)
 static void test_eval_cache(void)
 {
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
-    nb_value vals[3] = {{.i = 3}, {.i = LGCN_SUM}, {.f = 1e-7}};
+    nb_value vals[4] = {{.i = 3}, {.i = LGCN_SUM}, {.f = 1e-7}, {.i = 0}};
     void *st = NULL;
     char *perr = NULL;
     vt->init(testhost(), vals, &tiny.t, D, 9, &st, &perr);
@@ -311,6 +311,55 @@ static void test_eval_cache(void)
     vt->free(st);
 }
 
+/* eval_rows ego: the EVAL view ranks with layer 0 alone (u^(0) . i^(0), at
+ * the view's width: E0, or E0 padded with zeros for concat), while TRAIN
+ * views stay the pooled propagation of the default. */
+static void test_eval_ego(void)
+{
+    const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
+    for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) {
+        nb_value dv[4] = {{.i = 2}, {.i = pool}, {.f = 1e-7}, {.i = 0}};
+        nb_value ev[4] = {{.i = 2}, {.i = pool}, {.f = 1e-7}, {.i = 1}};
+        void *sd = NULL, *se = NULL;
+        char *perr = NULL;
+        vt->init(testhost(), dv, &tiny.t, D, 9, &sd, &perr);
+        vt->init(testhost(), ev, &tiny.t, D, 9, &se, &perr);
+        nb_block *bd, *be;
+        int nd, ne;
+        vt->blocks(sd, &bd, &nd);
+        vt->blocks(se, &be, &ne);
+        const nb_view *vd, *ve;
+        vt->forward(sd, NB_MODE_TRAIN, NULL, &vd, &perr);
+        vt->forward(se, NB_MODE_TRAIN, NULL, &ve, &perr);
+        const int32_t w = vd->dim;
+        int same = ve->dim == w && ve->n_layers == 2 &&
+                   !memcmp(vd->user, ve->user, sizeof(float) * (size_t)(U * w)) &&
+                   !memcmp(vd->item, ve->item, sizeof(float) * (size_t)(I * w));
+        ok(same, "eval_rows ego, pool %d: the TRAIN view is the default's", pool);
+        for (int k = 0; k < U * D; k++) be[0].value[k] += 0.25f; /* new parameters */
+        vt->forward(se, NB_MODE_EVAL, NULL, &ve, &perr);
+        double worst = 0;
+        int shape = ve->dim == w && ve->n_layers == 0;
+        for (int32_t u = 0; u < U && shape; u++)
+            for (int32_t i = 0; i < I; i++) {
+                double want = 0, got = 0;
+                for (int j = 0; j < D; j++)
+                    want += (double)be[0].value[u * D + j] * be[1].value[i * D + j];
+                for (int j = 0; j < w; j++)
+                    got += (double)ve->user[(int64_t)u * w + j] * ve->item[(int64_t)i * w + j];
+                if (fabs(got - want) > worst) worst = fabs(got - want);
+            }
+        ok(shape && worst == 0,
+           "eval_rows ego, pool %d: the EVAL view scores u0 . i0 of the current parameters "
+           "(width %d, largest difference %g)", pool, ve->dim, worst);
+        vt->forward(se, NB_MODE_TRAIN, NULL, &ve, &perr);
+        ok(ve->n_layers == 2 && ve->user != ve->user_ego,
+           "eval_rows ego, pool %d: the next TRAIN view is the propagation again", pool);
+        vt->free(sd);
+        vt->free(se);
+    }
+}
+
 /* A training step whose sampler reads only final rows (batch final_only):
  * the view has the same final rows bit for bit and no layer stack; the next
  * EVAL forward brings the stack back. */
@@ -318,7 +367,7 @@ static void test_final_only(void)
 {
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
     for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++) {
-        nb_value vals[3] = {{.i = 3}, {.i = pool}, {.f = 1e-7}};
+        nb_value vals[4] = {{.i = 3}, {.i = pool}, {.f = 1e-7}, {.i = 0}};
         void *st = NULL;
         char *perr = NULL;
         vt->init(testhost(), vals, &tiny.t, D, 11, &st, &perr);
@@ -358,7 +407,7 @@ static void test_rows_on_demand(int32_t dim, int pool, int32_t L)
 {
     const nb_model_vt *vt = nb_plugin_descriptor(0)->vtable;
     const char *pn = pool == LGCN_MEAN ? "mean" : pool == LGCN_SUM ? "sum" : "concat";
-    nb_value vals[3] = {{.i = L}, {.i = pool}, {.f = 1e-7}};
+    nb_value vals[4] = {{.i = L}, {.i = pool}, {.f = 1e-7}, {.i = 0}};
     void *st = NULL;
     char *perr = NULL;
     if (vt->init(testhost(), vals, &tiny.t, dim, 5, &st, &perr) != NB_OK) tap_bail("init: %s", perr);
@@ -424,6 +473,7 @@ int main(void)
     test_golden(&g, "case2_L2_reg1e-2_pow.json");
     test_mf();
     test_eval_cache();
+    test_eval_ego();
     test_final_only();
     for (int32_t dim = 4; dim <= 64; dim += 60)
         for (int pool = LGCN_MEAN; pool <= LGCN_CONCAT; pool++)

@@ -98,6 +98,12 @@ if have table3-gamma0.01; then
           results/table3-gamma0.01.sqlite results/table3.sqlite --where sampler.gamma=0.01 --rows $ROWS --cols data,model.name --k 20
     } | generated results/table3-gamma0.01.md
 fi
+if have table3-official table3; then
+    { times table3-official
+      report "LightGCN + ANS as the official code runs it (pool concat; eval_rows ego = layer 0, unlabelled = the concatenated rows it trains on) beside Table 3's LightGCN rows (pool mean)" \
+          results/table3-official.sqlite results/table3.sqlite --where model.name=lightgcn --rows model.pool,model.eval_rows,sampler.name,sampler.margin_init --cols data --k 20
+    } | generated results/table3-official.md
+fi
 if have fig1; then
     { times fig1
       plot histogram fig1 results/fig1.sqlite

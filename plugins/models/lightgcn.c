@@ -56,7 +56,8 @@
 #undef REAL
 #include "lgcn_view.h"
 
-enum { P_LAYERS = 0, P_POOL, P_DEGREE_EPS };
+enum { P_LAYERS = 0, P_POOL, P_DEGREE_EPS, P_EVAL_ROWS };
+enum { LGCN_EVAL_POOLED = 0, LGCN_EVAL_EGO = 1 };
 
 static const nb_param_spec lgcn_params[] = {
     {"layers", NB_PARAM_INT, "3", 0, 8, NULL,
@@ -65,11 +66,14 @@ static const nb_param_spec lgcn_params[] = {
      "how layers 0..L combine into the scoring rows (mean = LightGCN)"},
     {"degree_eps", NB_PARAM_FLOAT, "1e-7", 0, 1, NULL,
      "added to node degrees before D^-1/2 (RecBole 1e-7; MixGCF/DENS 0)"},
+    {"eval_rows", NB_PARAM_CHOICE | NB_PARAM_ADDED, "pooled", 0, 0, "pooled|ego",
+     "rows the evaluation ranks with: pooled (as trained) or ego (layer 0 only, as the "
+     "official ANS code's full_sort_predict)"},
     {NULL, 0, NULL, 0, 0, NULL, NULL}};
 
 typedef struct lgcn {
     const nb_host *h;
-    int32_t U, I, d, L, pool, df;
+    int32_t U, I, d, L, pool, df, eval_rows;
     int64_t N;
     nb_graph g;
     float *E0, *E0g;          /* [N][d] parameters and their gradient */
@@ -85,6 +89,8 @@ typedef struct lgcn {
     nb_block params[2];
     nb_block vg[4];           /* user_final, item_final, user_layers, item_layers */
     nb_view view;
+    float *ego_pad;           /* [N][df] E0 then zeros: eval_rows ego with concat */
+    nb_view ego_view;         /* the EVAL view under eval_rows ego */
     nb_cache cache;           /* the stack's params_version (nb_cache) */
 } lgcn;
 
@@ -98,7 +104,7 @@ static void lgcn_free(void *state)
     if (s->final != s->layers) h->free(s->final);
     h->free(s->Gf); h->free(s->Gl); h->free(s->touch); h->free(s->mark);
     h->free(s->rows); h->free(s->rowmark); h->free(s->H0); h->free(s->H1);
-    h->free(s->lazy.state); h->free(s->lazy.list);
+    h->free(s->lazy.state); h->free(s->lazy.list); h->free(s->ego_pad);
     h->free(s);
 }
 
@@ -117,6 +123,7 @@ static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *t
     s->L = (int32_t)values[P_LAYERS].i;
     s->pool = (int)values[P_POOL].i;
     s->df = s->pool == LGCN_CONCAT ? (s->L + 1) * dim : dim;
+    s->eval_rows = (int32_t)values[P_EVAL_ROWS].i;
     if (dim <= 0 || s->L < 0) {
         *err = h->mprintf("lightgcn: bad dim %d or layers %d", dim, s->L);
         rc = NB_EINVAL;
@@ -149,6 +156,15 @@ static int lgcn_init(const nb_host *h, const nb_value *values, const nb_train *t
         rc = NB_ENOMEM;
         goto out;
     }
+    if (s->eval_rows == LGCN_EVAL_EGO && s->df != d) {
+        s->ego_pad = h->alloc((size_t)(N * s->df) * sizeof(float));
+        if (!s->ego_pad) {
+            *err = h->mprintf("lightgcn: out of memory for the ego evaluation rows");
+            rc = NB_ENOMEM;
+            goto out;
+        }
+        memset(s->ego_pad, 0, (size_t)(N * s->df) * sizeof(float));
+    }
     model_xavier_uniform(s->E0, s->U, dim, seed, 0x75736572u);
     model_xavier_uniform(s->E0 + (int64_t)s->U * d, s->I, dim, seed, 0x6974656du);
 
@@ -171,11 +187,36 @@ static int lgcn_blocks(void *state, nb_block **blocks, int *n_blocks)
     return NB_OK;
 }
 
+/* The EVAL view under eval_rows ego: an MF view of the layer-0 rows at
+ * the view's width (E0 itself, or E0 padded with zeros for concat, so the
+ * score is u^(0) . i^(0) either way), always current: no propagation, no
+ * cache. */
+static const nb_view *lgcn_ego_view(lgcn *s)
+{
+    const int64_t N = s->N, d = s->d, df = s->df;
+    const float *rows = s->E0;
+    if (s->ego_pad) {
+        for (int64_t r = 0; r < N; r++)
+            memcpy(s->ego_pad + r * df, s->E0 + r * d, (size_t)d * sizeof(float));
+        rows = s->ego_pad;
+    }
+    nb_view *v = &s->ego_view;
+    *v = (nb_view){.n_users = s->U, .n_items = s->I, .dim = s->df, .n_layers = 0,
+                   .user = rows, .item = rows + (int64_t)s->U * df, .user_layers = rows,
+                   .item_layers = rows + (int64_t)s->U * df, .user_ego = s->E0,
+                   .item_ego = s->E0 + (int64_t)s->U * d};
+    return v;
+}
+
 static int lgcn_forward(void *state, int mode, const nb_batch *batch, const nb_view **view,
                         char **err)
 {
     lgcn *s = state;
     (void)err;
+    if (mode != NB_MODE_TRAIN && s->eval_rows == LGCN_EVAL_EGO) {
+        *view = lgcn_ego_view(s);
+        return NB_OK;
+    }
     lgcn_view_forward(&s->g, s->L, s->d, s->pool, s->U, mode, batch, s->E0, s->layers, s->final,
                       s->H0, s->H1, s->H0, s->H1, &s->cache, &s->lazy, &s->view);
     *view = &s->view;
