@@ -35,6 +35,8 @@ static void report_usage(FILE *out)
           "  --stat NAME        sampler statistic of --table overlap (default dns_overlap)\n"
           "  --param PATH       the swept parameter of --table sensitivity (its rows)\n"
           "  --per-denom y|x    PER denominator |H_y| (default) or |H_x|\n"
+          "  --per-seeds same|cross  PER pairs runs of the same seed (default) or of\n"
+          "                     different seeds (the diagonal is then the seed-to-seed floor)\n"
           "  --plan GRID.yaml   also list this grid's points that no store has a run of\n"
           "                     (for stores whose sweeps recorded no plan)\n"
           "  --plan-threads N   the --threads the grid was run with, if any (part of\n"
@@ -71,6 +73,10 @@ int cli_report_defaults(rp_opts *o, const char *param, const char *cmd)
         fprintf(stderr, "negbench %s: --per-denom is x or y\n", cmd);
         return 1;
     }
+    if (o->per_seeds && strcmp(o->per_seeds, "same") && strcmp(o->per_seeds, "cross")) {
+        fprintf(stderr, "negbench %s: --per-seeds is same or cross\n", cmd);
+        return 1;
+    }
     return 0;
 }
 
@@ -105,6 +111,7 @@ int cli_report_option(rp_opts *o, const char *a, const char *v, const char **par
     } else if (!strcmp(a, "--stat")) o->stat = v;
     else if (!strcmp(a, "--param")) *param = v;
     else if (!strcmp(a, "--per-denom")) o->per_denom = v;
+    else if (!strcmp(a, "--per-seeds")) o->per_seeds = v;
     else if (!strcmp(a, "--k")) {
         if (cli_int_list(v, o->ks, &o->n_ks, NB_MAX_KS, 1, 100000)) return -1;
     } else if (!strcmp(a, "--where")) {

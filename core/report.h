@@ -38,6 +38,9 @@ typedef struct rp_opts {
     double alpha;               /* level of the marks (Holm-adjusted) */
     const char *stat;           /* sampler statistic of the overlap table */
     const char *per_denom;      /* "y" (|H_y|) or "x" (|H_x|) */
+    const char *per_seeds;      /* "same" (NULL: runs of one seed paired) or "cross"
+                                 * (every pair of different seeds: PER(x, x) is then
+                                 * the seed-to-seed floor) */
     const char *plan_path;      /* --plan GRID.yaml: where plan_points come from */
     const char *plan_experiment;/* the grid's experiment name */
     const nb_plan_point *plan_points; /* the grid's distinct runs (not owned) */

@@ -6,7 +6,9 @@
  * |H_y| (--per-denom y, the default) or / |H_x| (--per-denom x): the share
  * of y's hits, or of x's, that x finds and y misses. For methods x and y
  * in one column group, runs are matched by seed and the PER values of the
- * matched pairs are averaged. The counts of every pair are cached in the
+ * matched pairs are averaged; with --per-seeds cross every pair of runs of
+ * different seeds is averaged instead, so PER(x, x) measures how much two
+ * seeds of one method differ (the floor a PER between methods exceeds). The counts of every pair are cached in the
  * table run_pair_per of run x's store (keyed by both config hashes, the
  * split and K), and read from there when present. The unfinished and
  * missing runs are listed after the matrices, as after a table.
@@ -82,14 +84,15 @@ double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const cha
                         const char *g, int32_t K, int *pairs, char **err)
 {
     double sum = 0.0;
+    const int cross = o->per_seeds && !strcmp(o->per_seeds, "cross");
     *pairs = 0;
     for (int i = 0; i < set->n_runs; i++) {
         rp_run *x = &set->runs[i];
         if (strcmp(x->status, "done") || strcmp(x->row, lx) || strcmp(x->col, g)) continue;
         for (int j = 0; j < set->n_runs; j++) {
             rp_run *y = &set->runs[j];
-            if (y->seed != x->seed || strcmp(y->status, "done") || strcmp(y->row, ly) ||
-                strcmp(y->col, g))
+            if ((cross ? y->seed == x->seed : y->seed != x->seed) || strcmp(y->status, "done") ||
+                strcmp(y->row, ly) || strcmp(y->col, g))
                 continue;
             int64_t cnt[3];
             int rc = pair_counts(set, x, y, K, cnt, err);
@@ -98,7 +101,7 @@ double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const cha
             int64_t den = o->per_denom && !strcmp(o->per_denom, "x") ? cnt[0] : cnt[1];
             sum += den ? (double)cnt[2] / (double)den : 0.0;
             (*pairs)++;
-            break;
+            if (!cross) break;
         }
     }
     return *pairs ? sum / *pairs : NAN;
@@ -120,9 +123,12 @@ int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err)
     if (csv) fputs("table,col,x,y,k,denominator,pairs,per\n", out);
     for (int g = 0; g < ng && !status; g++) {
         if (!csv) {
-            fprintf(out, "%sPER(x, y) = |H_x \\ H_y| / |H_%s| at K = %d, %s (x: row, y: column)"
+            fprintf(out, "%sPER(x, y) = |H_x \\ H_y| / |H_%s| at K = %d, %s (x: row, y: column%s)"
                     "\n\n| x \\ y", g ? "\n" : "", o->per_denom ? o->per_denom : "y", (int)K,
-                    groups[g]);
+                    groups[g],
+                    o->per_seeds && !strcmp(o->per_seeds, "cross")
+                        ? "; runs of different seeds paired: the diagonal is the seed floor"
+                        : "");
             for (int y = 0; y < nr; y++) fprintf(out, " | %s", rows[y]);
             fputs(" |\n|---", out);
             for (int y = 0; y < nr; y++) fputs("|---", out);

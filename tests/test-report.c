@@ -244,6 +244,28 @@ static void test_per(char **paths)
     is_int(rows, 27 + 22, "PER counts cached per run pair");
     char *again = run_report(paths, 1, &o, 1);
     is_string(again, csv, "a second PER report (from the cache) prints the same");
+    /* --per-seeds cross: every ordered pair of different seeds (6 of 3 seeds);
+     * PER(ans, ans) is then how much two seeds of ans differ, by hand */
+    o.per_seeds = "cross";
+    char *cross = run_report(paths, 1, &o, 1);
+    double floor = 0;
+    for (int s = 1; s <= 3; s++)
+        for (int t = 1; t <= 3; t++) {
+            if (s == t) continue;
+            int only = 0, ny = 0;
+            for (int u = 0; u < NU - 1; u++) {
+                int x = (u + s) % 4 < 3, y = (u + t) % 4 < 3;
+                only += x && !y;
+                ny += y;
+            }
+            floor += (double)only / ny / 6;
+        }
+    char *fl = nb_strf("per,toy-a,ans,ans,20,y,6,%.10g\n", floor);
+    ok(cross && floor > 0 && strstr(cross, fl),
+       "--per-seeds cross: PER(ans, ans) = the mean over 6 seed pairs = %.6f", floor);
+    o.per_seeds = NULL;
+    free(cross);
+    free(fl);
     free(line);
     free(csv);
     free(again);

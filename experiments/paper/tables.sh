@@ -114,6 +114,7 @@ if have fig2; then
     { times fig2
       report "PER at K = 20, denominator |H_y| (negbench's default)" results/fig2.sqlite --table per --k 20
       report "PER at K = 20, denominator |H_x| (the share of x's hits that y misses)" results/fig2.sqlite --table per --k 20 --per-denom x
+      report "PER at K = 20, denominator |H_x|, runs of different seeds paired (the diagonal: the seed-to-seed floor)" results/fig2.sqlite --table per --k 20 --per-denom x --per-seeds cross
       plot per fig2 results/fig2.sqlite --k 20
     } | generated results/fig2.md
 fi
