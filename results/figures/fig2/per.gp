@@ -13,10 +13,14 @@ plot newhistogram "dens-baby", \
      "per.dat" index 0 using 2:xtic(1) lc 1 title "y = rns", \
      "per.dat" index 0 using 3 lc 2 title "y = dns", \
      "per.dat" index 0 using 4 lc 3 title "y = hns", \
-     newhistogram "dens-lastfm", \
+     newhistogram "dens-beauty", \
      "per.dat" index 1 using 2:xtic(1) lc 1 title "y = rns", \
      "per.dat" index 1 using 3 lc 2 title "y = dns", \
-     "per.dat" index 1 using 4 lc 3 title "y = hns"
+     "per.dat" index 1 using 4 lc 3 title "y = hns", \
+     newhistogram "dens-lastfm", \
+     "per.dat" index 2 using 2:xtic(1) lc 1 title "y = rns", \
+     "per.dat" index 2 using 3 lc 2 title "y = dns", \
+     "per.dat" index 2 using 4 lc 3 title "y = hns"
 set output
 set terminal svg size 1200,600 noenhanced
 set output "per.svg"
@@ -31,8 +35,12 @@ plot newhistogram "dens-baby", \
      "per.dat" index 0 using 2:xtic(1) lc 1 title "y = rns", \
      "per.dat" index 0 using 3 lc 2 title "y = dns", \
      "per.dat" index 0 using 4 lc 3 title "y = hns", \
-     newhistogram "dens-lastfm", \
+     newhistogram "dens-beauty", \
      "per.dat" index 1 using 2:xtic(1) lc 1 title "y = rns", \
      "per.dat" index 1 using 3 lc 2 title "y = dns", \
-     "per.dat" index 1 using 4 lc 3 title "y = hns"
+     "per.dat" index 1 using 4 lc 3 title "y = hns", \
+     newhistogram "dens-lastfm", \
+     "per.dat" index 2 using 2:xtic(1) lc 1 title "y = rns", \
+     "per.dat" index 2 using 3 lc 2 title "y = dns", \
+     "per.dat" index 2 using 4 lc 3 title "y = hns"
 set output
