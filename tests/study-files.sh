@@ -20,6 +20,8 @@ for y in "$TOP"/experiments/paper/*.yaml; do
   ok $r "run.sh trains $a"
   case $a in
     sens-*) grep -q "^for p in .*\<${a#sens-}\>.*; do" "$TOP/experiments/paper/tables.sh" ;;
+    protocol-*) grep -q "results/$a\.sqlite.*" "$TOP/experiments/paper/tables.sh" &&
+                grep -q "results/protocols\.md" "$TOP/experiments/paper/tables.sh" ;;
     *) grep -q "results/$a\.md" "$TOP/experiments/paper/tables.sh" ;;
   esac
   ok $? "tables.sh reports $a"

@@ -18,7 +18,7 @@ set -u
 cd "$(dirname "$0")/../.." || exit 2
 NEGBENCH=${NEGBENCH:-./negbench}
 JOBS=${JOBS:-2}
-ALL="table2 fig2 fig1 table3 table3-gamma0.01 table3-official fig5 table5 sens-gamma sens-eps sens-M table2-dens"
+ALL="table2 fig2 fig1 table3 table3-gamma0.01 table3-official protocol-dens-heldout protocol-recbole-positives fig5 table5 sens-gamma sens-eps sens-M table2-dens"
 [ $# -gt 0 ] && ALL="$*"
 times=results/study-times.tsv
 [ -f "$times" ] || printf 'artefact\tstart\tend\twall_s\tsummary\tversion\tmachine\n' > "$times"

@@ -104,6 +104,13 @@ if have table3-official table3; then
           results/table3-official.sqlite results/table3.sqlite --where model.name=lightgcn --rows model.pool,model.eval_rows,sampler.name,sampler.margin_init --cols data --k 20
     } | generated results/table3-official.md
 fi
+if have table2 table2-dens protocol-dens-heldout protocol-recbole-positives; then
+    { times protocol-dens-heldout protocol-recbole-positives
+      report "Beauty, MF: Table 2's samplers under four protocols (DNS and ANS in all four) (columns: batching, validation metric, held-out validation share; none = validation on the test file)" \
+          results/table2.sqlite results/table2-dens.sqlite results/protocol-dens-heldout.sqlite results/protocol-recbole-positives.sqlite \
+          --where data=dens-beauty --rows $ROWS --cols train.batch_mode,eval.metric,data.valid_share --metrics recall,ndcg --k 20
+    } | generated results/protocols.md
+fi
 if have fig1; then
     { times fig1
       plot histogram fig1 results/fig1.sqlite
