@@ -27,19 +27,35 @@ version=$("$NEGBENCH" --version | head -1)
 blas=$("$NEGBENCH" --version | sed -n 's/^BLAS kernels: //p')
 case $blas in *"runs ask for "*) blas=${blas#*runs ask for }; blas="${blas%% *} (negbench's choice)" ;; esac
 [ -n "${OPENBLAS_CORETYPE:-}" ] && blas="$OPENBLAS_CORETYPE (OPENBLAS_CORETYPE)"
-status=0
+# SIGTERM or SIGINT (Ctrl-C) stops the running sweep the way negbench stops
+# (runs interrupted at their next step, exit 75; the same command resumes
+# them), logs its segment and starts no further artefact. The sweep runs in
+# the background so that the signal reaches this script at once.
+status=0 stop=0 pid=
+trap 'stop=1; [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null' TERM INT
 for a in $ALL; do
+    [ "$stop" -eq 0 ] || break
     yaml=experiments/paper/$a.yaml
     [ -f "$yaml" ] || { echo "run.sh: $yaml: no such artefact" >&2; status=2; continue; }
     machine="$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), BLAS kernels ${blas:-unknown}"
     start=$(date -u +%FT%TZ); t0=$(date +%s)
     log=$(mktemp)
-    "$NEGBENCH" run "$yaml" -j "$JOBS" --db "results/$a.sqlite" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
+    "$NEGBENCH" run "$yaml" -j "$JOBS" --db "results/$a.sqlite" > "$log" 2>&1 &
+    pid=$!
+    tail -n +1 -f --pid="$pid" "$log" &
+    shown=$!
+    while :; do # a trapped signal ends wait early: wait again for the sweep's status
+        wait "$pid"; rc=$?
+        [ "$rc" -gt 128 ] && kill -0 "$pid" 2>/dev/null && continue
+        break
+    done
+    pid=
+    wait "$shown"
     summary=$(grep "^sweep $a: .* done" "$log" | tail -1 | sed 's/; store .*//')
     rm -f "$log"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$a" "$start" "$(date -u +%FT%TZ)" \
         "$(( $(date +%s) - t0 ))" "${summary:-exit $rc}" "$version" "$machine" >> "$times"
     [ "$rc" -eq 0 ] || status=$rc
 done
+[ "$stop" -eq 0 ] || echo "run.sh: stopped; the same command resumes the study" >&2
 exit $status
