@@ -130,7 +130,10 @@ int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
              "set ylabel \"PER(x, y) = |H_x \\\\ H_y| / |H_%s| at K = %d (x: bars' group)\"",
              den, (int)K);
     for (int g = 0; g < ng && !status; g++) {
-        char *title = nb_strf("%s: PER(x, y), x by row, y by column", groups[g]);
+        char *title = nb_strf("%s: PER(x, y), x by row, y by column%s", groups[g],
+                              o->r.per_seeds && !strcmp(o->r.per_seeds, "cross")
+                                  ? "; runs of different seeds paired (diagonal: the seed floor)"
+                                  : "");
         int b = plot_block(p, title);
         free(title);
         fputs("# x", p->dat);
