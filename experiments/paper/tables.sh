@@ -123,6 +123,7 @@ if have fig2; then
       report "PER at K = 20, denominator |H_x| (the share of x's hits that y misses)" results/fig2.sqlite --table per --k 20 --per-denom x
       report "PER at K = 20, denominator |H_x|, runs of different seeds paired (the diagonal: the seed-to-seed floor)" results/fig2.sqlite --table per --k 20 --per-denom x --per-seeds cross
       plot per fig2 results/fig2.sqlite --k 20
+      plot per fig2/cross results/fig2.sqlite --k 20 --per-denom x --per-seeds cross
     } | generated results/fig2.md
 fi
 if have fig5; then
