@@ -97,12 +97,14 @@ done:
 /* Labels of several comma-separated paths joined by a space (malloc'd). A
  * path the run does not have ("-") is left out, so that with --rows
  * sampler.name,sampler.margin_init an RNS row reads "rns", not "rns -";
- * a run with none of the paths is "-". */
-static char *labels(const char *json, const char *paths)
+ * a run with none of the paths is "-". The path "experiment" is the run's
+ * experiment name. */
+static char *labels(const char *json, const char *experiment, const char *paths)
 {
     char *list = nb_xstrdup(paths), *save = NULL, *out = NULL;
     for (char *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-        char *l = report_label(json, p);
+        /* "experiment": the experiment's name, not a configuration path */
+        char *l = !strcmp(p, "experiment") ? nb_xstrdup(experiment) : report_label(json, p);
         if (!strcmp(l, "-")) {
             free(l);
             continue;
@@ -216,8 +218,8 @@ static int load_store(rp_set *set, int si, const rp_opts *o, int *cap, char **er
         r->sec_epoch = col_num(st, 11);
         r->total_sec = col_num(st, 12);
         r->stat_mean = col_num(st, 13);
-        r->row = labels(json, o->rows);
-        r->col = labels(json, o->cols);
+        r->row = labels(json, exp, o->rows);
+        r->col = labels(json, exp, o->cols);
         if ((status = load_metrics(db, set->paths[si], r, err))) break;
     }
     sqlite3_finalize(st);
@@ -242,7 +244,8 @@ static void add_missing(rp_set *set, const rp_opts *o, const char *source, const
     }
     set->missing[set->n_missing++] = (rp_missing){
         .source = source, .hash = nb_xstrdup(hash), .label = nb_xstrdup(label ? label : ""),
-        .experiment = nb_xstrdup(exp), .row = labels(json, o->rows), .col = labels(json, o->cols),
+        .experiment = nb_xstrdup(exp), .row = labels(json, exp, o->rows),
+        .col = labels(json, exp, o->cols),
         .seed = report_label(json, "train.seed")};
 }
 

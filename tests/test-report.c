@@ -172,6 +172,13 @@ static void test_tables(char **paths)
     o.table = "efficiency";
     char *eff = run_report(paths, 2, &o, 0);
     is_fixture(eff, "efficiency.md");
+    /* "experiment" labels by the experiment's name (fx), not a config path */
+    o = main_opts("csv");
+    o.cols = "experiment,data";
+    char *byexp = run_report(paths, 2, &o, 0);
+    ok(byexp && strstr(byexp, "main,ans,fx toy-a,recall,10,3,") && !strstr(byexp, ",toy-a,"),
+       "--cols experiment,data: columns \"fx toy-a\", \"fx toy-b\"");
+    free(byexp);
     free(md);
     free(tex);
     free(csv);

@@ -106,9 +106,9 @@ if have table3-official table3; then
 fi
 if have table2 table2-dens protocol-dens-heldout protocol-recbole-positives; then
     { times protocol-dens-heldout protocol-recbole-positives
-      report "Beauty, MF: Table 2's samplers under four protocols (DNS and ANS in all four) (columns: batching, validation metric, held-out validation share; none = validation on the test file)" \
+      report "Beauty, MF: Table 2's samplers under four protocols, one column group per experiment (DNS and ANS in all four)" \
           results/table2.sqlite results/table2-dens.sqlite results/protocol-dens-heldout.sqlite results/protocol-recbole-positives.sqlite \
-          --where data=dens-beauty --rows $ROWS --cols train.batch_mode,eval.metric,data.valid_share --metrics recall,ndcg --k 20
+          --where data=dens-beauty --rows $ROWS --cols experiment --metrics recall,ndcg --k 20
     } | generated results/protocols.md
 fi
 if have fig1; then
