@@ -94,8 +94,10 @@ if have table3; then
 fi
 if have table3-gamma0.01; then
     { times table3-gamma0.01
-      report "Table 3 with ANS at gamma 0.01 (RNS and DNS rows from table3.sqlite)" \
-          results/table3-gamma0.01.sqlite results/table3.sqlite --where sampler.gamma=0.01 --rows $ROWS --cols data,model.name --k 20
+      for d in dens-baby dens-lastfm; do
+          report "Table 3 with ANS at gamma 0.01 beside Table 3 (RNS, DNS and ANS at gamma 0.1 from table3.sqlite), $d" \
+              results/table3-gamma0.01.sqlite results/table3.sqlite --rows $ROWS,sampler.gamma --cols data,model.name --k 20 --where data=$d --plan experiments/paper/table3-gamma0.01.yaml
+      done
     } | generated results/table3-gamma0.01.md
 fi
 if have table3-official table3; then
