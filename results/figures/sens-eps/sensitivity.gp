@@ -6,7 +6,8 @@ set datafile separator "\t"
 set key outside right top
 set xlabel "sampler.eps"
 set ylabel "test metric (mean ± sd over seeds)"
-plot "sensitivity.dat" index 0 using 1:2:3 with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
+set xrange [-0.5:6.5]
+plot "sensitivity.dat" index 0 using 1:3:4:xtic(2) with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
 set output
 set terminal svg size 1200,600 noenhanced
 set output "sensitivity.svg"
@@ -14,5 +15,6 @@ set datafile separator "\t"
 set key outside right top
 set xlabel "sampler.eps"
 set ylabel "test metric (mean ± sd over seeds)"
-plot "sensitivity.dat" index 0 using 1:2:3 with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
+set xrange [-0.5:6.5]
+plot "sensitivity.dat" index 0 using 1:3:4:xtic(2) with yerrorlines lw 2 lc 1 title "dens-beauty Recall@20"
 set output
