@@ -14,6 +14,8 @@
  * Every TRAIN forward recomputes the full propagation (as RecBole does per
  * batch); an EVAL forward reuses it while the parameters have not changed
  * since (backward marks them dirty, because the optimizer step follows).
+ * With eval_rows ego an EVAL forward propagates nothing: its view ranks
+ * with layer 0 alone (lgcn_ego_view), as the official ANS code evaluates.
  * A TRAIN forward whose batch says final_only (the sampler reads no layer)
  * skips the layer stack: view->user_layers/item_layers are NULL for that
  * step, the final rows have the same bits, and a third of the forward's
