@@ -45,7 +45,8 @@ static int parse(int argc, char **argv, nb_plot_opts *o, const char **dir, char 
         if (!strcmp(a, "--out")) *dir = v;
         else if (!strcmp(a, "--metric")) o->metric = v;
         else if (!strcmp(a, "--split") && (!strcmp(v, "valid") || !strcmp(v, "test"))) o->split = v;
-        else if (!strcmp(a, "--x-axis") && plot_axis_even(NULL, 0, v) >= 0) o->x_axis = v;
+        else if (!strcmp(a, "--x-axis") && plot_axis_even(NULL, 0, v) >= 0) /* a known mode */
+            o->x_axis = v;
         else if (!strcmp(a, "--epochs"))
             r = cli_int_list(v, o->epochs, &o->n_epochs, PLOT_MAX_EPOCHS, 0, 1000000) ? -1 : 1;
         else r = cli_report_option(&o->r, a, v, &param);

@@ -131,7 +131,7 @@ int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
              den, (int)K);
     for (int g = 0; g < ng && !status; g++) {
         char *title = nb_strf("%s: PER(x, y), x by row, y by column%s", groups[g],
-                              o->r.per_seeds && !strcmp(o->r.per_seeds, "cross")
+                              report_per_cross(&o->r)
                                   ? "; runs of different seeds paired (diagonal: the seed floor)"
                                   : "");
         int b = plot_block(p, title);

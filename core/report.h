@@ -127,6 +127,8 @@ double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const cha
                         const char *g, int32_t K, int *pairs, char **err);
 /* K of PER: the first of o->ks, else the largest report_k of the runs. */
 int32_t report_per_k(const rp_set *set, const rp_opts *o);
+/* 1 when o pairs runs of different seeds (--per-seeds cross). */
+int report_per_cross(const rp_opts *o);
 
 /* |A \ B| of two sorted key arrays. */
 int64_t report_set_minus(const uint64_t *a, int64_t na, const uint64_t *b, int64_t nb);

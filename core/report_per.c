@@ -8,8 +8,9 @@
  * in one column group, runs are matched by seed and the PER values of the
  * matched pairs are averaged; with --per-seeds cross every pair of runs of
  * different seeds is averaged instead, so PER(x, x) measures how much two
- * seeds of one method differ (the floor a PER between methods exceeds). The counts of every pair are cached in the
- * table run_pair_per of run x's store (keyed by both config hashes, the
+ * seeds of one method differ (the floor a PER between methods exceeds).
+ * The counts of every pair are cached in the table run_pair_per of run x's
+ * store (keyed by both config hashes, the
  * split and K), and read from there when present. The unfinished and
  * missing runs are listed after the matrices, as after a table.
  */
@@ -80,11 +81,16 @@ static int pair_counts(rp_set *set, rp_run *x, rp_run *y, int32_t K, int64_t cnt
     return status ? status : 1;
 }
 
+int report_per_cross(const rp_opts *o)
+{
+    return o->per_seeds && !strcmp(o->per_seeds, "cross");
+}
+
 double report_per_value(rp_set *set, const rp_opts *o, const char *lx, const char *ly,
                         const char *g, int32_t K, int *pairs, char **err)
 {
     double sum = 0.0;
-    const int cross = o->per_seeds && !strcmp(o->per_seeds, "cross");
+    const int cross = report_per_cross(o);
     *pairs = 0;
     for (int i = 0; i < set->n_runs; i++) {
         rp_run *x = &set->runs[i];
@@ -126,7 +132,7 @@ int report_per(rp_set *set, const rp_opts *o, FILE *out, char **err)
             fprintf(out, "%sPER(x, y) = |H_x \\ H_y| / |H_%s| at K = %d, %s (x: row, y: column%s)"
                     "\n\n| x \\ y", g ? "\n" : "", o->per_denom ? o->per_denom : "y", (int)K,
                     groups[g],
-                    o->per_seeds && !strcmp(o->per_seeds, "cross")
+                    report_per_cross(o)
                         ? "; runs of different seeds paired: the diagonal is the seed floor"
                         : "");
             for (int y = 0; y < nr; y++) fprintf(out, " | %s", rows[y]);

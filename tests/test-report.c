@@ -211,6 +211,19 @@ static void test_user_values(void)
     is_int(user_ranks_values(&h, NB_M_HIT, 21, v), -1, "K beyond the stored k is refused");
 }
 
+/* PER(x, y) = |H_x \ H_y| / |H_y| by hand, for the fixture's hit sets: H(q, s)
+ * = the users u < NU - 1 with (u + s) % q < 3 (ans q 4, rns q 6), item u % 50. */
+static double hand_per(int qx, int sx, int qy, int sy)
+{
+    int only = 0, ny = 0;
+    for (int u = 0; u < NU - 1; u++) {
+        int x = (u + sx) % qx < 3, y = (u + sy) % qy < 3;
+        only += x && !y;
+        ny += y;
+    }
+    return (double)only / ny;
+}
+
 static void test_per(char **paths)
 {
     uint64_t a[4] = {1, 5, 9, 12}, b[3] = {5, 9, 30};
@@ -225,17 +238,8 @@ static void test_per(char **paths)
     o.ks[0] = 20;
     char *csv = run_report(paths, 1, &o, 1);
     ok(csv && strstr(csv, "per,toy-a,ans,ans,20,y,3,0\n"), "PER(x, x) = 0 (identical runs)");
-    /* by hand at seed s: H(q) = users u < 59 with (u + s) % q < 3, item u % 50 */
     double want = 0;
-    for (int s = 1; s <= 3; s++) {
-        int only = 0, ny = 0;
-        for (int u = 0; u < NU - 1; u++) {
-            int x = (u + s) % 4 < 3, y = (u + s) % 6 < 3;
-            only += x && !y;
-            ny += y;
-        }
-        want += (double)only / ny / 3;
-    }
+    for (int s = 1; s <= 3; s++) want += hand_per(4, s, 6, s) / 3;
     char *line = nb_strf("per,toy-a,ans,rns,20,y,3,%.10g\n", want);
     ok(csv && strstr(csv, line), "PER(ans, rns) = mean over seeds of |H_x \\ H_y| / |H_y| = %.6f",
        want);
@@ -257,16 +261,8 @@ static void test_per(char **paths)
     char *cross = run_report(paths, 1, &o, 1);
     double floor = 0;
     for (int s = 1; s <= 3; s++)
-        for (int t = 1; t <= 3; t++) {
-            if (s == t) continue;
-            int only = 0, ny = 0;
-            for (int u = 0; u < NU - 1; u++) {
-                int x = (u + s) % 4 < 3, y = (u + t) % 4 < 3;
-                only += x && !y;
-                ny += y;
-            }
-            floor += (double)only / ny / 6;
-        }
+        for (int t = 1; t <= 3; t++)
+            if (s != t) floor += hand_per(4, s, 4, t) / 6;
     char *fl = nb_strf("per,toy-a,ans,ans,20,y,6,%.10g\n", floor);
     ok(cross && floor > 0 && strstr(cross, fl),
        "--per-seeds cross: PER(ans, ans) = the mean over 6 seed pairs = %.6f", floor);
