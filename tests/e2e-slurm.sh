@@ -78,26 +78,30 @@ sed -e 's/name: e2e-slurm/name: e2e-requeue/' -e 's/epochs: 4/epochs: 40/' \
 A=$(sbatch --parsable "$T/slq/array.sbatch")
 A=${A%%;*}
 i=0
-while [ $i -lt 300 ]; do
+while [ $i -lt 600 ]; do
   # a run in progress with most of its 40 epochs to go: the signal lands inside it
   e=$(sqlite3 "$T/q.shard-0-of-1.sqlite" \
         "select count(*) from run where status = 'running' and epochs_run between 2 and 25" 2>/dev/null)
   [ "${e:-0}" -ge 1 ] && break
   sleep 0.1; i=$((i + 1))
 done
+polled=$i
 scancel --signal=USR1 --batch "${A}_0"
 i=0
 while [ $i -lt 100 ] && [ "$(squeue -h -j "$A" -o %T)" != PENDING ]; do sleep 0.1; i=$((i + 1)); done
 grep -q "requeueing ${A}_0" "$T"/slq/logs/shard-*.out &&
   [ "$(sqlite3 "$T/q.shard-0-of-1.sqlite" "select count(*) from run where status = 'interrupted'")" -eq 1 ]
-ok $? "USR1 near the time limit: the run is marked interrupted and the task requeues itself"
+ok $? "USR1 near the time limit: the run is marked interrupted and the task requeues itself" ||
+  echo "# signalled after $polled polls of 0.1 s; now job $A $(squeue -h -j "$A" -o '%T %r' | head -n 1); runs:" \
+    "$(sqlite3 "$T/q.shard-0-of-1.sqlite" "select group_concat(status || '@' || epochs_run, ' ') from run" 2>&1)"
 # a requeued job waits for its begin time; Slurm refuses to relaunch a job id
 # killed a moment ago, so make it eligible 3 s from now
 scontrol update jobid="${A}_0" starttime=now+3 >/dev/null 2>&1
 i=0
 while [ $i -lt 600 ] && [ -n "$(squeue -h -j "$A" 2>/dev/null)" ]; do sleep 0.1; i=$((i + 1)); done
 scontrol show job "$A" | grep -q "JobState=COMPLETED .*" && scontrol show job "$A" | grep -q "Restarts=1"
-ok $? "... it runs again (Restarts=1) and completes"
+ok $? "... it runs again (Restarts=1) and completes" ||
+  scontrol show job "$A" | grep -o -E "(JobState|Reason|Restarts|ExitCode)=[^ ]*" | xargs echo "# job:"
 "$NB" merge "$T/q.sqlite" "$T/q.shard-0-of-1.sqlite" >"$T/mo" 2>"$T/me" &&
   store_results "$T/rlocal.sqlite" > "$T/rl.txt" && store_results "$T/q.sqlite" > "$T/q.txt" &&
   [ "$(grep -c '^epoch|' "$T/q.txt")" -eq 80 ] && cmp -s "$T/rl.txt" "$T/q.txt"
@@ -107,10 +111,10 @@ sed 's/^/# /' "$T"/slq/logs/shard-*.out | grep -v "^# \["
 if command -v mpirun >/dev/null 2>&1; then
   OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
     timeout 120 mpirun -np 2 "$NB" run "$T/g.yaml" --db "$T/mpi.sqlite" -q >"$T/mo" 2>"$T/me"
-  ok $? "mpirun -np 2 negbench run: one shard per rank"
+  ok $? "mpirun -np 2 negbench run: one shard per rank" || tail -n 8 "$T/me" | sed 's/^/# mpirun: /'
   "$NB" merge "$T/mpi.sqlite" "$T"/mpi.shard-*-of-2.sqlite >"$T/mo" 2>"$T/me" &&
     store_results "$T/mpi.sqlite" > "$T/mpi.txt" && cmp -s "$T/local.txt" "$T/mpi.txt"
-  ok $? "... merged, equal to the local run"
+  ok $? "... merged, equal to the local run" || tail -n 4 "$T/me" | sed 's/^/# merge: /'
 else
   ok 0 "# SKIP mpirun absent"
 fi
