@@ -121,12 +121,16 @@ int plot_efficiency(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
 
 int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
 {
-    int nr, ng, status = NB_OK;
+    int nr, ng, status = NB_OK, any = 0;
     char **rows = report_labels(set, 1, &nr), **groups = report_labels(set, 0, &ng);
+    /* drawn[y]: column y of the current group has a value (gnuplot refuses a
+     * histogram series without one); titled[y]: y is in the legend already */
+    char *drawn = nb_xcalloc((size_t)nr + 1, 1), *titled = nb_xcalloc((size_t)nr + 1, 1);
     int32_t K = report_per_k(set, &o->r);
     const char *den = o->r.per_denom ? o->r.per_denom : "y";
-    plot_set(p, "set style data histogram\nset style histogram clustered gap 1\n"
-             "set style fill solid 0.6 border -1\nset yrange [0:*]\n"
+    /* the groups' names one line below the bars' x labels */
+    plot_set(p, "set style data histogram\nset style histogram clustered gap 1 title offset 0,-1\n"
+             "set bmargin 4\nset style fill solid 0.6 border -1\nset yrange [0:*]\n"
              "set ylabel \"PER(x, y) = |H_x \\\\ H_y| / |H_%s| at K = %d (x: bars' group)\"",
              den, (int)K);
     for (int g = 0; g < ng && !status; g++) {
@@ -139,24 +143,42 @@ int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
         fputs("# x", p->dat);
         for (int y = 0; y < nr; y++) fprintf(p->dat, "\t%s", rows[y]);
         fputc('\n', p->dat);
+        memset(drawn, 0, (size_t)nr);
         for (int x = 0; x < nr && !status; x++) {
             fprintf(p->dat, "%s", rows[x]);
             for (int y = 0; y < nr; y++) {
                 int pairs = 0;
                 double v = report_per_value(set, &o->r, rows[x], rows[y], groups[g], K, &pairs, err);
                 if (isnan(v) && *err) { status = NB_ERR; break; }
+                if (isfinite(v)) drawn[y] = 1;
                 fprintf(p->dat, "\t%.8g", v);
             }
             fputc('\n', p->dat);
         }
-        plot_clause(p, "newhistogram \"%s\"", groups[g]);
-        for (int y = 0; y < nr; y++)
-            plot_clause(p, "\"%s.dat\" index %d using %d%s lc %d title \"y = %s\"", p->name, b,
-                        y + 2, y == 0 ? ":xtic(1)" : "", y + 1, rows[y]);
+        /* one legend, the same colour for y in every group; the x labels on
+         * the group's first drawn series; a column without a value is left
+         * out of the drawing (it stays in the data as nan) */
+        int first = 1;
+        for (int y = 0; y < nr && !status; y++) {
+            if (!drawn[y]) continue;
+            if (first) plot_clause(p, "newhistogram \"%s\"", groups[g]);
+            char *key = titled[y] ? nb_xstrdup("notitle") : nb_strf("title \"y = %s\"", rows[y]);
+            plot_clause(p, "\"%s.dat\" index %d using %d%s lc %d %s", p->name, b, y + 2,
+                        first ? ":xtic(1)" : "", y + 1, key);
+            free(key);
+            titled[y] = 1;
+            first = 0;
+            any = 1;
+        }
     }
+    if (!status && !any)
+        status = nb_fail(err, NB_EINVAL, "plot per: no PER value to draw (no two rows share a "
+                         "group's users with runs on both sides)");
     for (int i = 0; i < nr; i++) free(rows[i]);
     for (int i = 0; i < ng; i++) free(groups[i]);
     free(rows);
     free(groups);
+    free(drawn);
+    free(titled);
     return status;
 }

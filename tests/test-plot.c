@@ -183,6 +183,35 @@ int main(void)
     ok(d && strstr(d, "using 2:3:4 ") && !strstr(d, "xrange"), "--x-axis linear: x is the value");
     free(d);
     free(dir3);
+    /* PER in three groups (gamma 0.01, 0.1, 1; dns only at 0.1): one legend,
+     * the same colour for each y in every group, and dns's columns at 0.01
+     * and 1 (no run: nan) left out of the drawing, which gnuplot would refuse */
+    nb_plot_opts po = {.r = {.table = "main", .format = "md", .rows = "sampler.name",
+                             .cols = "sampler.gamma", .metrics = "recall", .alpha = 0.05,
+                             .test = "wilcoxon"},
+                       .kind = "per", .metric = "recall@20"};
+    char *dir4 = nb_strf("%s/per3", tap_tmpdir());
+    rendered = -1;
+    if (report_load(paths, 1, &po.r, &set, &err) || plot_make(&set, &po, dir4, &rendered, &err))
+        diag("per by gamma: %s", err ? err : "?"), rendered = -1;
+    report_set_free(&set);
+    d = slurp_in(dir4, "per.gp");
+    int titled = 0, untitled = 0;
+    for (const char *q = d; q && (q = strstr(q, "title \"y = ")); q++) titled++;
+    for (const char *q = d; q && (q = strstr(q, "notitle")); q++) untitled++;
+    /* per terminal (the script draws the PNG, then the SVG): ans titled at
+     * 0.01, dns titled at 0.1, ans untitled at 0.1 and 1 */
+    ok(rendered == have_gnuplot && d && titled == 2 * 2 && untitled == 2 * 2 &&
+           strstr(d, "newhistogram \"0.01\", \\\n     \"per.dat\" index 0 using 3:xtic(1) lc 2 title \"y = ans\"") &&
+           strstr(d, "index 1 using 2:xtic(1) lc 1 title \"y = dns\""),
+       "per in three groups: one legend (%d titled, %d untitled series), no empty series",
+       titled, untitled);
+    free(d);
+    d = slurp_in(dir4, "per.dat");
+    ok(d && strstr(d, "\ndns\tnan\tnan\n") && strstr(d, "\nans\tnan\t0\n"),
+       "per: the pairs without runs are nan in the data");
+    free(d);
+    free(dir4);
     const char *lin[] = {"0.1", "0.2", "0.3"}, *geo[] = {"2", "4", "8"}, *gam[] = {"0", "0.001",
                                                                                     "0.01"};
     const char *names[] = {"rns", "dns"};
