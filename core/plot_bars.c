@@ -172,8 +172,8 @@ int plot_per(rp_set *set, const nb_plot_opts *o, plot_ctx *p, char **err)
         }
     }
     if (!status && !any)
-        status = nb_fail(err, NB_EINVAL, "plot per: no PER value to draw (no two rows share a "
-                         "group's users with runs on both sides)");
+        status = nb_fail(err, NB_EINVAL, "plot per: every PER value is undefined (no group "
+                         "has a pair of runs to compare)");
     for (int i = 0; i < nr; i++) free(rows[i]);
     for (int i = 0; i < ng; i++) free(groups[i]);
     free(rows);

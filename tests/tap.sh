@@ -12,6 +12,7 @@
 # and the TAP helpers:
 #   tap_tmpdir NAME         T = a fresh temporary directory, removed on exit
 #   ok STATUS DESCRIPTION   prints "ok N - ..." when STATUS is 0, else "not ok N - ..."
+#                           and returns 1, so "ok $? ... || diagnostics" explains a failure
 #   skip REASON             prints "ok N # SKIP REASON" (a point that cannot run here)
 #   skip_shared N REASON    N points that need a golden file or data set that is
 #                           missing: N SKIPs, or N failures when
@@ -31,7 +32,7 @@ DATA=${NB_DATA_DIR:-$SHARED/data}
 n=0
 fails=0
 tap_tmpdir() { T=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1; trap 'rm -rf "$T"' EXIT; }
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); fi; }
+ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fails=$((fails + 1)); return 1; fi; }
 skip() { n=$((n + 1)); echo "ok $n # SKIP $1"; }
 skip_shared() {
   _k=0
